@@ -1,0 +1,38 @@
+# otbill_xl — developer commands. Only Python 3.11+ and make are needed on a fresh machine.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+DEVSTAMP := $(VENV)/.installed-dev
+
+.PHONY: demo test bench lint templates clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(DEVSTAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@ $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/otbill demo
+
+test: $(DEVSTAMP)
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) -m benchmarks
+
+lint: $(DEVSTAMP)
+	$(PY) -m ruff check otbill_xl tests benchmarks
+
+templates: $(STAMP)
+	$(VENV)/bin/otbill templates build
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

@@ -1,0 +1,217 @@
+"""The practice-workbook contract: which sheets a practice workbook has, their columns, and the
+header spellings (aliases) otbill_xl accepts for each column.
+
+One workbook per practice (or per month). Each sheet holds one Excel Table of the same name with its
+header in row 1; billers' own workbooks may instead have a plain header row in the first 20 rows,
+other header spellings, any column order and extra columns.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class CellKind(StrEnum):
+    """How a column's cells are read."""
+
+    TEXT = "text"          # free text, trimmed
+    ID = "id"              # an identifier typed as text or number: 1234567893.0 -> "1234567893"
+    CODE = "code"          # like ID, upper-cased (CPT/HCPCS, modifiers, ICD-10, POS)
+    DATE = "date"          # date cell, Excel serial number, or US / ISO text
+    INT = "int"            # whole number
+    MONEY = "money"        # Decimal amount
+    FLAG = "flag"          # Y / N
+    CHOICE = "choice"      # one of a fixed list (lower-cased)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One contract column: its name, how its cells are read, and the headers that mean it."""
+
+    name: str
+    kind: CellKind = CellKind.TEXT
+    required: bool = False
+    aliases: tuple[str, ...] = ()
+    #: Protected health information: never echo its values in messages.
+    phi: bool = False
+    choices: tuple[str, ...] = ()
+    #: Attribute name on the domain record.
+    attr: str = ""
+
+    @property
+    def attribute(self) -> str:
+        return self.attr or _snake(self.name)
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """One contract sheet: name, purpose, columns (in template order) and whether it must exist."""
+
+    name: str
+    purpose: str
+    columns: tuple[Column, ...]
+    required: bool = True
+    aliases: tuple[str, ...] = ()
+    _by_name: dict[str, Column] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_name.update({c.name: c for c in self.columns})
+
+    def column(self, name: str) -> Column:
+        return self._by_name[name]
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+
+def _snake(name: str) -> str:
+    name = name.replace("NPI", "Npi").replace("POS", "Pos").replace("ID", "Id").replace("DOS", "Dos")
+    name = name.replace("GO", "Go").replace("ZIP", "Zip").replace("DOB", "Dob").replace("POC", "Poc")
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def normalize_header(text: object) -> str:
+    """Header text reduced to lower-case letters and digits: "Date of Service" -> "dateofservice"."""
+    return re.sub(r"[^a-z0-9]", "", str(text).lower()) if text is not None else ""
+
+
+T, I, C, D, N, M, F, H = (CellKind.TEXT, CellKind.ID, CellKind.CODE, CellKind.DATE, CellKind.INT,
+                          CellKind.MONEY, CellKind.FLAG, CellKind.CHOICE)
+
+PAYER_TYPES = ("medicare", "medicare_advantage", "medicaid", "commercial", "workers_comp", "auto", "self_pay")
+UNIT_RULES = ("cms", "ama")
+RELATIONSHIPS = ("self", "spouse", "child", "other")
+SEXES = ("f", "m", "u")
+
+#: Settings of the ``Practice`` sheet (two columns, Setting and Value), in template order.
+PRACTICE_SETTINGS: tuple[str, ...] = (
+    "PracticeName", "BillingNPI", "TaxID", "Taxonomy", "Address", "City", "State", "ZIP", "Phone",
+    "SubmitterName", "SubmitterID", "ContactName", "ContactPhone", "ReceiverName", "ReceiverID",
+    "InterchangeSenderQualifier", "InterchangeSenderID", "InterchangeReceiverQualifier",
+    "InterchangeReceiverID", "UsageIndicator", "MedicareLocality",
+)
+
+PRACTICE = Sheet("Practice", "Billing provider and EDI settings (one Setting/Value pair per row).", (
+    Column("Setting", T, True, ("Name", "Key", "Field")),
+    Column("Value", T, True, ("Setting Value",)),
+), aliases=("Settings", "Practice Info"))
+
+PAYERS = Sheet("Payers", "Payers billed by the practice and the rules for each.", (
+    Column("PayerKey", I, True, ("Payer Key", "Payer Code", "Payer", "Key", "Plan Code")),
+    Column("PayerName", T, False, ("Payer Name", "Insurance", "Insurance Name", "Plan Name", "Name")),
+    Column("PayerType", H, False, ("Payer Type", "Type", "Plan Type", "Financial Class"), choices=PAYER_TYPES),
+    Column("PayerID", I, False, ("Payer ID", "EDI Payer ID", "Electronic Payer ID", "Payor ID")),
+    Column("UnitRule", H, False, ("Unit Rule", "Units Rule", "Unit Method"), choices=UNIT_RULES),
+    Column("RequiresGO", F, False, ("Requires GO", "GO Required", "Needs GO")),
+    Column("RequiresAuth", F, False, ("Requires Auth", "Auth Required", "Prior Auth Required")),
+    Column("VisitLimitPerYear", N, False, ("Visit Limit Per Year", "Visit Limit", "Annual Visit Limit")),
+    Column("TimelyFilingDays", N, False, ("Timely Filing Days", "Timely Filing", "Filing Limit Days")),
+))
+
+PROVIDERS = Sheet("Providers", "Rendering providers (therapists and assistants).", (
+    Column("NPI", I, True, ("Rendering NPI", "Provider NPI", "Therapist NPI")),
+    Column("LastName", T, False, ("Last Name", "Last", "Surname")),
+    Column("FirstName", T, False, ("First Name", "First")),
+    Column("Credential", C, False, ("Credentials", "Cred", "Title", "License Type")),
+    Column("Taxonomy", C, False, ("Taxonomy Code",)),
+), aliases=("Therapists", "Staff"))
+
+PATIENTS = Sheet("Patients", "Patients, coverage, authorizations and plan-of-care dates.", (
+    Column("PatientID", I, True, ("Patient ID", "Patient #", "Patient No", "MRN", "Account", "Acct", "Chart")),
+    Column("LastName", T, False, ("Last Name", "Patient Last Name", "Last"), phi=True),
+    Column("FirstName", T, False, ("First Name", "Patient First Name", "First"), phi=True),
+    Column("DOB", D, False, ("Date of Birth", "Birth Date", "Birthdate", "Patient DOB"), phi=True),
+    Column("Sex", H, False, ("Gender", "Patient Sex"), phi=True, choices=SEXES),
+    Column("Address", T, False, ("Street", "Address 1", "Address1"), phi=True),
+    Column("City", T, False, (), phi=True),
+    Column("State", C, False, ("St",), phi=True),
+    Column("ZIP", I, False, ("Zip Code", "Postal Code", "Zipcode"), phi=True),
+    Column("PayerKey", I, False, ("Payer Key", "Payer", "Primary Payer", "Insurance", "Primary Insurance")),
+    Column("MemberID", I, False, ("Member ID", "Member #", "Subscriber ID", "Insured ID", "Policy Number", "MBI"), phi=True),
+    Column("GroupNumber", I, False, ("Group Number", "Group #", "Group No", "Group"), phi=True),
+    Column("Relationship", H, False, ("Relationship to Subscriber", "Rel", "Patient Relationship"), choices=RELATIONSHIPS),
+    Column("SubscriberLastName", T, False, ("Subscriber Last Name", "Insured Last Name"), phi=True),
+    Column("SubscriberFirstName", T, False, ("Subscriber First Name", "Insured First Name"), phi=True),
+    Column("SubscriberDOB", D, False, ("Subscriber Date of Birth", "Insured DOB"), phi=True),
+    Column("SubscriberSex", H, False, ("Subscriber Gender", "Insured Sex"), phi=True, choices=SEXES),
+    Column("AuthNumber", I, False, ("Auth Number", "Auth #", "Authorization", "Authorization Number", "Prior Auth")),
+    Column("AuthVisits", N, False, ("Auth Visits", "Authorized Visits", "Visits Authorized")),
+    Column("AuthStart", D, False, ("Auth Start", "Auth Start Date", "Authorization Start")),
+    Column("AuthEnd", D, False, ("Auth End", "Auth End Date", "Authorization End")),
+    Column("POCStart", D, False, ("POC Start", "Plan of Care Start", "Cert Start", "Certification Start")),
+    Column("POCEnd", D, False, ("POC End", "Plan of Care End", "Cert End", "Certification End")),
+    Column("ReferringNPI", I, False, ("Referring NPI", "Referring Provider NPI", "Physician NPI")),
+    Column("ReferringLastName", T, False, ("Referring Last Name", "Referring Provider Last Name")),
+    Column("ReferringFirstName", T, False, ("Referring First Name", "Referring Provider First Name")),
+    Column("SecondaryPayerKey", I, False, ("Secondary Payer Key", "Secondary Payer", "Secondary Insurance")),
+    Column("SecondaryMemberID", I, False, ("Secondary Member ID", "Secondary ID"), phi=True),
+), aliases=("Patient List", "Clients"))
+
+CHARGE_MASTER = Sheet("ChargeMaster", "The practice's own charge per unit for each code.", (
+    Column("Code", C, True, ("CPT", "HCPCS", "CPT Code", "Procedure Code")),
+    Column("ChargePerUnit", M, True, ("Charge Per Unit", "Charge", "Fee", "Price", "Rate")),
+    Column("EffectiveFrom", D, False, ("Effective From", "Effective Date", "Effective", "From")),
+), required=False, aliases=("Charge Master", "CDM", "Fee List"))
+
+FEE_SCHEDULE = Sheet("FeeSchedule", "Payers' allowed amounts per unit (contracted rates).", (
+    Column("PayerKey", I, True, ("Payer Key", "Payer")),
+    Column("Code", C, True, ("CPT", "HCPCS", "CPT Code", "Procedure Code")),
+    Column("Modifier", C, False, ("Mod", "Modifiers")),
+    Column("EffectiveFrom", D, False, ("Effective From", "Effective Date", "Start", "From")),
+    Column("EffectiveTo", D, False, ("Effective To", "End Date", "End", "To", "Through")),
+    Column("AllowedPerUnit", M, True, ("Allowed Per Unit", "Allowed", "Allowed Amount", "Rate", "Fee")),
+), required=False, aliases=("Fee Schedule", "Fee Schedules", "Contract Rates"))
+
+CHARGES = Sheet("Charges", "One row per service line.", (
+    Column("LineID", I, False, ("Line ID", "Line #", "Line No", "Charge ID", "Line")),
+    Column("PatientID", I, True, ("Patient ID", "Patient #", "Patient No", "MRN", "Account", "Acct", "Chart")),
+    Column("DOS", D, True, ("Date of Service", "Svc Date", "Service Date", "Visit Date", "Date")),
+    Column("RenderingNPI", I, False, ("Rendering NPI", "Provider NPI", "Therapist NPI", "NPI", "Rendering")),
+    Column("Code", C, True, ("CPT", "HCPCS", "CPT Code", "HCPCS Code", "CPT/HCPCS", "Procedure", "Procedure Code", "Proc Code")),
+    Column("Mod1", C, False, ("Modifier 1", "Mod 1", "Modifier", "Mod", "Modifier1")),
+    Column("Mod2", C, False, ("Modifier 2", "Mod 2", "Modifier2")),
+    Column("Mod3", C, False, ("Modifier 3", "Mod 3", "Modifier3")),
+    Column("Mod4", C, False, ("Modifier 4", "Mod 4", "Modifier4")),
+    Column("Minutes", N, False, ("Mins", "Min", "Treatment Minutes", "Timed Minutes", "Time (min)", "Time")),
+    Column("Units", N, False, ("Unit", "Qty", "Quantity", "Billed Units")),
+    Column("Dx1", C, False, ("Diagnosis 1", "Dx 1", "ICD-10 1", "ICD10 1", "Primary Dx", "Diagnosis", "ICD-10", "ICD10", "Dx")),
+    Column("Dx2", C, False, ("Diagnosis 2", "Dx 2", "ICD-10 2", "ICD10 2")),
+    Column("Dx3", C, False, ("Diagnosis 3", "Dx 3", "ICD-10 3", "ICD10 3")),
+    Column("Dx4", C, False, ("Diagnosis 4", "Dx 4", "ICD-10 4", "ICD10 4")),
+    Column("POS", C, False, ("Place of Service", "Place Of Svc", "Location Code")),
+    Column("Charge", M, False, ("Charges", "Charge Amount", "Billed", "Billed Amount", "Amount", "Fee")),
+    Column("ClaimID", I, False, ("Claim ID", "Claim #", "Claim No", "Claim Number")),
+    Column("Status", T, False, ("Claim Status", "Line Status")),
+    Column("Note", T, False, ("Notes", "Comment", "Comments", "Memo")),
+), aliases=("Charge Sheet", "Charge Entry", "Visits", "Services"))
+
+PAYMENTS = Sheet("Payments", "Posted payments and adjustments.", (
+    Column("PaymentID", I, False, ("Payment ID", "Payment #", "Posting ID")),
+    Column("PayerKey", I, False, ("Payer Key", "Payer")),
+    Column("CheckNumber", I, False, ("Check Number", "Check #", "Check No", "EFT Number", "Trace Number")),
+    Column("PaymentDate", D, False, ("Payment Date", "Check Date", "Paid Date", "Deposit Date")),
+    Column("ClaimID", I, False, ("Claim ID", "Claim #", "Patient Control Number", "Claim No")),
+    Column("LineID", I, False, ("Line ID", "Line #", "Line Item Control Number")),
+    Column("Code", C, False, ("CPT", "HCPCS", "CPT Code", "Procedure Code")),
+    Column("Modifiers", C, False, ("Modifier", "Mods")),
+    Column("Billed", M, False, ("Billed Amount", "Charge", "Charges", "Submitted")),
+    Column("Allowed", M, False, ("Allowed Amount", "Allowable")),
+    Column("Paid", M, True, ("Paid Amount", "Payment", "Payment Amount", "Insurance Paid", "Amount Paid")),
+    Column("PatientResp", M, False, ("Patient Resp", "Patient Responsibility", "Pt Resp", "PR Amount")),
+    Column("AdjGroup", C, False, ("Adj Group", "Group Code", "Adjustment Group")),
+    Column("AdjReason", C, False, ("Adj Reason", "Reason Code", "CARC", "Adjustment Reason")),
+    Column("AdjAmount", M, False, ("Adj Amount", "Adjustment", "Adjustment Amount")),
+    Column("Source", T, False, ("Posted From", "Origin")),
+), required=False, aliases=("Payment Posting", "Posted Payments", "Remits"))
+
+#: Every contract sheet, in template order.
+SHEETS: tuple[Sheet, ...] = (PRACTICE, PAYERS, PROVIDERS, PATIENTS, CHARGE_MASTER, FEE_SCHEDULE, CHARGES, PAYMENTS)
+SHEETS_BY_NAME: dict[str, Sheet] = {s.name: s for s in SHEETS}
+
+#: Modifiers the templates offer in their dropdowns (therapy-relevant; not a validity list).
+COMMON_MODIFIERS = ("GO", "GP", "GN", "CO", "CQ", "KX", "59", "XE", "XS", "XP", "XU", "GA", "GY", "GZ", "95", "76", "77", "52")
+#: Places of service the templates offer (ot-billing-facts.md §7).
+COMMON_POS = ("11", "12", "19", "22", "31", "32", "03", "02", "10", "99")
