@@ -1,0 +1,3 @@
+from otbill_xl.cli import main
+
+main()

@@ -1,0 +1,168 @@
+"""The ``otbill`` command. Thin: parse arguments, call the library, format the result.
+
+Exit codes: 0 ok, 1 findings with errors, 2 unusable input (or a usage error).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from otbill_xl._version import __version__
+from otbill_xl.domain.findings import Finding, Severity, count_by_severity
+from otbill_xl.errors import OtbillError
+from otbill_xl.workbook.reader import PracticeRead, ReadReport, finding_dict, read_practice
+
+EXIT_OK, EXIT_FINDINGS, EXIT_UNUSABLE = 0, 1, 2
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="otbill — occupational-therapy billing for Excel workbooks.")
+templates_app = typer.Typer(no_args_is_help=True, help="Workbook templates.")
+app.add_typer(templates_app, name="templates")
+
+# Piped output (CI logs, batch jobs) gets a wide fixed width instead of rich's 80 columns.
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+
+ColumnsOpt = Annotated[Path | None, typer.Option("--columns", help="TOML file mapping your headers to otbill columns.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"otbill {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def main_callback(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+) -> None:
+    """otbill — occupational-therapy billing for Excel workbooks."""
+
+
+def fail(message: str, code: int = EXIT_UNUSABLE) -> typer.Exit:
+    err.print(f"[bold red]otbill:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def load(path: Path, columns: Path | None) -> PracticeRead:
+    try:
+        return read_practice(path, columns=columns)
+    except OtbillError as exc:
+        raise fail(str(exc)) from None
+
+
+def _severity_style(severity: Severity) -> str:
+    return {"error": "red", "warning": "yellow", "info": "blue"}[severity.value]
+
+
+def print_findings(findings: list[Finding] | tuple[Finding, ...], limit: int = 50) -> None:
+    if not findings:
+        return
+    table = Table(title=f"Findings ({len(findings)})", show_lines=False)
+    for col in ("Severity", "Rule", "Where", "Message", "Fix"):
+        table.add_column(col, overflow="fold")
+    for f in sorted(findings, key=lambda f: (f.severity.rank, f.location.sheet, f.location.row or 0))[:limit]:
+        loc = f.location
+        where = f"{loc.sheet}!{loc.cell}" if loc.cell else (f"{loc.sheet} row {loc.row}" if loc.row else loc.sheet)
+        table.add_row(f"[{_severity_style(f.severity)}]{f.severity.value}[/]", f.rule, where, f.message, f.fix)
+    out.print(table)
+    if len(findings) > limit:
+        out.print(f"... and {len(findings) - limit} more (use --json for all).")
+
+
+def print_report(report: ReadReport) -> None:
+    table = Table(title=f"{report.file}: sheets")
+    for col in ("Contract sheet", "Found as", "Sheet", "Header row", "Rows", "Missing required", "Extra columns"):
+        table.add_column(col, overflow="fold")
+    for s in report.sheets:
+        table.add_row(s.contract, s.found_as, s.sheet, str(s.header_row or ""), str(s.rows),
+                      ", ".join(s.missing_required), ", ".join(s.extra_headers))
+    out.print(table)
+    for s in report.sheets:
+        mapped = [m for m in s.columns if m.index and (m.how != "exact" or m.header != m.column)]
+        if mapped:
+            out.print(f"[bold]{s.contract}[/]: " + "; ".join(f"{m.column} ← {m.header!r} ({m.letter}, {m.how})" for m in mapped),
+                      highlight=False)
+    print_findings(report.findings)
+
+
+@app.command()
+def info(
+    workbook: Annotated[Path, typer.Argument(help="Practice workbook (.xlsx).")],
+    as_json: JsonOpt = False,
+    columns: ColumnsOpt = None,
+) -> None:
+    """Sheets and tables found, row counts, how each column was mapped, and what is missing."""
+    book, report = load(workbook, columns)
+    counts = count_by_severity(report.findings)
+    if as_json:
+        payload = report.to_dict() | {"summary": counts | {"charges": len(book.charges), "patients": len(book.patients),
+                                                            "payers": len(book.payers), "providers": len(book.providers),
+                                                            "payments": len(book.payments)}}
+        sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+    else:
+        print_report(report)
+        out.print(f"{len(book.charges)} charge lines, {len(book.patients)} patients, {len(book.payers)} payers, "
+                  f"{len(book.providers)} providers, {len(book.payments)} payments; "
+                  f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} infos.")
+    raise typer.Exit(EXIT_FINDINGS if counts["error"] else EXIT_OK)
+
+
+@templates_app.command("build")
+def templates_build(
+    dest: Annotated[Path, typer.Option("--dest", help="Folder to write the templates into.")] = Path("workbook_templates"),
+) -> None:
+    """Write otbill-practice.xlsx (empty) and examples/sample-practice.xlsx (synthetic practice)."""
+    from otbill_xl.workbook.templates import build_all
+
+    for path in build_all(dest):
+        out.print(f"wrote {path}")
+
+
+@app.command()
+def demo(
+    dest: Annotated[Path, typer.Option("--dest", help="Output folder.")] = Path("out"),
+) -> None:
+    """Build the sample practice workbook into OUT and show what otbill reads from it."""
+    from otbill_xl.workbook.templates import build_sample
+
+    sample = build_sample(dest / "sample-practice.xlsx")
+    out.print(f"[bold]Sample practice workbook:[/] {sample}")
+    book, report = load(sample, None)
+    print_report(report)
+    out.print(f"{len(book.charges)} charge lines for {len(book.patients)} patients, {len(book.payers)} payers, "
+              f"{len(book.providers)} providers.")
+    raise typer.Exit(EXIT_FINDINGS if report.errors else EXIT_OK)
+
+
+def main() -> None:
+    """Console entry point: bad input never shows a traceback (set OTBILL_DEBUG=1 to see one)."""
+    try:
+        app(standalone_mode=True)
+    except OtbillError as exc:
+        err.print(f"[bold red]otbill:[/] {exc}", highlight=False)
+        sys.exit(EXIT_UNUSABLE)
+    except KeyboardInterrupt:
+        err.print("otbill: interrupted.")
+        sys.exit(130)
+    except Exception as exc:  # a bug: say so briefly, without echoing data
+        if os.environ.get("OTBILL_DEBUG"):
+            raise
+        err.print(f"[bold red]otbill: internal error ({type(exc).__name__}).[/] Set OTBILL_DEBUG=1 to see details "
+                  "and report it.")
+        sys.exit(EXIT_UNUSABLE)
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, indent=2, default=str)
+
+
+__all__ = ["app", "main", "finding_dict"]

@@ -1,0 +1,1 @@
+"""The workbook layer: the practice-workbook contract, the workbook port and its adapters."""

@@ -1,0 +1,299 @@
+"""Cell values as Excel, python-calamine or xlwings hand them over, converted column by column.
+
+Converters work on a whole column at once: the common case (every cell already of the right type)
+takes a C-level fast path, and only odd cells go through the slow path. Each converter returns the
+converted values and a list of ``(index, reason)`` for cells it could not read; the reader turns
+those into findings that name the cell. Blank cells become ``""`` (text) or ``None``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from otbill_xl.domain.money import CENT, to_money
+
+Problems = list[tuple[int, str]]
+
+_EXCEL_EPOCH = date(1899, 12, 30)
+#: Excel's largest date serial (9999-12-31).
+_MAX_SERIAL = 2958465
+
+
+def is_blank(value: object) -> bool:
+    return value is None or value == "" or (isinstance(value, str) and not value.strip())
+
+
+def text_of(value: object) -> str:
+    """A cell as text: numbers typed into an identifier cell (1234567893.0) lose the ``.0``."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, bool):
+        return "Y" if value else "N"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat(" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def convert_column(values: list, one: Callable[[Any], Any]) -> tuple[list, Problems]:
+    """Convert a column with ``one`` (a scalar converter raising ``ValueError(reason)``).
+
+    Billing columns repeat a few values over and over (codes, dates, minutes, charges), so each
+    distinct value is converted once and the column is mapped through that table at C speed.
+    Columns of mostly distinct values, or mixing ``True`` with numbers (equal as dict keys), take
+    the plain loop.
+    """
+    try:
+        uniq = set(values)
+    except TypeError:
+        uniq = None
+    # True == 1 == 1.0 as dict keys: a column that mixes booleans with numbers takes the loop.
+    if uniq is not None and (0 in uniq or 1 in uniq) and bool in set(map(type, values)):
+        uniq = None
+    if uniq is not None and len(uniq) * 2 <= len(values):
+        table: dict[Any, Any] = {}
+        bad: dict[Any, str] = {}
+        for v in uniq:
+            try:
+                table[v] = one(v)
+            except (ValueError, OverflowError) as exc:
+                table[v] = None
+                bad[v] = str(exc)
+        try:
+            out = list(map(table.__getitem__, values))
+        except KeyError:  # unhashable-equal oddities (NaN): fall back to the loop
+            pass
+        else:
+            problems = [(i, bad[v]) for i, v in enumerate(values) if v in bad] if bad else []
+            return out, problems
+    out = []
+    problems: Problems = []
+    append = out.append
+    for i, v in enumerate(values):
+        try:
+            append(one(v))
+        except (ValueError, OverflowError) as exc:
+            append(None)
+            problems.append((i, str(exc)))
+    return out, problems
+
+
+def text_column(values: list, *, upper: bool = False) -> tuple[list[str], Problems]:
+    """Text, identifier and code columns. Never fails."""
+    try:  # all text (blank cells are "" too): the common case, at C speed
+        out = list(map(str.upper, map(str.strip, values))) if upper else list(map(str.strip, values))
+    except TypeError:
+        out, _ = convert_column(values, _upper_text if upper else text_of)
+    return out, []
+
+
+def _upper_text(value: object) -> str:
+    return text_of(value).upper()
+
+
+def excel_serial_to_date(serial: float) -> date:
+    """Excel 1900 date system: serial 1 is 1900-01-01; Excel counts a fictitious 1900-02-29
+    (serial 60), so serials from 61 on are days since 1899-12-30. The time of day is dropped."""
+    whole = int(serial)
+    if whole < 1 or whole > _MAX_SERIAL:
+        raise ValueError("number out of Excel's date range")
+    if whole < 60:
+        return date(1899, 12, 31) + timedelta(days=whole)
+    if whole == 60:
+        raise ValueError("1900-02-29 does not exist")
+    return _EXCEL_EPOCH + timedelta(days=whole)
+
+
+_US_DATE = re.compile(r"^(\d{1,2})[/\-.](\d{1,2})[/\-.](\d{2}|\d{4})$")
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
+_COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+
+
+def parse_date_text(text: str) -> date:
+    """Dates typed as text: US month/day/year (``1/5/2026``, ``01-05-26``), ISO ``2026-01-05`` and
+    ``20260105``. Two-digit years follow Excel's rule: 00-29 are 2000-2029, 30-99 are 1930-1999.
+    Day/month/year text is not accepted (US billing); such a date fails with a clear message when
+    the day is above 12, and is read as month/day otherwise."""
+    t = text.strip()
+    if m := _ISO_DATE.match(t):
+        return date(int(m[1]), int(m[2]), int(m[3]))
+    if m := _US_DATE.match(t):
+        month, day, year = int(m[1]), int(m[2]), int(m[3])
+        if len(m[3]) == 2:
+            year += 2000 if year <= 29 else 1900
+        return date(year, month, day)
+    if m := _COMPACT_DATE.match(t):
+        return date(int(m[1]), int(m[2]), int(m[3]))
+    raise ValueError("not a date")
+
+
+def to_date(value: object) -> date | None:
+    """One cell to a date; raises ``ValueError`` with a short reason."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, bool):
+        raise ValueError("a true/false value is not a date")
+    if isinstance(value, (int, float)):
+        return excel_serial_to_date(value)
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        return parse_date_text(value)
+    raise ValueError("not a date")
+
+
+def date_column(values: list) -> tuple[list[date | None], Problems]:
+    """Date cells, Excel serial numbers (a date cell formatted as a number) and US/ISO text."""
+    if set(map(type, values)) <= {date}:
+        return list(values), []
+    return convert_column(values, _date_cell)
+
+
+def _date_cell(value: object) -> date | None:
+    try:
+        return to_date(value)
+    except ValueError as exc:
+        raise ValueError(_date_reason(value, exc)) from None
+
+
+def _date_reason(value: object, exc: Exception) -> str:
+    if isinstance(value, str):
+        return "is text that is not a date (use m/d/yyyy, e.g. 1/5/2026, or a date cell)"
+    return f"is not a valid date ({exc})"
+
+
+_MINUTES_SUFFIX = re.compile(r"^\s*(-?\d+)\s*(?:m|min|mins|minutes)?\.?\s*$", re.IGNORECASE)
+
+
+def to_int(value: object) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ValueError("a true/false value is not a number")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("is not a whole number")
+        return int(value)
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        m = _MINUTES_SUFFIX.match(value.replace(",", ""))
+        if m:
+            return int(m[1])
+        try:
+            as_float = float(value)
+        except ValueError:
+            raise ValueError("is text, not a number") from None
+        return to_int(as_float)
+    raise ValueError("is not a number")
+
+
+def int_column(values: list) -> tuple[list[int | None], Problems]:
+    """Whole numbers (minutes, units, visit counts). ``38 min`` is read as 38."""
+    return convert_column(values, to_int)
+
+
+def to_cell_money(value: object) -> Decimal | None:
+    """A money cell. Floats carrying binary noise from a formula (12.299999999999999) are rounded
+    to the cent; a typed amount with more decimals than cents is kept as typed."""
+    if value is None or value == "" or (isinstance(value, str) and not value.strip()):
+        return None
+    amount = to_money(value)
+    if isinstance(value, float) and amount.as_tuple().exponent < -2:
+        rounded = amount.quantize(CENT)
+        if abs(amount - rounded) < Decimal("0.000001"):
+            return rounded
+    return amount
+
+
+def money_column(values: list) -> tuple[list[Decimal | None], Problems]:
+    return convert_column(values, _money_cell)
+
+
+def _money_cell(value: object) -> Decimal | None:
+    try:
+        return to_cell_money(value)
+    except ValueError:
+        raise ValueError("is not an amount") from None
+
+
+_YES = {"y", "yes", "true", "1", "x"}
+_NO = {"n", "no", "false", "0"}
+
+
+def to_flag(value: object) -> bool | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return value
+    text = text_of(value).lower()
+    if not text:
+        return None
+    if text in _YES:
+        return True
+    if text in _NO:
+        return False
+    raise ValueError("is not Y or N")
+
+
+def flag_column(values: list) -> tuple[list[bool | None], Problems]:
+    return convert_column(values, to_flag)
+
+
+#: Spellings billers use for the fixed choices, mapped to the contract value.
+CHOICE_SYNONYMS = {
+    "ma": "medicare_advantage", "medicareadvantage": "medicare_advantage", "medicarepartc": "medicare_advantage",
+    "medicarepartb": "medicare", "mcr": "medicare", "mcd": "medicaid", "wc": "workers_comp",
+    "workerscomp": "workers_comp", "workerscompensation": "workers_comp", "autoinsurance": "auto",
+    "selfpay": "self_pay", "cash": "self_pay", "private": "commercial", "bcbs": "commercial",
+    "female": "f", "male": "m", "unknown": "u",
+    "18": "self", "01": "spouse", "1": "spouse", "19": "child", "g8": "other", "dependent": "child",
+    "cms8minute": "cms", "8minute": "cms", "8minuterule": "cms", "cpt": "ama", "percode": "ama",
+}
+
+
+def choice_column(values: list, choices: tuple[str, ...]) -> tuple[list[str], Problems]:
+    """One of a fixed list, case- and spacing-insensitive, with common synonyms."""
+    allowed = {re.sub(r"[^a-z0-9]", "", c): c for c in choices}
+    problems: Problems = []
+    out: list[str] = []
+    for i, v in enumerate(values):
+        text = text_of(v)
+        if not text:
+            out.append("")
+            continue
+        key = re.sub(r"[^a-z0-9]", "", text.lower())
+        value = allowed.get(key) or CHOICE_SYNONYMS.get(key)
+        if value is None or value not in choices:
+            out.append("")
+            problems.append((i, f"is not one of {', '.join(choices)}"))
+        else:
+            out.append(value)
+    return out, problems
+
+
+def zip_code(value: object) -> str:
+    """A ZIP typed as a number loses its leading zeros (02134 → 2134); put them back. A US ZIP has
+    5 or 9 digits, so a shorter all-digit value can only have lost its zeros."""
+    text = text_of(value)
+    if text.isdigit():
+        if len(text) < 5:
+            return text.zfill(5)
+        if 5 < len(text) < 9:
+            return text.zfill(9)
+    return text

@@ -1,0 +1,78 @@
+"""Live-Excel adapter of the workbook port: an open workbook through xlwings.
+
+Deliberately thin — range reads and writes only, no billing logic — because it cannot run
+without Excel (it is exercised on Windows/macOS; every action's logic is tested through the file
+adapter). ``xlwings`` is imported lazily so a headless install does not need it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from otbill_xl.workbook.port import TableInfo
+
+
+def _rgb(hex_colour: str) -> tuple[int, int, int]:
+    return int(hex_colour[0:2], 16), int(hex_colour[2:4], 16), int(hex_colour[4:6], 16)
+
+
+class LiveWorkbook:
+    """Wraps an ``xlwings.Book`` (e.g. ``xlwings.Book.caller()`` inside a ribbon macro)."""
+
+    def __init__(self, book: Any) -> None:
+        self.book = book
+        self.name = book.name
+
+    def sheet_names(self) -> list[str]:
+        return [s.name for s in self.book.sheets]
+
+    def values(self, sheet: str) -> list[list[Any]]:
+        ws = self.book.sheets[sheet]
+        last = ws.used_range.last_cell
+        return ws.range((1, 1), (last.row, last.column)).options(ndim=2, empty="").value
+
+    def tables(self) -> list[TableInfo]:
+        out = []
+        for ws in self.book.sheets:
+            for t in ws.tables:
+                header = t.header_row_range
+                out.append(TableInfo(t.name, ws.name, header.row, header.column, tuple(header.value)))
+        return out
+
+    def merged_ranges(self, sheet: str) -> list[tuple[int, int, int, int]]:
+        return []  # Excel reports merged headers itself; the file adapter checks them headless.
+
+    def formulas_without_values(self, sheet: str) -> list[tuple[int, int]]:
+        return []  # Excel calculates every formula it shows.
+
+    def write_values(self, sheet: str, row: int, column: int, rows: Sequence[Sequence[Any]]) -> None:
+        self.book.sheets[sheet].range((row, column)).value = [list(r) for r in rows]
+
+    def fill(self, sheet: str, row: int, column: int, rgb: str) -> None:
+        self.book.sheets[sheet].range((row, column)).color = _rgb(rgb)
+
+    def note(self, sheet: str, row: int, column: int, text: str) -> None:
+        cell = self.book.sheets[sheet].range((row, column))
+        if cell.note is not None:
+            cell.note.delete()
+        cell.api.AddComment(text)
+
+    def hyperlink(self, sheet: str, row: int, column: int, target: str) -> None:
+        cell = self.book.sheets[sheet].range((row, column))
+        cell.add_hyperlink(target, text_to_display=str(cell.value or target))
+
+    def replace_sheet(self, sheet: str, rows: Sequence[Sequence[Any]], *, widths: Sequence[float] = ()) -> None:
+        names = self.sheet_names()
+        ws = self.book.sheets[sheet] if sheet in names else self.book.sheets.add(sheet, after=self.book.sheets[-1])
+        ws.clear()
+        if rows:
+            ws.range("A1").value = [list(r) for r in rows]
+            ws.range((1, 1), (1, len(rows[0]))).font.bold = True
+        for i, width in enumerate(widths, start=1):
+            ws.range((1, i)).column_width = width
+
+    def save(self, path: str | None = None) -> None:
+        if path:
+            self.book.save(path)
+        # Without a path the changes stay in the open book for the user to review and save.

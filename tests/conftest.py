@@ -1,0 +1,89 @@
+"""Shared test helpers: small inline workbooks, the shared reference folder, byte fingerprints."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import openpyxl
+import pytest
+from openpyxl.worksheet.table import Table, TableStyleInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+
+
+def fingerprint(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def make_workbook(path: Path, sheets: dict[str, list[list]], *, tables: bool = True) -> Path:
+    """Write ``sheets`` (name -> rows, header first) to ``path``; each sheet becomes an Excel Table
+    of the same name when ``tables`` is true (the contract layout), else a plain range."""
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for name, rows in sheets.items():
+        ws = wb.create_sheet(name)
+        for row in rows:
+            ws.append(row)
+        if tables and rows and len(rows) > 1:
+            last = openpyxl.utils.get_column_letter(len(rows[0]))
+            table = Table(displayName=name, ref=f"A1:{last}{len(rows)}")
+            table.tableStyleInfo = TableStyleInfo(name="TableStyleMedium2", showRowStripes=True)
+            ws.add_table(table)
+    wb.save(path)
+    return path
+
+
+PRACTICE_ROWS = [
+    ["Setting", "Value"],
+    ["PracticeName", "Harbor Hand & OT"],
+    ["BillingNPI", "1234567893"],
+    ["TaxID", "12-3456789"],
+    ["ZIP", 2134],
+    ["UsageIndicator", "T"],
+    ["MedicareLocality", "01112"],
+    ["FavoriteColor", "teal"],
+]
+PAYER_ROWS = [
+    ["PayerKey", "PayerName", "PayerType", "PayerID", "UnitRule", "RequiresGO", "RequiresAuth", "VisitLimitPerYear",
+     "TimelyFilingDays"],
+    ["MCR", "Medicare Part B", "medicare", "12345", "", "", "N", None, None],
+    ["ACME", "Acme Health", "Commercial", "ACM01", "ama", "N", "Y", 30, 90],
+]
+PROVIDER_ROWS = [
+    ["NPI", "LastName", "FirstName", "Credential", "Taxonomy"],
+    [1234567893, "Rivera", "Ana", "OT", "225X00000X"],
+]
+PATIENT_ROWS = [
+    ["PatientID", "LastName", "FirstName", "DOB", "Sex", "PayerKey", "MemberID", "Relationship",
+     "SubscriberLastName", "SubscriberFirstName", "POCStart", "POCEnd"],
+    ["P001", "Doe", "Jane", "3/4/1950", "F", "MCR", "1EG4TE5MK73", "self", "", "", "8/1/2026", "10/29/2026"],
+    ["P002", "Roe", "Sam", "2015-06-01", "male", "ACME", "XYZ123", "child", "Roe", "Pat", None, None],
+]
+CHARGE_HEADER = ["LineID", "PatientID", "DOS", "RenderingNPI", "Code", "Mod1", "Mod2", "Mod3", "Mod4", "Minutes",
+                 "Units", "Dx1", "Dx2", "Dx3", "Dx4", "POS", "Charge", "ClaimID", "Status", "Note"]
+
+
+def charge_row(line_id="L1", patient="P001", dos="8/3/2026", npi="1234567893", code="97110", mod1="GO",
+               minutes=38, units=3, dx1="M62.81", charge=195.0):
+    return [line_id, patient, dos, npi, code, mod1, "", "", "", minutes, units, dx1, "", "", "", "11", charge, "", "", ""]
+
+
+def contract_sheets(**overrides) -> dict[str, list[list]]:
+    sheets = {
+        "Practice": PRACTICE_ROWS,
+        "Payers": PAYER_ROWS,
+        "Providers": PROVIDER_ROWS,
+        "Patients": PATIENT_ROWS,
+        "Charges": [CHARGE_HEADER, charge_row(), charge_row("L2", code="97530", minutes=25, units=2, charge=130.0)],
+    }
+    sheets.update(overrides)
+    return sheets
+
+
+@pytest.fixture
+def shared() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip("../shared is not present")
+    return SHARED

@@ -1,0 +1,182 @@
+"""Reading practice workbooks: the contract layout and billers' own layouts."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import openpyxl
+import pytest
+from conftest import CHARGE_HEADER, charge_row, contract_sheets, fingerprint, make_workbook
+
+import otbill_xl
+from otbill_xl.domain.models import PayerType, Relationship, UnitRule
+from otbill_xl.workbook.reader import read_book
+
+
+def test_contract_workbook_reads_into_typed_records(tmp_path):
+    path = make_workbook(tmp_path / "p.xlsx", contract_sheets())
+    before = fingerprint(path)
+    book, report = otbill_xl.read_practice(path)
+    assert fingerprint(path) == before  # the input is never modified
+
+    assert book.practice.practice_name == "Harbor Hand & OT"
+    assert book.practice.billing_npi == "1234567893"
+    assert book.practice.zip == "02134"  # typed as the number 2134: leading zero restored
+    assert book.practice.extra == {"FavoriteColor": "teal"}
+
+    mcr, acme = book.payers
+    # Blank UnitRule/RequiresGO/TimelyFilingDays on a Medicare payer take the Medicare defaults:
+    # CMS 8-minute rule, GO required, 365 days (42 CFR 424.44, facts §7).
+    assert (mcr.payer_type, mcr.unit_rule, mcr.requires_go, mcr.timely_filing_days) == (
+        PayerType.MEDICARE, UnitRule.CMS, True, 365)
+    assert (acme.payer_type, acme.unit_rule, acme.requires_auth, acme.visit_limit_per_year) == (
+        PayerType.COMMERCIAL, UnitRule.AMA, True, 30)
+
+    assert book.providers[0].npi == "1234567893"  # typed as a number
+    p1, p2 = book.patients
+    assert p1.dob == date(1950, 3, 4) and p1.poc_end == date(2026, 10, 29)
+    assert p2.relationship is Relationship.CHILD and p2.sex == "M"
+    assert p2.subscriber is not None and p2.subscriber.last_name == "Roe"
+
+    first, second = book.charges
+    assert first.row == 2 and first.line_id == "L1" and first.dos == date(2026, 8, 3)
+    assert first.code == "97110" and first.modifiers == ("GO",) and first.minutes == 38 and first.units == 3
+    assert first.charge == Decimal("195") and isinstance(first.charge, Decimal)
+    assert first.diagnoses == ("M62.81",)
+    assert second.row == 3 and second.code == "97530"
+
+    assert report.errors == ()
+    charges = report.sheet("Charges")
+    assert charges.found_as == "table" and charges.header_row == 1 and charges.rows == 2
+    assert charges.cell("Units", 3) == "K3"
+
+
+def test_patient_repr_hides_phi(tmp_path):
+    book, _ = otbill_xl.read_practice(make_workbook(tmp_path / "p.xlsx", contract_sheets()))
+    text = repr(book.patients[0]) + str(book.patients[0])
+    for secret in ("Doe", "Jane", "1950", "1EG4TE5MK73"):
+        assert secret not in text
+
+
+def test_billers_layout_header_below_title_aliases_any_order_extra_columns(tmp_path):
+    rows = [
+        ["Harbor Hand & OT — charge log"],
+        ["Printed for billing"],
+        [],
+        ["Svc Date", "Patient #", "CPT", "Mins", "Qty", "Modifier 1", "Diagnosis 1", "Therapist NPI", "Copay collected"],
+        [date(2026, 8, 3), "P001", "97110", 38, 3, "GO", "M6281", "1234567893", 20],
+        [None, None, None, None, None, None, None, None, None],
+        ["8/4/2026", "P001", 97530, "25 min", 2, "GO", "M62.81", 1234567893, 0],
+    ]
+    sheets = contract_sheets()
+    sheets["Charges"] = rows
+    path = make_workbook(tmp_path / "own.xlsx", sheets, tables=False)
+    book, report = otbill_xl.read_practice(path)
+    charges = report.sheet("Charges")
+    assert charges.found_as == "range" and charges.header_row == 4
+    how = {m.column: (m.header, m.letter, m.how) for m in charges.columns if m.index}
+    assert how["DOS"] == ("Svc Date", "A", "alias")
+    assert how["Code"] == ("CPT", "C", "alias")
+    assert how["Minutes"] == ("Mins", "D", "alias")
+    assert charges.extra_headers == ("Copay collected",)
+    assert [c.row for c in book.charges] == [5, 7]  # the blank row 6 is skipped
+    assert [c.code for c in book.charges] == ["97110", "97530"]  # 97530 typed as a number
+    assert book.charges[1].minutes == 25 and book.charges[1].dos == date(2026, 8, 4)
+    assert book.charges[1].rendering_npi == "1234567893"
+    assert report.errors == ()
+
+
+def test_trailing_formatted_empty_rows_are_ignored(tmp_path):
+    path = make_workbook(tmp_path / "p.xlsx", contract_sheets())
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Charges"]
+    for r in range(4, 60):
+        ws.cell(row=r, column=3).number_format = "yyyy-mm-dd"
+        ws.cell(row=r, column=17).value = ""  # formatted, "empty" cells
+    ws.cell(row=60, column=20).value = "   "
+    wb.save(path)
+    book, report = otbill_xl.read_practice(path)
+    assert len(book.charges) == 2 and report.errors == ()
+
+
+def test_columns_sheet_overrides_header_mapping(tmp_path):
+    sheets = contract_sheets()
+    header = list(CHARGE_HEADER)
+    header[2] = "When"          # not an alias of anything
+    header[9] = "Treatment Time Total"
+    sheets["Charges"] = [header, charge_row()]
+    sheets["Columns"] = [["Sheet", "Column", "Header"], ["Charges", "DOS", "When"], ["charges", "minutes", "Treatment Time Total"]]
+    book, report = otbill_xl.read_practice(make_workbook(tmp_path / "p.xlsx", sheets))
+    assert book.charges[0].dos == date(2026, 8, 3) and book.charges[0].minutes == 38
+    how = {m.column: m.how for m in report.sheet("Charges").columns}
+    assert how["DOS"] == "override" and how["Minutes"] == "override"
+
+
+def test_toml_overrides_header_mapping(tmp_path):
+    sheets = contract_sheets()
+    header = list(CHARGE_HEADER)
+    header[4] = "Billing Code"
+    sheets["Charges"] = [header, charge_row()]
+    path = make_workbook(tmp_path / "p.xlsx", sheets)
+    mapping = tmp_path / "cols.toml"
+    mapping.write_text('[Charges]\nCode = "Billing Code"\n')
+    book, report = otbill_xl.read_practice(path, columns=mapping)
+    assert book.charges[0].code == "97110" and report.errors == ()
+
+
+def test_toml_override_errors_are_clear(tmp_path):
+    path = make_workbook(tmp_path / "p.xlsx", contract_sheets())
+    bad = tmp_path / "cols.toml"
+    bad.write_text('[Charges]\nColour = "x"\n')
+    with pytest.raises(otbill_xl.OtbillError, match="Colour is not a column of Charges"):
+        otbill_xl.read_practice(path, columns=bad)
+    bad.write_text("[Charges\n")
+    with pytest.raises(otbill_xl.OtbillError, match="not valid TOML"):
+        otbill_xl.read_practice(path, columns=bad)
+
+
+class FakeLiveBook:
+    """Values shaped the way xlwings hands them over: floats, None for blanks, datetimes."""
+
+    name = "Live.xlsx"
+
+    def __init__(self, sheets):
+        self._sheets = sheets
+
+    def sheet_names(self):
+        return list(self._sheets)
+
+    def values(self, sheet):
+        return self._sheets[sheet]
+
+    def tables(self):
+        return []
+
+    def merged_ranges(self, sheet):
+        return []
+
+    def formulas_without_values(self, sheet):
+        return []
+
+
+def test_live_excel_value_shapes():
+    sheets = contract_sheets()
+    sheets["Charges"] = [
+        CHARGE_HEADER,
+        ["L1", "P001", datetime(2026, 8, 3), 1234567893.0, 97110.0, "GO", None, None, None, 38.0, 3.0, "M62.81",
+         None, None, None, 11.0, 195.0, None, None, None],
+        [None] * 20,
+    ]
+    book, report = read_book(FakeLiveBook(sheets))
+    (line,) = book.charges
+    assert line.dos == date(2026, 8, 3) and line.rendering_npi == "1234567893" and line.code == "97110"
+    assert line.minutes == 38 and line.units == 3 and line.pos == "11" and line.mod2 == ""
+    assert line.charge == Decimal("195.0")
+    assert report.errors == ()
+
+
+def test_public_api_exports():
+    for name in otbill_xl.__all__:
+        assert hasattr(otbill_xl, name), name
+    assert otbill_xl.__version__
