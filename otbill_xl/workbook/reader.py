@@ -465,7 +465,8 @@ def _read_book(port: WorkbookPort, overrides: Overrides | None) -> PracticeRead:
     book = PracticeBook(practice=practice, payers=tuple(payers), providers=tuple(providers),
                         patients=tuple(patients), charge_master=tuple(charge_master),
                         fee_schedule=tuple(fee_schedule), charges=charges, payments=payments)
-    report = ReadReport(port.name, tuple(r.report for r in reads.values()), tuple(reader.findings))
+    findings = sorted(reader.findings, key=lambda f: f.severity.rank)  # stable: sheet order kept within a severity
+    report = ReadReport(port.name, tuple(r.report for r in reads.values()), tuple(findings))
     return PracticeRead(book, report)
 
 

@@ -1,0 +1,21 @@
+"""Run every benchmark, or those named: ``python -m benchmarks [load ...]``."""
+
+from __future__ import annotations
+
+import sys
+
+from benchmarks import bench_load
+
+BENCHES = {"load": bench_load.run}
+
+
+def main(argv: list[str]) -> None:
+    names = argv or list(BENCHES)
+    for name in names:
+        if name not in BENCHES:
+            raise SystemExit(f"unknown benchmark {name!r}; choose from {', '.join(BENCHES)}")
+        BENCHES[name]()
+        print()
+
+
+main(sys.argv[1:])

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent.parent / "out" / "bench"
+
+
+def timed(fn: Callable[[], object], repeat: int = 3) -> float:
+    """Median wall time of ``repeat`` runs (a collection before each, results dropped)."""
+    times = []
+    for _ in range(repeat):
+        gc.collect()
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+        del result
+    return statistics.median(times)
+
+
+def line(label: str, seconds: float) -> None:
+    print(f"  {label:<58} {seconds:8.3f} s")
+
+
+def ratio(label: str, value: float, target: str = "") -> None:
+    print(f"  {label:<58} {value:8.2f} x  {target}")

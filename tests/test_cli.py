@@ -1,0 +1,52 @@
+"""The ``otbill`` command: version, info (human and JSON), exit codes."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import CHARGE_HEADER, charge_row, contract_sheets, make_workbook
+from typer.testing import CliRunner
+
+from otbill_xl import __version__
+from otbill_xl.cli import app
+
+runner = CliRunner()
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and __version__ in result.stdout
+
+
+def test_info_json_reports_mapping_and_counts(tmp_path):
+    sheets = contract_sheets()
+    header = list(CHARGE_HEADER)
+    header[2] = "Date of Service"
+    sheets["Charges"] = [header + ["Therapist initials"], charge_row() + ["AR"]]
+    path = make_workbook(tmp_path / "p.xlsx", sheets)
+    result = runner.invoke(app, ["info", str(path), "--json"])
+    assert result.exit_code == 0, result.stdout
+    data = json.loads(result.stdout)
+    charges = next(s for s in data["sheets"] if s["contract"] == "Charges")
+    dos = next(c for c in charges["columns"] if c["column"] == "DOS")
+    assert dos == {"column": "DOS", "header": "Date of Service", "cell": "C1", "how": "alias"}
+    assert charges["extra_headers"] == ["Therapist initials"] and charges["rows"] == 1
+    assert data["summary"]["charges"] == 1 and data["summary"]["error"] == 0
+
+
+def test_info_exit_1_on_errors_and_names_the_cell(tmp_path):
+    sheets = contract_sheets()
+    sheets["Charges"] = [CHARGE_HEADER, charge_row(dos="someday")]
+    result = runner.invoke(app, ["info", str(make_workbook(tmp_path / "p.xlsx", sheets)), "--json"])
+    assert result.exit_code == 1
+    findings = json.loads(result.stdout)["findings"]
+    assert findings[0]["severity"] == "error"  # errors first
+    finding = next(f for f in findings if f["rule"] == "read.bad-date")
+    assert (finding["rule"], finding["sheet"], finding["cell"], finding["column"]) == ("read.bad-date", "Charges", "C2", "DOS")
+
+
+def test_info_exit_2_on_unusable_file(tmp_path):
+    path = tmp_path / "x.xlsx"
+    path.write_text("not a workbook")
+    result = runner.invoke(app, ["info", str(path)])
+    assert result.exit_code == 2
