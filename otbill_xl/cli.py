@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -107,13 +108,76 @@ def info(
         payload = report.to_dict() | {"summary": counts | {"charges": len(book.charges), "patients": len(book.patients),
                                                             "payers": len(book.payers), "providers": len(book.providers),
                                                             "payments": len(book.payments)}}
-        sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+        sys.stdout.write(dumps(payload) + "\n")
     else:
         print_report(report)
         out.print(f"{len(book.charges)} charge lines, {len(book.patients)} patients, {len(book.payers)} payers, "
                   f"{len(book.providers)} providers, {len(book.payments)} payments; "
                   f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} infos.")
     raise typer.Exit(EXIT_FINDINGS if counts["error"] else EXIT_OK)
+
+
+def parse_as_of(value: str | None) -> date:
+    if not value:
+        return date.today()  # the surface owns the clock; the domain gets a plain date
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise fail(f"--as-of {value!r} is not a date; use YYYY-MM-DD, e.g. 2026-11-27.") from None
+
+
+AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Check as of this date (YYYY-MM-DD); default today.")]
+
+
+@app.command()
+def check(
+    workbook: Annotated[Path, typer.Argument(help="Practice workbook (.xlsx).")],
+    out_file: Annotated[Path | None, typer.Option("--out", help="Annotated copy to write (default: WORKBOOK.checked.xlsx).")] = None,
+    as_json: JsonOpt = False,
+    as_of: AsOfOpt = None,
+    columns: ColumnsOpt = None,
+) -> None:
+    """Scrub the charge sheet: write an annotated copy (cells filled, notes, Findings sheet)."""
+    from otbill_xl.workbook.check import check_charges
+    from otbill_xl.workbook.files import FileWorkbook
+    from otbill_xl.workbook.mapping import overrides_from_toml
+
+    day = parse_as_of(as_of)
+    target = out_file or workbook.with_name(f"{workbook.stem}.checked.xlsx")
+    try:
+        port = FileWorkbook(workbook)
+        outcome = check_charges(port, as_of=day, overrides=overrides_from_toml(columns) if columns else None)
+        port.save(str(target))
+    except OtbillError as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        sys.stdout.write(dumps(outcome.to_dict()) + "\n")
+    else:
+        print_findings(outcome.findings)
+        s = outcome.summary
+        out.print(f"{s['lines_checked']} charge lines checked as of {day.isoformat()}: [red]{s['errors']} errors[/], "
+                  f"[yellow]{s['warnings']} warnings[/], [blue]{s['infos']} infos[/]; "
+                  f"units computed for {s['units_filled']} blank cells. Annotated copy: {target}")
+    raise typer.Exit(EXIT_FINDINGS if outcome.has_errors else EXIT_OK)
+
+
+@app.command()
+def units(
+    source: Annotated[str, typer.Argument(help="JSON file, or - for standard input.")] = "-",
+) -> None:
+    """Billable units for visits given as JSON: {"rule": "cms"|"ama", "lines": [{"code", "minutes"}]}
+    or {"visits": [...]}; prints JSON with total_units, units per code, alternatives, explanation."""
+    from otbill_xl.formats.units_json import UnitsJSONError, units_from_json
+
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise fail(f"{source}: cannot read the file ({exc.strerror}).") from None
+    try:
+        result = units_from_json(text)
+    except UnitsJSONError as exc:
+        raise fail(str(exc)) from None
+    sys.stdout.write(dumps(result) + "\n")
 
 
 @templates_app.command("build")
@@ -162,7 +226,7 @@ def main() -> None:
 
 
 def dumps(data: Any) -> str:
-    return json.dumps(data, indent=2, default=str)
+    return json.dumps(data, indent=2, default=str, ensure_ascii=False)
 
 
 __all__ = ["app", "main", "finding_dict"]

@@ -26,7 +26,7 @@ from otbill_xl.errors import (
     WorkbookError,
     WorkbookNotFound,
 )
-from otbill_xl.workbook.port import TableInfo
+from otbill_xl.workbook.port import TableInfo, is_formula_like
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -212,7 +212,7 @@ class FileWorkbook:
         ws = self._ws(sheet)
         for r, values in enumerate(rows):
             for c, value in enumerate(values):
-                ws.cell(row=row + r, column=column + c, value=value)
+                _set(ws.cell(row=row + r, column=column + c), value)
 
     def fill(self, sheet: str, row: int, column: int, rgb: str) -> None:
         from openpyxl.styles import PatternFill
@@ -246,8 +246,9 @@ class FileWorkbook:
             index = wb.sheetnames.index(sheet)
             del wb[sheet]
         ws = wb.create_sheet(sheet, index)
-        for values in rows:
-            ws.append(list(values))
+        for r, values in enumerate(rows, start=1):
+            for c, value in enumerate(values, start=1):
+                _set(ws.cell(row=r, column=c), value)
         if rows:
             for cell in ws[1]:
                 cell.font = Font(bold=True)
@@ -266,6 +267,12 @@ class FileWorkbook:
             atomic_save(wb.save, target)
         except OSError as exc:
             raise OutputError(f"{target.name}: cannot write the file ({exc.strerror}).") from None
+
+
+def _set(cell, value: Any) -> None:
+    cell.value = value
+    if is_formula_like(value):
+        cell.data_type = "s"  # stored as text: Excel never evaluates it
 
 
 def _xml_unescape(text: str) -> str:

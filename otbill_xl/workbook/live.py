@@ -10,7 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from otbill_xl.workbook.port import TableInfo
+from otbill_xl.workbook.port import TableInfo, is_formula_like
+
+
+def _safe(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    # Excel's quote prefix: the apostrophe makes the cell text and is not shown.
+    return [["'" + v if is_formula_like(v) else v for v in r] for r in rows]
 
 
 def _rgb(hex_colour: str) -> tuple[int, int, int]:
@@ -47,7 +52,7 @@ class LiveWorkbook:
         return []  # Excel calculates every formula it shows.
 
     def write_values(self, sheet: str, row: int, column: int, rows: Sequence[Sequence[Any]]) -> None:
-        self.book.sheets[sheet].range((row, column)).value = [list(r) for r in rows]
+        self.book.sheets[sheet].range((row, column)).value = _safe(rows)
 
     def fill(self, sheet: str, row: int, column: int, rgb: str) -> None:
         self.book.sheets[sheet].range((row, column)).color = _rgb(rgb)
@@ -67,7 +72,7 @@ class LiveWorkbook:
         ws = self.book.sheets[sheet] if sheet in names else self.book.sheets.add(sheet, after=self.book.sheets[-1])
         ws.clear()
         if rows:
-            ws.range("A1").value = [list(r) for r in rows]
+            ws.range("A1").value = _safe(rows)
             ws.range((1, 1), (1, len(rows[0]))).font.bold = True
         for i, width in enumerate(widths, start=1):
             ws.range((1, i)).column_width = width

@@ -31,6 +31,15 @@ FILL_INFO = "DDEBF7"
 FILL_COMPUTED = "E2EFDA"
 
 
+#: Text starting with these characters could run as a formula when written into a cell.
+FORMULA_TRIGGERS = ("=", "+", "-", "@")
+
+
+def is_formula_like(value: object) -> bool:
+    """True for text an adapter must write as inert text (formula-injection guard)."""
+    return isinstance(value, str) and value.startswith(FORMULA_TRIGGERS)
+
+
 @runtime_checkable
 class WorkbookPort(Protocol):
     """What otbill needs from a workbook, whatever holds it."""
@@ -56,7 +65,8 @@ class WorkbookPort(Protocol):
 
     # -- writing ---------------------------------------------------------------------------
     def write_values(self, sheet: str, row: int, column: int, rows: Sequence[Sequence[Any]]) -> None:
-        """Write a block of values with its top-left cell at (row, column)."""
+        """Write a block of values with its top-left cell at (row, column). Text that looks like a
+        formula (see :func:`is_formula_like`) is written as text, never evaluated."""
 
     def fill(self, sheet: str, row: int, column: int, rgb: str) -> None:
         """Give a cell a solid background colour (RGB hex, e.g. ``FFC7CE``)."""

@@ -1,0 +1,27 @@
+"""Ribbon actions. Each is a thin wrapper: wrap the open book in the live port, run the action that
+the CLI runs on files, report back. The ribbon XML/VBA calls these with ``RunPython``."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from otbill_xl.workbook.check import CheckOutcome, check_charges
+from otbill_xl.workbook.live import LiveWorkbook
+from otbill_xl.workbook.port import WorkbookPort
+
+
+def check_charges_action(port: WorkbookPort, today: date) -> CheckOutcome:
+    """"Check charges": annotate the book in place (fills, notes, Findings and Check Summary sheets)."""
+    return check_charges(port, as_of=today)
+
+
+def check_charges_button(book: Any = None) -> None:  # pragma: no cover - needs Excel
+    """Entry point for the ribbon button (``RunPython "import otbill_xl.excel.macros as m; m.check_charges_button()"``)."""
+    import xlwings as xw
+
+    book = book or xw.Book.caller()
+    outcome = check_charges_action(LiveWorkbook(book), date.today())
+    s = outcome.summary
+    book.app.alert(f"{s['lines_checked']} lines checked: {s['errors']} errors, {s['warnings']} warnings, "
+                   f"{s['infos']} infos. See the Findings sheet.", title="otbill")

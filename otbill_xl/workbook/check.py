@@ -1,0 +1,166 @@
+"""The "Check charges" action, written once against the workbook port.
+
+Read the book → scrub it (domain) → annotate the same port: offending cells filled (red error,
+amber warning, blue info) with a note holding each message and fix, units computed for blank
+``Units`` cells (green, with a note saying so), a ``Findings`` sheet sorted by severity with a link
+to every cell, and a ``Check Summary`` sheet with counts by rule and severity. The CLI runs it on a
+file adapter and saves an annotated copy; the ribbon button runs it on the open Excel book.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from otbill_xl.domain.findings import Finding, Severity, count_by_severity
+from otbill_xl.domain.scrub import RULES, scrub
+from otbill_xl.workbook.mapping import Overrides
+from otbill_xl.workbook.port import FILL_COMPUTED, FILL_ERROR, FILL_INFO, FILL_WARNING, WorkbookPort
+from otbill_xl.workbook.reader import ReadReport, finding_dict, read_book
+
+FINDINGS_SHEET = "Findings"
+SUMMARY_SHEET = "Check Summary"
+_FILL = {Severity.ERROR: FILL_ERROR, Severity.WARNING: FILL_WARNING, Severity.INFO: FILL_INFO}
+#: Excel caps a cell note's text; keep notes readable.
+_NOTE_LIMIT = 1500
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """What a check found and did."""
+
+    findings: tuple[Finding, ...]
+    lines_checked: int
+    units_filled: int
+    report: ReadReport
+    as_of: date
+
+    @property
+    def summary(self) -> dict[str, int]:
+        counts = count_by_severity(self.findings)
+        return {"errors": counts["error"], "warnings": counts["warning"], "infos": counts["info"],
+                "lines_checked": self.lines_checked, "units_filled": self.units_filled}
+
+    @property
+    def has_errors(self) -> bool:
+        return any(f.severity is Severity.ERROR for f in self.findings)
+
+    def to_dict(self) -> dict[str, Any]:
+        summary = self.summary
+        summary.pop("units_filled")
+        return {"findings": [finding_dict(f) for f in self.findings], "summary": summary,
+                "units_filled": self.units_filled, "as_of": self.as_of.isoformat()}
+
+
+def _order(f: Finding) -> tuple:
+    return (f.severity.rank, f.location.sheet, f.location.row or 0, f.location.column, f.rule)
+
+
+def check_charges(port: WorkbookPort, *, as_of: date, overrides: Overrides | None = None,
+                  annotate: bool = True, group_by_discipline: bool = True) -> CheckOutcome:
+    """Check the charge sheet in ``port`` as of ``as_of`` and (by default) annotate the port."""
+    book, report = read_book(port, overrides=overrides)
+    result = scrub(book, as_of=as_of, group_by_discipline=group_by_discipline)
+    findings = tuple(sorted((*report.findings, *map(report.locate, result.findings)), key=_order))
+    units_filled = 0
+    if annotate:
+        units_filled = _fill_units(port, report, book.charges, result.computed_units, findings)
+        _annotate_cells(port, report, findings)
+        _write_findings_sheet(port, findings)
+        outcome = CheckOutcome(findings, result.lines_checked, units_filled, report, as_of)
+        _write_summary_sheet(port, outcome)
+        return outcome
+    return CheckOutcome(findings, result.lines_checked, units_filled, report, as_of)
+
+
+def _sheet_of(report: ReadReport, contract: str) -> str:
+    s = report.sheet(contract)
+    return s.sheet if s and s.sheet else contract
+
+
+def _fill_units(port: WorkbookPort, report: ReadReport, charges, computed: dict[int, int],
+                findings: tuple[Finding, ...]) -> int:
+    """Write computed units into blank Units cells (never over something the biller typed)."""
+    sheet_report = report.sheet("Charges")
+    column = sheet_report.index_of("Units") if sheet_report else 0
+    if not column:
+        return 0
+    sheet = sheet_report.sheet
+    unreadable = {f.location.row for f in findings if f.location.sheet == sheet and f.location.column == "Units"
+                  and f.rule.startswith("read.")}
+    filled = 0
+    for line in charges:
+        if line.units is None and line.row in computed and line.row not in unreadable:
+            units = computed[line.row]
+            port.write_values(sheet, line.row, column, [[units]])
+            port.fill(sheet, line.row, column, FILL_COMPUTED)
+            port.note(sheet, line.row, column, f"otbill computed {units} unit(s) from the minutes under the payer's "
+                                               "unit rule; the cell was blank.")
+            filled += 1
+    return filled
+
+
+def _annotate_cells(port: WorkbookPort, report: ReadReport, findings: tuple[Finding, ...]) -> None:
+    by_cell: dict[tuple[str, int, int], list[Finding]] = defaultdict(list)
+    for f in findings:
+        loc = f.location
+        if not (loc.sheet and loc.row and loc.cell):
+            continue
+        contract = next((s for s in report.sheets if s.sheet == loc.sheet), None)
+        column = contract.index_of(loc.column) if contract and loc.column else 0
+        if not column:
+            column = _column_from_cell(loc.cell)
+        by_cell[(loc.sheet, loc.row, column)].append(f)
+    for (sheet, row, column), items in by_cell.items():
+        worst = min(items, key=lambda f: f.severity.rank).severity
+        port.fill(sheet, row, column, _FILL[worst])
+        text = "\n".join(f"{f.severity.value.upper()} [{f.rule}] {f.message}" + (f" Fix: {f.fix}" if f.fix else "")
+                         for f in items)
+        port.note(sheet, row, column, text[:_NOTE_LIMIT])
+
+
+def _column_from_cell(cell: str) -> int:
+    n = 0
+    for ch in cell:
+        if not ch.isalpha():
+            break
+        n = n * 26 + ord(ch.upper()) - 64
+    return n
+
+
+def _write_findings_sheet(port: WorkbookPort, findings: tuple[Finding, ...]) -> None:
+    rows: list[list[Any]] = [["Severity", "Rule", "Cell", "Sheet", "Row", "Column", "Message", "Fix"]]
+    links = []
+    for f in findings:
+        loc = f.location
+        ref = f"{loc.sheet}!{loc.cell}" if loc.cell else loc.sheet
+        rows.append([f.severity.value, f.rule, ref, loc.sheet, loc.row or "", loc.column, f.message, f.fix])
+        if loc.cell:
+            links.append((len(rows), f"#'{loc.sheet}'!{loc.cell}"))
+    port.replace_sheet(FINDINGS_SHEET, rows, widths=(10, 28, 16, 14, 7, 14, 80, 60))
+    for row, target in links:
+        port.hyperlink(FINDINGS_SHEET, row, 3, target)
+    for i, f in enumerate(findings, start=2):
+        port.fill(FINDINGS_SHEET, i, 1, _FILL[f.severity])
+
+
+def _write_summary_sheet(port: WorkbookPort, outcome: CheckOutcome) -> None:
+    s = outcome.summary
+    rows: list[list[Any]] = [
+        ["Item", "Value"],
+        ["Checked as of", outcome.as_of.isoformat()],
+        ["Charge lines checked", s["lines_checked"]],
+        ["Errors", s["errors"]],
+        ["Warnings", s["warnings"]],
+        ["Infos", s["infos"]],
+        ["Units computed for blank cells", s["units_filled"]],
+        [],
+        ["Rule", "Severity", "Count", "What it checks"],
+    ]
+    counts = Counter((f.rule, f.severity) for f in outcome.findings)
+    for (rule, severity), n in sorted(counts.items(), key=lambda kv: (kv[0][1].rank, -kv[1], kv[0][0])):
+        info = RULES.get(rule)
+        rows.append([rule, severity.value, n, info.description if info else "reading the workbook"])
+    port.replace_sheet(SUMMARY_SHEET, rows, widths=(34, 12, 8, 80))
