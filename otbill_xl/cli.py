@@ -194,8 +194,14 @@ def templates_build(
 @app.command()
 def demo(
     dest: Annotated[Path, typer.Option("--dest", help="Output folder.")] = Path("out"),
+    as_of: AsOfOpt = "2026-11-27",
 ) -> None:
-    """Build the sample practice workbook into OUT and show what otbill reads from it."""
+    """The main job on the bundled sample practice: build it into OUT, read it, check it (annotated
+    copy), and confirm every deliberately planted error was found. Exits 0 when the pipeline ran and
+    found them all (the planted errors are expected)."""
+    from otbill_xl.workbook.check import check_charges
+    from otbill_xl.workbook.files import FileWorkbook
+    from otbill_xl.workbook.sample import PLANTED_ERRORS
     from otbill_xl.workbook.templates import build_sample
 
     sample = build_sample(dest / "sample-practice.xlsx")
@@ -203,8 +209,24 @@ def demo(
     book, report = load(sample, None)
     print_report(report)
     out.print(f"{len(book.charges)} charge lines for {len(book.patients)} patients, {len(book.payers)} payers, "
-              f"{len(book.providers)} providers.")
-    raise typer.Exit(EXIT_FINDINGS if report.errors else EXIT_OK)
+              f"{len(book.providers)} providers.\n")
+
+    day = parse_as_of(as_of)
+    port = FileWorkbook(sample)
+    outcome = check_charges(port, as_of=day)
+    checked = dest / "sample-practice.checked.xlsx"
+    port.save(str(checked))
+    print_findings(outcome.findings, limit=20)
+    s = outcome.summary
+    out.print(f"[bold]Check[/] as of {day.isoformat()}: {s['lines_checked']} lines, [red]{s['errors']} errors[/], "
+              f"[yellow]{s['warnings']} warnings[/], [blue]{s['infos']} infos[/]; units computed for "
+              f"{s['units_filled']} blank cells. Annotated copy: {checked}")
+    row_of = {line.line_id: line.row for line in book.charges}
+    found = {(f.rule, f.location.row) for f in outcome.findings}
+    missed = [p for p in PLANTED_ERRORS if (p.rule, row_of.get(p.line_id)) not in found]
+    out.print(f"Planted errors found: {len(PLANTED_ERRORS) - len(missed)}/{len(PLANTED_ERRORS)}"
+              + (f" — missed: {', '.join(f'{p.line_id} {p.rule}' for p in missed)}" if missed else ""))
+    raise typer.Exit(EXIT_FINDINGS if missed else EXIT_OK)
 
 
 def main() -> None:
