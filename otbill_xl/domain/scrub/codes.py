@@ -1,0 +1,189 @@
+"""Code rules: is the CPT/HCPCS code known and valid on the DOS, does it fit the discipline, are
+add-ons billed with their base code, and are evaluations billed sensibly (facts §3, §9, §1.6)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from otbill_xl.domain.codes import CodeKind, CodeStatus
+from otbill_xl.domain.findings import Severity
+from otbill_xl.domain.models import Discipline
+from otbill_xl.domain.scrub._context import (
+    M_ADDON,
+    M_EVAL,
+    Hit,
+    LineFacts,
+    VisitContext,
+    a_an,
+    hit,
+    rule,
+)
+from otbill_xl.domain.scrub.modifiers import wrong_discipline_modifier
+
+E, W = Severity.ERROR, Severity.WARNING
+
+#: Re-evaluation codes (facts §3): the other evaluation codes are initial evaluations.
+REEVALUATIONS = frozenset({"97168", "97164", "97004", "97002"})
+
+
+def _looks_like_code(text: str) -> bool:
+    """Echo a cell only when it looks like a code, so a name typed there is never repeated."""
+    return 0 < len(text) <= 7 and text.isascii() and text.isalnum() and any(c.isdigit() for c in text)
+
+
+@rule("code.unknown", E, "codes", "Code is not in the code catalogue.", "line")
+def code_unknown(f: LineFacts) -> Iterator[Hit]:
+    """The code must be a CPT/HCPCS code the catalogue knows (facts §3). A blank code, a typo or a
+    code outside OT billing cannot be checked or priced."""
+    if f.info is None:
+        shown = f.code if _looks_like_code(f.code) else ""
+        what = f"Code {shown} is not in the code catalogue." if shown else (
+            "The code is blank." if not f.code else "The Code cell does not hold a CPT/HCPCS code.")
+        yield hit("code.unknown", "Code", what,
+                  "Enter the CPT/HCPCS code billed (e.g. 97530), or add the code to the catalogue.")
+
+
+@rule("code.deleted", E, "codes", "Code was deleted before the date of service (e.g. 97003/97004).", "line")
+def code_deleted(f: LineFacts) -> Iterator[Hit]:
+    """A code is invalid from its deletion date on (payer answer CARC 181). 97003/97004 were
+    deleted for DOS from 2017-01-01: evaluations are 97165-97167 (by complexity, a clinician's
+    choice, never auto-mapped) and the re-evaluation is 97168 (facts §3, §9)."""
+    if f.status is not CodeStatus.DELETED or f.info is None:
+        return
+    info = f.info
+    repl = info.replaced_by
+    if f.code == "97003":
+        fix = ("Bill the OT evaluation as 97165 (low), 97166 (moderate) or 97167 (high complexity); "
+               "the therapist picks the complexity from the evaluation note.")
+    elif len(repl) == 1:
+        fix = f"Bill {repl[0]} instead."
+    elif repl and info.kind is CodeKind.EVALUATION:
+        fix = f"Bill one of {', '.join(repl)} by complexity (the therapist's choice)."
+    elif repl:
+        fix = f"Bill the current code(s): {', '.join(repl)}."
+    else:
+        fix = "Bill a code valid on the date of service."
+    yield hit("code.deleted", "Code",
+              f"Code {f.code} was deleted for dates of service from {info.deleted_on.isoformat()}.", fix)
+
+
+@rule("code.not-yet-effective", E, "codes", "Code is not yet valid on the date of service.", "line")
+def code_not_yet_effective(f: LineFacts) -> Iterator[Hit]:
+    """A code is invalid before its effective date (e.g. 97129 before 2020-01-01, 97550 before
+    2024-01-01; facts §3, §1.6)."""
+    if f.status is CodeStatus.NOT_YET_EFFECTIVE and f.info is not None:
+        yield hit("code.not-yet-effective", "Code",
+                  f"Code {f.code} is valid only for dates of service from "
+                  f"{f.info.effective_from.isoformat()}.",
+                  "Check the DOS, or bill the code in use on that date.")
+
+
+@rule("code.discipline-mismatch", E, "codes",
+      "Code does not belong to the discipline of the line's GO/GP/GN modifier.", "line")
+def discipline_mismatch(f: LineFacts) -> Iterator[Hit]:
+    """GO/GP/GN name the plan of care (OT/PT/SLP, facts §4). A PT evaluation (97161-97164) on a GO
+    line, an OT evaluation (97165-97168) on a GP line, or a code whose catalogue disciplines
+    exclude the line's discipline (e.g. 97116 gait training on a GO line) does not fit (facts §3).
+    Not reported when the modifier itself is wrong for the provider (``mod.wrong-discipline``)."""
+    if f.info is None or not f.info.disciplines or not f.disc_mods:
+        return
+    if wrong_discipline_modifier(f) is not None:
+        return
+    disc, column = f.disc_mods[0]
+    if disc in f.info.disciplines:
+        return
+    owners = "/".join(d.value for d in f.info.disciplines)
+    if f.info.kind is CodeKind.EVALUATION:
+        fix = _evaluation_fix(disc, f.code)
+    else:
+        fix = (f"Use a code billed under {a_an(disc.value)} plan of care, or change {column} to "
+               f"{f.info.disciplines[0].modifier} if this was {owners} treatment.")
+    yield hit("code.discipline-mismatch", "Code",
+              f"{f.code} is {a_an(owners)} code but the line carries {disc.modifier} ({disc.value}).", fix)
+
+
+def _evaluation_fix(disc: Discipline, code: str) -> str:
+    reeval = code in REEVALUATIONS
+    if disc is Discipline.OT:
+        return "Bill the OT re-evaluation 97168." if reeval else \
+            "Bill the OT evaluation 97165/97166/97167 (by complexity)."
+    if disc is Discipline.PT:
+        return "Bill the PT re-evaluation 97164." if reeval else \
+            "Bill the PT evaluation 97161/97162/97163 (by complexity)."
+    return "Bill the SLP evaluation code (92521-92524) that fits."
+
+
+@rule("code.addon-without-base", E, "codes",
+      "Add-on code billed without its base code for the same patient and DOS.", "visit", when=M_ADDON)
+def addon_without_base(v: VisitContext) -> Iterator[tuple[int, Hit]]:
+    """Add-on codes need their base code the same day: 97130 needs 97129, 97546 needs 97545,
+    96113 needs 96112, 97551 needs 97550 (facts §1.6; payers deny with CARC B15, facts §8)."""
+    codes = None
+    for i, e in enumerate(v.entries):
+        info = e.facts.info
+        if info is None or not info.addon_to or not e.facts.active:
+            continue
+        if codes is None:
+            codes = {x.facts.code for x in v.entries if x.facts.active}
+        base = info.addon_to
+        if base not in codes:
+            yield i, hit("code.addon-without-base", "Code",
+                         f"Add-on {info.code} is billed without its base code {base} on the same day.",
+                         f"Bill the first unit as {base} (and only the further time as {info.code}).")
+
+
+def _evaluations(v: VisitContext) -> list[tuple[int, Discipline, bool]]:
+    out = []
+    for i, e in enumerate(v.entries):
+        f = e.facts
+        if f.kind is CodeKind.EVALUATION and f.active and f.info.disciplines and i not in v.dup:
+            out.append((i, f.info.disciplines[0], f.code in REEVALUATIONS))
+    return out
+
+
+@rule("eval.eval-and-reeval-same-day", E, "codes",
+      "Evaluation and re-evaluation of the same discipline on the same day.", "visit",
+      when=M_EVAL, min_lines=2)
+def eval_and_reeval(v: VisitContext) -> Iterator[tuple[int, Hit]]:
+    """An initial evaluation (97165-97167) and a re-evaluation (97168) of the same discipline on one
+    day contradict each other: a re-evaluation re-assesses a patient already evaluated (facts §3)."""
+    if len(v.entries) < 2:
+        return
+    evals = _evaluations(v)
+    if len(evals) < 2:
+        return
+    initial = {d: i for i, d, re in reversed(evals) if not re}
+    for i, d, re in evals:
+        if re and d in initial:
+            yield i, hit("eval.eval-and-reeval-same-day", "Code",
+                         f"Re-evaluation {v.entries[i].facts.code} is billed the same day as the "
+                         f"{d.value} evaluation on {v.ref(initial[d])}.",
+                         "Bill only one: the initial evaluation, or the re-evaluation.")
+
+
+@rule("eval.duplicate-same-day", E, "codes",
+      "More than one evaluation (or re-evaluation) of one discipline on the same day.", "visit",
+      when=M_EVAL, min_lines=2)
+def eval_duplicate(v: VisitContext) -> Iterator[tuple[int, Hit]]:
+    """One evaluation per discipline per day: evaluation codes are 1 unit per session whatever the
+    complexity (facts §3). Two evaluation lines (e.g. 97165 and 97166) for one patient and day
+    bill the same evaluation twice; the later line is flagged. Exact duplicate rows are reported
+    as ``dup.line`` instead."""
+    if len(v.entries) < 2:
+        return
+    evals = _evaluations(v)
+    if len(evals) < 2:
+        return
+    seen: dict[tuple[Discipline, bool], int] = {}
+    for i, d, re in evals:
+        key = (d, re)
+        if key in seen:
+            first = v.entries[seen[key]]
+            yield i, hit("eval.duplicate-same-day", "Code",
+                         f"A second {d.value} {'re-evaluation' if re else 'evaluation'} is billed this "
+                         f"day ({first.facts.code} on {v.ref(seen[key])}).",
+                         "Keep one evaluation line for the day (pick the complexity once) and delete "
+                         "this one.")
+        else:
+            seen[key] = i
+

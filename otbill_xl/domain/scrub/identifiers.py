@@ -1,0 +1,132 @@
+"""Identifier rules: NPIs (rendering, billing, referring), tax ID, and references between sheets
+(rendering provider, patient, payer, member ID) (facts §7)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from otbill_xl.domain import npi, taxid
+from otbill_xl.domain.findings import Finding, Severity
+from otbill_xl.domain.models import PayerType
+from otbill_xl.domain.scrub._context import (
+    PATIENTS,
+    PRACTICE,
+    Hit,
+    LineFacts,
+    SheetContext,
+    VisitContext,
+    finding,
+    hit,
+    rule,
+)
+
+E, W = Severity.ERROR, Severity.WARNING
+
+
+@rule("npi.rendering-invalid", E, "identifiers", "Rendering NPI blank or fails the NPI check digit.", "line")
+def rendering_npi_invalid(f: LineFacts) -> Iterator[Hit]:
+    """An NPI has 10 digits, starts with 1 or 2, and passes the Luhn check over ``80840`` + the
+    digits (facts §7). A bad NPI is denied (CARC 206/207/208)."""
+    if not f.npi_ok:
+        try:
+            npi.validate(f.npi)
+        except npi.InvalidNPI as exc:
+            yield hit("npi.rendering-invalid", "RenderingNPI", f"Rendering NPI: {exc}.",
+                      "Enter the 10-digit NPI of the therapist who treated (see the Providers sheet).")
+
+
+@rule("ref.rendering-unknown", E, "identifiers", "Rendering NPI is valid but not on the Providers sheet.",
+      "line")
+def rendering_unknown(f: LineFacts) -> Iterator[Hit]:
+    """The rendering provider's credential decides GO/GP/GN and CO/CQ (facts §4) and the claim needs
+    the provider's name; both come from the Providers sheet."""
+    if f.npi_ok and f.provider is None:
+        yield hit("ref.rendering-unknown", "RenderingNPI",
+                  f"Rendering NPI {f.npi} is not on the Providers sheet.",
+                  "Add the provider (NPI, name, credential) to the Providers sheet, or correct the NPI.")
+
+
+@rule("ref.patient-unknown", E, "identifiers", "PatientID is blank or not on the Patients sheet.",
+      "dated")
+def patient_unknown(v: VisitContext) -> Iterator[tuple[int, Hit]]:
+    """Every charge line belongs to a patient of the Patients sheet: coverage, member ID, plan of
+    care and authorization come from there."""
+    if v.pf.patient is not None:
+        return
+    if not v.patient_id:
+        h = hit("ref.patient-unknown", "PatientID", "PatientID is blank.",
+                "Enter the patient's ID as on the Patients sheet.")
+    else:
+        h = hit("ref.patient-unknown", "PatientID",
+                f"Patient {v.patient_id} is not on the Patients sheet.",
+                "Add the patient to the Patients sheet, or correct the PatientID.")
+    for i in range(len(v.entries)):
+        yield i, h
+
+
+@rule("npi.billing-invalid", E, "identifiers", "Practice BillingNPI blank or fails the NPI check digit.",
+      "sheet")
+def billing_npi_invalid(s: SheetContext) -> Iterator[Finding]:
+    """The billing provider's NPI (837P Loop 2010AA) must be a valid NPI (facts §7)."""
+    try:
+        npi.validate(s.book.practice.billing_npi)
+    except npi.InvalidNPI as exc:
+        yield finding("npi.billing-invalid", PRACTICE, None, "BillingNPI", f"BillingNPI: {exc}.",
+                      "Enter the practice's 10-digit (type 2, or the solo therapist's) NPI in BillingNPI.")
+
+
+@rule("ref.taxid-format", E, "identifiers", "Practice TaxID is not an EIN (NN-NNNNNNN or 9 digits).", "sheet")
+def taxid_format(s: SheetContext) -> Iterator[Finding]:
+    """The billing provider's tax ID (837P REF*EI) is a 9-digit EIN, written NN-NNNNNNN."""
+    try:
+        taxid.validate(s.book.practice.tax_id)
+    except taxid.InvalidTaxID as exc:
+        yield finding("ref.taxid-format", PRACTICE, None, "TaxID", f"TaxID: {exc}.",
+                      "Enter the practice's EIN as NN-NNNNNNN.")
+
+
+@rule("npi.referring-invalid", E, "identifiers", "Patient's ReferringNPI fails the NPI check digit.", "sheet")
+def referring_npi_invalid(s: SheetContext) -> Iterator[Finding]:
+    """The referring physician's NPI (837P Loop 2310A) must be a valid NPI when given (facts §7);
+    an ineligible referrer is denied CARC 183."""
+    for p in s.book.patients:
+        if p.referring_npi and not npi.is_valid(p.referring_npi):
+            try:
+                npi.validate(p.referring_npi)
+            except npi.InvalidNPI as exc:
+                yield finding("npi.referring-invalid", PATIENTS, None, "ReferringNPI",
+                              f"Patient {p.patient_id}: referring NPI: {exc}.",
+                              "Enter the referring physician's 10-digit NPI (NPPES lookup), or clear it.")
+
+
+@rule("ref.payer-unknown", E, "identifiers", "Patient's PayerKey is blank or not on the Payers sheet.",
+      "sheet")
+def payer_unknown(s: SheetContext) -> Iterator[Finding]:
+    """A patient's primary PayerKey must name a row of the Payers sheet: unit rule, GO and auth
+    requirements and the claim's payer come from there. A blank PayerKey is reported for patients
+    with charge lines."""
+    payers = s.book.payers_by_key
+    for p in s.book.patients:
+        if p.payer_key and p.payer_key not in payers:
+            yield finding("ref.payer-unknown", PATIENTS, None, "PayerKey",
+                          f"Patient {p.patient_id}: payer {p.payer_key} is not on the Payers sheet.",
+                          "Add the payer to the Payers sheet, or correct the patient's PayerKey.")
+        elif not p.payer_key and p.patient_id in s.charged:
+            yield finding("ref.payer-unknown", PATIENTS, None, "PayerKey",
+                          f"Patient {p.patient_id} has charge lines but no PayerKey.",
+                          "Enter the patient's primary payer (a PayerKey of the Payers sheet; a self-pay "
+                          "payer for private pay).")
+
+
+@rule("ref.member-id-missing", E, "identifiers", "Insured patient without a MemberID.", "sheet")
+def member_id_missing(s: SheetContext) -> Iterator[Finding]:
+    """The claim identifies the insured by member ID (837P NM109 in Loop 2010BA); without it the payer
+    cannot find the member (CARC 31). Not needed for self-pay."""
+    payers = s.book.payers_by_key
+    for p in s.book.patients:
+        payer = payers.get(p.payer_key)
+        if payer is None or payer.payer_type is PayerType.SELF_PAY or p.member_id:
+            continue
+        yield finding("ref.member-id-missing", PATIENTS, None, "MemberID",
+                      f"Patient {p.patient_id} has payer {payer.payer_key} but no MemberID.",
+                      "Enter the member ID from the insurance card (for Medicare, the MBI).")

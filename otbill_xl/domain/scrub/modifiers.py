@@ -1,0 +1,298 @@
+"""Modifier rules: shape of the modifier cells, the plan-of-care discipline modifier (GO/GP/GN),
+the assistant modifiers (CO/CQ) and NCCI procedure-to-procedure pairs (facts §4, §6, §7)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import date
+from functools import cache
+from typing import NamedTuple
+
+from otbill_xl import refdata
+from otbill_xl.domain.findings import Severity
+from otbill_xl.domain.models import Discipline
+from otbill_xl.domain.scrub._context import (
+    M_NCCI,
+    MEDICARE_TYPES,
+    Hit,
+    LineFacts,
+    VisitContext,
+    a_an,
+    hit,
+    rule,
+)
+
+E, W = Severity.ERROR, Severity.WARNING
+
+
+def _is_shape_ok(token: str) -> bool:
+    return len(token) == 2 and token.isascii() and token.isalnum()
+
+
+@rule("mod.invalid", E, "modifiers",
+      "Modifier is not two letters/digits (or one cell holds several modifiers).", "line")
+def mod_invalid(f: LineFacts) -> Iterator[Hit]:
+    """A HCPCS/CPT modifier is exactly two letters or digits, one per modifier position (837P SV101-3
+    to -6; the sheet's Mod1-Mod4). A cell such as "GO,59" is split for the other checks but must be
+    entered one modifier per column."""
+    by_column: dict[str, list[str]] = {}
+    for token, column in f.mods:
+        by_column.setdefault(column, []).append(token)
+    too_many = len(f.mods) > 4
+    for column, tokens in by_column.items():
+        bad = [t for t in tokens if not _is_shape_ok(t)]
+        if bad:
+            shown = bad[0] if len(bad[0]) <= 3 and bad[0].isascii() else ""
+            what = f"'{shown}' is not a modifier" if shown else "the cell does not hold a modifier"
+            yield hit("mod.invalid", column, f"{column}: {what} (a modifier is 2 letters/digits).",
+                      f"Correct {column} (e.g. GO, CO, KX, 59) or clear it.")
+        elif len(tokens) > 1 and not too_many:
+            yield hit("mod.invalid", column,
+                      f"{column} holds several modifiers ({', '.join(tokens)}); the claim takes one per "
+                      "column.", f"Put one modifier per column: {_spread(f)}.")
+
+
+def _spread(f: LineFacts) -> str:
+    tokens = [t for t, _ in f.mods]
+    return ", ".join(f"Mod{i + 1} {t}" for i, t in enumerate(tokens[:4]))
+
+
+@rule("mod.too-many", E, "modifiers", "More than 4 modifiers on one line.", "line")
+def mod_too_many(f: LineFacts) -> Iterator[Hit]:
+    """A service line carries at most 4 modifiers (837P SV101-3..-6, CMS-1500 box 24D). Found when
+    a cell holds several modifiers, e.g. Mod1 "GO,59" with Mod2-Mod4 filled."""
+    if len(f.mods) > 4:
+        column = f.mods[4][1]
+        extra = ", ".join(t for t, _ in f.mods[4:])
+        yield hit("mod.too-many", column,
+                  f"The line has {len(f.mods)} modifiers; a claim line takes 4 ({extra} do not fit).",
+                  "Keep the 4 that matter (discipline GO first, then CO, 59/X{EPSU}, KX) one per "
+                  "column and drop the rest.")
+
+
+@rule("mod.duplicate", E, "modifiers", "The same modifier twice on one line.", "line")
+def mod_duplicate(f: LineFacts) -> Iterator[Hit]:
+    """Each modifier is reported once per line; a repeated modifier is a typing slip that some
+    payers reject (CARC 4/182)."""
+    if len(f.mods) < 2 or len(f.mod_set) == len(f.mods):
+        return
+    seen = set()
+    for token, column in f.mods:
+        if token in seen:
+            yield hit("mod.duplicate", column, f"{token} appears twice on this line.",
+                      f"Remove the second {token} from {column}.")
+        seen.add(token)
+
+
+def wrong_discipline_modifier(f: LineFacts) -> tuple[Discipline, str, Discipline | None] | None:
+    """(modifier's discipline, column, expected discipline) of a GO/GP/GN that does not match the
+    line's discipline, or of the second of two conflicting discipline modifiers."""
+    if not f.disc_mods:
+        return None
+    if f.expected is not None:
+        for disc, column in f.disc_mods:
+            if disc is not f.expected:
+                return disc, column, f.expected
+        return None
+    first = f.disc_mods[0][0]
+    for disc, column in f.disc_mods[1:]:
+        if disc is not first:
+            return disc, column, None
+    return None
+
+
+@rule("mod.wrong-discipline", E, "modifiers",
+      "GO/GP/GN does not match the line's discipline (e.g. GP on an OT line).", "line")
+def mod_wrong_discipline(f: LineFacts) -> Iterator[Hit]:
+    """The discipline modifier follows the plan of care: GO for OT, GP for PT, GN for SLP (facts §4,
+    MCPM Ch.5 §20.1). A line is OT when an OT/OTA rendered it, or when the code is OT-only; GP or
+    GN on it is wrong (and GO on a PT's line likewise). Two different discipline modifiers on one
+    line contradict each other."""
+    found = wrong_discipline_modifier(f)
+    if found is None:
+        return
+    disc, column, expected = found
+    if expected is None:
+        yield hit("mod.wrong-discipline", column,
+                  f"The line carries two discipline modifiers ({f.disc_mods[0][0].modifier} and "
+                  f"{disc.modifier}).", f"Keep the one of the plan of care and clear {column}.")
+        return
+    why = (f"rendered by {a_an(f.provider.credential or expected.value)}" if f.provider is not None
+           and f.provider.discipline is expected else f"{f.code} is {a_an(expected.value)}-only code")
+    yield hit("mod.wrong-discipline", column,
+              f"{disc.modifier} ({disc.value}) on {a_an(expected.value)} line ({why}).",
+              f"Change {column} to {expected.modifier}.")
+
+
+@rule("mod.go-missing", E, "modifiers",
+      "Discipline modifier (GO) missing where the payer requires it.", "line")
+def mod_go_missing(f: LineFacts) -> Iterator[Hit]:
+    """Medicare requires GO/GP/GN on every "always therapy" code and on "sometimes therapy" codes
+    under a therapy plan of care (a therapist or assistant rendered it); payers with RequiresGO = Y
+    require it on every line (facts §4, §7)."""
+    if f.disc_mods or f.payer is None or f.info is None:
+        return
+    payer = f.payer
+    required = payer.requires_go or (
+        payer.payer_type in MEDICARE_TYPES
+        and (f.info.always_therapy or (f.provider is not None and f.provider.discipline is not None))
+    )
+    if not required:
+        return
+    mod = (f.expected or Discipline.OT).modifier
+    why = "requires a discipline modifier on every line" if payer.requires_go else \
+        "requires GO/GP/GN on therapy codes"
+    yield hit("mod.go-missing", f.free_column,
+              f"No discipline modifier: payer {payer.payer_key} {why}.",
+              f"Add {mod} in {f.free_column}." if f.free_column != "Mod1" or not f.mods
+              else f"Change Mod1 to {mod}.")
+
+
+def _cq_on_ot(f: LineFacts) -> bool:
+    return "CQ" in f.mod_set and ("GO" in f.mod_set or f.expected is Discipline.OT)
+
+
+@rule("mod.cq-on-ot", E, "modifiers", "CQ (PTA) on an OT line; OT assistants use CO.", "line")
+def mod_cq_on_ot(f: LineFacts) -> Iterator[Hit]:
+    """CQ marks a PTA's service and goes only with GP; an OTA's service carries CO with GO
+    (facts §4, §7; CMS CQ/CO billing examples)."""
+    if _cq_on_ot(f):
+        column = f.column_of("CQ")
+        yield hit("mod.cq-on-ot", column, "CQ (physical therapist assistant) on an OT line.",
+                  f"Change {column} to CO.")
+
+
+@rule("mod.co-without-go", E, "modifiers", "CO without GO, or CQ without GP.", "line")
+def mod_co_without_go(f: LineFacts) -> Iterator[Hit]:
+    """CO (OTA) goes only with GO, CQ (PTA) only with GP (facts §4, §7)."""
+    if "CO" in f.mod_set and "GO" not in f.mod_set:
+        column = f.column_of("CO")
+        if "GP" in f.mod_set:
+            fix = f"For a PTA's service change {column} to CQ; for an OTA's, change GP to GO."
+        else:
+            fix = "Add GO (CO is only billed with GO)."
+        yield hit("mod.co-without-go", column, "CO (OT assistant) without GO on the line.", fix)
+    if "CQ" in f.mod_set and "GP" not in f.mod_set and not _cq_on_ot(f):
+        column = f.column_of("CQ")
+        yield hit("mod.co-without-go", column, "CQ (PT assistant) without GP on the line.",
+                  "Add GP (CQ is only billed with GP).")
+
+
+@rule("mod.co-without-assistant", E, "modifiers",
+      "CO/CQ on a line rendered by a therapist, not an assistant.", "line")
+def mod_co_without_assistant(f: LineFacts) -> Iterator[Hit]:
+    """CO/CQ mean an OTA/PTA furnished the service in whole or in part (facts §4); on a line whose
+    rendering provider is a therapist they cut payment to 85 % for nothing, or the rendering NPI
+    is wrong."""
+    if f.provider is None or f.provider.is_assistant:
+        return
+    for mod in ("CO", "CQ"):
+        if mod in f.mod_set:
+            column = f.column_of(mod)
+            cred = f.provider.credential or "therapist"
+            yield hit("mod.co-without-assistant", column,
+                      f"{mod} (assistant service) but the rendering provider is {a_an(cred)}, not an "
+                      "assistant.",
+                      f"Remove {mod} from {column}, or correct RenderingNPI if an assistant treated.")
+
+
+@rule("mod.assistant-missing-co", W, "modifiers",
+      "Assistant (OTA/PTA) rendered the line but it has no CO/CQ.", "line")
+def mod_assistant_missing_co(f: LineFacts) -> Iterator[Hit]:
+    """From DOS 2020-01-01 services an OTA/PTA furnished in whole or in part carry CO/CQ, unless the
+    assistant's own minutes are 10 % or less of the service (de minimis; facts §4). The sheet does
+    not record the assistant's share of minutes, so this is a warning."""
+    if f.provider is None or not f.provider.is_assistant or not f.post2020:
+        return
+    if "CO" in f.mod_set or "CQ" in f.mod_set:
+        return
+    mod = "CQ" if f.provider.discipline is Discipline.PT else "CO"
+    yield hit("mod.assistant-missing-co", f.free_column,
+              f"Rendered by {a_an(f.provider.credential)} (assistant) but the line has no {mod}.",
+              f"Add {mod} in {f.free_column}, unless the assistant's part was 10% or less of the "
+              "service (de minimis).")
+
+
+# --- NCCI procedure-to-procedure pairs ----------------------------------------------------
+
+
+class NcciPair(NamedTuple):
+    column1: str
+    column2: str
+    modifier_indicator: str
+    effective_from: date | None
+    deleted_on: date | None
+    source: str
+
+    def in_effect(self, dos: date) -> bool:
+        if self.effective_from is not None and dos < self.effective_from:
+            return False
+        return not (self.deleted_on is not None and dos >= self.deleted_on)
+
+
+@cache
+def ncci_pairs() -> dict[str, tuple[NcciPair, ...]]:
+    """The bundled PTP pairs (``refdata/ncci_pairs.csv``) by column-1 code."""
+    out: dict[str, list[NcciPair]] = {}
+    for row in csv.DictReader(io.StringIO(refdata.read_text("ncci_pairs.csv"))):
+        pair = NcciPair(
+            row["column1"].strip(), row["column2"].strip(), row["modifier_indicator"].strip(),
+            date.fromisoformat(row["effective_from"]) if row["effective_from"] else None,
+            date.fromisoformat(row["deleted_on"]) if row["deleted_on"] else None,
+            row["source"],
+        )
+        out.setdefault(pair.column1, []).append(pair)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+@cache
+def ncci_codes() -> frozenset[str]:
+    return frozenset(c for pairs in ncci_pairs().values() for p in pairs for c in (p.column1, p.column2))
+
+
+@rule("mod.ncci-pair", E, "modifiers",
+      "NCCI pair on the same patient and DOS: column-2 code needs 59/X{EPSU} (or cannot be billed).",
+      "visit", when=M_NCCI, min_lines=2)
+def mod_ncci_pair(v: VisitContext) -> Iterator[tuple[int, Hit]]:
+    """NCCI procedure-to-procedure edits (facts §6): when both codes of a pair are billed for one
+    patient on one day, the column-2 code is denied (CARC 236/97) unless, for modifier indicator 1,
+    it carries 59, XE, XS, XP or XU because the services were distinct (separate time intervals:
+    XU/59 on the column-2 code, facts §4). With indicator 0 the pair can never be billed together.
+    Pairs and their dates come from ``refdata/ncci_pairs.csv``."""
+    if len(v.entries) < 2 or v.dos is None:
+        return
+    wanted = ncci_codes()
+    present: dict[str, list[int]] = {}
+    for i, e in enumerate(v.entries):
+        f = e.facts
+        if f.code in wanted and f.active:
+            present.setdefault(f.code, []).append(i)
+    if len(present) < 2:
+        return
+    table = ncci_pairs()
+    issues: dict[int, list[tuple[NcciPair, int]]] = {}
+    for code1, rows1 in present.items():
+        for pair in table.get(code1, ()):
+            rows2 = present.get(pair.column2)
+            if rows2 is None or pair.modifier_indicator == "9" or not pair.in_effect(v.dos):
+                continue
+            for i in rows2:
+                if pair.modifier_indicator == "1" and v.entries[i].facts.has_ncci_mod:
+                    continue
+                issues.setdefault(i, []).append((pair, rows1[0]))
+    for i in sorted(issues):
+        f = v.entries[i].facts
+        pairs = issues[i]
+        others = ", ".join(f"{p.column1} on {v.ref(j)}" for p, j in pairs)
+        if any(p.modifier_indicator == "0" for p, _ in pairs):
+            yield i, hit("mod.ncci-pair", "Code",
+                         f"{f.code} cannot be billed on the same day as {others} (NCCI edit, modifier "
+                         "indicator 0).", f"Remove {f.code} from this day's claim.")
+        else:
+            yield i, hit("mod.ncci-pair", f.free_column,
+                         f"NCCI pairs {f.code} (column 2) with {others}: without 59/XU the payer denies "
+                         f"{f.code}.",
+                         f"If {f.code} was done in a separate time interval, add XU (or 59) in "
+                         f"{f.free_column}; otherwise remove the line.")

@@ -1,0 +1,287 @@
+"""Units rules: billed units against the minutes under the payer's unit rule (CMS 8-minute rule or
+AMA/CPT per-code rule), untimed codes at 1 unit, and daily unit limits (facts §1, §3).
+
+One visit (patient + DOS) is split per discipline (GO/GP/GN; falling back to the rendering
+provider's discipline, then the code's) unless ``group_by_discipline`` is off, and each part goes
+to :func:`otbill_xl.domain.units.visit_units`. Results are cached per distinct (rule, lines) so a
+practice's repeating visit patterns are computed once.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import date
+from functools import cache
+
+from otbill_xl import refdata
+from otbill_xl.domain.codes import CodeKind, catalogue
+from otbill_xl.domain.findings import Severity
+from otbill_xl.domain.models import UnitRule
+from otbill_xl.domain.scrub._context import (
+    M_LIMIT,
+    M_UNTIMED,
+    UNTIMED_KINDS,
+    Entry,
+    Hit,
+    VisitContext,
+    hit,
+    plural,
+    register,
+    rule,
+    runs_in,
+)
+from otbill_xl.domain.units import FAMILIES, UnitsInputError, visit_units
+
+E, W, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
+
+register("units.over-billed", E, "units", "More units billed than the minutes support under the payer's rule.")
+register("units.under-billed", W, "units", "Fewer units billed than the minutes support under the payer's rule.")
+register("units.under-8-minutes", E, "units",
+         "Timed service under 8 minutes billed (CMS: the visit's only timed service; AMA: any).")
+register("units.minutes-missing", INFO, "units", "Timed code with units but no minutes: units cannot be verified.")
+register("units.missing", E, "units", "Timed code with neither units nor minutes.")
+
+_FAMILY_CODES = frozenset(c for fam in FAMILIES for c in (fam.base, fam.addon))
+#: 97129/97130 is one 15-minute service (pooled); the other families have their own time units.
+_POOLED_FAMILY = {c: fam.base for fam in FAMILIES if fam.pooled for c in (fam.base, fam.addon)}
+_RULE_LABEL = {UnitRule.CMS: "CMS 8-minute rule", UnitRule.AMA: "AMA/CPT per-code rule"}
+
+
+@rule("units.untimed-over-1", E, "units",
+      "Untimed, evaluation or group code billed with more than 1 unit.", "visit", when=M_UNTIMED)
+def untimed_over_1(v: VisitContext) -> Iterator[tuple[int, Hit]]:
+    """Untimed ("service-based") codes such as evaluations 97165-97168, group 97150 and supervised
+    modalities are billed as 1 unit per session whatever the duration (facts §1.1, §3)."""
+    for i, e in enumerate(v.entries):
+        units = e.line.units
+        if units is not None and units > 1 and e.facts.kind in UNTIMED_KINDS:
+            yield i, hit("units.untimed-over-1", "Units",
+                         f"{e.facts.code} is untimed ({e.facts.kind.value}) but billed with {units} units.",
+                         "Bill 1 unit (untimed codes are 1 unit per session, whatever the minutes).")
+
+
+def _needs_minutes(e: Entry) -> bool:
+    info = e.facts.info
+    return info is not None and (info.is_timed or e.facts.code in _FAMILY_CODES)
+
+
+def _computable(e: Entry) -> bool:
+    f = e.facts
+    if not f.active:
+        return False
+    kind = f.info.kind
+    if kind is CodeKind.TIMED or kind in UNTIMED_KINDS:
+        return True
+    return f.code in _FAMILY_CODES
+
+
+def _outcome(rule_: UnitRule, lines: tuple[tuple[str, int | None, int | None], ...]):
+    """Computed units per line and the hits (line index, Hit) for one discipline part of a visit.
+
+    ``lines`` are (code, minutes, entered units); the caller memoizes per distinct part.
+    """
+    try:
+        vu = visit_units([(c, m) for c, m, _ in lines], rule_, catalogue=catalogue())
+    except UnitsInputError:
+        return None, ()
+    n = len(lines)
+    hits: list[tuple[int, Hit]] = []
+    # Which codes' entered units can be compared: timed codes whose lines all have units.
+    first: dict[str, int] = {}
+    entered: dict[str, int] = {}
+    complete: dict[str, bool] = {}
+    untimed = set()
+    for i, (code, _m, u) in enumerate(lines):
+        info = catalogue().get(code)
+        if info.kind in UNTIMED_KINDS:
+            untimed.add(code)
+        first.setdefault(code, i)
+        complete[code] = complete.get(code, True) and u is not None
+        entered[code] = entered.get(code, 0) + (u or 0)
+    compared = [c for c in first if c not in untimed and complete[c]]
+
+    # Lone timed service under 8 minutes (CMS) / any timed service under 8 minutes (AMA).
+    under8: set[int] = set()
+    services: dict[str, int] = {}
+    for code, m, _u in lines:
+        if code in untimed or (code in _FAMILY_CODES and code not in _POOLED_FAMILY):
+            continue
+        key = _POOLED_FAMILY.get(code, code)
+        services[key] = services.get(key, 0) + (m or 0)
+    short = [k for k, m in services.items() if m < 8]
+    if rule_ is UnitRule.CMS and len(services) != 1:
+        short = []
+    for key in short:
+        mins = services[key]
+        for i, (code, _m, u) in enumerate(lines):
+            if _POOLED_FAMILY.get(code, code) == key and (u is None or u > 0):
+                under8.add(i)
+                lone = "the only timed service of the visit" if rule_ is UnitRule.CMS else "under the midpoint"
+                hits.append((i, hit(
+                    "units.under-8-minutes", "Units",
+                    f"{code}: {mins} timed minutes is under 8 and {lone}: not billable "
+                    f"({_RULE_LABEL[rule_]}).",
+                    "Set Units to 0 (or remove the line), or correct Minutes if more time was spent.")))
+
+    candidates = [vu.units, *vu.alternatives]
+    best = vu.units
+    if compared:
+        def distance(alloc: tuple[int, ...]) -> int:
+            sums: dict[str, int] = {}
+            for code, u in zip(vu.codes, alloc, strict=True):
+                sums[code] = sums.get(code, 0) + u
+            return sum(abs(sums[c] - entered[c]) for c in compared)
+
+        best = min(candidates, key=distance)  # first (the engine's pick) on equal distance
+        if distance(best):
+            sums: dict[str, int] = {}
+            for code, u in zip(vu.codes, best, strict=True):
+                sums[code] = sums.get(code, 0) + u
+            for code in compared:
+                want, got = sums[code], entered[code]
+                i = first[code]
+                if got == want or i in under8:
+                    continue
+                why = f"{_RULE_LABEL[rule_]}: {vu.explanation}"
+                if got > want:
+                    hits.append((i, hit("units.over-billed", "Units",
+                                        f"{code} is billed with {plural(got, 'unit')}; the minutes support "
+                                        f"{want}.",
+                                        f"Bill {plural(want, 'unit')} of {code} ({why}).")))
+                else:
+                    hits.append((i, hit("units.under-billed", "Units",
+                                        f"{code} is billed with {plural(got, 'unit')}; the minutes support "
+                                        f"{want}.",
+                                        f"Bill {plural(want, 'unit')} of {code} ({why}).")))
+    computed = list(best)
+    # Keep the biller's split of one code over several lines when its total is right.
+    for code in compared:
+        idx = [i for i in range(n) if lines[i][0] == code]
+        if len(idx) > 1 and sum(computed[i] for i in idx) == entered[code]:
+            for i in idx:
+                computed[i] = lines[i][2]
+    return tuple(computed), tuple(hits)
+
+
+def _parts(v: VisitContext) -> list[list[int]]:
+    if not v.group_by_discipline:
+        return [list(range(len(v.entries)))]
+    parts: dict[object, list[int]] = {}
+    for i, e in enumerate(v.entries):
+        parts.setdefault(e.facts.disc, []).append(i)
+    return list(parts.values())
+
+
+@runs_in("visit")
+def units_vs_minutes(v: VisitContext) -> Iterator[tuple[int, Hit]]:
+    """Units of timed codes come from the minutes (facts §1): CMS 8-minute rule for Medicare and MA
+    (pool the visit's timed minutes, ``(M + 7) // 15`` units, full units first, the rest to the
+    largest leftovers; ties accepted either way) or the AMA/CPT per-code rule, per the payer's
+    UnitRule. Reports ``units.over-billed`` (error), ``units.under-billed`` (warning),
+    ``units.under-8-minutes`` (a lone timed service under 8 minutes is not billable, §1.2),
+    ``units.minutes-missing`` (info: units without minutes cannot be verified) and
+    ``units.missing`` (neither). Fills the visit's computed units."""
+    rule_ = v.pf.unit_rule
+    cms = rule_ is UnitRule.CMS
+    for part in _parts(v):
+        keep: list[int] = []
+        missing: list[int] = []
+        for i in part:
+            e = v.entries[i]
+            if not _computable(e) or i in v.dup:
+                continue
+            if e.line.minutes is None and _needs_minutes(e):
+                missing.append(i)
+            else:
+                keep.append(i)
+        if missing and cms:
+            # The pooled minutes are unknown: only lines that do not need minutes can be computed.
+            keep = [i for i in keep if not _needs_minutes(v.entries[i])]
+        for i in missing:
+            e = v.entries[i]
+            if e.line.units is None:
+                yield i, hit("units.missing", "Units",
+                             f"{e.facts.code} is a timed code with neither Units nor Minutes.",
+                             "Enter the treatment minutes (units are then computed) or the units billed.")
+            else:
+                yield i, hit("units.minutes-missing", "Minutes",
+                             f"{e.facts.code} has {plural(e.line.units, 'unit')} but no minutes: the units "
+                             "cannot be checked.",
+                             "Enter the timed minutes from the treatment note.")
+        if not keep:
+            continue
+        key = tuple((v.entries[i].facts.code, v.entries[i].line.minutes, v.entries[i].line.units)
+                    for i in keep)
+        memo_key = ("units", rule_, key)
+        found = v.memo.get(memo_key)
+        if found is None:
+            found = v.memo[memo_key] = _outcome(rule_, key)
+        computed, hits = found
+        if computed is None:
+            continue
+        for j, i in enumerate(keep):
+            v.computed[i] = computed[j]
+        for j, h in hits:
+            yield keep[j], h
+
+
+@cache
+def unit_limits() -> dict[str, tuple[tuple[date | None, int, str], ...]]:
+    """Daily unit limits per code (``refdata/unit_limits.csv``): (effective_from, max, source)."""
+    out: dict[str, list[tuple[date | None, int, str]]] = {}
+    for row in csv.DictReader(io.StringIO(refdata.read_text("unit_limits.csv"))):
+        if not row["max_units_per_day"].strip():
+            continue
+        start = date.fromisoformat(row["effective_from"]) if row["effective_from"].strip() else None
+        out.setdefault(row["code"].strip(), []).append((start, int(row["max_units_per_day"]), row["source"]))
+    return {code: tuple(sorted(v, key=lambda t: t[0] or date.min)) for code, v in out.items()}
+
+
+def limit_on(code: str, dos: date) -> int | None:
+    """The daily unit limit of ``code`` in effect on ``dos`` (latest row starting on or before)."""
+    found = None
+    for start, limit, _src in unit_limits().get(code, ()):
+        if start is None or start <= dos:
+            found = limit
+    return found
+
+
+@cache
+def _addon_of(base: str) -> str:
+    return next((info.code for info in catalogue() if info.addon_to == base), "")
+
+
+@rule("units.daily-limit", E, "units", "More units of a code in one day than its daily limit.", "visit",
+      when=M_LIMIT)
+def daily_limit(v: VisitContext) -> Iterator[tuple[int, Hit]]:
+    """Some codes may be billed only so many units a day (``refdata/unit_limits.csv``): 97129 is the
+    first 15 minutes of cognitive intervention and is reported once a day, further time is 97130
+    (facts §1.6); an evaluation is one unit per session (facts §3); base codes of the other
+    add-on families (97545, 96112, 97550) cover the first block of time once. Units are the
+    entered units (the computed ones when Units is blank), summed over the code's lines."""
+    if v.dos is None:
+        return
+    limits = unit_limits()
+    totals: dict[str, int] = {}
+    for i, e in enumerate(v.entries):
+        code = e.facts.code
+        if code not in limits or i in v.dup:
+            continue
+        limit = limit_on(code, v.dos)
+        if limit is None:
+            continue
+        units = e.line.units if e.line.units is not None else v.computed.get(i, 0)
+        before = totals.get(code, 0)
+        totals[code] = before + units
+        if totals[code] <= limit:
+            continue
+        if before == 0 and e.facts.kind in UNTIMED_KINDS:
+            continue  # one line over 1 unit: reported by units.untimed-over-1
+        addon = _addon_of(code)
+        fix = f"Bill at most {plural(limit, 'unit')} of {code} a day"
+        fix += f"; bill further time as {addon}." if addon else "; remove the extra units or line."
+        yield i, hit("units.daily-limit", "Units",
+                     f"{code} is billed {plural(totals[code], 'unit')} on this day; the limit is {limit} a "
+                     "day.", fix)

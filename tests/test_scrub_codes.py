@@ -1,0 +1,146 @@
+"""Code rules: unknown/deleted/not-yet-effective codes, discipline fit, add-ons, evaluations."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from test_scrub_support import NPI_OT, NPI_PT, clean_lines, line, one, only, run, where
+
+from otbill_xl.domain.findings import Severity
+
+
+def test_code_unknown():
+    r = run([line("99999", row=5)])
+    f = one(r, "code.unknown")
+    assert f.severity is Severity.ERROR
+    assert where(f) == ("Charges", 5, "Code")
+    assert "99999" in f.message
+
+
+def test_code_unknown_blank_and_name_not_echoed():
+    r = run([line("", row=5), line("SMITH", row=6)])
+    found = only(r, "code.unknown")
+    assert [f.location.row for f in found] == [5, 6]
+    assert all("SMITH" not in f.message for f in found)
+
+
+def test_code_known_passes():
+    assert not only(run(clean_lines()), "code.unknown")
+
+
+def test_code_deleted_97003_hints_complexity_without_auto_mapping():
+    # facts §9: 97003 deleted for DOS from 2017-01-01; hint 97165-97167, no single replacement.
+    r = run([line("97003", row=7, minutes=None, units=1)])
+    f = one(r, "code.deleted")
+    assert f.severity is Severity.ERROR
+    assert where(f) == ("Charges", 7, "Code")
+    assert "2017-01-01" in f.message
+    assert all(c in f.fix for c in ("97165", "97166", "97167"))
+
+
+def test_code_deleted_97004_maps_to_97168():
+    f = one(run([line("97004", row=7, minutes=None, units=1)]), "code.deleted")
+    assert "97168" in f.fix
+
+
+def test_code_deleted_passes_before_deletion_date():
+    r = run([line("97003", row=7, dos=date(2016, 12, 31), minutes=None, units=1)])
+    assert not only(r, "code.deleted")
+
+
+def test_code_not_yet_effective():
+    # 97129 starts 2020-01-01 (facts §1.6).
+    r = run([line("97129", row=3, dos=date(2019, 12, 31), minutes=15, units=1)])
+    f = one(r, "code.not-yet-effective")
+    assert f.severity is Severity.ERROR
+    assert where(f) == ("Charges", 3, "Code")
+    r = run([line("97129", row=3, dos=date(2020, 1, 1), minutes=15, units=1)])
+    assert not only(r, "code.not-yet-effective")
+
+
+def test_pt_evaluation_on_go_line():
+    r = run([line("97161", row=4, minutes=None, units=1)])  # OT renders, GO
+    f = one(r, "code.discipline-mismatch")
+    assert f.severity is Severity.ERROR
+    assert where(f) == ("Charges", 4, "Code")
+    assert "97165" in f.fix
+
+
+def test_ot_evaluation_on_gp_line():
+    r = run([line("97165", row=4, npi=NPI_PT, mods=("GP",), minutes=None, units=1)])
+    f = one(r, "code.discipline-mismatch")
+    assert where(f) == ("Charges", 4, "Code")
+    assert "97161" in f.fix
+
+
+def test_pt_only_code_on_go_line():
+    f = one(run([line("97116", row=4, minutes=15, units=1)]), "code.discipline-mismatch")
+    assert "97116" in f.message
+
+
+def test_discipline_match_passes():
+    r = run([line("97165", row=4, minutes=None, units=1),
+             line("97161", row=5, pid="P2", npi=NPI_PT, mods=("GP",), minutes=None, units=1)])
+    assert not only(r, "code.discipline-mismatch")
+
+
+def test_addon_without_base():
+    r = run([line("97130", row=9, minutes=15, units=1)])
+    f = one(r, "code.addon-without-base")
+    assert f.severity is Severity.ERROR
+    assert where(f) == ("Charges", 9, "Code")
+    assert "97129" in f.fix
+
+
+def test_addon_with_base_same_day_passes_other_day_fails():
+    ok = run([line("97129", row=2, minutes=15, units=1), line("97130", row=3, minutes=15, units=1)])
+    assert not only(ok, "code.addon-without-base")
+    bad = run([line("97129", row=2, minutes=15, units=1),
+               line("97130", row=3, dos=date(2026, 2, 3), minutes=15, units=1)])
+    assert one(bad, "code.addon-without-base").location.row == 3
+
+
+def test_other_addon_families():
+    for base, addon in (("97545", "97546"), ("96112", "96113"), ("97550", "97551")):
+        r = run([line(addon, row=3, dos=date(2026, 2, 2), minutes=60, units=1)])
+        assert base in one(r, "code.addon-without-base").fix
+
+
+def test_untimed_over_1():
+    r = run([line("97165", row=6, minutes=None, units=2)])
+    f = one(r, "units.untimed-over-1")
+    assert f.severity is Severity.ERROR
+    assert where(f) == ("Charges", 6, "Units")
+    assert not only(run([line("97165", row=6, minutes=None, units=1)]), "units.untimed-over-1")
+
+
+def test_group_code_over_1():
+    assert one(run([line("97150", row=6, minutes=45, units=3)]), "units.untimed-over-1")
+
+
+def test_eval_and_reeval_same_day():
+    r = run([line("97165", row=2, minutes=None, units=1), line("97168", row=3, minutes=None, units=1)])
+    f = one(r, "eval.eval-and-reeval-same-day")
+    assert f.severity is Severity.ERROR
+    assert where(f) == ("Charges", 3, "Code")
+    assert "row 2" in f.message
+
+
+def test_eval_and_reeval_other_days_or_disciplines_pass():
+    r = run([line("97165", row=2, minutes=None, units=1),
+             line("97168", row=3, dos=date(2026, 2, 3), minutes=None, units=1),
+             line("97164", row=4, npi=NPI_PT, mods=("GP",), minutes=None, units=1)])
+    assert not only(r, "eval.eval-and-reeval-same-day")
+
+
+def test_eval_duplicate_same_day():
+    r = run([line("97165", row=2, minutes=None, units=1), line("97166", row=3, minutes=None, units=1)])
+    f = one(r, "eval.duplicate-same-day")
+    assert f.severity is Severity.ERROR
+    assert where(f) == ("Charges", 3, "Code")
+
+
+def test_eval_ot_and_pt_same_day_passes():
+    r = run([line("97165", row=2, npi=NPI_OT, minutes=None, units=1),
+             line("97161", row=3, npi=NPI_PT, mods=("GP",), minutes=None, units=1)])
+    assert not only(r, "eval.duplicate-same-day")

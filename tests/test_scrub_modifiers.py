@@ -1,0 +1,227 @@
+"""Modifier rules: GO/GP/GN, CO/CQ, NCCI pairs and modifier cell shape (facts §4, §6, §7)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from test_scrub_support import (
+    COM,
+    MCR,
+    NPI_OT,
+    NPI_OTA,
+    NPI_PT,
+    NPI_PTA,
+    NPI_UNLISTED,
+    line,
+    one,
+    only,
+    patient,
+    run,
+    where,
+)
+
+from otbill_xl.domain.findings import Severity
+from otbill_xl.domain.models import Payer, PayerType
+from otbill_xl.domain.scrub import modifiers
+
+
+def test_go_missing_payer_requires_go():
+    r = run([line("97530", row=3, mods=())])
+    f = one(r, "mod.go-missing")
+    assert f.severity is Severity.ERROR
+    assert where(f) == ("Charges", 3, "Mod1")
+    assert f.fix == "Add GO in Mod1."
+
+
+def test_go_missing_free_column_after_other_modifier():
+    f = one(run([line("97530", row=3, mods=("KX",))]), "mod.go-missing")
+    assert where(f) == ("Charges", 3, "Mod2")
+    assert "GO" in f.fix
+
+
+def test_go_missing_medicare_advantage_always_therapy():
+    ma = Payer(payer_key="MA", payer_type=PayerType.MEDICARE_ADVANTAGE)  # RequiresGO blank
+    r = run([line("97530", row=3, mods=())], payers=(MCR, COM, ma),
+            patients=(patient("P1", payer_key="MA"),))
+    assert one(r, "mod.go-missing").location.row == 3
+
+
+def test_go_not_required_by_commercial_payer():
+    assert not only(run([line("97530", row=3, pid="P2", mods=())]), "mod.go-missing")
+
+
+def test_go_present_passes():
+    assert not only(run([line("97530", row=3)]), "mod.go-missing")
+
+
+def test_wrong_discipline_gp_on_ot_providers_line():
+    r = run([line("97530", row=4, mods=("GP",))])
+    f = one(r, "mod.wrong-discipline")
+    assert f.severity is Severity.ERROR
+    assert where(f) == ("Charges", 4, "Mod1")
+    assert f.fix == "Change Mod1 to GO."
+    assert not only(r, "code.discipline-mismatch")
+
+
+def test_wrong_discipline_ot_only_code_unknown_provider():
+    f = one(run([line("97535", row=4, npi=NPI_UNLISTED, mods=("GN",))]), "mod.wrong-discipline")
+    assert f.fix == "Change Mod1 to GO."
+
+
+def test_wrong_discipline_passes_for_pt_line_with_gp():
+    r = run([line("97110", row=4, npi=NPI_PT, mods=("GP",), minutes=30, units=2)])
+    assert not only(r, "mod.wrong-discipline")
+
+
+def test_cq_on_ot_line():
+    r = run([line("97530", row=5, npi=NPI_OTA, mods=("GO", "CQ"))])
+    f = one(r, "mod.cq-on-ot")
+    assert f.severity is Severity.ERROR
+    assert where(f) == ("Charges", 5, "Mod2")
+    assert f.fix == "Change Mod2 to CO."
+    assert not only(r, "mod.co-without-go")
+
+
+def test_co_on_ota_line_passes():
+    r = run([line("97530", row=5, npi=NPI_OTA, mods=("GO", "CO"))])
+    assert not [f for f in r.findings if f.rule.startswith("mod.")]
+
+
+def test_co_without_go():
+    r = run([line("97530", row=5, pid="P2", npi=NPI_OTA, mods=("CO",))])
+    f = one(r, "mod.co-without-go")
+    assert f.severity is Severity.ERROR
+    assert where(f) == ("Charges", 5, "Mod1")
+    assert "GO" in f.fix
+
+
+def test_co_on_gp_line_suggests_cq():
+    r = run([line("97110", row=5, pid="P2", npi=NPI_PTA, mods=("GP", "CO"), minutes=30, units=2)])
+    f = one(r, "mod.co-without-go")
+    assert where(f) == ("Charges", 5, "Mod2")
+    assert "CQ" in f.fix
+
+
+def test_cq_with_gp_passes():
+    r = run([line("97110", row=5, pid="P2", npi=NPI_PTA, mods=("GP", "CQ"), minutes=30, units=2)])
+    assert not [f for f in r.findings if f.rule.startswith("mod.")]
+
+
+def test_co_without_assistant():
+    r = run([line("97530", row=6, npi=NPI_OT, mods=("GO", "CO"))])
+    f = one(r, "mod.co-without-assistant")
+    assert f.severity is Severity.ERROR
+    assert where(f) == ("Charges", 6, "Mod2")
+    assert "Remove CO" in f.fix
+
+
+def test_assistant_missing_co():
+    r = run([line("97530", row=6, npi=NPI_OTA, mods=("GO",))])
+    f = one(r, "mod.assistant-missing-co")
+    assert f.severity is Severity.WARNING
+    assert where(f) == ("Charges", 6, "Mod2")
+    assert "CO" in f.fix and "10%" in f.fix
+
+
+def test_assistant_missing_cq_for_pta():
+    r = run([line("97110", row=6, pid="P2", npi=NPI_PTA, mods=("GP",), minutes=30, units=2)])
+    assert "CQ" in one(r, "mod.assistant-missing-co").fix
+
+
+def test_assistant_before_2020_needs_no_co():
+    r = run([line("97530", row=6, npi=NPI_OTA, dos=date(2019, 12, 31), mods=("GO",))])
+    assert not only(r, "mod.assistant-missing-co")
+
+
+def test_modifier_invalid_shape():
+    r = run([line("97530", row=7, mods=("GO", "G-"))])
+    f = one(r, "mod.invalid")
+    assert f.severity is Severity.ERROR
+    assert where(f) == ("Charges", 7, "Mod2")
+
+
+def test_modifier_combined_cell():
+    r = run([line("97530", row=7, mods=("GO,59",))])
+    f = one(r, "mod.invalid")
+    assert where(f) == ("Charges", 7, "Mod1")
+    assert f.fix == "Put one modifier per column: Mod1 GO, Mod2 59."
+    assert not only(r, "mod.go-missing")  # GO is read from the combined cell
+
+
+def test_modifier_valid_passes():
+    assert not only(run([line("97530", row=7, mods=("GO", "KX", "59", "XU"))]), "mod.invalid")
+
+
+def test_modifier_duplicate():
+    r = run([line("97530", row=8, mods=("GO", "GO"))])
+    f = one(r, "mod.duplicate")
+    assert f.severity is Severity.ERROR
+    assert where(f) == ("Charges", 8, "Mod2")
+    assert not only(run([line("97530", row=8, mods=("GO", "KX"))]), "mod.duplicate")
+
+
+def test_modifier_too_many():
+    r = run([line("97530", row=9, npi=NPI_OTA, mods=("GO,59", "KX", "XU", "CO"))])
+    f = one(r, "mod.too-many")
+    assert f.severity is Severity.ERROR
+    assert where(f) == ("Charges", 9, "Mod4")
+    assert not only(r, "mod.invalid")  # the combined cell is reported as too many, not twice
+    assert not only(run([line("97530", row=9, mods=("GO", "59", "KX", "XU"))]), "mod.too-many")
+
+
+# --- NCCI ----------------------------------------------------------------------------------
+
+
+def _pair(dos=date(2026, 2, 2), mods2=("GO",)):
+    # 97150 (group, untimed) with 97110 column 2: indicator 1 (facts §6), in effect from 2020-10-01.
+    return [line("97150", row=2, dos=dos, minutes=None, units=1),
+            line("97110", row=3, dos=dos, mods=mods2, minutes=30, units=2)]
+
+
+def test_ncci_pair_needs_modifier_on_column_2():
+    r = run(_pair())
+    f = one(r, "mod.ncci-pair")
+    assert f.severity is Severity.ERROR
+    assert where(f) == ("Charges", 3, "Mod2")
+    assert "XU" in f.fix and "97150" in f.message and "row 2" in f.message
+
+
+@pytest.mark.parametrize("mod", ["59", "XU", "XS", "XE", "XP"])
+def test_ncci_pair_with_distinct_modifier_passes(mod):
+    assert not only(run(_pair(mods2=("GO", mod))), "mod.ncci-pair")
+
+
+def test_ncci_pair_deleted_window_passes():
+    # Deleted April 2020, reinstated 2020-10-01 (facts §6).
+    assert not only(run(_pair(dos=date(2020, 6, 1)), as_of=date(2020, 7, 1)), "mod.ncci-pair")
+    r = run(_pair(dos=date(2020, 10, 1)), as_of=date(2020, 11, 1))
+    assert one(r, "mod.ncci-pair").location.row == 3
+
+
+def test_ncci_reevaluation_is_column_2():
+    r = run([line("97530", row=2), line("97168", row=3, minutes=None, units=1)])
+    assert one(r, "mod.ncci-pair").location.row == 3
+
+
+def test_ncci_indicator_0(monkeypatch):
+    pair = modifiers.NcciPair("97530", "97535", "0", None, None, "test")
+    monkeypatch.setattr(modifiers, "ncci_pairs", lambda: {"97530": (pair,)})
+    monkeypatch.setattr(modifiers, "ncci_codes", lambda: frozenset({"97530", "97535"}))
+    r = run([line("97530", row=2), line("97535", row=3, mods=("GO", "59"), minutes=15, units=1)])
+    f = one(r, "mod.ncci-pair")
+    assert where(f) == ("Charges", 3, "Code")
+    assert "cannot be billed" in f.message
+
+
+def test_ncci_other_patient_or_day_passes():
+    lines = [line("97150", row=2, minutes=None, units=1),
+             line("97110", row=3, pid="P2", minutes=30, units=2),
+             line("97110", row=4, dos=date(2026, 2, 3), minutes=30, units=2)]
+    assert not only(run(lines), "mod.ncci-pair")
+
+
+def test_pt_line_with_pt_provider_and_unlisted_npi():
+    # sanity: a PT line rendered by a PT with GP is clean of modifier findings
+    r = run([line("97110", row=2, npi=NPI_PT, mods=("GP",), minutes=30, units=2)])
+    assert not [f for f in r.findings if f.rule.startswith("mod.")]
