@@ -206,3 +206,18 @@ def test_units_cli_bad_input_exit_2(payload, phrase):
     result = runner.invoke(app, ["units"], input=text)
     assert result.exit_code == 2
     assert phrase in result.stderr and "Traceback" not in result.stderr
+
+
+def test_patients_sheet_findings_point_at_their_cell(tmp_path):
+    from conftest import PATIENT_ROWS
+
+    patients = [PATIENT_ROWS[0], PATIENT_ROWS[1][:6] + [""] + PATIENT_ROWS[1][7:]]  # P001 without MemberID
+    path = make_workbook(tmp_path / "p.xlsx", contract_sheets(Patients=patients,
+                                                              Charges=[CHARGE_HEADER, charge_row()]))
+    port = FileWorkbook(path)
+    outcome = check_charges(port, as_of=date(2026, 8, 20))
+    (f,) = [f for f in outcome.findings if f.rule == "ref.member-id-missing"]
+    assert (f.location.sheet, f.location.row, f.location.cell) == ("Patients", 2, "G2")
+    port.save(str(tmp_path / "out.xlsx"))
+    cell = openpyxl.load_workbook(tmp_path / "out.xlsx")["Patients"]["G2"]
+    assert fill_of(cell) == FILL_ERROR and "ref.member-id-missing" in cell.comment.text

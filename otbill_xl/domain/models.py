@@ -113,6 +113,8 @@ class Payer(BaseModel):
     model_config = _FROZEN
 
     payer_key: str
+    #: Worksheet row the record was read from (``None`` when built in code); findings point at it.
+    row: int | None = None
     payer_name: str = ""
     payer_type: PayerType = PayerType.COMMERCIAL
     payer_id: str = ""
@@ -129,6 +131,7 @@ class Provider(BaseModel):
     model_config = _FROZEN
 
     npi: str
+    row: int | None = None
     last_name: str = ""
     first_name: str = ""
     credential: str = ""
@@ -165,6 +168,7 @@ class Patient(BaseModel):
     model_config = _FROZEN
 
     patient_id: str
+    row: int | None = None
     last_name: str = Field(default="", repr=False)
     first_name: str = Field(default="", repr=False)
     dob: date | None = Field(default=None, repr=False)

@@ -386,7 +386,7 @@ def _snake_setting(name: str) -> str:
 def _build(reader: _Reader, read: _SheetRead, spec: Sheet, key: str, make: Callable[[dict], Any]) -> list:
     out = []
     for rec in _records(read, spec):
-        row = rec.pop("row")
+        row = rec["row"]
         if key and not rec.get(spec.column(key).attribute):
             reader.finding("read.blank-key", Severity.WARNING, f"Row {row} has no {key}; it is skipped.",
                            f"Fill in {key} or delete the row.", sheet=read.report.sheet, row=row, column=key,
@@ -410,7 +410,7 @@ def _payer(rec: dict) -> Payer:
     filing = rec["timely_filing_days"]
     if filing is None and ptype is PayerType.MEDICARE:
         filing = 365  # 42 CFR 424.44: 12 months from the date of service
-    return Payer(payer_key=rec["payer_key"], payer_name=rec["payer_name"], payer_type=ptype, payer_id=rec["payer_id"],
+    return Payer(payer_key=rec["payer_key"], row=rec["row"], payer_name=rec["payer_name"], payer_type=ptype, payer_id=rec["payer_id"],
                  unit_rule=rule, requires_go=go, requires_auth=bool(rec["requires_auth"]),
                  visit_limit_per_year=rec["visit_limit_per_year"], timely_filing_days=filing)
 
@@ -456,7 +456,7 @@ def _read_book(port: WorkbookPort, overrides: Overrides | None) -> PracticeRead:
     reads = {spec.name: reader.read_sheet(spec) for spec in SHEETS}
     practice = _practice(reader, reads["Practice"])
     payers = _build(reader, reads["Payers"], PAYERS, "PayerKey", _payer)
-    providers = _build(reader, reads["Providers"], PROVIDERS, "NPI", lambda r: Provider(**r))
+    providers = _build(reader, reads["Providers"], PROVIDERS, "NPI", _provider)
     patients = _build(reader, reads["Patients"], PATIENTS, "PatientID", _patient)
     charge_master = _build(reader, reads["ChargeMaster"], CHARGE_MASTER, "Code", _charge_master_entry)
     fee_schedule = _build(reader, reads["FeeSchedule"], FEE_SCHEDULE, "Code", _fee_entry)
@@ -470,11 +470,16 @@ def _read_book(port: WorkbookPort, overrides: Overrides | None) -> PracticeRead:
     return PracticeRead(book, report)
 
 
+def _provider(rec: dict) -> Provider:
+    return Provider(**rec)
+
+
 def _charge_master_entry(rec: dict) -> ChargeMasterEntry:
     return ChargeMasterEntry(code=rec["code"], charge_per_unit=rec["charge_per_unit"], effective_from=rec["effective_from"])
 
 
 def _fee_entry(rec: dict) -> FeeScheduleEntry:
+    rec.pop("row")
     return FeeScheduleEntry(**rec)
 
 

@@ -32,7 +32,7 @@ def auth_missing(s: SheetContext) -> Iterator[Finding]:
         if pf.patient is None or pf.payer is None or not pf.payer.requires_auth:
             continue
         if not pf.patient.auth_number:
-            yield finding("auth.missing", PATIENTS, None, "AuthNumber",
+            yield finding("auth.missing", PATIENTS, pf.patient.row, "AuthNumber",
                           f"Patient {pid}: payer {pf.payer.payer_key} requires prior authorization but "
                           "AuthNumber is blank.",
                           "Obtain the authorization and enter AuthNumber, AuthStart, AuthEnd and AuthVisits.")
