@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import bench_load
+from benchmarks import bench_load, bench_scrub
 
-BENCHES = {"load": bench_load.run}
+BENCHES = {"load": bench_load.run, "scrub": bench_scrub.run_million, "udf": bench_scrub.run_udf}
 
 
 def main(argv: list[str]) -> None:

@@ -78,7 +78,8 @@ def normalize_header(text: object) -> str:
     return re.sub(r"[^a-z0-9]", "", str(text).lower()) if text is not None else ""
 
 
-T, I, C, D, N, M, F, H = (CellKind.TEXT, CellKind.ID, CellKind.CODE, CellKind.DATE, CellKind.INT,
+T, I, C, D, N, M, F, H = (CellKind.TEXT,  # noqa: E741 - short kinds keep the tables readable
+                          CellKind.ID, CellKind.CODE, CellKind.DATE, CellKind.INT,
                           CellKind.MONEY, CellKind.FLAG, CellKind.CHOICE)
 
 PAYER_TYPES = ("medicare", "medicare_advantage", "medicaid", "commercial", "workers_comp", "auto", "self_pay")

@@ -113,7 +113,7 @@ def map_headers(
                         "read.duplicate-header", index,
                         f"Two columns are headed as {col}: {first.letter} ({first.header!r}) and "
                         f"{column_letter(index)} ({text!r}). otbill reads {first.letter}.",
-                        f"Rename or delete one of them, or say which to use in a Columns sheet.",
+                        "Rename or delete one of them, or say which to use in a Columns sheet.",
                     ))
                     used.add(index)
                 continue

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
-from datetime import date
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -42,7 +41,6 @@ from otbill_xl.workbook.contract import (
     PATIENTS,
     PAYERS,
     PAYMENTS,
-    PRACTICE,
     PRACTICE_SETTINGS,
     PROVIDERS,
     SHEETS,
@@ -285,10 +283,10 @@ class _Reader:
         # Transposing the whole sheet at C speed beats picking columns row by row, unless the sheet
         # carries many more columns than otbill reads.
         if len(data[0]) <= 2 * len(idx):
-            transposed = list(zip(*data))
+            transposed = list(zip(*data, strict=False))
             raw_columns = [transposed[i] for i in idx]
         else:
-            raw_columns = list(zip(*map(itemgetter(*idx), data))) if len(idx) > 1 else [tuple(r[idx[0]] for r in data)]
+            raw_columns = list(zip(*map(itemgetter(*idx), data), strict=True)) if len(idx) > 1 else [tuple(r[idx[0]] for r in data)]
         converted: dict[str, list] = {}
         for (col, index), raw in zip(present, raw_columns, strict=True):
             out, problems = self.convert_column(col, raw)
@@ -355,7 +353,7 @@ def _practice(reader: _Reader, read: _SheetRead) -> Practice:
     extra: dict[str, str] = {}
     settings = read.columns.get("Setting", [])
     raw_values = read.columns.get("Value", [""] * len(settings))
-    for row, setting, value in zip(read.rows, settings, raw_values, strict=False):
+    for setting, value in zip(settings, raw_values, strict=False):
         if not setting:
             continue
         key = fields.get(normalize_header(setting))

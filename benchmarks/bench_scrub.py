@@ -1,0 +1,110 @@
+"""Issue #3 benchmarks.
+
+1. Units + every scrub rule over 1,000,000 charge lines already loaded in memory, against the floor
+   of reading those same rows from xlsx with python-calamine (measured in the same run).
+   Target: scrub time ≤ the calamine read time.
+2. ``OT_UNITS`` over 10,000 rows in one vectorised call vs 10,000 single-cell calls.
+
+The million lines are the sample practice's 1,740 lines (realistic visits, payers, providers, POC and
+auth windows) repeated for 575 cloned patient cohorts.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import openpyxl
+import python_calamine
+
+from benchmarks._util import BENCH_DIR, line, ratio, timed
+from otbill_xl.domain.book import PracticeBook
+from otbill_xl.domain.models import ChargeLine
+from otbill_xl.domain.scrub import scrub
+from otbill_xl.excel.udfs import OT_UNITS
+from otbill_xl.workbook.contract import CHARGES
+from otbill_xl.workbook.reader import gc_paused, read_practice
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "workbook_templates" / "examples" / "sample-practice.xlsx"
+COHORTS = 575
+AS_OF = date(2026, 11, 27)
+
+
+def million_line_book() -> PracticeBook:
+    base, _ = read_practice(SAMPLE)
+    patients, charges = [], []
+    row = 2
+    with gc_paused():
+        for k in range(COHORTS):
+            suffix = f"-{k:03d}"
+            patients.extend(p.model_copy(update={"patient_id": p.patient_id + suffix}) for p in base.patients)
+            for c in base.charges:
+                charges.append(c._replace(row=row, line_id=c.line_id + suffix, patient_id=c.patient_id + suffix))
+                row += 1
+    return PracticeBook(practice=base.practice, payers=base.payers, providers=base.providers,
+                        patients=tuple(patients), charge_master=base.charge_master,
+                        fee_schedule=base.fee_schedule, charges=tuple(charges))
+
+
+def charges_xlsx(lines: tuple[ChargeLine, ...]) -> Path:
+    path = BENCH_DIR / f"scrub-charges-{len(lines)}.xlsx"
+    if path.exists():
+        return path
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    wb = openpyxl.Workbook(write_only=True)
+    ws = wb.create_sheet("Charges")
+    ws.append(list(CHARGES.column_names))
+    for c in lines:
+        ws.append([c.line_id, c.patient_id, c.dos, c.rendering_npi, c.code, c.mod1 or None, c.mod2 or None, None,
+                   None, c.minutes, c.units, c.dx1 or None, c.dx2 or None, None, None, c.pos,
+                   float(c.charge) if c.charge is not None else None, None, None, None])
+    tmp = path.with_suffix(".part.xlsx")
+    wb.save(tmp)
+    tmp.replace(path)
+    return path
+
+
+def run_million() -> None:
+    book = million_line_book()
+    n = len(book.charges)
+    path = charges_xlsx(book.charges)
+    print(f"Scrub benchmark: {n:,} charge lines in memory (units + all scrub rules)")
+
+    def calamine_read():
+        wb = python_calamine.CalamineWorkbook.from_path(str(path))
+        return wb.get_sheet_by_name("Charges").to_python()
+
+    t_read = timed(calamine_read, repeat=2)
+    result = scrub(book, as_of=AS_OF)
+    t_scrub = timed(lambda: scrub(book, as_of=AS_OF), repeat=3)
+    line(f"python-calamine read of the same {n:,} rows from xlsx", t_read)
+    line("otbill units + all scrub rules", t_scrub)
+    print(f"  ({result.lines_checked:,} lines checked, {len(result.findings):,} findings)")
+    ratio("scrub / calamine read", t_scrub / t_read, "(target ≤ 1.00)")
+
+
+def run_udf() -> None:
+    rows = 10_000
+    codes = [["97110"], ["97140"], ["97530"], ["97535"]] * (rows // 4)
+    minutes = [[float(8 + (i * 7) % 46)] for i in range(rows)]
+    visits = [[f"P{i // 4}"] for i in range(rows)]
+
+    def one_call():
+        return OT_UNITS(codes, minutes, "cms", visits)
+
+    def single_calls():
+        return [OT_UNITS(c[0], m[0], "cms") for c, m in zip(codes, minutes, strict=True)]
+
+    t_one = timed(one_call, repeat=3)
+    t_many = timed(single_calls, repeat=3)
+    print(f"OT_UNITS benchmark: {rows:,} rows")
+    line("one vectorised call (2,500 visits of 4 codes, CMS)", t_one)
+    line(f"{rows:,} single-cell calls", t_many)
+    ratio("single calls / one call", t_many / t_one, "(how much faster the vectorised call is)")
+
+
+def run() -> None:
+    run_million()
+    print()
+    run_udf()
