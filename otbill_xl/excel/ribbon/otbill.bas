@@ -1,0 +1,8 @@
+Attribute VB_Name = "otbill"
+' Ribbon callbacks of the otbill add-in. Thin: each one runs the matching Python action on the
+' workbook the user has open (xlwings RunPython); all logic lives in the otbill_xl package.
+Option Explicit
+
+Sub OtbillCheckCharges(control As IRibbonControl)
+    RunPython "import otbill_xl.excel.macros as m; m.check_charges_button()"
+End Sub
