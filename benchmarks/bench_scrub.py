@@ -6,12 +6,16 @@
 2. ``OT_UNITS`` over 10,000 rows in one vectorised call vs 10,000 single-cell calls.
 
 The million lines are the sample practice's 1,740 lines (realistic visits, payers, providers, POC and
-auth windows) repeated for 575 cloned patient cohorts.
+auth windows) repeated for 575 cloned patient cohorts. So that the scrubber cannot simply reuse one
+cohort's answers, each cohort's dates are shifted by 0-4 weeks (with its POC and authorization
+windows) and every timed line's minutes are jittered by -3..+3 (units left as typed, so some lines
+become over- or under-billed, as in real sheets).
 """
 
 from __future__ import annotations
 
-from datetime import date
+import random
+from datetime import date, timedelta
 from pathlib import Path
 
 import openpyxl
@@ -31,16 +35,27 @@ COHORTS = 575
 AS_OF = date(2026, 11, 27)
 
 
+def _shift(d: date | None, delta: timedelta) -> date | None:
+    return d + delta if d is not None else None
+
+
 def million_line_book() -> PracticeBook:
     base, _ = read_practice(SAMPLE)
+    rng = random.Random(3)
     patients, charges = [], []
     row = 2
     with gc_paused():
         for k in range(COHORTS):
             suffix = f"-{k:03d}"
-            patients.extend(p.model_copy(update={"patient_id": p.patient_id + suffix}) for p in base.patients)
+            delta = timedelta(weeks=k % 5)
+            patients.extend(p.model_copy(update={
+                "patient_id": p.patient_id + suffix, "poc_start": _shift(p.poc_start, delta),
+                "poc_end": _shift(p.poc_end, delta), "auth_start": _shift(p.auth_start, delta),
+                "auth_end": _shift(p.auth_end, delta)}) for p in base.patients)
             for c in base.charges:
-                charges.append(c._replace(row=row, line_id=c.line_id + suffix, patient_id=c.patient_id + suffix))
+                minutes = max(1, c.minutes + rng.randint(-3, 3)) if c.minutes else c.minutes
+                charges.append(c._replace(row=row, line_id=c.line_id + suffix, patient_id=c.patient_id + suffix,
+                                          dos=_shift(c.dos, delta), minutes=minutes))
                 row += 1
     return PracticeBook(practice=base.practice, payers=base.payers, providers=base.providers,
                         patients=tuple(patients), charge_master=base.charge_master,
@@ -48,7 +63,7 @@ def million_line_book() -> PracticeBook:
 
 
 def charges_xlsx(lines: tuple[ChargeLine, ...]) -> Path:
-    path = BENCH_DIR / f"scrub-charges-{len(lines)}.xlsx"
+    path = BENCH_DIR / f"scrub-charges-v2-{len(lines)}.xlsx"
     if path.exists():
         return path
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
