@@ -162,6 +162,50 @@ def check(
 
 
 @app.command()
+def price(
+    workbook: Annotated[Path, typer.Argument(help="Practice workbook (.xlsx).")],
+    out_file: Annotated[Path | None, typer.Option("--out", help="Annotated copy to write (default: WORKBOOK.priced.xlsx).")] = None,
+    as_json: JsonOpt = False,
+    as_of: AsOfOpt = None,
+    columns: ColumnsOpt = None,
+) -> None:
+    """Expected allowed amount, payer payment and patient share of every line, to the cent (Pricing sheet)."""
+    from otbill_xl.workbook.files import FileWorkbook
+    from otbill_xl.workbook.mapping import overrides_from_toml
+    from otbill_xl.workbook.price import price_charges
+
+    day = parse_as_of(as_of)
+    target = out_file or workbook.with_name(f"{workbook.stem}.priced.xlsx")
+    try:
+        port = FileWorkbook(workbook)
+        outcome = price_charges(port, as_of=day, overrides=overrides_from_toml(columns) if columns else None)
+        port.save(str(target))
+    except OtbillError as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        sys.stdout.write(dumps(outcome.to_dict()) + "\n")
+    else:
+        print_price_totals(outcome)
+        out.print(f"Annotated copy with Pricing and Pricing Totals sheets: {target}")
+    raise typer.Exit(EXIT_FINDINGS if any(f.severity is Severity.ERROR for f in outcome.findings) else EXIT_OK)
+
+
+def print_price_totals(outcome) -> None:
+    from otbill_xl.workbook.price import TOTAL_COLUMNS, totals_values
+
+    table = Table(title=f"Expected reimbursement by payer (as of {outcome.as_of.isoformat()})")
+    for col in TOTAL_COLUMNS:
+        table.add_column(col, justify="left" if col == "PayerKey" else "right")
+    for t in outcome.result.totals:
+        table.add_row(*[f"{v:,.2f}" if hasattr(v, "quantize") else str(v) for v in totals_values(t)])
+    out.print(table)
+    flagged = sum(1 for p in outcome.result.lines if p.flagged)
+    unpriced = sum(1 for p in outcome.result.lines if p.expected_allowed is None)
+    out.print(f"{len(outcome.result.lines)} lines priced; {flagged} have scrub errors (priced anyway, flagged); "
+              f"{unpriced} could not be priced (see the Basis column).")
+
+
+@app.command()
 def units(
     source: Annotated[str, typer.Argument(help="JSON file, or - for standard input.")] = "-",
 ) -> None:

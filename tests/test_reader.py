@@ -180,3 +180,21 @@ def test_public_api_exports():
     for name in otbill_xl.__all__:
         assert hasattr(otbill_xl, name), name
     assert otbill_xl.__version__
+
+
+def test_every_contract_column_lands_on_a_record_field():
+    """A contract column whose attribute name matches no field would be silently dropped."""
+    from otbill_xl.domain import models
+    from otbill_xl.workbook import contract
+
+    targets = {
+        contract.PAYERS: models.Payer, contract.PROVIDERS: models.Provider, contract.CHARGE_MASTER: models.ChargeMasterEntry,
+        contract.FEE_SCHEDULE: models.FeeScheduleEntry, contract.MEDICARE_RVU: models.MedicareRVU,
+        contract.MEDICARE_GPCI: models.MedicareGPCI,
+    }
+    for sheet, model in targets.items():
+        assert {c.attribute for c in sheet.columns} <= set(model.model_fields), sheet.name
+    patient_fields = set(models.Patient.model_fields) | {f"subscriber_{f}" for f in models.Subscriber.model_fields}
+    assert {c.attribute for c in contract.PATIENTS.columns} <= patient_fields
+    assert tuple(c.attribute for c in contract.CHARGES.columns) == models.ChargeLine._fields[1:]
+    assert tuple(c.attribute for c in contract.PAYMENTS.columns) == models.PostedPayment._fields[1:]

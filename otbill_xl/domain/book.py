@@ -9,6 +9,8 @@ from otbill_xl.domain.models import (
     ChargeLine,
     ChargeMasterEntry,
     FeeScheduleEntry,
+    MedicareGPCI,
+    MedicareRVU,
     Patient,
     Payer,
     PostedPayment,
@@ -19,8 +21,8 @@ from otbill_xl.domain.models import (
 
 @dataclass(frozen=True)
 class PracticeBook:
-    """A practice's settings, payers, providers, patients, charge master, fee schedule, charge lines
-    and posted payments. Lookup tables (``payers_by_key`` ...) are built on first use."""
+    """A practice's settings, payers, providers, patients, charge master, fee schedule, Medicare
+    RVUs and GPCIs, charge lines and posted payments. Lookup tables (``payers_by_key`` ...) are built on first use."""
 
     practice: Practice = field(default_factory=Practice)
     payers: tuple[Payer, ...] = ()
@@ -28,6 +30,8 @@ class PracticeBook:
     patients: tuple[Patient, ...] = ()
     charge_master: tuple[ChargeMasterEntry, ...] = ()
     fee_schedule: tuple[FeeScheduleEntry, ...] = ()
+    medicare_rvus: tuple[MedicareRVU, ...] = ()
+    medicare_gpcis: tuple[MedicareGPCI, ...] = ()
     charges: tuple[ChargeLine, ...] = ()
     payments: tuple[PostedPayment, ...] = ()
 

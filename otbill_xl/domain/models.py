@@ -103,6 +103,8 @@ class Practice(BaseModel):
     interchange_receiver_id: str = ""
     usage_indicator: str = "T"
     medicare_locality: str = ""
+    #: Y when the practice's clinicians are Qualifying APM Participants (2026 has two conversion factors).
+    qualifying_apm: str = ""
     #: Settings the contract does not name, kept as text (later features read them).
     extra: dict[str, str] = Field(default_factory=dict)
 
@@ -123,6 +125,9 @@ class Payer(BaseModel):
     requires_auth: bool = False
     visit_limit_per_year: int | None = None
     timely_filing_days: int | None = None
+    #: Apply the therapy multiple-procedure payment reduction (Medicare always does; some commercial
+    #: policies copy it, facts §5.2).
+    apply_mppr: bool = False
 
 
 class Provider(BaseModel):
@@ -193,6 +198,10 @@ class Patient(BaseModel):
     referring_first_name: str = Field(default="", repr=False)
     secondary_payer_key: str = ""
     secondary_member_id: str = Field(default="", repr=False)
+    #: Therapy allowed amounts already spent this year at other providers (counts toward KX).
+    prior_therapy_spend: Decimal = Decimal("0")
+    #: Part B deductible still to meet this year (0 = met).
+    deductible_remaining: Decimal = Decimal("0")
 
 
 class ChargeMasterEntry(BaseModel):
@@ -216,12 +225,42 @@ class FeeScheduleEntry(BaseModel):
     effective_from: date | None = None
     effective_to: date | None = None
     allowed_per_unit: Decimal
+    row: int | None = None
 
     def covers(self, dos: date) -> bool:
         """True when the date of service falls inside this entry's (inclusive) date range."""
         if self.effective_from is not None and dos < self.effective_from:
             return False
         return not (self.effective_to is not None and dos > self.effective_to)
+
+
+class MedicareRVU(BaseModel):
+    """One code's relative value units for a fee-schedule year (CMS PPRRVU file)."""
+
+    model_config = _FROZEN
+
+    year: int
+    code: str
+    modifier: str = ""
+    work_rvu: Decimal
+    pe_rvu_nonfacility: Decimal
+    pe_rvu_facility: Decimal | None = None
+    mp_rvu: Decimal
+    always_therapy: bool = False
+    row: int | None = None
+
+
+class MedicareGPCI(BaseModel):
+    """A Medicare payment locality's geographic practice cost indices for a year (CMS GPCI file)."""
+
+    model_config = _FROZEN
+
+    year: int
+    locality: str
+    work_gpci: Decimal
+    pe_gpci: Decimal
+    mp_gpci: Decimal
+    row: int | None = None
 
 
 class ChargeLine(NamedTuple):

@@ -5,7 +5,35 @@ from __future__ import annotations
 
 import xlwings as xw  # pragma: no cover - needs Excel
 
+import time
+from decimal import Decimal
+
 from otbill_xl.excel import udfs
+
+_BOOK_CACHE: dict[str, tuple[float, object]] = {}
+_BOOK_TTL = 30.0  # seconds: re-read the practice tables at most twice a minute
+
+
+def _practice_book():
+    """The calling workbook's practice tables (payers, fee schedule, RVUs...), read through the port."""
+    from otbill_xl.workbook.live import LiveWorkbook
+    from otbill_xl.workbook.reader import read_book
+
+    book = xw.Book.caller()
+    hit = _BOOK_CACHE.get(book.fullname)
+    if hit is None or time.monotonic() - hit[0] > _BOOK_TTL:
+        hit = (time.monotonic(), read_book(LiveWorkbook(book)).book)
+        _BOOK_CACHE[book.fullname] = hit
+    return hit[1]
+
+
+def _excel(value):
+    """Decimal money becomes an Excel number only here, at the boundary."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, list):
+        return [_excel(v) for v in value]
+    return value
 
 
 @xw.func
@@ -36,3 +64,22 @@ def OT_NPI_VALID(npis):  # noqa: N802
 def OT_CODE_INFO(codes, dos=None):  # noqa: N802
     """What a code is and whether it is valid on a date of service."""
     return udfs.OT_CODE_INFO(codes, dos)
+
+
+@xw.func
+def OT_FEE(payer, code, modifiers=None, dos=None, units=None):  # noqa: N802
+    """Allowed amount for a payer, code, modifiers, DOS and units (contract rate or Medicare PFS)."""
+    return _excel(udfs.OT_FEE(payer, code, modifiers, dos, units, book=_practice_book()))
+
+
+@xw.func
+def OT_MEDICARE_ALLOWED(code, locality, dos, units=None, pos=None):  # noqa: N802
+    """Medicare PFS allowed amount from the workbook's MedicareRVU/MedicareGPCI tables."""
+    return _excel(udfs.OT_MEDICARE_ALLOWED(code, locality, dos, units, pos, book=_practice_book()))
+
+
+@xw.func
+@xw.arg("lines", ndim=2)
+def OT_EXPECTED(lines):  # noqa: N802
+    """Expected allowed / payer payment / patient share for a range of charge lines (with header)."""
+    return _excel(udfs.OT_EXPECTED(lines, book=_practice_book()))

@@ -166,3 +166,114 @@ def OT_CODE_INFO(codes: Any, dos: Any = None) -> Any:
         return f"#ERROR: {exc}"
     flat, reshape = _flatten(codes)
     return reshape([_code_info(c, day) for c in flat])
+
+
+# -- pricing ---------------------------------------------------------------------------------
+# These need the practice's tables (fee schedule, RVUs, GPCIs, payers): the xlwings wrapper passes
+# the calling workbook's PracticeBook as ``book``; called directly, pass any PracticeBook.
+
+def _modifiers(value: Any) -> tuple[str, ...]:
+    flat, _ = _flatten(value) if value is not None else ([], None)
+    mods: list[str] = []
+    for v in flat:
+        if v is None or v == "":
+            continue
+        text = str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+        mods.extend(m.strip().upper() for m in text.replace(";", ",").replace(" ", ",").split(",") if m.strip())
+    return tuple(mods)
+
+
+def _units(value: Any) -> int:
+    if value is None or value == "":
+        return 1
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise ValueError("units must be a whole number")
+
+
+def _dos(value: Any) -> date:
+    return date.today() if value is None or value == "" else _as_date(value)
+
+
+def OT_FEE(payer: Any, code: Any, modifiers: Any = None, dos: Any = None, units: Any = None, *, book: Any) -> Any:
+    """Allowed amount for ``units`` of ``code`` (default 1) for a payer on a DOS (default today): the
+    contracted FeeSchedule rate (a modifier-specific row beats a blank one), or for Medicare the PFS
+    amount at the practice's locality (office rate, before MPPR)."""
+    from otbill_xl.domain.fee_schedule import FeeSchedule
+    from otbill_xl.domain.medicare_pfs import MedicarePFS
+    from otbill_xl.domain.models import PayerType
+    from otbill_xl.domain.money import cents
+
+    try:
+        day, n, mods = _dos(dos), _units(units), _modifiers(modifiers)
+    except ValueError as exc:
+        return f"#ERROR: {exc}"
+    key = normalize_code(payer)
+    found = book.payers_by_key.get(key)
+    if found is None:
+        return f"#N/A: payer {key} is not on the Payers sheet"
+    code_key = normalize_code(code)
+    if found.payer_type is PayerType.MEDICARE:
+        pfs = MedicarePFS(book.medicare_rvus, book.medicare_gpcis, book.practice.medicare_locality,
+                          book.practice.qualifying_apm.strip().upper() == "Y")
+        up = pfs.unit_price(code_key, day)
+        return f"#N/A: {up}" if isinstance(up, str) else cents(up.full * n)
+    entry = FeeSchedule(book.fee_schedule).lookup(key, code_key, mods, day)
+    if entry is None:
+        return f"#N/A: no {key} rate for {code_key} on {day.isoformat()}"
+    return cents(entry.allowed_per_unit * n)
+
+
+def OT_MEDICARE_ALLOWED(codes: Any, locality: Any, dos: Any, units: Any = None, pos: Any = None, *, book: Any) -> Any:
+    """Medicare PFS allowed amount: (work RVU × GPCI + PE RVU × GPCI + MP RVU × GPCI) × CF per unit,
+    rounded to the cent, × units; facility PE for facility places of service. Vectorised over codes."""
+    from otbill_xl.domain.medicare_pfs import MedicarePFS
+    from otbill_xl.domain.money import cents
+
+    try:
+        day, n = _as_date(dos), _units(units)
+    except ValueError as exc:
+        return f"#ERROR: {exc}"
+    place = normalize_code(pos) if pos not in (None, "") else "11"
+    pfs = MedicarePFS(book.medicare_rvus, book.medicare_gpcis, str(locality or "").strip(),
+                      book.practice.qualifying_apm.strip().upper() == "Y")
+    flat, reshape = _flatten(codes)
+    out = []
+    for c in flat:
+        if c is None or c == "":
+            out.append("")
+            continue
+        up = pfs.unit_price(normalize_code(c), day, place)
+        out.append(f"#N/A: {up}" if isinstance(up, str) else cents(up.full * n))
+    return reshape(out)
+
+
+def OT_EXPECTED(lines: Any, *, book: Any, as_of: date | None = None) -> Any:
+    """Expected allowed, payer payment and patient share for a whole range of charge lines (header
+    row first, the Charges columns in any order): one row out per row in, MPPR and KX included."""
+    from otbill_xl.domain.book import PracticeBook
+    from otbill_xl.domain.pricing import price_book
+    from otbill_xl.domain.scrub import scrub
+    from otbill_xl.workbook.memory import MemoryWorkbook
+    from otbill_xl.workbook.reader import read_book
+
+    rows = lines if isinstance(lines, list) and lines and isinstance(lines[0], list) else None
+    if not rows or len(rows) < 2:
+        return "#ERROR: pass the charge lines with their header row"
+    charges_only, _ = read_book(MemoryWorkbook({"Charges": rows}))
+    merged = PracticeBook(practice=book.practice, payers=book.payers, providers=book.providers, patients=book.patients,
+                          charge_master=book.charge_master, fee_schedule=book.fee_schedule,
+                          medicare_rvus=book.medicare_rvus, medicare_gpcis=book.medicare_gpcis,
+                          charges=charges_only.charges)
+    computed = scrub(merged, as_of=as_of or date.today()).computed_units
+    priced = {p.row: p for p in price_book(merged, units=computed).lines}
+    out: list[list[Any]] = [["ExpectedAllowed", "ExpectedPayerPayment", "ExpectedPatientResp"]]
+    for r in range(2, len(rows) + 1):
+        p = priced.get(r)
+        out.append(["", "", ""] if p is None else [
+            p.expected_allowed if p.expected_allowed is not None else f"#N/A: {p.basis}",
+            p.expected_payer_payment if p.expected_payer_payment is not None else "",
+            p.expected_patient_resp if p.expected_patient_resp is not None else ""])
+    return out

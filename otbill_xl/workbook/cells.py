@@ -232,6 +232,20 @@ def _money_cell(value: object) -> Decimal | None:
         raise ValueError("is not an amount") from None
 
 
+def _decimal_cell(value: object) -> Decimal | None:
+    if value is None or value == "" or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        return to_money(value)
+    except ValueError:
+        raise ValueError("is not a number") from None
+
+
+def decimal_column(values: list) -> tuple[list[Decimal | None], Problems]:
+    """Decimal quantities (RVUs, GPCIs) kept as typed: 0.45 stays 0.45, no rounding to cents."""
+    return convert_column(values, _decimal_cell)
+
+
 _YES = {"y", "yes", "true", "1", "x"}
 _NO = {"n", "no", "false", "0"}
 

@@ -67,7 +67,7 @@ def check_charges(port: WorkbookPort, *, as_of: date, overrides: Overrides | Non
     units_filled = 0
     if annotate:
         units_filled = _fill_units(port, report, book.charges, result.computed_units, findings)
-        _annotate_cells(port, report, findings)
+        annotate_cells(port, report, findings)
         _write_findings_sheet(port, findings)
         outcome = CheckOutcome(findings, result.lines_checked, units_filled, report, as_of)
         _write_summary_sheet(port, outcome)
@@ -102,7 +102,8 @@ def _fill_units(port: WorkbookPort, report: ReadReport, charges, computed: dict[
     return filled
 
 
-def _annotate_cells(port: WorkbookPort, report: ReadReport, findings: tuple[Finding, ...]) -> None:
+def annotate_cells(port: WorkbookPort, report: ReadReport, findings: tuple[Finding, ...]) -> None:
+    """Fill each cell a finding points at (worst severity wins) and note every message and fix."""
     by_cell: dict[tuple[str, int, int], list[Finding]] = defaultdict(list)
     for f in findings:
         loc = f.location

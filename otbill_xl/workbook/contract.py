@@ -22,6 +22,7 @@ class CellKind(StrEnum):
     DATE = "date"          # date cell, Excel serial number, or US / ISO text
     INT = "int"            # whole number
     MONEY = "money"        # Decimal amount
+    DECIMAL = "decimal"    # Decimal quantity kept as typed (RVUs, GPCIs)
     FLAG = "flag"          # Y / N
     CHOICE = "choice"      # one of a fixed list (lower-cased)
 
@@ -92,7 +93,7 @@ PRACTICE_SETTINGS: tuple[str, ...] = (
     "PracticeName", "BillingNPI", "TaxID", "Taxonomy", "Address", "City", "State", "ZIP", "Phone",
     "SubmitterName", "SubmitterID", "ContactName", "ContactPhone", "ReceiverName", "ReceiverID",
     "InterchangeSenderQualifier", "InterchangeSenderID", "InterchangeReceiverQualifier",
-    "InterchangeReceiverID", "UsageIndicator", "MedicareLocality",
+    "InterchangeReceiverID", "UsageIndicator", "MedicareLocality", "QualifyingAPM",
 )
 
 PRACTICE = Sheet("Practice", "Billing provider and EDI settings (one Setting/Value pair per row).", (
@@ -110,6 +111,7 @@ PAYERS = Sheet("Payers", "Payers billed by the practice and the rules for each."
     Column("RequiresAuth", F, False, ("Requires Auth", "Auth Required", "Prior Auth Required")),
     Column("VisitLimitPerYear", N, False, ("Visit Limit Per Year", "Visit Limit", "Annual Visit Limit")),
     Column("TimelyFilingDays", N, False, ("Timely Filing Days", "Timely Filing", "Filing Limit Days")),
+    Column("ApplyMPPR", F, False, ("Apply MPPR", "MPPR", "Multiple Procedure Reduction"), attr="apply_mppr"),
 ))
 
 PROVIDERS = Sheet("Providers", "Rendering providers (therapists and assistants).", (
@@ -149,6 +151,8 @@ PATIENTS = Sheet("Patients", "Patients, coverage, authorizations and plan-of-car
     Column("ReferringFirstName", T, False, ("Referring First Name", "Referring Provider First Name")),
     Column("SecondaryPayerKey", I, False, ("Secondary Payer Key", "Secondary Payer", "Secondary Insurance")),
     Column("SecondaryMemberID", I, False, ("Secondary Member ID", "Secondary ID"), phi=True),
+    Column("PriorTherapySpend", M, False, ("Prior Therapy Spend", "Prior Spend", "Therapy Spend Elsewhere")),
+    Column("DeductibleRemaining", M, False, ("Deductible Remaining", "Part B Deductible Remaining", "Deductible")),
 ), aliases=("Patient List", "Clients"))
 
 CHARGE_MASTER = Sheet("ChargeMaster", "The practice's own charge per unit for each code.", (
@@ -165,6 +169,28 @@ FEE_SCHEDULE = Sheet("FeeSchedule", "Payers' allowed amounts per unit (contracte
     Column("EffectiveTo", D, False, ("Effective To", "End Date", "End", "To", "Through")),
     Column("AllowedPerUnit", M, True, ("Allowed Per Unit", "Allowed", "Allowed Amount", "Rate", "Fee")),
 ), required=False, aliases=("Fee Schedule", "Fee Schedules", "Contract Rates"))
+
+X = CellKind.DECIMAL  # noqa: E741
+
+MEDICARE_RVU = Sheet("MedicareRVU", "Medicare Physician Fee Schedule RVUs per code (from CMS's PPRRVU file).", (
+    Column("Year", N, True, ("PFS Year", "Fee Schedule Year")),
+    Column("Code", C, True, ("HCPCS", "CPT", "HCPCS Code")),
+    Column("Modifier", C, False, ("Mod",)),
+    Column("WorkRVU", X, True, ("Work RVU", "RVU Work"), attr="work_rvu"),
+    Column("PERVUNonFacility", X, True, ("Non-Facility PE RVU", "PE RVU Non-Facility", "Non-Fac PE RVU"),
+           attr="pe_rvu_nonfacility"),
+    Column("PERVUFacility", X, False, ("Facility PE RVU", "PE RVU Facility", "Fac PE RVU"), attr="pe_rvu_facility"),
+    Column("MPRVU", X, True, ("MP RVU", "Malpractice RVU", "Mal Practice RVU"), attr="mp_rvu"),
+    Column("AlwaysTherapy", F, False, ("Always Therapy",)),
+), required=False, aliases=("Medicare RVU", "RVU", "RVUs"))
+
+MEDICARE_GPCI = Sheet("MedicareGPCI", "Medicare geographic practice cost indices per locality (CMS GPCI file).", (
+    Column("Year", N, True, ("PFS Year",)),
+    Column("Locality", I, True, ("Locality Number", "Medicare Locality", "Carrier Locality")),
+    Column("WorkGPCI", X, True, ("Work GPCI", "PW GPCI"), attr="work_gpci"),
+    Column("PEGPCI", X, True, ("PE GPCI",), attr="pe_gpci"),
+    Column("MPGPCI", X, True, ("MP GPCI", "Malpractice GPCI"), attr="mp_gpci"),
+), required=False, aliases=("Medicare GPCI", "GPCI", "GPCIs"))
 
 CHARGES = Sheet("Charges", "One row per service line.", (
     Column("LineID", I, False, ("Line ID", "Line #", "Line No", "Charge ID", "Line")),
@@ -209,7 +235,8 @@ PAYMENTS = Sheet("Payments", "Posted payments and adjustments.", (
 ), required=False, aliases=("Payment Posting", "Posted Payments", "Remits"))
 
 #: Every contract sheet, in template order.
-SHEETS: tuple[Sheet, ...] = (PRACTICE, PAYERS, PROVIDERS, PATIENTS, CHARGE_MASTER, FEE_SCHEDULE, CHARGES, PAYMENTS)
+SHEETS: tuple[Sheet, ...] = (PRACTICE, PAYERS, PROVIDERS, PATIENTS, CHARGE_MASTER, FEE_SCHEDULE, MEDICARE_RVU,
+                             MEDICARE_GPCI, CHARGES, PAYMENTS)
 SHEETS_BY_NAME: dict[str, Sheet] = {s.name: s for s in SHEETS}
 
 #: Modifiers the templates offer in their dropdowns (therapy-relevant; not a validity list).

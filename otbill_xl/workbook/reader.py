@@ -11,6 +11,7 @@ import gc
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import partial
 from operator import itemgetter
 from pathlib import Path
@@ -24,6 +25,8 @@ from otbill_xl.domain.models import (
     ChargeLine,
     ChargeMasterEntry,
     FeeScheduleEntry,
+    MedicareGPCI,
+    MedicareRVU,
     Patient,
     Payer,
     PayerType,
@@ -38,6 +41,8 @@ from otbill_xl.workbook.contract import (
     CHARGE_MASTER,
     CHARGES,
     FEE_SCHEDULE,
+    MEDICARE_GPCI,
+    MEDICARE_RVU,
     PATIENTS,
     PAYERS,
     PAYMENTS,
@@ -162,16 +167,19 @@ _CONVERTERS: dict[CellKind, Callable[[list], tuple[list, list]]] = {
     CellKind.INT: cells.int_column,
     CellKind.MONEY: cells.money_column,
     CellKind.FLAG: cells.flag_column,
+    CellKind.DECIMAL: cells.decimal_column,
 }
 _BLANK_OF = {CellKind.TEXT: "", CellKind.ID: "", CellKind.CODE: "", CellKind.CHOICE: ""}
 _FIX_OF = {
     CellKind.DATE: "Type a date such as 1/5/2026, or format the cell as a date.",
     CellKind.INT: "Type a whole number.",
     CellKind.MONEY: "Type an amount such as 125.00 (no text).",
+    CellKind.DECIMAL: "Type a number such as 0.45.",
     CellKind.FLAG: "Type Y or N.",
     CellKind.CHOICE: "Pick one of the listed values.",
 }
 _RULE_OF = {CellKind.DATE: "read.bad-date", CellKind.INT: "read.bad-number", CellKind.MONEY: "read.bad-amount",
+            CellKind.DECIMAL: "read.bad-number",
             CellKind.FLAG: "read.bad-flag", CellKind.CHOICE: "read.bad-choice"}
 
 
@@ -372,7 +380,7 @@ def _practice(reader: _Reader, read: _SheetRead) -> Practice:
 
 
 def _snake_setting(name: str) -> str:
-    special = {"BillingNPI": "billing_npi", "TaxID": "tax_id", "ZIP": "zip", "SubmitterID": "submitter_id",
+    special = {"QualifyingAPM": "qualifying_apm", "BillingNPI": "billing_npi", "TaxID": "tax_id", "ZIP": "zip", "SubmitterID": "submitter_id",
                "ReceiverID": "receiver_id", "InterchangeSenderID": "interchange_sender_id",
                "InterchangeReceiverID": "interchange_receiver_id"}
     if name in special:
@@ -405,17 +413,21 @@ def _payer(rec: dict) -> Payer:
     medicare_like = ptype in (PayerType.MEDICARE, PayerType.MEDICARE_ADVANTAGE)
     rule = rec["unit_rule"] or (UnitRule.CMS if medicare_like else UnitRule.AMA)
     go = rec["requires_go"] if rec["requires_go"] is not None else medicare_like
+    mppr = rec["apply_mppr"] if rec["apply_mppr"] is not None else ptype is PayerType.MEDICARE
     filing = rec["timely_filing_days"]
     if filing is None and ptype is PayerType.MEDICARE:
         filing = 365  # 42 CFR 424.44: 12 months from the date of service
     return Payer(payer_key=rec["payer_key"], row=rec["row"], payer_name=rec["payer_name"], payer_type=ptype, payer_id=rec["payer_id"],
                  unit_rule=rule, requires_go=go, requires_auth=bool(rec["requires_auth"]),
-                 visit_limit_per_year=rec["visit_limit_per_year"], timely_filing_days=filing)
+                 visit_limit_per_year=rec["visit_limit_per_year"], timely_filing_days=filing, apply_mppr=mppr)
 
 
 def _patient(rec: dict) -> Patient:
     sub_fields = {k.removeprefix("subscriber_"): rec.pop(k) for k in list(rec) if k.startswith("subscriber_")}
     rec["relationship"] = rec["relationship"] or "self"
+    for money in ("prior_therapy_spend", "deductible_remaining"):
+        if rec[money] is None:
+            rec[money] = Decimal("0")
     rec["sex"] = rec["sex"].upper()
     sub_fields["sex"] = sub_fields["sex"].upper()
     subscriber = Subscriber(**sub_fields) if any(sub_fields.values()) else None
@@ -458,11 +470,14 @@ def _read_book(port: WorkbookPort, overrides: Overrides | None) -> PracticeRead:
     patients = _build(reader, reads["Patients"], PATIENTS, "PatientID", _patient)
     charge_master = _build(reader, reads["ChargeMaster"], CHARGE_MASTER, "Code", _charge_master_entry)
     fee_schedule = _build(reader, reads["FeeSchedule"], FEE_SCHEDULE, "Code", _fee_entry)
+    medicare_rvus = _build(reader, reads["MedicareRVU"], MEDICARE_RVU, "Code", _rvu)
+    medicare_gpcis = _build(reader, reads["MedicareGPCI"], MEDICARE_GPCI, "Locality", _gpci)
     charges = _charge_lines(reads["Charges"])
     payments = _payments(reads["Payments"])
     book = PracticeBook(practice=practice, payers=tuple(payers), providers=tuple(providers),
                         patients=tuple(patients), charge_master=tuple(charge_master),
-                        fee_schedule=tuple(fee_schedule), charges=charges, payments=payments)
+                        fee_schedule=tuple(fee_schedule), medicare_rvus=tuple(medicare_rvus),
+                        medicare_gpcis=tuple(medicare_gpcis), charges=charges, payments=payments)
     findings = sorted(reader.findings, key=lambda f: f.severity.rank)  # stable: sheet order kept within a severity
     report = ReadReport(port.name, tuple(r.report for r in reads.values()), tuple(findings))
     return PracticeRead(book, report)
@@ -472,12 +487,20 @@ def _provider(rec: dict) -> Provider:
     return Provider(**rec)
 
 
+def _rvu(rec: dict) -> MedicareRVU:
+    rec["always_therapy"] = bool(rec["always_therapy"])
+    return MedicareRVU(**rec)
+
+
+def _gpci(rec: dict) -> MedicareGPCI:
+    return MedicareGPCI(**rec)
+
+
 def _charge_master_entry(rec: dict) -> ChargeMasterEntry:
     return ChargeMasterEntry(code=rec["code"], charge_per_unit=rec["charge_per_unit"], effective_from=rec["effective_from"])
 
 
 def _fee_entry(rec: dict) -> FeeScheduleEntry:
-    rec.pop("row")
     return FeeScheduleEntry(**rec)
 
 

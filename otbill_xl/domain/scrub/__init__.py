@@ -44,6 +44,7 @@ from otbill_xl.domain.scrub import (  # noqa: F401
     diagnoses,
     duplicates,
     identifiers,
+    kx,
     modifiers,
     payer_rules,
     units,
@@ -399,6 +400,7 @@ def scrub(book: PracticeBook, *, as_of: date, group_by_discipline: bool = True) 
         groups = s.index()
         computed = s.visits(groups)
         s.sheets()
+        s.findings.extend(kx.kx_findings(book, computed))
         findings = sorted(s.findings, key=_sort_key)
         return ScrubResult(tuple(findings), computed, len(book.charges))
     finally:

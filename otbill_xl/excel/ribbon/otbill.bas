@@ -6,3 +6,7 @@ Option Explicit
 Sub OtbillCheckCharges(control As IRibbonControl)
     RunPython "import otbill_xl.excel.macros as m; m.check_charges_button()"
 End Sub
+
+Sub OtbillPriceCharges(control As IRibbonControl)
+    RunPython "import otbill_xl.excel.macros as m; m.price_charges_button()"
+End Sub

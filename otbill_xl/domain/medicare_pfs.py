@@ -1,0 +1,174 @@
+"""Medicare Physician Fee Schedule (PFS) amounts and Medicare's dated payment rates.
+
+Fee schedule amount per unit (facts §5.1, CMS PFS formula)::
+
+    (WorkRVU × WorkGPCI + PERVU × PEGPCI + MPRVU × MPGPCI) × ConversionFactor
+
+with the non-facility PE RVU for office settings and the facility PE RVU when the place of service is
+a facility (POS 19, 21, 22, 23, 24, 26, 31, 34, 41, 42, 51, 52, 53, 56, 61 — the facility settings of
+the CMS POS list, ``refdata/facility_pos.csv``; [U] the list was not re-fetched).
+
+Rounding: CMS publishes each code's payment amount per locality rounded to the cent, and its MPPR
+rate file likewise publishes the reduced amount (work and MP in full, PE at 50%) rounded to the
+cent; a line is paid units × those per-unit amounts. So every per-unit amount here is rounded to
+cents (ROUND_HALF_UP) before it is multiplied by units, and every line amount is whole cents.
+
+Conversion factors (2024 changed on 2024-03-09; 2026 has non-QP and QP factors), the sequestration
+rate, the CO/CQ payment percentage and the MPPR PE percentage are dated tables in ``refdata``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from functools import cache
+
+from otbill_xl import refdata
+from otbill_xl.domain.models import MedicareGPCI, MedicareRVU
+from otbill_xl.domain.money import cents
+
+ONE = Decimal("1")
+
+
+def _rows(name: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(refdata.read_text(name))))
+
+
+def _d(text: str) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+@dataclass(frozen=True)
+class DatedValue:
+    effective_from: date | None
+    effective_to: date | None
+    value: Decimal
+    qualifier: str = ""
+    source: str = ""
+
+    def covers(self, day: date) -> bool:
+        return (self.effective_from is None or day >= self.effective_from) and (
+            self.effective_to is None or day <= self.effective_to)
+
+
+@cache
+def _conversion_factors() -> tuple[DatedValue, ...]:
+    return tuple(DatedValue(_d(r["effective_from"]), _d(r["effective_to"]), Decimal(r["conversion_factor"]),
+                            r["qualifying_apm"], r["source"]) for r in _rows("conversion_factors.csv"))
+
+
+@cache
+def _sequestration() -> tuple[DatedValue, ...]:
+    return tuple(DatedValue(_d(r["effective_from"]), _d(r["effective_to"]), Decimal(r["rate"]), source=r["source"])
+                 for r in _rows("sequestration.csv"))
+
+
+@cache
+def _rates() -> dict[str, tuple[DatedValue, ...]]:
+    out: dict[str, list[DatedValue]] = {}
+    for r in _rows("medicare_rates.csv"):
+        out.setdefault(r["name"], []).append(
+            DatedValue(_d(r["effective_from"]), _d(r["effective_to"]), Decimal(r["value"]), source=r["source"]))
+    return {k: tuple(v) for k, v in out.items()}
+
+
+@cache
+def facility_pos() -> frozenset[str]:
+    """Places of service paid at the facility PE rate."""
+    return frozenset(r["pos"].zfill(2) for r in _rows("facility_pos.csv"))
+
+
+@cache
+def kx_thresholds() -> dict[int, tuple[Decimal, Decimal]]:
+    """Year -> (KX threshold, targeted medical review amount), per discipline bucket (facts §4)."""
+    return {int(r["year"]): (Decimal(r["threshold"]), Decimal(r["targeted_review"])) for r in _rows("kx_thresholds.csv")}
+
+
+def conversion_factor(dos: date, qualifying_apm: bool = False) -> DatedValue | None:
+    """The PFS conversion factor for a date of service. From 2026 there are two: QP and non-QP."""
+    wanted = "Y" if qualifying_apm else "N"
+    for cf in _conversion_factors():
+        if cf.covers(dos) and cf.qualifier in ("", wanted):
+            return cf
+    return None
+
+
+def sequestration_rate(dos: date) -> Decimal:
+    """Cut of Medicare's payment: 2% from 2022-07-01, 1% 2022-04-01..06-30, 0% 2020-05-01..2022-03-31
+    (facts §5.3); 0 outside the table."""
+    for s in _sequestration():
+        if s.covers(dos):
+            return s.value
+    return Decimal("0")
+
+
+def medicare_rate(name: str, dos: date) -> Decimal | None:
+    """A dated Medicare percentage (``mppr_pe_paid``, ``assistant_paid``, ``coinsurance``) or None."""
+    for r in _rates().get(name, ()):
+        if r.covers(dos):
+            return r.value
+    return None
+
+
+@dataclass(frozen=True)
+class UnitPrice:
+    """One unit of a code at a locality on a DOS: the full amount, the MPPR-reduced amount (PE at the
+    MPPR percentage), the unrounded PE payment (to rank units for MPPR) and how it was computed."""
+
+    full: Decimal
+    reduced: Decimal
+    pe_payment: Decimal
+    basis: str
+
+
+class MedicarePFS:
+    """PFS pricing from the practice's ``MedicareRVU`` and ``MedicareGPCI`` tables."""
+
+    def __init__(self, rvus: tuple[MedicareRVU, ...], gpcis: tuple[MedicareGPCI, ...], locality: str,
+                 qualifying_apm: bool = False) -> None:
+        self.rvus = {(r.year, r.code, r.modifier): r for r in rvus}
+        self.gpcis = {(g.year, g.locality.strip()): g for g in gpcis}
+        self.locality = locality.strip()
+        self.qualifying_apm = qualifying_apm
+        self._cache: dict[tuple, UnitPrice | str] = {}
+
+    def rvu(self, code: str, year: int) -> MedicareRVU | None:
+        return self.rvus.get((year, code, ""))
+
+    def unit_price(self, code: str, dos: date, pos: str = "11") -> UnitPrice | str:
+        """The unit price, or a sentence saying which table lacks what."""
+        facility = pos.zfill(2) in facility_pos() if pos else False
+        key = (code, dos, facility)
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = self._cache[key] = self._unit_price(code, dos, facility)
+        return hit
+
+    def _unit_price(self, code: str, dos: date, facility: bool) -> UnitPrice | str:
+        year = dos.year
+        rvu = self.rvu(code, year)
+        if rvu is None:
+            return f"no {year} MedicareRVU row for {code}"
+        if not self.locality:
+            return "the Practice sheet has no MedicareLocality"
+        gpci = self.gpcis.get((year, self.locality))
+        if gpci is None:
+            return f"no {year} MedicareGPCI row for locality {self.locality}"
+        cf = conversion_factor(dos, self.qualifying_apm)
+        if cf is None:
+            return f"no conversion factor for {dos.isoformat()}"
+        pe_rvu = rvu.pe_rvu_facility if facility else rvu.pe_rvu_nonfacility
+        if pe_rvu is None:
+            return f"{code} has no {'facility' if facility else 'non-facility'} PE RVU (NA) in {year}"
+        mppr = medicare_rate("mppr_pe_paid", dos) or ONE
+        work = rvu.work_rvu * gpci.work_gpci * cf.value
+        pe = pe_rvu * gpci.pe_gpci * cf.value
+        mp = rvu.mp_rvu * gpci.mp_gpci * cf.value
+        cf_label = ("QP" if self.qualifying_apm else "non-QP") + " CF" if cf.qualifier else "CF"
+        basis = (f"PFS {year} {code}: ({rvu.work_rvu}×{gpci.work_gpci} + {pe_rvu}×{gpci.pe_gpci} "
+                 f"{'facility' if facility else 'non-facility'} PE + {rvu.mp_rvu}×{gpci.mp_gpci}) × "
+                 f"{cf_label} {cf.value} [locality {self.locality}]")
+        return UnitPrice(cents(work + pe + mp), cents(work + pe * mppr + mp), pe, basis)

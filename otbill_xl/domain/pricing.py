@@ -1,0 +1,343 @@
+"""Expected reimbursement of every charge line, to the cent, with each adjustment shown on its own.
+
+For each line: the fee before reductions (contracted rate or Medicare PFS amount × units), the MPPR
+reduction, the assistant (CO/CQ) reduction, the expected allowed amount, the Part B deductible, the
+payer's expected payment, the patient's share and sequestration, plus the KX running total.
+
+Order of Medicare adjustments (applied the same way everywhere):
+
+1. **MPPR** (facts §5.2): per patient per date of service, across disciplines, over all units of
+   always-therapy codes, the unit with the highest PE payment is paid in full and every other unit
+   at the reduced amount (work and malpractice in full, PE at 50%). Ties on PE go to the line with
+   the higher full amount, then the earlier row.
+2. **CO/CQ** (facts §4): a line with CO or CQ and a DOS from 2022-01-01 is paid 85% of its amount
+   *after* MPPR — the assistant reduction is 15% of (fee − MPPR reduction), rounded to the cent.
+   CMS's sequencing is not published [U, facts §5.2 item 6]; this order treats the 85% as a
+   payment percentage applied last, as the facts judge most likely.
+3. **Deductible and coinsurance**: the Part B deductible still to meet (Patients
+   ``DeductibleRemaining``, default met) is taken from allowed amounts in DOS order; Medicare pays
+   80% of the rest (rounded to the cent) and the patient owes allowed − Medicare's payment.
+4. **Sequestration** (facts §5.3): 2% (dated) of Medicare's payment, rounded to the cent; the
+   patient's share is not reduced.
+
+Medicare Advantage, Medicaid, commercial and other payers are priced from the contracted
+``FeeSchedule`` (patient share depends on the plan's benefits and is not predicted). A payer with
+``ApplyMPPR`` = Y gets the same MPPR; the PE share of its flat rate is taken from the code's Medicare
+RVUs and the practice's GPCIs (the UHC-style policies of facts §5.2 reduce the PE portion) [U].
+Self-pay lines are priced at the practice's charge.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import NamedTuple
+
+from otbill_xl.domain.book import PracticeBook
+from otbill_xl.domain.codes import catalogue
+from otbill_xl.domain.fee_schedule import FeeSchedule
+from otbill_xl.domain.findings import Finding, Location, Severity
+from otbill_xl.domain.medicare_pfs import (
+    MedicarePFS,
+    UnitPrice,
+    kx_thresholds,
+    medicare_rate,
+    sequestration_rate,
+)
+from otbill_xl.domain.models import ChargeLine, Discipline, PayerType
+from otbill_xl.domain.money import ZERO, cents
+
+CHARGES = "Charges"
+_KX_OT, _KX_PT_SLP = "OT", "PT/SLP"
+ASSISTANT_MODIFIERS = frozenset({"CO", "CQ"})
+
+
+class LinePrice(NamedTuple):
+    """The expected price of one charge line. Money is Decimal; ``None`` where it cannot be known."""
+
+    row: int
+    line_id: str
+    payer_key: str
+    code: str
+    units: int | None
+    charge: Decimal | None
+    fee_allowed: Decimal | None
+    mppr_reduction: Decimal
+    assistant_reduction: Decimal
+    expected_allowed: Decimal | None
+    deductible: Decimal
+    expected_payer_payment: Decimal | None
+    expected_patient_resp: Decimal | None
+    sequestration: Decimal
+    kx_running_total: Decimal | None
+    kx_status: str
+    basis: str
+    flagged: bool
+
+
+@dataclass(frozen=True)
+class PayerTotals:
+    payer_key: str
+    lines: int = 0
+    units: int = 0
+    charge: Decimal = ZERO
+    fee_allowed: Decimal = ZERO
+    mppr_reduction: Decimal = ZERO
+    assistant_reduction: Decimal = ZERO
+    expected_allowed: Decimal = ZERO
+    expected_payer_payment: Decimal = ZERO
+    expected_patient_resp: Decimal = ZERO
+    sequestration: Decimal = ZERO
+
+
+@dataclass(frozen=True)
+class PricingResult:
+    lines: tuple[LinePrice, ...]
+    totals: tuple[PayerTotals, ...]
+    findings: tuple[Finding, ...] = field(default=())
+
+
+@dataclass
+class _Work:
+    """Mutable per-line working state while pricing (turned into a LinePrice at the end)."""
+
+    line: ChargeLine
+    payer_key: str
+    medicare: bool
+    units: int | None
+    charge: Decimal | None
+    basis: str
+    full: Decimal | None = None        # per-unit full amount
+    reduced: Decimal | None = None     # per-unit MPPR-reduced amount
+    pe_rank: Decimal = ZERO            # PE payment per unit, to pick MPPR's full-price unit
+    mppr_group: tuple | None = None
+    full_units: int = 0                # units paid in full (after MPPR); the rest are reduced
+    fee: Decimal | None = None
+    mppr: Decimal = ZERO
+    assistant: Decimal = ZERO
+    allowed: Decimal | None = None
+    deductible: Decimal = ZERO
+    payment: Decimal | None = None
+    patient: Decimal | None = None
+    sequestration: Decimal = ZERO
+    kx_total: Decimal | None = None
+    kx_status: str = ""
+
+
+def _price_finding(rule: str, severity: Severity, line: ChargeLine, column: str, message: str, fix: str) -> Finding:
+    return Finding(rule=rule, severity=severity, message=message, fix=fix,
+                   location=Location(sheet=CHARGES, row=line.row, column=column))
+
+
+def kx_bucket(line: ChargeLine, book: PracticeBook) -> str:
+    """OT has its own KX threshold; PT and SLP share one (facts §4). GO → OT, GP/GN → PT/SLP; without
+    a discipline modifier, the rendering provider's discipline, else OT."""
+    mods = line.modifiers
+    if "GP" in mods or "GN" in mods:
+        return _KX_PT_SLP
+    if "GO" in mods:
+        return _KX_OT
+    provider = book.providers_by_npi.get(line.rendering_npi)
+    if provider is not None and provider.discipline in (Discipline.PT, Discipline.SLP):
+        return _KX_PT_SLP
+    return _KX_OT
+
+
+def price_book(book: PracticeBook, *, units: dict[int, int] | None = None,
+               flagged_rows: frozenset[int] | set[int] = frozenset()) -> PricingResult:
+    """Price every charge line of ``book``.
+
+    ``units`` supplies units for lines whose Units cell is blank (the scrubber's computed units);
+    ``flagged_rows`` marks lines the scrubber rejects (they are priced anyway).
+    """
+    computed = units or {}
+    cat = catalogue()
+    schedule = FeeSchedule(book.fee_schedule)
+    practice = book.practice
+    pfs = MedicarePFS(book.medicare_rvus, book.medicare_gpcis, practice.medicare_locality,
+                      practice.qualifying_apm.strip().upper() in ("Y", "YES", "TRUE", "1"))
+    findings: list[Finding] = list(schedule.problems())
+    charge_master: dict[str, list] = defaultdict(list)
+    for e in sorted(book.charge_master, key=lambda e: e.effective_from or date.min):
+        charge_master[e.code].append(e)
+
+    works: list[_Work] = []
+    for line in book.charges:
+        payer = book.payer_for(line.patient_id)
+        n = line.units if line.units is not None else computed.get(line.row)
+        charge = line.charge
+        if charge is None and n is not None and line.dos is not None:
+            entry = next((e for e in reversed(charge_master.get(line.code, ())) if
+                          e.effective_from is None or e.effective_from <= line.dos), None)
+            charge = cents(entry.charge_per_unit * n) if entry else None
+        w = _Work(line, payer.payer_key if payer else "", payer is not None and payer.payer_type is PayerType.MEDICARE,
+                  n, charge, "")
+        works.append(w)
+        if payer is None or line.dos is None or not line.code:
+            w.basis = "not priced: " + ("no payer for the patient" if payer is None else
+                                        "no date of service" if line.dos is None else "no code")
+            continue
+        if n is None:
+            w.basis = "not priced: no units (enter Units or Minutes)"
+            continue
+        info = cat.get(line.code)
+        always = info.always_therapy if info else False
+        mods = line.modifiers
+        if w.medicare:
+            up = pfs.unit_price(line.code, line.dos, line.pos)
+            if isinstance(up, str):
+                w.basis = "not priced: " + up
+                findings.append(_price_finding("price.no-medicare-rate", Severity.WARNING, line, "Code",
+                                               f"Cannot price {line.code} for Medicare: {up}.",
+                                               "Fill the MedicareRVU / MedicareGPCI sheets (otbill feeschedule import-cms) "
+                                               "and the Practice MedicareLocality."))
+                continue
+            rvu = pfs.rvu(line.code, line.dos.year)
+            always = rvu.always_therapy or always if rvu else always
+            w.full, w.reduced, w.pe_rank, w.basis = up.full, up.reduced, up.pe_payment, up.basis
+            mppr_on = True
+        elif payer.payer_type is PayerType.SELF_PAY:
+            if charge is None:
+                w.basis = "not priced: self-pay line without a charge or ChargeMaster rate"
+                continue
+            w.fee = w.allowed = charge
+            w.payment, w.patient = ZERO, charge
+            w.basis = "self-pay: the practice's charge"
+            continue
+        else:
+            entry = schedule.lookup(payer.payer_key, line.code, mods, line.dos)
+            if entry is None:
+                w.basis = f"not priced: no {payer.payer_key} FeeSchedule rate for {line.code} on {line.dos.isoformat()}"
+                findings.append(_price_finding("price.no-contract-rate", Severity.WARNING, line, "Code",
+                                               f"No {payer.payer_key} rate for {line.code} on {line.dos.isoformat()} in "
+                                               "the FeeSchedule sheet.",
+                                               "Add the contracted rate to FeeSchedule (or import the payer's schedule)."))
+                continue
+            w.full = entry.allowed_per_unit
+            where = f"row {entry.row}" if entry.row else "row"
+            w.basis = (f"FeeSchedule {where}: {payer.payer_key} {line.code}"
+                       f"{' ' + entry.modifier if entry.modifier else ''} {entry.allowed_per_unit}/unit")
+            mppr_on = payer.apply_mppr
+            if mppr_on:
+                up = pfs.unit_price(line.code, line.dos, line.pos)
+                if isinstance(up, UnitPrice) and up.full:
+                    share = up.pe_payment / (up.full or 1)
+                    factor = medicare_rate("mppr_pe_paid", line.dos) or Decimal("1")
+                    w.reduced = cents(entry.allowed_per_unit * (1 - share * (1 - factor)))
+                    w.pe_rank = entry.allowed_per_unit * share
+                    w.basis += f"; MPPR on the PE share {share:.4f} from the Medicare RVUs"
+                else:
+                    mppr_on = False
+        w.full_units = n
+        if mppr_on and always and w.reduced is not None and n > 0:
+            w.mppr_group = (w.payer_key, line.patient_id, line.dos)
+
+    _apply_mppr(works)
+    for w in works:
+        if w.full is None or w.units is None:
+            continue
+        line = w.line
+        reduced_units = w.units - w.full_units
+        w.fee = cents(w.full * w.units)
+        if reduced_units and w.reduced is not None:
+            w.mppr = cents((w.full - w.reduced) * reduced_units)
+        if w.medicare and ASSISTANT_MODIFIERS.intersection(line.modifiers):
+            paid = medicare_rate("assistant_paid", line.dos)
+            if paid is not None:
+                w.assistant = cents((w.fee - w.mppr) * (1 - paid))
+        w.allowed = w.fee - w.mppr - w.assistant
+        if not w.medicare:
+            w.payment = w.allowed
+    _medicare_payments(works, book)
+    _kx(works, book)
+
+    priced = tuple(LinePrice(
+        w.line.row, w.line.line_id, w.payer_key, w.line.code, w.units, w.charge, w.fee, w.mppr, w.assistant, w.allowed,
+        w.deductible, w.payment, w.patient, w.sequestration, w.kx_total, w.kx_status, w.basis,
+        w.line.row in flagged_rows) for w in works)
+    return PricingResult(priced, _totals(priced), tuple(findings))
+
+
+def _apply_mppr(works: list[_Work]) -> None:
+    groups: dict[tuple, list[_Work]] = defaultdict(list)
+    for w in works:
+        if w.mppr_group is not None:
+            groups[w.mppr_group].append(w)
+    for members in groups.values():
+        top = max(members, key=lambda w: (w.pe_rank, w.full, -w.line.row))
+        for w in members:
+            w.full_units = 1 if w is top else 0
+
+
+def _medicare_payments(works: list[_Work], book: PracticeBook) -> None:
+    remaining: dict[tuple[str, int], Decimal] = {}
+    medicare = sorted((w for w in works if w.medicare and w.allowed is not None),
+                      key=lambda w: (w.line.patient_id, w.line.dos, w.line.row))
+    for w in medicare:
+        dos = w.line.dos
+        key = (w.line.patient_id, dos.year)
+        if key not in remaining:
+            patient = book.patients_by_id.get(w.line.patient_id)
+            remaining[key] = patient.deductible_remaining if patient else ZERO
+        w.deductible = min(remaining[key], w.allowed)
+        remaining[key] -= w.deductible
+        coinsurance = medicare_rate("coinsurance", dos) or Decimal("0.20")
+        before_seq = cents((w.allowed - w.deductible) * (1 - coinsurance))
+        w.patient = w.allowed - before_seq
+        w.sequestration = cents(before_seq * sequestration_rate(dos))
+        w.payment = before_seq - w.sequestration
+        w.basis += f"; Medicare pays {1 - coinsurance:.0%} after the deductible, less {sequestration_rate(dos):.0%} sequestration"
+
+
+def _kx(works: list[_Work], book: PracticeBook) -> None:
+    """Running allowed amount per Medicare beneficiary per calendar year and bucket, in DOS order,
+    from the patient's ``PriorTherapySpend`` (applied to the latest year the patient is billed in)."""
+    thresholds = kx_thresholds()
+    medicare = sorted((w for w in works if w.medicare and w.allowed is not None),
+                      key=lambda w: (w.line.patient_id, w.line.dos, w.line.row))
+    latest_year: dict[str, int] = {}
+    for w in medicare:
+        latest_year[w.line.patient_id] = max(latest_year.get(w.line.patient_id, 0), w.line.dos.year)
+    running: dict[tuple, Decimal] = {}
+    for w in medicare:
+        line = w.line
+        year = line.dos.year
+        key = (line.patient_id, year, kx_bucket(line, book))
+        if key not in running:
+            patient = book.patients_by_id.get(line.patient_id)
+            prior = patient.prior_therapy_spend if patient and year == latest_year[line.patient_id] else ZERO
+            running[key] = prior
+        running[key] += w.allowed
+        w.kx_total = running[key]
+        limits = thresholds.get(year)
+        if limits is None:
+            w.kx_status = f"no {year} KX threshold"
+            continue
+        threshold, review = limits
+        if w.kx_total > threshold:
+            w.kx_status = "over threshold: " + ("KX present" if "KX" in line.modifiers else "KX missing")
+        else:
+            w.kx_status = "below threshold"
+        if w.kx_total > review:
+            w.kx_status += "; over $3,000 (targeted review)" if review == 3000 else f"; over ${review} (targeted review)"
+
+
+def _totals(lines: tuple[LinePrice, ...]) -> tuple[PayerTotals, ...]:
+    acc: dict[str, dict[str, object]] = {}
+    for p in lines:
+        t = acc.setdefault(p.payer_key, {"lines": 0, "units": 0, "charge": ZERO, "fee_allowed": ZERO,
+                                         "mppr_reduction": ZERO, "assistant_reduction": ZERO,
+                                         "expected_allowed": ZERO, "expected_payer_payment": ZERO,
+                                         "expected_patient_resp": ZERO, "sequestration": ZERO})
+        t["lines"] += 1
+        t["units"] += p.units or 0
+        for name in ("charge", "fee_allowed", "expected_allowed", "expected_payer_payment", "expected_patient_resp"):
+            value = getattr(p, name)
+            if value is not None:
+                t[name] += value
+        t["mppr_reduction"] += p.mppr_reduction
+        t["assistant_reduction"] += p.assistant_reduction
+        t["sequestration"] += p.sequestration
+    return tuple(PayerTotals(key or "(no payer)", **vals) for key, vals in sorted(acc.items()))

@@ -1,0 +1,63 @@
+"""In-memory adapter of the workbook port: sheets as lists of rows.
+
+Used where values arrive without a file — a worksheet function handed a range (``OT_EXPECTED``) —
+so they go through exactly the same header mapping and cell conversion as a workbook file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from otbill_xl.workbook.port import TableInfo
+
+
+class MemoryWorkbook:
+    """A read-mostly workbook held in memory (writes are kept in ``self.sheets``)."""
+
+    def __init__(self, sheets: dict[str, list[list[Any]]], name: str = "range") -> None:
+        self.sheets = {k: [list(r) for r in v] for k, v in sheets.items()}
+        self.name = name
+
+    def sheet_names(self) -> list[str]:
+        return list(self.sheets)
+
+    def values(self, sheet: str) -> list[list[Any]]:
+        rows = self.sheets[sheet]
+        width = max((len(r) for r in rows), default=0)
+        return [r + [None] * (width - len(r)) for r in rows]
+
+    def tables(self) -> list[TableInfo]:
+        return []
+
+    def merged_ranges(self, sheet: str) -> list[tuple[int, int, int, int]]:
+        return []
+
+    def formulas_without_values(self, sheet: str) -> list[tuple[int, int]]:
+        return []
+
+    def write_values(self, sheet: str, row: int, column: int, rows: Sequence[Sequence[Any]]) -> None:
+        grid = self.sheets.setdefault(sheet, [])
+        for r, values in enumerate(rows):
+            while len(grid) < row + r:
+                grid.append([])
+            target = grid[row + r - 1]
+            for c, value in enumerate(values):
+                while len(target) < column + c:
+                    target.append(None)
+                target[column + c - 1] = value
+
+    def fill(self, sheet: str, row: int, column: int, rgb: str) -> None:
+        pass
+
+    def note(self, sheet: str, row: int, column: int, text: str) -> None:
+        pass
+
+    def hyperlink(self, sheet: str, row: int, column: int, target: str) -> None:
+        pass
+
+    def replace_sheet(self, sheet: str, rows: Sequence[Sequence[Any]], *, widths: Sequence[float] = ()) -> None:
+        self.sheets[sheet] = [list(r) for r in rows]
+
+    def save(self, path: str | None = None) -> None:
+        pass
