@@ -240,11 +240,12 @@ def demo(
     dest: Annotated[Path, typer.Option("--dest", help="Output folder.")] = Path("out"),
     as_of: AsOfOpt = "2026-11-27",
 ) -> None:
-    """The main job on the bundled sample practice: build it into OUT, read it, check it (annotated
-    copy), and confirm every deliberately planted error was found. Exits 0 when the pipeline ran and
+    """The main job on the bundled sample practice: build it into OUT, read it, check it, price it
+    (one annotated copy), and confirm every deliberately planted error was found. Exits 0 when the pipeline ran and
     found them all (the planted errors are expected)."""
     from otbill_xl.workbook.check import check_charges
     from otbill_xl.workbook.files import FileWorkbook
+    from otbill_xl.workbook.price import price_charges
     from otbill_xl.workbook.sample import PLANTED_ERRORS
     from otbill_xl.workbook.templates import build_sample
 
@@ -258,13 +259,16 @@ def demo(
     day = parse_as_of(as_of)
     port = FileWorkbook(sample)
     outcome = check_charges(port, as_of=day)
-    checked = dest / "sample-practice.checked.xlsx"
-    port.save(str(checked))
     print_findings(outcome.findings, limit=20)
     s = outcome.summary
     out.print(f"[bold]Check[/] as of {day.isoformat()}: {s['lines_checked']} lines, [red]{s['errors']} errors[/], "
               f"[yellow]{s['warnings']} warnings[/], [blue]{s['infos']} infos[/]; units computed for "
-              f"{s['units_filled']} blank cells. Annotated copy: {checked}")
+              f"{s['units_filled']} blank cells.\n")
+    priced = price_charges(port, as_of=day)
+    print_price_totals(priced)
+    annotated = dest / "sample-practice.otbill.xlsx"
+    port.save(str(annotated))
+    out.print(f"Annotated copy (cells marked, Findings, Check Summary, Pricing, Pricing Totals): {annotated}")
     row_of = {line.line_id: line.row for line in book.charges}
     found = {(f.rule, f.location.row) for f in outcome.findings}
     missed = [p for p in PLANTED_ERRORS if (p.rule, row_of.get(p.line_id)) not in found]

@@ -18,6 +18,7 @@ from otbill_xl.domain.codes import CodeCatalogue, catalogue
 from otbill_xl.domain.models import UnitRule
 from otbill_xl.domain.units import (
     FAMILIES,
+    MAX_ALTERNATIVES,
     UnitsInputError,
     VisitUnits,
     family_units,
@@ -29,10 +30,6 @@ FAMILY_CODES = {code for fam in FAMILIES for code in (fam.base, fam.addon)}
 PLAIN_TIMED = sorted(info.code for info in catalogue() if info.is_timed and info.code not in FAMILY_CODES)
 UNTIMED = ["97165", "97166", "97168", "97150", "97010", "G0283", "92526", "97039", "97552", "96110"]
 FAMILY = {fam.base: fam for fam in FAMILIES}
-
-
-def per_code(result: VisitUnits) -> dict[str, int]:
-    return result.by_code()
 
 
 def acceptable(result: VisitUnits) -> set[tuple[tuple[str, int], ...]]:
@@ -307,6 +304,13 @@ def test_time_based_family_with_only_the_addon():
     assert visit_units([("97546", 30)], "cms").units == (0,)
 
 
+def test_family_units_midpoint_reproduces_the_8_minute_table_for_15_15():
+    # A 15-minute base and 15-minute add-on under the midpoint rule give the facts §1.2 table.
+    cognitive = FAMILY["97129"]
+    for minutes in range(0, 200):
+        assert sum(family_units(cognitive, minutes)) == (minutes + 7) // 15
+
+
 def test_family_units_function():
     # 97550/97551 total 53 = 30 + 23 → (1, 2); 96112/96113 total 76 = 60 + 16 → (1, 1).
     assert family_units(FAMILY["97550"], 53) == (1, 2)
@@ -340,8 +344,14 @@ def test_error_messages_do_not_echo_free_text():
     with pytest.raises(UnitsInputError) as err:
         visit_units([("97110", "Doe")])
     assert "Doe" not in str(err.value) and "line 1" in str(err.value)
+    with pytest.raises(UnitsInputError) as err:
+        visit_units([("SMITH", 10)])
+    assert "SMITH" not in str(err.value) and "line 1" in str(err.value)
     with pytest.raises(UnitsInputError, match="line 1: the code is blank"):
         visit_units([("", 10)])
+    # code-shaped text is quoted so the biller sees what to correct
+    with pytest.raises(UnitsInputError, match="code 0001T is not in the code catalogue"):
+        visit_units([("0001t", 10)])
 
 
 def test_unknown_rule():
@@ -375,6 +385,13 @@ def test_custom_catalogue():
     assert visit_units([("97110", 23), ("97165", 45)], catalogue=cat).units == (2, 1)
     with pytest.raises(UnitsInputError, match="line 1: code 97140"):
         visit_units([("97140", 23)], catalogue=cat)
+    # switching back and forth between catalogues uses the right table each time
+    assert visit_units([("97140", 23)]).units == (2,)
+    assert visit_units([("97140", 23)], catalogue=catalogue()).units == (2,)
+    with pytest.raises(UnitsInputError, match="line 1: code 97140"):
+        visit_units([("97140", 23)], catalogue=cat)
+    r = visit_units([("97110", 23), ("97165", 45)], catalogue=cat)
+    assert r.explanation == "23 timed min → 2 units: 97110 23 min → 2; 97165 untimed → 1"
 
 
 def test_result_object_behaves_like_a_plain_dataclass():
@@ -539,3 +556,15 @@ def test_errors_name_the_bad_line(lines, data):
     bad[k] = (lines[k][0], -data.draw(st.integers(min_value=1, max_value=500)))
     with pytest.raises(UnitsInputError, match=f"line {k + 1}: minutes -"):
         visit_units(bad, "ama")
+
+
+def test_huge_tie_is_capped():
+    # 15 timed codes of 7 min each = 105 min → (105+7)//15 = 7 units, all remainders on equal
+    # leftovers of 7: C(15, 7) = 6435 allocations, the pick plus MAX_ALTERNATIVES others listed.
+    lines = [(code, 7) for code in PLAIN_TIMED[:15]]
+    assert len(lines) == 15
+    r = visit_units(lines, "cms")
+    assert r.total_units == 7
+    assert len(r.alternatives) == MAX_ALTERNATIVES
+    assert all(sum(alt) == 7 for alt in r.alternatives)
+    assert f"only the first {MAX_ALTERNATIVES} other choices are listed" in r.explanation

@@ -29,6 +29,7 @@ from decimal import Decimal
 from fractions import Fraction
 from itertools import combinations
 from operator import index as _as_index
+from typing import NamedTuple
 from weakref import WeakKeyDictionary
 
 from otbill_xl.domain.codes import CodeCatalogue, normalize_code
@@ -55,8 +56,9 @@ class UnitsInputError(ValueError):
     """A visit line that cannot be turned into units: unknown code, negative or fractional minutes.
 
     The message names the 1-based line number within the visit and what to fix. It never echoes
-    text that could be patient data: an unknown code is quoted only when it looks like a code
-    (1-7 letters/digits), and minutes are quoted only when they are numbers.
+    free text that could be patient data (a shifted column can put a name in the code cell): an
+    unknown code is quoted only when it has the shape of a CPT/HCPCS code, and minutes only when
+    they are numbers.
     """
 
 
@@ -121,6 +123,9 @@ class VisitUnits:
     families (97545/97546, 96112/96113, 97550/97551) and untimed codes are not in it.
     ``alternatives`` lists the other per-line allocations CMS accepts when leftovers tie
     (facts §1.3 step 4), in a deterministic order; it is empty under AMA.
+
+    :func:`visit_units` writes ``explanation`` on first read (most visits are never explained);
+    the object still compares, hashes, copies and pickles like one built with the constructor.
     """
 
     rule: UnitRule
@@ -132,16 +137,26 @@ class VisitUnits:
     explanation: str
 
     def __getattr__(self, name: str) -> str:
-        # Only reached when ``name`` is not in the instance dict: the engine leaves
-        # ``explanation`` unwritten and keeps its inputs in ``_why``; the first read writes it.
+        # Only reached when ``name`` is missing from the instance dict. visit_units leaves
+        # ``explanation`` unwritten and keeps the visit's canonical lines in ``_why``; the first
+        # read reruns the visit with the explanation and stores the text.
         if name == "explanation":
             why = self.__dict__.get("_why")
             if why is not None:
-                text = _explain(*why)
+                codes, mins, table = why
+                if table is None:
+                    table = _table_for(None)
+                rerun = _run(list(zip(codes, mins, strict=True)), self.rule, table, True)
+                text = rerun.__dict__["explanation"]
                 self.__dict__["explanation"] = text
                 self.__dict__.pop("_why", None)
                 return text
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __getstate__(self) -> dict[str, object]:
+        """Pickle and copy with the explanation written out."""
+        self.explanation  # noqa: B018 - writes it if still pending
+        return self.__dict__
 
     def by_code(self) -> dict[str, int]:
         """Units summed per code, codes in input order of first appearance."""
@@ -186,23 +201,31 @@ def _build_table(cat: CodeCatalogue) -> dict[str, int]:
 
 _tables: WeakKeyDictionary[CodeCatalogue, dict[str, int]] = WeakKeyDictionary()
 _bundled_table: dict[str, int] | None = None
+#: (catalogue, table) of the last lookup, one tuple so threads never see a mixed pair. Callers
+#: pass the same catalogue for every visit, and a WeakKeyDictionary lookup builds a weak
+#: reference per call.
+_last: tuple[CodeCatalogue | None, dict[str, int] | None] = (None, None)
 
 
 def _table_for(cat: CodeCatalogue | None) -> dict[str, int]:
-    global _bundled_table
-    if cat is None:
+    global _bundled_table, _last
+    if cat is None or cat is _bundled_catalogue():
         if _bundled_table is None:
             _bundled_table = _build_table(_bundled_catalogue())
-        return _bundled_table
-    table = _tables.get(cat)
-    if table is None:
-        table = _tables[cat] = _build_table(cat)
+        table = _bundled_table
+    else:
+        table = _tables.get(cat)
+        if table is None:
+            table = _tables[cat] = _build_table(cat)
+    _last = (cat, table)
     return table
 
 
 # --- input checks -------------------------------------------------------------------------
 
-_CODE_SHAPE = re.compile(r"[A-Z0-9]{1,7}")
+#: CPT (5 digits), HCPCS Level II (letter + 4 digits) or CPT Category II/III (4 digits + letter).
+#: Only text of this shape is quoted back in an error; anything else might be a shifted name.
+_CODE_SHAPE = re.compile(r"[0-9]{5}|[A-Z][0-9]{4}|[0-9]{4}[A-Z]")
 
 _RULES: dict[object, UnitRule] = {UnitRule.CMS: UnitRule.CMS, UnitRule.AMA: UnitRule.AMA}
 
@@ -258,34 +281,6 @@ def _check_minutes(minutes: object, line: int) -> int:
 # --- the engine ---------------------------------------------------------------------------
 
 _new = object.__new__
-
-
-def _result(
-    rule: UnitRule,
-    codes: list[str],
-    units: list[int],
-    timed_minutes: int,
-    alternatives: tuple[tuple[int, ...], ...],
-    explanation: str | None,
-    why: tuple | None,
-) -> VisitUnits:
-    """A VisitUnits without the frozen dataclass's seven ``object.__setattr__`` calls (0.8 µs →
-    0.4 µs, ~250,000 calls per workbook). With ``why`` instead of ``explanation`` the text is
-    left to :meth:`VisitUnits.__getattr__`."""
-    out = _new(VisitUnits)
-    out.__dict__.update(
-        rule=rule,
-        codes=tuple(codes),
-        units=tuple(units),
-        total_units=sum(units),
-        timed_minutes=timed_minutes,
-        alternatives=alternatives,
-    )
-    if why is None:
-        out.__dict__["explanation"] = explanation
-    else:
-        out.__dict__["_why"] = why
-    return out
 
 
 def visit_units(
@@ -345,15 +340,24 @@ def visit_units(
         unit_rule = _parse_rule(rule)
     if not isinstance(lines, (list, tuple)):
         lines = list(lines)
-    table = _bundled_table if catalogue is None else None
-    if table is None:
+    last = _last
+    if catalogue is None and _bundled_table is not None:
+        table = _bundled_table
+    elif catalogue is last[0] and last[1] is not None:
+        table = last[1]
+    else:
         table = _table_for(catalogue)
+    return _run(lines, unit_rule, table, False)
 
-    # Fast path: every line a known code (exact text) of the bundled kinds timed/untimed, whole
-    # minutes, no code twice, no family. Anything else goes through _general.
+
+def _run(lines: Sequence[object], unit_rule: UnitRule, table: dict[str, int], explain: bool) -> VisitUnits:
+    """The engine. With ``explain`` False the explanation is left for the first read."""
+    # Lines typed canonically (catalogue code text, whole minutes or None) go straight through;
+    # anything else is checked and normalized first, line by line, by _canonical.
     codes: list[str] = []
     mins: list[int] = []
     timed: list[int] = []
+    special = False
     try:
         for i, (code, minutes) in enumerate(lines):
             tag = table[code]
@@ -363,51 +367,98 @@ def visit_units(
                 raise KeyError
             if tag == _TIMED:
                 timed.append(i)
-            elif tag != _UNTIMED:
-                raise KeyError
+            elif tag == _FAMILY:
+                special = True
             codes.append(code)
             mins.append(minutes)
     except (KeyError, TypeError, ValueError):
-        return _general(lines, unit_rule, table)
+        return _run(_canonical(lines, table), unit_rule, table, explain)
     n = len(codes)
-    if n > 1 and len(set(codes)) != n:
-        return _general(lines, unit_rule, table)
+    if special or (n > 1 and len(set(codes)) != n):
+        return _grouped(codes, mins, unit_rule, table, explain)
 
+    # One service per line, no family: units straight onto the lines.
     units = [1] * n
-    timed_minutes = 0
-    won: list[int] = []
-    tie: _Tie | None = None
-    contested = False
     if unit_rule is UnitRule.CMS:
-        rest = 0
-        for i in timed:
-            m = mins[i]
-            timed_minutes += m
-            units[i] = m // 15
-            rest -= m // 15
-        rest += (timed_minutes + 7) // 15
-        if rest:
-            won, tie, contested = _remainder(rest, timed, mins, codes, units)
+        timed_minutes, won, contested, tie = _cms(timed, mins, codes, units)
     else:
+        timed_minutes = 0
         for i in timed:
             m = mins[i]
             timed_minutes += m
             units[i] = (m + 7) // 15
-    alternatives: tuple[tuple[int, ...], ...] = ()
-    if tie is not None:
-        alternatives = tuple(map(tuple, tie.alternatives))
-    # The explanation is written on first access (see VisitUnits.__getattr__): most visits are
-    # never explained, and formatting it costs as much as computing the units.
-    why = (unit_rule, codes, None, mins, units, timed, timed_minutes, won, contested, tie, None, ())
-    return _result(unit_rule, codes, units, timed_minutes, alternatives, None, why)
+        won, contested, tie = (), False, None
+    alternatives = () if tie is None else tuple(map(tuple, tie.alternatives))
+    text = None
+    if explain:
+        text = _explain(
+            unit_rule, codes, None, mins, units, timed, timed_minutes, won, contested, tie, None, ()
+        )
+    return _result(unit_rule, codes, units, timed_minutes, alternatives, text, mins, table)
 
 
-def _general(
-    lines: Sequence[tuple[str, int | None]], unit_rule: UnitRule, table: dict[str, int]
+def _canonical(lines: Sequence[object], table: dict[str, int]) -> list[tuple[str, int]]:
+    """Checked, normalized ``(code, minutes)`` pairs; :class:`UnitsInputError` names the bad line."""
+    out: list[tuple[str, int]] = []
+    for i, line in enumerate(lines, 1):
+        try:
+            code, minutes = line  # type: ignore[misc]
+        except (TypeError, ValueError):
+            raise UnitsInputError(f"line {i}: expected a (code, minutes) pair") from None
+        key = normalize_code(code) if isinstance(code, (str, int, float)) else ""
+        if key not in table:
+            raise _unknown_code(code, i)
+        if minutes is None:
+            m = 0
+        elif type(minutes) is int and minutes >= 0:
+            m = minutes
+        else:
+            m = _check_minutes(minutes, i)
+        out.append((key, m))
+    return out
+
+
+def _result(
+    rule: UnitRule,
+    codes: list[str],
+    units: list[int],
+    timed_minutes: int,
+    alternatives: tuple[tuple[int, ...], ...],
+    explanation: str | None,
+    mins: list[int],
+    table: dict[str, int],
 ) -> VisitUnits:
-    """Every visit the fast path does not take: checks, duplicates, families."""
-    n = len(lines)
-    codes: list[str] = [""] * n
+    """A VisitUnits without the frozen dataclass's seven ``object.__setattr__`` calls (0.8 µs →
+    0.4 µs, ~250,000 calls per workbook).
+
+    Without ``explanation`` the result keeps only its canonical input in ``_why`` (tuples of
+    strings and ints, which the garbage collector stops tracking), and
+    :meth:`VisitUnits.__getattr__` reruns the visit with the explanation on first read. Most
+    visits are never explained, formatting the text costs about as much as the units, and a
+    caller holding 250,000 results should not hold 250,000 sets of working lists as well.
+    """
+    out = _new(VisitUnits)
+    codes_t = tuple(codes)
+    out.__dict__.update(
+        rule=rule,
+        codes=codes_t,
+        units=tuple(units),
+        total_units=sum(units),
+        timed_minutes=timed_minutes,
+        alternatives=alternatives,
+    )
+    if explanation is None:
+        out.__dict__["_why"] = (codes_t, tuple(mins), None if table is _bundled_table else table)
+    else:
+        out.__dict__["explanation"] = explanation
+    return out
+
+
+def _grouped(
+    codes: list[str], mins: list[int], unit_rule: UnitRule, table: dict[str, int], explain: bool
+) -> VisitUnits:
+    """Visits with a code on two lines or a special family: lines are grouped into services."""
+    n = len(codes)
     # services, in order of first appearance
     s_key: list[str] = []
     s_kind: list[int] = []
@@ -415,96 +466,63 @@ def _general(
     s_min: list[int] = []
     s_lines: list[list[int]] = []
     where: dict[str, int] = {}
-    for i, line in enumerate(lines):
-        try:
-            code, minutes = line
-        except (TypeError, ValueError):
-            raise UnitsInputError(f"line {i + 1}: expected a (code, minutes) pair") from None
-        key = normalize_code(code) if isinstance(code, (str, int, float)) else ""
-        tag = table.get(key)
-        if tag is None:
-            raise _unknown_code(code, i + 1)
-        if type(minutes) is int and minutes >= 0:
-            m = minutes
-        elif minutes is None:
-            m = 0
-        else:
-            m = _check_minutes(minutes, i + 1)
-        codes[i] = key
-        fam = _FAMILY_OF.get(key) if tag == _FAMILY else None
-        skey = key if fam is None else fam.base
-        j = where.get(skey)
+    for i in range(n):
+        code = codes[i]
+        tag = table[code]
+        fam = _FAMILY_OF[code] if tag == _FAMILY else None
+        key = code if fam is None else fam.base
+        j = where.get(key)
         if j is None:
-            where[skey] = len(s_key)
-            s_key.append(skey)
+            where[key] = len(s_key)
+            s_key.append(key)
             s_kind.append(tag if fam is None else (_TIMED if fam.pooled else _SCALED))
             s_fam.append(fam)
-            s_min.append(m)
+            s_min.append(mins[i])
             s_lines.append([i])
         else:
-            s_min[j] += m
+            s_min[j] += mins[i]
             s_lines[j].append(i)
 
     ns = len(s_key)
     s_units = [1] * ns
     timed = [j for j in range(ns) if s_kind[j] == _TIMED]
-    timed_minutes = sum(s_min[j] for j in timed)
     for j in range(ns):
         if s_kind[j] == _SCALED:
             s_units[j] = sum(family_units(s_fam[j], s_min[j]))  # type: ignore[arg-type]
-    won: list[int] = []
-    tie: _Tie | None = None
-    contested = False
     if unit_rule is UnitRule.CMS:
-        rest = (timed_minutes + 7) // 15
-        for j in timed:
-            s_units[j] = s_min[j] // 15
-            rest -= s_units[j]
-        if rest:
-            won, tie, contested = _remainder(rest, timed, s_min, s_key, s_units)
+        timed_minutes, won, contested, tie = _cms(timed, s_min, s_key, s_units)
     else:
+        timed_minutes = 0
         for j in timed:
+            timed_minutes += s_min[j]
             s_units[j] = (s_min[j] + 7) // 15
+        won, contested, tie = (), False, None
 
     units = _place(s_units, s_fam, s_lines, codes, n)
     alternatives: tuple[tuple[int, ...], ...] = ()
     if tie is not None:
         alternatives = tuple(tuple(_place(alt, s_fam, s_lines, codes, n)) for alt in tie.alternatives)
-
-    labels: list[str] = []
-    suffix: dict[int, str] = {}
-    notes: list[str] = []
-    for j in range(ns):
-        fam = s_fam[j]
-        lines_j = s_lines[j]
-        present = [codes[i] for i in lines_j]
-        if fam is None:
-            labels.append(s_key[j])
-        else:
-            labels.append(f"{fam.base}/{fam.addon}" if len(set(present)) == 2 else present[0])
-            split = _family_split(fam, s_units[j], lines_j, codes)
-            if s_kind[j] == _SCALED:
-                split = f" ({split}; midpoint rule)" if split else " (midpoint rule)"
-            elif split:
-                split = f" ({split})"
-            suffix[j] = split
-        if len(set(present)) < len(present):
-            for code in dict.fromkeys(present):
-                on = [i for i in lines_j if codes[i] == code]
-                if len(on) > 1:
-                    numbers = ", ".join(str(i + 1) for i in on)
-                    notes.append(
-                        f"{code} on lines {numbers} counted as one service (minutes added; one line "
-                        f"per code per day, units on line {on[0] + 1})"
-                    )
-    explanation = _explain(
-        unit_rule, labels, s_kind, s_min, s_units, timed, timed_minutes, won, contested, tie, suffix, notes
-    )
-    return _result(unit_rule, codes, units, timed_minutes, alternatives, explanation, None)
+    text = None
+    if explain:
+        text = _explain_grouped(
+            unit_rule,
+            codes,
+            s_key,
+            s_kind,
+            s_fam,
+            s_min,
+            s_lines,
+            s_units,
+            timed,
+            timed_minutes,
+            won,
+            contested,
+            tie,
+        )
+    return _result(unit_rule, codes, units, timed_minutes, alternatives, text, mins, table)
 
 
-@dataclass(frozen=True)
-class _Tie:
+class _Tie(NamedTuple):
     tied: list[int]  # service indexes with the tied leftover, in tie-break order
     need: int  # how many of them get a remainder unit
     first_unit: int  # ordinal of the first unit decided by the tie
@@ -513,39 +531,81 @@ class _Tie:
     truncated: bool
 
 
-def _remainder(
-    rest: int, timed: list[int], s_min: list[int], s_key: list[str], s_units: list[int]
-) -> tuple[list[int], _Tie | None, bool]:
-    """Give ``rest`` remainder units to the largest leftovers (facts §1.3 steps 3-5); find ties.
+def _cms(
+    timed: list[int], s_min: list[int], s_key: list[str], s_units: list[int]
+) -> tuple[int, Sequence[int], bool, _Tie | None]:
+    """CMS 8-minute rule over the timed services (facts §1.2-§1.3), writing ``s_units``.
 
-    ``s_units`` holds the full units and is updated in place. Returns the winners, the tie
-    (when the last unit(s) fall inside a group of equal leftovers) with its other allocations,
-    and whether any service with leftover minutes went without a remainder unit.
+    Returns the pooled minutes, the services that won a remainder unit, whether a service with
+    leftover minutes went without one, and the tie (if the last unit(s) fell on equal leftovers).
     """
-    cand = [j for j in timed if s_min[j] % 15]
+    pooled = 0
+    full = 0
+    cand: list[int] = []  # services with leftover minutes ...
+    lefts: list[int] = []  # ... and their leftovers (minutes % 15)
+    for j in timed:
+        m = s_min[j]
+        pooled += m
+        f = m // 15
+        s_units[j] = f
+        full += f
+        if m - 15 * f:
+            cand.append(j)
+            lefts.append(m - 15 * f)
+    rest = (pooled + 7) // 15 - full
+    if not rest:
+        return pooled, (), bool(cand), None
     if len(cand) <= rest:  # every leftover wins (§1.3 step 6: rest never exceeds this count)
         for j in cand:
             s_units[j] += 1
-        return cand, None, False
-    if rest == 1:  # the common case: one unit to the single largest leftover
-        top = max(s_min[j] % 15 for j in cand)
-        tied = [j for j in cand if s_min[j] % 15 == top]
-        if len(tied) == 1:
-            s_units[tied[0]] += 1
-            return tied, None, True
-    cand.sort(key=lambda j: (-(s_min[j] % 15), -s_min[j], s_key[j]))
-    won = cand[:rest]
+        return pooled, cand, False, None
+    # More leftovers than units: the largest leftovers win. Without a tie at the cut-off the
+    # winners are the leftovers above it; a tie at the cut-off goes to _contest.
+    if rest == 1:
+        cutoff = max(lefts)
+        if lefts.count(cutoff) == 1:
+            winner = cand[lefts.index(cutoff)]
+            s_units[winner] += 1
+            return pooled, (winner,), True, None
+    else:
+        order = sorted(lefts, reverse=True)
+        cutoff = order[rest - 1]
+        if order[rest] != cutoff:
+            won = [j for j, left in zip(cand, lefts, strict=True) if left >= cutoff]
+            for j in won:
+                s_units[j] += 1
+            return pooled, won, True, None
+    won, tie = _contest(rest, cutoff, pooled, cand, lefts, s_min, s_key, s_units)
+    return pooled, won, True, tie
+
+
+def _contest(
+    rest: int,
+    cutoff: int,
+    pooled: int,
+    cand: list[int],
+    lefts: list[int],
+    s_min: list[int],
+    s_key: list[str],
+    s_units: list[int],
+) -> tuple[list[int], _Tie]:
+    """The last remainder unit(s) fall on equal leftovers (``cutoff``): the provider's choice
+    (facts §1.3 step 4).
+
+    Leftovers above the cut-off win outright. Inside the tied group the engine picks by more
+    total minutes, then the lower code; every other choice of ``need`` services from the group
+    is listed as an alternative (in tie-break order, at most :data:`MAX_ALTERNATIVES`).
+    """
+    won = [j for j, left in zip(cand, lefts, strict=True) if left > cutoff]
+    tied = [j for j, left in zip(cand, lefts, strict=True) if left == cutoff]
+    tied.sort(key=lambda j: (-s_min[j], s_key[j]))
+    need = rest - len(won)
     for j in won:
         s_units[j] += 1
-    cutoff = s_min[won[-1]] % 15
-    if s_min[cand[rest]] % 15 != cutoff:
-        return won, None, True
-    tied = [j for j in cand if s_min[j] % 15 == cutoff]
-    need = rest - sum(1 for j in won if s_min[j] % 15 > cutoff)
-    total = sum(s_units[j] for j in timed)
-    base = s_units.copy()
+    base = s_units.copy()  # every unit but the tied ones
     for j in tied[:need]:
-        base[j] -= 1
+        s_units[j] += 1
+    won += tied[:need]
     alternatives: list[list[int]] = []
     truncated = False
     combos = combinations(tied, need)
@@ -558,7 +618,8 @@ def _remainder(
         for j in combo:
             alt[j] += 1
         alternatives.append(alt)
-    return won, _Tie(tied, need, total - need + 1, total, alternatives, truncated), True
+    total = (pooled + 7) // 15
+    return won, _Tie(tied, need, total - need + 1, total, alternatives, truncated)
 
 
 def _place(
@@ -622,6 +683,53 @@ def _either(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
+def _explain_grouped(
+    rule: UnitRule,
+    codes: list[str],
+    s_key: list[str],
+    s_kind: list[int],
+    s_fam: list[CodeFamily | None],
+    s_min: list[int],
+    s_lines: list[list[int]],
+    s_units: list[int],
+    timed: list[int],
+    timed_minutes: int,
+    won: Sequence[int],
+    contested: bool,
+    tie: _Tie | None,
+) -> str:
+    """Labels, family splits and duplicate notes for a grouped visit, then :func:`_explain`."""
+    labels: list[str] = []
+    suffix: dict[int, str] = {}
+    notes: list[str] = []
+    for j in range(len(s_key)):
+        fam = s_fam[j]
+        lines_j = s_lines[j]
+        present = [codes[i] for i in lines_j]
+        if fam is None:
+            labels.append(s_key[j])
+        else:
+            labels.append(f"{fam.base}/{fam.addon}" if len(set(present)) == 2 else present[0])
+            split = _family_split(fam, s_units[j], lines_j, codes)
+            if s_kind[j] == _SCALED:
+                split = f" ({split}; midpoint rule)" if split else " (midpoint rule)"
+            elif split:
+                split = f" ({split})"
+            suffix[j] = split
+        if len(set(present)) < len(present):
+            for code in dict.fromkeys(present):
+                on = [i for i in lines_j if codes[i] == code]
+                if len(on) > 1:
+                    numbers = ", ".join(str(i + 1) for i in on)
+                    notes.append(
+                        f"{code} on lines {numbers} counted as one service (minutes added; one line "
+                        f"per code per day, units on line {on[0] + 1})"
+                    )
+    return _explain(
+        rule, labels, s_kind, s_min, s_units, timed, timed_minutes, won, contested, tie, suffix, notes
+    )
+
+
 def _explain(
     rule: UnitRule,
     labels: list[str],
@@ -630,7 +738,7 @@ def _explain(
     s_units: list[int],
     timed: list[int],
     timed_minutes: int,
-    won: list[int],
+    won: Sequence[int],
     contested: bool,
     tie: _Tie | None,
     suffix: dict[int, str] | None,
@@ -641,19 +749,14 @@ def _explain(
     parts: list[str] = []
     if timed:
         items = []
-        if contested:  # a service with leftover minutes lost a remainder unit
-            tied = tie.tied if tie is not None else ()
-            for j in timed:
-                text = f"{labels[j]} {s_min[j]} min → {s_units[j]}"
-                if suffix and j in suffix:
-                    text += suffix[j]
-                if j in won:
-                    text += " (tie pick)" if j in tied else " (larger leftover)"
-                items.append(text)
-        elif suffix:
-            items = [f"{labels[j]} {s_min[j]} min → {s_units[j]}{suffix.get(j, '')}" for j in timed]
-        else:
-            items = [f"{labels[j]} {s_min[j]} min → {s_units[j]}" for j in timed]
+        tied = tie.tied if tie is not None else ()
+        for j in timed:
+            text = f"{labels[j]} {s_min[j]} min → {s_units[j]}"
+            if suffix and j in suffix:
+                text += suffix[j]
+            if contested and j in won:  # another service with leftover minutes lost to this one
+                text += " (tie pick)" if j in tied else " (larger leftover)"
+            items.append(text)
         if rule is UnitRule.CMS:
             total = sum(s_units[j] for j in timed)
             noun = "unit" if total == 1 else "units"

@@ -62,7 +62,8 @@ def _visits(codes: list[Any], minutes: list[Any], visits: list[Any] | None) -> d
     return groups
 
 
-def _units_and_explanations(codes: Any, minutes: Any, rule: Any, visits: Any) -> tuple[list, list, Callable]:
+def _units_and_explanations(codes: Any, minutes: Any, rule: Any, visits: Any,
+                            explain: bool = False) -> tuple[list, list, Callable]:
     flat_codes, reshape = _flatten(codes)
     flat_minutes, _ = _flatten(minutes)
     if len(flat_minutes) != len(flat_codes):
@@ -82,9 +83,10 @@ def _units_and_explanations(codes: Any, minutes: Any, rule: Any, visits: Any) ->
             for i in rows:
                 units[i] = why[i] = f"#ERROR: {exc}"
             continue
+        text = result.explanation if explain else ""  # written on first read: skip it for OT_UNITS
         for i, u in zip(rows, result.units, strict=True):
             units[i] = u
-            why[i] = result.explanation
+            why[i] = text
     return units, why, reshape
 
 
@@ -101,9 +103,9 @@ def OT_UNITS(codes: Any, minutes: Any, rule: Any = None, visits: Any = None) -> 
 
 def OT_UNITS_EXPLAIN(codes: Any, minutes: Any, rule: Any = None, visits: Any = None) -> Any:
     """The one-line explanation of each row's visit, e.g.
-    ``47 timed min → 3 units: 97112 24 min → 2, 97110 23 min → 1 (larger leftover)``."""
+    ``47 timed min → 3 units: 97112 24 min → 2 (larger leftover), 97110 23 min → 1``."""
     try:
-        _, why, reshape = _units_and_explanations(codes, minutes, rule, visits)
+        _, why, reshape = _units_and_explanations(codes, minutes, rule, visits, explain=True)
     except UnitsInputError as exc:
         return f"#ERROR: {exc}"
     return reshape(why)
