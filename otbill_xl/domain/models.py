@@ -292,6 +292,9 @@ class ChargeLine(NamedTuple):
     claim_id: str
     status: str
     note: str
+    #: Claim frequency: blank/1 original, 7 replacement (corrected), 8 void — with the payer's claim number.
+    frequency: str = ""
+    original_claim_number: str = ""
 
     @property
     def modifiers(self) -> tuple[str, ...]:

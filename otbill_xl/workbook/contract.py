@@ -213,6 +213,10 @@ CHARGES = Sheet("Charges", "One row per service line.", (
     Column("ClaimID", I, False, ("Claim ID", "Claim #", "Claim No", "Claim Number")),
     Column("Status", T, False, ("Claim Status", "Line Status")),
     Column("Note", T, False, ("Notes", "Comment", "Comments", "Memo")),
+    Column("Frequency", C, False, ("Claim Frequency", "Frequency Code", "Resubmission Code", "Claim Type"),
+           choices=(), attr="frequency"),
+    Column("OriginalClaimNumber", I, False, ("Original Claim Number", "Original Claim #", "Payer Claim Number",
+                                             "ICN", "Original Reference Number"), attr="original_claim_number"),
 ), aliases=("Charge Sheet", "Charge Entry", "Visits", "Services"))
 
 PAYMENTS = Sheet("Payments", "Posted payments and adjustments.", (
