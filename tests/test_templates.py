@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import openpyxl
@@ -128,6 +128,10 @@ def test_template_formats(built):
     assert fmt("Charges", "DOS") in ("yyyy-mm-dd", "m/d/yyyy")
     assert fmt("Charges", "Charge") == "#,##0.00"
     assert fmt("Payments", "Paid") == "#,##0.00"
+    assert fmt("Patients", "PriorTherapySpend") == fmt("Patients", "DeductibleRemaining") == "#,##0.00"
+    assert fmt("MedicareRVU", "WorkRVU") == fmt("MedicareRVU", "MPRVU") == "0.0000"
+    assert fmt("MedicareGPCI", "PEGPCI") == "0.0000"
+    assert fmt("MedicareGPCI", "Locality") == "@"
 
 
 def test_template_dropdowns(built):
@@ -154,11 +158,14 @@ def test_template_dropdowns(built):
     assert "03" in pos and "11" in pos
     assert dropdown("Payers", "UnitRule") == '"cms,ama"'
     assert dropdown("Payers", "RequiresGO") == dropdown("Payers", "RequiresAuth") == '"Y,N"'
+    assert dropdown("Payers", "ApplyMPPR") == dropdown("MedicareRVU", "AlwaysTherapy") == '"Y,N"'
     assert "medicare_advantage" in dropdown("Payers", "PayerType")
     assert dropdown("Patients", "Relationship") == '"self,spouse,child,other"'
     assert dropdown("Patients", "Sex") == '"f,m,u"'
     usage = [dv for dv in wb["Practice"].data_validations.dataValidation if dv.formula1 == '"T,P"']
     assert [str(dv.sqref) for dv in usage] == [f"B{PRACTICE_SETTINGS.index('UsageIndicator') + 2}"]
+    apm = [dv for dv in wb["Practice"].data_validations.dataValidation if dv.formula1 == '"Y,N"']
+    assert [str(dv.sqref) for dv in apm] == [f"B{PRACTICE_SETTINGS.index('QualifyingAPM') + 2}"]
 
 
 def test_instructions_cover_every_sheet_and_column(built):
@@ -197,6 +204,129 @@ def test_sample_reference_sheets(rows):
     assert used <= {c["Code"] for c in rows["ChargeMaster"]}
     for payer in {p["PayerKey"] for p in rows["Payers"]} - {"MEDICARE"}:
         assert used <= {f["Code"] for f in rows["FeeSchedule"] if f["PayerKey"] == payer}
+    assert practice["QualifyingAPM"] == "N"
+    mppr = {p["PayerKey"]: p["ApplyMPPR"] for p in rows["Payers"]}
+    types = {p["PayerKey"]: p["PayerType"] for p in rows["Payers"]}
+    assert mppr["MEDICARE"] == "Y" and set(mppr.values()) == {"Y", None}
+    assert [k for k, v in mppr.items() if v == "Y" and types[k] == "commercial"] == ["BLUEPEAK"]
+    medicare_ids = {p["PatientID"] for p in patients if p["PayerKey"] == "MEDICARE"}
+    prior = {p["PatientID"]: p["PriorTherapySpend"] for p in patients if p["PriorTherapySpend"] is not None}
+    assert set(prior) == {k.patient_id for k in sample.KX_PATIENTS} and set(prior) <= medicare_ids
+    assert all(1000 < v < 2480 for v in prior.values())
+    deductible = [(p["PatientID"], p["DeductibleRemaining"]) for p in patients if p["DeductibleRemaining"] is not None]
+    assert len(deductible) == 1 and deductible[0][0] in medicare_ids and deductible[0][1] == 283.00
+
+
+def test_sample_medicare_fee_schedule_tables(rows):
+    """MedicareRVU and MedicareGPCI hold the sourced values for the year of the sample's dates of
+    service; every code billed to Medicare has an RVU row or is intentionally absent."""
+    practice = {r["Setting"]: r["Value"] for r in rows["Practice"]}
+    gpci = rows["MedicareGPCI"]
+    assert [(g["Year"], g["Locality"]) for g in gpci] == [(2026, practice["MedicareLocality"])]
+    assert practice["MedicareLocality"] == sample.MEDICARE_LOCALITY
+    assert tuple(Decimal(str(gpci[0][k])) for k in ("WorkGPCI", "PEGPCI", "MPGPCI")) == sample.LOCALITY_GPCI
+    rvus = rows["MedicareRVU"]
+    assert {r["Year"] for r in rvus} == {line["DOS"].year for line in rows["Charges"]} == {2026}
+    by_code = {r["Code"]: r for r in rvus}
+    assert len(by_code) == len(rvus) and all(r["Modifier"] is None for r in rvus)
+    cat = catalogue()
+    for code, values in sample.MEDICARE_RVUS.items():
+        r = by_code[code]
+        got = tuple(Decimal(str(r[k])) for k in ("WorkRVU", "PERVUNonFacility", "PERVUFacility", "MPRVU"))
+        assert got == values, code
+        assert r["AlwaysTherapy"] == ("Y" if cat.get(code).always_therapy else "N"), code
+    assert set(by_code) == set(sample.MEDICARE_RVUS)
+    payer_of = {p["PatientID"]: p["PayerKey"] for p in rows["Patients"]}
+    medicare_codes = {line["Code"] for line in rows["Charges"] if payer_of.get(line["PatientID"]) == "MEDICARE"}
+    assert medicare_codes - {"97003"} <= set(by_code) | set(sample.RVU_ABSENT)
+    assert not set(by_code) & set(sample.RVU_ABSENT)
+    assert "97010" in sample.RVU_ABSENT  # bundled (status B): Medicare pays nothing for it
+    readme = README.read_text(encoding="utf-8")
+    assert "SOURCES.md" in readme and sample.MEDICARE_LOCALITY in readme
+    for code in sample.RVU_ABSENT:
+        assert code in readme
+    sources = (ROOT / "otbill_xl" / "refdata" / "SOURCES.md").read_text(encoding="utf-8")
+    assert "PPRRVU2025_Oct" in sources and "GPCI2026" in sources
+
+
+def _medicare_allowed(visit: list[dict], rvus: dict, gpci: tuple[Decimal, ...]) -> list[Decimal | None]:
+    """The sample's Medicare allowed amounts recomputed from the sheets (2026 non-QP CF 33.4009,
+    MPPR with PE at 50% on all but the highest-PE always-therapy unit of the day, CO/CQ at 85%)."""
+    cf, cent = Decimal("33.4009"), Decimal("0.01")
+    priced = {}
+    for i, line in enumerate(visit):
+        r = rvus.get(line["Code"])
+        if r is None:
+            continue
+        work, pe, mp = (Decimal(str(r[k])) * g * cf for k, g in zip(("WorkRVU", "PERVUNonFacility", "MPRVU"), gpci,
+                                                                      strict=True))
+        full, reduced = ((work + pe * share + mp).quantize(cent, ROUND_HALF_UP) for share in (1, Decimal("0.5")))
+        units = line["Units"] or sample.hand_units(line["Minutes"])
+        priced[i] = (full, reduced, pe, units, r["AlwaysTherapy"] == "Y")
+    group = [i for i, p in priced.items() if p[4]]
+    top = max(group, key=lambda i: (priced[i][2], priced[i][0], -i)) if group else None
+    out: list[Decimal | None] = []
+    for i, line in enumerate(visit):
+        if i not in priced:
+            out.append(None)
+            continue
+        full, reduced, _pe, units, always = priced[i]
+        full_units = (1 if i == top else 0) if always else units
+        fee = (full * units).quantize(cent, ROUND_HALF_UP)
+        allowed = fee - ((full - reduced) * (units - full_units)).quantize(cent, ROUND_HALF_UP)
+        if {line["Mod1"], line["Mod2"], line["Mod3"], line["Mod4"]} & {"CO", "CQ"}:
+            allowed -= (allowed * Decimal("0.15")).quantize(cent, ROUND_HALF_UP)
+        out.append(allowed)
+    return out
+
+
+def kx_running(rows) -> dict[str, Decimal]:
+    """LineID -> the patient's running 2026 OT allowed amount (PriorTherapySpend + the Medicare
+    allowed of the lines so far, in DOS and sheet order), for Medicare patients' lines."""
+    patients = {p["PatientID"]: p for p in rows["Patients"]}
+    rvus = {r["Code"]: r for r in rows["MedicareRVU"] if r["Year"] == 2026}
+    g = rows["MedicareGPCI"][0]
+    gpci = tuple(Decimal(str(g[k])) for k in ("WorkGPCI", "PEGPCI", "MPGPCI"))
+    visits: dict[tuple, list[dict]] = defaultdict(list)
+    for line in rows["Charges"]:
+        patient = patients.get(line["PatientID"])
+        if patient and patient["PayerKey"] == "MEDICARE":
+            visits[line["PatientID"], line["DOS"]].append(line)
+    running: dict[str, Decimal] = {}
+    out = {}
+    for (pid, _dos), lines in sorted(visits.items()):
+        total = running.setdefault(pid, Decimal(str(patients[pid]["PriorTherapySpend"] or 0)))
+        for line, allowed in zip(lines, _medicare_allowed(lines, rvus, gpci), strict=True):
+            total += allowed or 0
+            out[line["LineID"]] = total
+        running[pid] = total
+    return out
+
+
+def kx_needed(rows) -> dict[str, bool]:
+    """LineID -> whether the running 2026 OT allowed amount is over the $2,480 KX threshold."""
+    return {line_id: total > Decimal("2480") for line_id, total in kx_running(rows).items()}
+
+
+def test_sample_kx_patients_cross_the_threshold(rows):
+    """The KX patients cross the 2026 KX threshold on the first line of a visit, with a wide margin,
+    and from that line on every line carries KX (the planted kx.missing line aside); they stay under
+    the $3,000 targeted-review amount, and every other Medicare patient stays under the threshold."""
+    needed = kx_needed(rows)
+    assert max(kx_running(rows).values()) < Decimal("3000") - 20
+    by_id = {line["LineID"]: line for line in rows["Charges"]}
+    assert 2 <= len(sample.KX_PATIENTS) <= 3
+    for k in sample.KX_PATIENTS:
+        crossing = by_id[k.crossing_line_id]
+        assert crossing["PatientID"] == k.patient_id and needed[k.crossing_line_id]
+        assert k.before <= Decimal("2480") - 5 and k.after >= Decimal("2480") + 5
+        same_day = [x for x in rows["Charges"] if (x["PatientID"], x["DOS"]) == (k.patient_id, crossing["DOS"])]
+        assert same_day[0] is crossing
+        mine = [x for x in rows["Charges"] if x["PatientID"] == k.patient_id]
+        assert any(not needed[x["LineID"]] for x in mine) and any(needed[x["LineID"]] for x in mine)
+        assert all(needed[x["LineID"]] == (x["DOS"] >= crossing["DOS"]) for x in mine)
+    kx_ids = {k.patient_id for k in sample.KX_PATIENTS}
+    assert not any(v for lid, v in needed.items() if by_id[lid]["PatientID"] not in kx_ids)
 
 
 def test_sample_charge_lines(rows):
@@ -218,7 +348,7 @@ def test_planted_errors_are_recorded_and_documented(rows):
     assert rules == [
         "code.deleted", "mod.wrong-discipline", "mod.cq-on-ot", "mod.go-missing", "units.over-billed",
         "npi.rendering-invalid", "dx.missing-primary", "dx.malformed", "dup.line", "code.addon-without-base",
-        "date.outside-poc", "ref.patient-unknown", "units.untimed-over-1", "mod.co-without-assistant"]
+        "date.outside-poc", "ref.patient-unknown", "units.untimed-over-1", "mod.co-without-assistant", "kx.missing"]
     by_id = {line["LineID"]: line for line in rows["Charges"]}
     assert len({p.line_id for p in sample.PLANTED_ERRORS}) == len(sample.PLANTED_ERRORS)
     readme = README.read_text(encoding="utf-8")
@@ -263,6 +393,14 @@ def test_planted_errors_are_what_they_say(rows):
     assert (err["units.untimed-over-1"]["Code"], err["units.untimed-over-1"]["Units"]) == ("97150", 2)
     co = err["mod.co-without-assistant"]
     assert co["Mod2"] == "CO" and providers[co["RenderingNPI"]] == "OT"
+    kx = err["kx.missing"]
+    kx_column = next(p.column for p in sample.PLANTED_ERRORS if p.rule == "kx.missing")
+    mods = [kx[m] for m in ("Mod1", "Mod2", "Mod3", "Mod4")]
+    assert "KX" not in mods and payer_of[kx["PatientID"]] == "MEDICARE"
+    assert kx_column == f"Mod{mods.index(None) + 1}"  # the first free modifier slot
+    assert kx_needed(rows)[kx["LineID"]]
+    crossing = next(by_id[k.crossing_line_id] for k in sample.KX_PATIENTS if k.patient_id == kx["PatientID"])
+    assert kx["DOS"] > crossing["DOS"]
 
 
 def test_sample_is_clean_apart_from_planted_errors(rows):
@@ -276,13 +414,15 @@ def test_sample_is_clean_apart_from_planted_errors(rows):
     visits: dict[str, set] = defaultdict(set)
     evals: Counter = Counter()
     seen = Counter()
+    needed = kx_needed(rows)
     for line in lines:
         patient = patients[line["PatientID"]]
         info = cat.lookup(line["Code"], line["DOS"])
         assert info.is_valid, line
-        assert line["Mod1"] == "GO", line
-        assert line["Mod2"] == ("CO" if providers[line["RenderingNPI"]] == "OTA" else None), line
-        assert line["Mod3"] is None and line["Mod4"] is None and line["POS"] == "11"
+        mods = ["GO"] + (["CO"] if providers[line["RenderingNPI"]] == "OTA" else [])
+        mods += ["KX"] if needed.get(line["LineID"]) else []
+        assert [line[m] for m in ("Mod1", "Mod2", "Mod3", "Mod4")] == mods + [None] * (4 - len(mods)), line
+        assert line["POS"] == "11"
         assert line["Dx1"] and ICD10_SHAPE.match(line["Dx1"]) and (line["Dx2"] is None or ICD10_SHAPE.match(line["Dx2"]))
         assert patient["POCStart"] <= line["DOS"] <= patient["POCEnd"], line
         if payers[patient["PayerKey"]]["RequiresAuth"] == "Y":

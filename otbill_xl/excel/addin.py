@@ -3,10 +3,10 @@ the functions themselves live in :mod:`otbill_xl.excel.udfs` and are tested with
 
 from __future__ import annotations
 
-import xlwings as xw  # pragma: no cover - needs Excel
-
 import time
 from decimal import Decimal
+
+import xlwings as xw  # pragma: no cover - needs Excel
 
 from otbill_xl.excel import udfs
 

@@ -9,6 +9,16 @@ The practice ("Cedar Lane Hand & Occupational Therapy", Cherry Hill NJ) has 5 pa
 with a few payments posted for September visits. The lines are clean except for the
 :data:`PLANTED_ERRORS`, one per scrubber rule, which a scrubber must find.
 
+Medicare pricing tables: the ``MedicareRVU`` sheet holds published CMS RVUs for the codes billed
+(:data:`MEDICARE_RVUS`; provenance in ``otbill_xl/refdata/SOURCES.md``) and ``MedicareGPCI`` the
+published GPCIs of the practice's ``MedicareLocality``. Three Medicare patients
+(:data:`KX_PATIENTS`) have a ``PriorTherapySpend`` chosen so that their running 2026 OT allowed
+amount, priced from those tables the way :func:`medicare_allowed` does (and the pricing engine
+does), crosses the 2026 KX threshold halfway through the allowed amount of the first line of a visit,
+and stays under the $3,000 targeted-review amount: every line from that visit on carries KX in its
+first free modifier slot, except one planted ``kx.missing`` line. One other Medicare patient has the
+whole 2026 Part B deductible still to meet (``DeductibleRemaining``).
+
 Units of timed codes (hand proof that the CMS and AMA rules agree here)
 -------------------------------------------------------------------
 Per visit the minutes of each timed code are ``m = 15*k + r`` (``0 <= r <= 14``) with either
@@ -38,20 +48,24 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 
 from otbill_xl.domain import npi
+from otbill_xl.domain.codes import catalogue
 from otbill_xl.workbook.contract import (
     CHARGE_MASTER,
     CHARGES,
     FEE_SCHEDULE,
+    MEDICARE_GPCI,
+    MEDICARE_RVU,
     PATIENTS,
     PAYERS,
     PAYMENTS,
     PRACTICE,
     PRACTICE_SETTINGS,
     PROVIDERS,
+    CellKind,
 )
 
 #: Seed of the one random generator behind the sample.
@@ -100,15 +114,142 @@ _PAYER_FACTOR = {"MAPLAN": Decimal("1.00"), "MEDICAID": Decimal("0.72"), "SUMMIT
 _COPAY = {"MAPLAN": Decimal("15.00"), "MEDICAID": Decimal("0.00"), "SUMMIT": Decimal("25.00"),
           "BLUEPEAK": Decimal("30.00")}
 
+# --------------------------------------------------------------------------------------------
+# Medicare Physician Fee Schedule tables (published values; see otbill_xl/refdata/SOURCES.md)
+# --------------------------------------------------------------------------------------------
+
+#: Fee-schedule year of the sample's MedicareRVU and MedicareGPCI rows (the year of every DOS).
+PFS_YEAR = 2026
+
+#: Work RVU, non-facility PE RVU, facility PE RVU and MP RVU per code, exactly as published in CMS's
+#: CY2025 national PFS relative value file (RVU25D, ``PPRRVU2025_Oct.csv``). The CY2026 file could
+#: not be sourced, so the sample's 2026 rows carry these CY2025 values: a stand-in, not verified as
+#: the 2026 RVUs. Nothing here is computed or estimated.
+MEDICARE_RVUS: dict[str, tuple[Decimal, Decimal, Decimal, Decimal]] = {
+    code: tuple(Decimal(v) for v in values) for code, values in {
+        "97018": ("0.06", "0.12", "0.12", "0.01"), "97035": ("0.21", "0.21", "0.21", "0.01"),
+        "97110": ("0.45", "0.43", "0.43", "0.01"), "97112": ("0.50", "0.48", "0.48", "0.01"),
+        "97129": ("0.50", "0.16", "0.15", "0.01"), "97130": ("0.48", "0.15", "0.15", "0.01"),
+        "97140": ("0.43", "0.40", "0.40", "0.01"), "97150": ("0.29", "0.24", "0.24", "0.01"),
+        "97165": ("1.54", "1.53", "1.53", "0.04"), "97166": ("1.54", "1.53", "1.53", "0.04"),
+        "97167": ("1.54", "1.53", "1.53", "0.04"), "97168": ("0.96", "1.16", "1.16", "0.03"),
+        "97530": ("0.44", "0.62", "0.62", "0.01"), "97533": ("0.48", "1.38", "1.38", "0.01"),
+        "97535": ("0.45", "0.53", "0.53", "0.01"), "97760": ("0.50", "0.91", "0.91", "0.01"),
+        "97763": ("0.48", "1.06", "1.06", "0.01"),
+    }.items()}
+
+#: Codes the sample bills to Medicare that deliberately have no MedicareRVU row (the pricing engine
+#: reports "no RVU" for them).
+RVU_ABSENT: dict[str, str] = {
+    "97010": "hot/cold packs: a bundled service (PFS status B) for which Medicare makes no separate "
+             "payment; the source lists RVUs for it (0.06 / 0.13 / 0.13 / 0.01) but a row would price it",
+}
+
+#: The practice's Medicare locality (MAC-locality, as on the Practice sheet) and its CY2026 GPCIs
+#: (work with the 1.0 floor, PE, MP) from CMS's CY2026 GPCI file (Addendum E). The stored copy of
+#: that file that could be found ends before New Jersey, so the sample uses Arizona (MAC 03102,
+#: locality 00), a whole-state locality whose published row was available, instead of the
+#: practice's real NJ locality 12402-99.
+MEDICARE_LOCALITY = "03102-00"
+LOCALITY_GPCI: tuple[Decimal, Decimal, Decimal] = (Decimal("1.000"), Decimal("0.969"), Decimal("0.856"))
+
+#: 2026 figures of the pricing engine's reference tables (refdata/*.csv) the KX design relies on:
+#: the non-qualifying-APM conversion factor, the OT KX threshold, the share of PE paid on MPPR-reduced
+#: units and the share paid on CO/CQ lines.
+CONVERSION_FACTOR_2026 = Decimal("33.4009")
+KX_THRESHOLD_2026 = Decimal("2480")
+_MPPR_PE_PAID = Decimal("0.50")
+_ASSISTANT_PAID = Decimal("0.85")
+_KX_PATIENT_COUNT = 3
+#: Above $3,000 a year a claim may get targeted medical review; the KX patients stay under it.
+_KX_REVIEW_2026 = Decimal("3000")
+#: Part B deductible still to meet for one Medicare patient (the 2026 deductible, $283, none met).
+DEDUCTIBLE_2026 = Decimal("283.00")
+
+
+_MOD_COLUMNS = ("Mod1", "Mod2", "Mod3", "Mod4")
+
+
+def _cents(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+def _unit_amounts(code: str) -> tuple[Decimal, Decimal, Decimal] | None:
+    """(full, MPPR-reduced, unrounded PE payment) of one non-facility unit, or None without RVUs."""
+    rvu = MEDICARE_RVUS.get(code)
+    if rvu is None:
+        return None
+    work_rvu, pe_rvu, _pe_facility, mp_rvu = rvu
+    work_gpci, pe_gpci, mp_gpci = LOCALITY_GPCI
+    work = work_rvu * work_gpci * CONVERSION_FACTOR_2026
+    pe = pe_rvu * pe_gpci * CONVERSION_FACTOR_2026
+    mp = mp_rvu * mp_gpci * CONVERSION_FACTOR_2026
+    return _cents(work + pe + mp), _cents(work + pe * _MPPR_PE_PAID + mp), pe
+
+
+def _line_units(line: dict[str, object]) -> int:
+    if line["Units"] is not None:
+        return int(line["Units"])
+    return hand_units(int(line["Minutes"])) if line["Minutes"] is not None else 1
+
+
+def medicare_allowed(lines: list[dict[str, object]]) -> list[Decimal | None]:
+    """Expected Medicare allowed amount of each line of one visit (lines in sheet order; None for a
+    code without RVUs), priced from :data:`MEDICARE_RVUS` and :data:`LOCALITY_GPCI` at the 2026
+    conversion factor: per-unit amounts rounded to the cent; MPPR over the visit's always-therapy
+    units (the unit with the highest PE payment in full, every other unit with PE at 50%; ties to the
+    higher full amount, then the earlier line); CO/CQ lines paid 85% of the amount after MPPR."""
+    cat = catalogue()
+    amounts = [_unit_amounts(str(line["Code"])) for line in lines]
+    group = [i for i, (line, a) in enumerate(zip(lines, amounts, strict=True))
+             if a is not None and cat.get(str(line["Code"])) is not None and cat.get(str(line["Code"])).always_therapy]
+    top = max(group, key=lambda i: (amounts[i][2], amounts[i][0], -i)) if group else None
+    out: list[Decimal | None] = []
+    for i, (line, a) in enumerate(zip(lines, amounts, strict=True)):
+        if a is None:
+            out.append(None)
+            continue
+        full, reduced, _pe = a
+        units = _line_units(line)
+        full_units = (1 if i == top else 0) if i in group else units
+        fee = _cents(full * units)
+        mppr = _cents((full - reduced) * (units - full_units))
+        mods = {line.get(m) for m in _MOD_COLUMNS}
+        assistant = _cents((fee - mppr) * (1 - _ASSISTANT_PAID)) if mods & {"CO", "CQ"} else Decimal("0")
+        out.append(fee - mppr - assistant)
+    return out
+
+
+
+def first_free_modifier(line: dict[str, object]) -> str:
+    """The first empty modifier column of a line (where KX goes)."""
+    return next(m for m in _MOD_COLUMNS if not line.get(m))
+
+
+@dataclass(frozen=True)
+class KxPatient:
+    """A Medicare patient whose 2026 OT allowed amount crosses the KX threshold in the sample."""
+
+    patient_id: str
+    prior_therapy_spend: Decimal
+    #: First line over the threshold (the first line of the crossing visit); it and every later line
+    #: of the patient carry KX, except the planted ``kx.missing`` line.
+    crossing_line_id: str
+    #: Running allowed amount (prior spend included) before and after the crossing line.
+    before: Decimal
+    after: Decimal
+
+
 # PayerKey, PayerName, PayerType, PayerID, UnitRule, RequiresGO, RequiresAuth, VisitLimitPerYear,
-# TimelyFilingDays. BLUEPEAK (90-day filing) patients start in October, so none of the sample's
-# lines is past timely filing before 2026-12-30.
+# TimelyFilingDays, ApplyMPPR. BLUEPEAK (90-day filing) patients start in October, so none of the
+# sample's lines is past timely filing before 2026-12-30. BLUEPEAK also applies the multiple
+# procedure payment reduction to its contracted rates (a UHC-style commercial MPPR policy).
 _PAYERS = (
-    ("MEDICARE", "Medicare Part B", "medicare", "12402", "cms", "Y", "N", None, 365),
-    ("MAPLAN", "Liberty Shore Medicare Advantage HMO", "medicare_advantage", "LSMA1", "cms", "Y", "Y", None, 180),
-    ("MEDICAID", "Garden State Medicaid", "medicaid", "NJMCD", "ama", "Y", "Y", 20, 365),
-    ("SUMMIT", "Summit Health Plan PPO", "commercial", "04271", "ama", "N", "N", 30, 180),
-    ("BLUEPEAK", "Bluepeak Insurance EPO", "commercial", "BPK21", "cms", "Y", "Y", None, 90),
+    ("MEDICARE", "Medicare Part B", "medicare", "12402", "cms", "Y", "N", None, 365, "Y"),
+    ("MAPLAN", "Liberty Shore Medicare Advantage HMO", "medicare_advantage", "LSMA1", "cms", "Y", "Y", None, 180, None),
+    ("MEDICAID", "Garden State Medicaid", "medicaid", "NJMCD", "ama", "Y", "Y", 20, 365, None),
+    ("SUMMIT", "Summit Health Plan PPO", "commercial", "04271", "ama", "N", "N", 30, 180, None),
+    ("BLUEPEAK", "Bluepeak Insurance EPO", "commercial", "BPK21", "cms", "Y", "Y", None, 90, "Y"),
 )
 _VISIT_CAP = {"MEDICARE": 16, "MAPLAN": 28, "MEDICAID": 17, "SUMMIT": 26, "BLUEPEAK": 20}
 
@@ -261,7 +402,7 @@ class _Builder:
             "ReceiverName": "Harborline Clearinghouse", "ReceiverID": "HRBRLN",
             "InterchangeSenderQualifier": "ZZ", "InterchangeSenderID": "CLHOT4471",
             "InterchangeReceiverQualifier": "ZZ", "InterchangeReceiverID": "HRBRLN",
-            "UsageIndicator": "T", "MedicareLocality": "12402-99",
+            "UsageIndicator": "T", "MedicareLocality": MEDICARE_LOCALITY, "QualifyingAPM": "N",
         }
         assert tuple(self.practice) == PRACTICE_SETTINGS
         self.providers = [(self.npi(), *p) for p in _PROVIDERS]
@@ -272,6 +413,7 @@ class _Builder:
         self.planted: list[tuple[dict[str, object], str, str, str]] = []
         self.plant_errors()
         self.blank_some_units()
+        self.kx_patients = self.add_kx()
         self.lines = self.number_lines()
         self.payments = self.make_payments()
 
@@ -592,6 +734,50 @@ class _Builder:
         line["Mod2"] = "CO"
         self.plant(line, "mod.co-without-assistant", "Mod2", "CO (assistant modifier) on a line rendered by an OT")
 
+    def add_kx(self) -> list[tuple[_Patient, Decimal, dict[str, object], Decimal, Decimal]]:
+        """KX patients, a Part B deductible, and the planted ``kx.missing`` line (no random draws).
+
+        The Medicare patients with the most visits and no planted line get a PriorTherapySpend that
+        puts the KX threshold halfway through the allowed amount of the first line of a visit in the
+        second half of their course (a priced line of at least $20, so the crossing has a wide margin
+        on both sides), late enough that their year's total stays under the $3,000 targeted-review
+        amount. Every line from that visit on carries KX in its first free modifier slot, except
+        one line of the next visit of the first such patient: the planted ``kx.missing`` error.
+        """
+        medicare = [p for p in self.patients if p.payer == "MEDICARE"]
+        visits = {p.pid: sorted((v for v in self.visits if v.patient is p), key=lambda v: v.dos) for p in medicare}
+        clean = [p for p in medicare if not any(v.planted for v in visits[p.pid])]
+        chosen = sorted(sorted(clean, key=lambda p: (-len(visits[p.pid]), p.pid))[:_KX_PATIENT_COUNT],
+                        key=lambda p: p.pid)
+        out = []
+        for p in chosen:
+            course = visits[p.pid]
+            allowed = [medicare_allowed(v.lines) for v in course]
+            totals = [sum((a for a in vis if a is not None), Decimal("0")) for vis in allowed]
+            k = next(k for k in range(len(course) // 2, len(course) - 2)
+                     if allowed[k][0] is not None and allowed[k][0] >= 20
+                     and sum(totals[k:]) - allowed[k][0] / 2 <= _KX_REVIEW_2026 - KX_THRESHOLD_2026 - 20)
+            before = sum(totals[:k], Decimal("0"))
+            prior = _cents(KX_THRESHOLD_2026 - before - allowed[k][0] / 2)
+            p.row["PriorTherapySpend"] = prior
+            for v in course[k:]:
+                for line in v.lines:
+                    line[first_free_modifier(line)] = "KX"
+            out.append((p, prior, course[k].lines[0], prior + before, prior + before + allowed[k][0]))
+            if len(out) == 1:
+                v = course[k + 1]
+                v.planted = True
+                line = next(x for x in v.lines if x["Minutes"] is not None)
+                column = next(m for m in reversed(_MOD_COLUMNS) if line.get(m) == "KX")
+                line[column] = None
+                self.plant(line, "kx.missing", column,
+                           f"Medicare line after the patient's 2026 OT allowed amount (with PriorTherapySpend) "
+                           f"passed the KX threshold (${KX_THRESHOLD_2026:,.0f}) without the KX modifier")
+        kx_ids = {p.pid for p in chosen}
+        deductible = min((p for p in clean if p.pid not in kx_ids), key=lambda p: p.pid)
+        deductible.row["DeductibleRemaining"] = DEDUCTIBLE_2026
+        return out
+
     def blank_some_units(self) -> None:
         """About 5% of timed lines have Units (and so Charge) blank: otbill computes them."""
         for v in self.visits:
@@ -664,11 +850,13 @@ def _table(columns: tuple[str, ...], records: list[dict[str, object]]) -> list[l
 
 
 @cache
-def _generate() -> tuple[dict[str, tuple[tuple[object, ...], ...]], tuple[PlantedError, ...]]:
+def _generate() -> tuple[dict[str, tuple[tuple[object, ...], ...]], tuple[PlantedError, ...], tuple[KxPatient, ...]]:
     b = _Builder()
     b.build()
     money_cols = {"ChargePerUnit", "AllowedPerUnit", "Charge", "Billed", "Allowed", "Paid", "PatientResp",
-                  "AdjAmount"}
+                  "AdjAmount", "PriorTherapySpend", "DeductibleRemaining"}
+    decimal_cols = {c.name for c in (*MEDICARE_RVU.columns, *MEDICARE_GPCI.columns) if c.kind is CellKind.DECIMAL}
+    cat = catalogue()
     payer_cols = PAYERS.column_names
     sheets: dict[str, list[list[object]]] = {
         PRACTICE.name: [list(PRACTICE.column_names)] + [[k, v] for k, v in b.practice.items()],
@@ -680,6 +868,13 @@ def _generate() -> tuple[dict[str, tuple[tuple[object, ...], ...]], tuple[Plante
         FEE_SCHEDULE.name: _table(FEE_SCHEDULE.column_names, [
             {"PayerKey": payer, "Code": code, "EffectiveFrom": EFFECTIVE_FROM, "EffectiveTo": EFFECTIVE_TO,
              "AllowedPerUnit": v} for (payer, code), v in fee_schedule().items()]),
+        MEDICARE_RVU.name: _table(MEDICARE_RVU.column_names, [
+            {"Year": PFS_YEAR, "Code": code, "WorkRVU": work, "PERVUNonFacility": pe_nf, "PERVUFacility": pe_f,
+             "MPRVU": mp, "AlwaysTherapy": "Y" if cat.get(code).always_therapy else "N"}
+            for code, (work, pe_nf, pe_f, mp) in sorted(MEDICARE_RVUS.items())]),
+        MEDICARE_GPCI.name: _table(MEDICARE_GPCI.column_names, [
+            {"Year": PFS_YEAR, "Locality": MEDICARE_LOCALITY, "WorkGPCI": LOCALITY_GPCI[0], "PEGPCI": LOCALITY_GPCI[1],
+             "MPGPCI": LOCALITY_GPCI[2]}]),
         CHARGES.name: _table(CHARGES.column_names, b.lines),
         PAYMENTS.name: _table(PAYMENTS.column_names, b.payments),
     }
@@ -689,11 +884,14 @@ def _generate() -> tuple[dict[str, tuple[tuple[object, ...], ...]], tuple[Plante
             for i, col in enumerate(header):
                 if col in money_cols:
                     row[i] = _money(row[i])
+                elif col in decimal_cols:
+                    row[i] = float(row[i]) if row[i] is not None else None
                 elif row[i] == "":
                     row[i] = None
     planted = tuple(PlantedError(str(line["LineID"]), rule, column, text) for line, rule, column, text in b.planted)
+    kx = tuple(KxPatient(p.pid, prior, str(line["LineID"]), before, after) for p, prior, line, before, after in b.kx_patients)
     frozen = {name: tuple(tuple(row) for row in rows) for name, rows in sheets.items()}
-    return frozen, planted
+    return frozen, planted, kx
 
 
 def sample_rows() -> dict[str, list[list[object]]]:
@@ -702,9 +900,12 @@ def sample_rows() -> dict[str, list[list[object]]]:
     The ``Practice`` sheet is given as Setting/Value rows. Money is a float with 2 decimals,
     dates are :class:`datetime.date`, identifiers and codes are text, blank cells are ``None``.
     """
-    sheets, _planted = _generate()
+    sheets, _planted, _kx = _generate()
     return {name: [list(row) for row in rows] for name, rows in sheets.items()}  # cell values are immutable
 
 
 #: The deliberate errors in the sample's Charges sheet, in the order of the scrubber rules.
 PLANTED_ERRORS: tuple[PlantedError, ...] = _generate()[1]
+
+#: The Medicare patients whose running 2026 OT allowed amount crosses the KX threshold.
+KX_PATIENTS: tuple[KxPatient, ...] = _generate()[2]

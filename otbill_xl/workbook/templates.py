@@ -56,11 +56,12 @@ VALIDATION_ROWS = 1000
 #: The PayerKey dropdown reads this many Payers rows.
 PAYER_ROWS = 500
 
-_FORMATS = {CellKind.DATE: "yyyy-mm-dd", CellKind.MONEY: "#,##0.00", CellKind.INT: "0"}
+_FORMATS = {CellKind.DATE: "yyyy-mm-dd", CellKind.MONEY: "#,##0.00", CellKind.INT: "0", CellKind.DECIMAL: "0.0000"}
 _TEXT = "@"  # ID, code, text, flag and choice columns: typed text keeps leading zeros (ZIP, POS 03)
 _KIND_LABEL = {
     CellKind.TEXT: "text", CellKind.ID: "text (identifier)", CellKind.CODE: "code (text)",
     CellKind.DATE: "date", CellKind.INT: "whole number", CellKind.MONEY: "amount", CellKind.FLAG: "Y or N",
+    CellKind.DECIMAL: "number",
     CellKind.CHOICE: "one of: ",
 }
 _MIN_WIDTH = {CellKind.DATE: 12, CellKind.MONEY: 12, CellKind.INT: 8}
@@ -78,6 +79,8 @@ COLUMN_HELP: dict[str, str] = {
     "RequiresAuth": "Y when visits need a prior authorization number.",
     "VisitLimitPerYear": "Visits the plan covers per calendar year (blank = no limit).",
     "TimelyFilingDays": "Days after the date of service by which the payer must receive the claim.",
+    "ApplyMPPR": "Y when the payer reduces the practice expense of extra therapy units on one day (multiple "
+                 "procedure payment reduction); blank = Y for Medicare, N for other payers.",
     "Providers.NPI": "The rendering therapist's or assistant's 10-digit NPI.",
     "Providers.LastName": "Provider's last name.",
     "Providers.FirstName": "Provider's first name.",
@@ -111,6 +114,9 @@ COLUMN_HELP: dict[str, str] = {
     "ReferringFirstName": "Referring provider's first name.",
     "SecondaryPayerKey": "Secondary payer (a PayerKey), if any.",
     "SecondaryMemberID": "Member ID with the secondary payer.",
+    "PriorTherapySpend": "Medicare: OT allowed amounts the patient already used this year at other providers "
+                         "(counts toward the KX threshold); blank = 0.",
+    "DeductibleRemaining": "Medicare: Part B deductible the patient still has to meet this year; blank = met.",
     "Code": "CPT/HCPCS procedure code (e.g. 97110).",
     "ChargePerUnit": "Your charge for one unit of the code.",
     "ChargeMaster.EffectiveFrom": "First date of service the charge applies to.",
@@ -119,6 +125,19 @@ COLUMN_HELP: dict[str, str] = {
     "FeeSchedule.EffectiveFrom": "First date of service the rate applies to.",
     "EffectiveTo": "Last date of service the rate applies to (blank = open-ended).",
     "AllowedPerUnit": "The payer's allowed amount for one unit.",
+    "MedicareRVU.Year": "Fee-schedule (calendar) year of the RVUs; a line is priced with the rows of its DOS year.",
+    "MedicareRVU.Code": "CPT/HCPCS code as in CMS's PPRRVU file.",
+    "MedicareRVU.Modifier": "Modifier of the PPRRVU row; blank for the code's global row (the one therapy uses).",
+    "WorkRVU": "Work RVU (PPRRVU column WORK RVU).",
+    "PERVUNonFacility": "Non-facility practice expense RVU (used for office and home places of service).",
+    "PERVUFacility": "Facility practice expense RVU (used for facility places of service); blank = NA.",
+    "MPRVU": "Malpractice RVU (PPRRVU column MP RVU).",
+    "AlwaysTherapy": "Y when the code is always a therapy service (subject to MPPR); N for sometimes-therapy codes.",
+    "MedicareGPCI.Year": "Fee-schedule (calendar) year of the GPCIs.",
+    "Locality": "Medicare locality, written exactly as the Practice setting MedicareLocality (e.g. 12402-99).",
+    "WorkGPCI": "Work GPCI of the locality (with the 1.0 floor, as CMS publishes it).",
+    "PEGPCI": "Practice expense GPCI of the locality.",
+    "MPGPCI": "Malpractice GPCI of the locality.",
     "LineID": "Your id for the service line (otbill fills blanks in its output).",
     "DOS": "Date of service.",
     "RenderingNPI": "NPI of the therapist or assistant who furnished the service.",
@@ -175,7 +194,10 @@ SETTING_HELP: dict[str, str] = {
     "InterchangeReceiverQualifier": "ISA07, usually ZZ.",
     "InterchangeReceiverID": "ISA08 receiver ID.",
     "UsageIndicator": "T for test files, P for production.",
-    "MedicareLocality": "Medicare fee-schedule locality (MAC and locality number, e.g. 12402-99).",
+    "MedicareLocality": "Medicare fee-schedule locality (MAC and locality number, e.g. 12402-99); the "
+                        "MedicareGPCI sheet needs a row for it.",
+    "QualifyingAPM": "Y when the clinician is a qualifying participant in an advanced APM (the higher 2026 "
+                     "conversion factor); N otherwise.",
 }
 
 
@@ -269,7 +291,8 @@ def _validations(sheet: Sheet, last_row: int, lists: dict[str, str]) -> list[Dat
     payer_range = f"=Payers!${payer_col}$2:${payer_col}${PAYER_ROWS}"
     closed = {  # column -> inline list; anything else is refused
         "PayerType": PAYER_TYPES, "UnitRule": UNIT_RULES, "Relationship": RELATIONSHIPS, "Sex": SEXES,
-        "SubscriberSex": SEXES, "RequiresGO": ("Y", "N"), "RequiresAuth": ("Y", "N"),
+        "SubscriberSex": SEXES, "RequiresGO": ("Y", "N"), "RequiresAuth": ("Y", "N"), "ApplyMPPR": ("Y", "N"),
+        "AlwaysTherapy": ("Y", "N"),
     }
     open_ = {  # column -> list formula; other values get a warning only
         "Code": lists["Code"], "Mod1": lists["Modifier"], "Mod2": lists["Modifier"], "Mod3": lists["Modifier"],
@@ -297,6 +320,11 @@ def _validations(sheet: Sheet, last_row: int, lists: dict[str, str]) -> list[Dat
         row = PRACTICE_SETTINGS.index("UsageIndicator") + 2
         dv = DataValidation(type="list", formula1=_inline(("T", "P")), allow_blank=True, showErrorMessage=True,
                             errorStyle="stop", errorTitle="UsageIndicator", error="T (test) or P (production).")
+        dv.add(f"B{row}")
+        out.append(dv)
+        row = PRACTICE_SETTINGS.index("QualifyingAPM") + 2
+        dv = DataValidation(type="list", formula1=_inline(("Y", "N")), allow_blank=True, showErrorMessage=True,
+                            errorStyle="stop", errorTitle="QualifyingAPM", error="Y or N.")
         dv.add(f"B{row}")
         out.append(dv)
     return out
