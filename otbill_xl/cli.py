@@ -27,6 +27,15 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="otbill — o
 templates_app = typer.Typer(no_args_is_help=True, help="Workbook templates.")
 app.add_typer(templates_app, name="templates")
 
+
+def _register_feeschedule() -> None:
+    from otbill_xl.cli_feeschedule import feeschedule_app
+
+    app.add_typer(feeschedule_app, name="feeschedule")
+
+
+_register_feeschedule()
+
 # Piped output (CI logs, batch jobs) gets a wide fixed width instead of rich's 80 columns.
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
@@ -203,6 +212,133 @@ def print_price_totals(outcome) -> None:
     unpriced = sum(1 for p in outcome.result.lines if p.expected_allowed is None)
     out.print(f"{len(outcome.result.lines)} lines priced; {flagged} have scrub errors (priced anyway, flagged); "
               f"{unpriced} could not be priced (see the Basis column).")
+
+
+GroupOpt = Annotated[str, typer.Option("--group", help="visit: one claim per date of service; period: per month.")]
+LedgerOpt = Annotated[Path | None, typer.Option("--ledger", help="Claim ledger (default $OTBILL_LEDGER or OUT/.otbill/ledger.sqlite).")]
+
+
+def _check_group(group: str) -> str:
+    if group not in ("visit", "period"):
+        raise fail(f"--group {group!r}: use visit or period.")
+    return group
+
+
+@app.command()
+def claims(
+    workbook: Annotated[Path, typer.Argument(help="Practice workbook (.xlsx).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the 837P files and the annotated copy.")] = Path("out"),
+    as_json: JsonOpt = False,
+    as_of: AsOfOpt = None,
+    group: GroupOpt = "visit",
+    strict: Annotated[bool, typer.Option("--strict", help="Hold back lines with warnings too.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Write the files but record nothing in the ledger.")] = False,
+    rebill: Annotated[str, typer.Option("--rebill", help="LineIDs to bill again although the ledger has them (comma-separated).")] = "",
+    ledger_path: LedgerOpt = None,
+    columns: ColumnsOpt = None,
+) -> None:
+    """Create 837P (005010X222A1) claim files, one per payer; never bill a line twice."""
+    from datetime import datetime
+
+    from otbill_xl.ledger import Ledger, default_ledger_path
+    from otbill_xl.workbook.claims import create_claims
+    from otbill_xl.workbook.files import FileWorkbook
+    from otbill_xl.workbook.mapping import overrides_from_toml
+
+    day = parse_as_of(as_of)
+    _check_group(group)
+    try:
+        port = FileWorkbook(workbook)
+        with Ledger(ledger_path or default_ledger_path(out_dir)) as ledger:
+            outcome = create_claims(port, out_dir=out_dir, ledger=ledger, as_of=day, created=datetime.now(),
+                                    group=group, strict=strict, dry_run=dry_run,
+                                    rebill=frozenset(x.strip() for x in rebill.split(",") if x.strip()),
+                                    overrides=overrides_from_toml(columns) if columns else None)
+        annotated = out_dir / f"{workbook.stem}.claims.xlsx"
+        port.save(str(annotated))
+    except OtbillError as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        sys.stdout.write(dumps(outcome.to_dict() | {"annotated": str(annotated)}) + "\n")
+    else:
+        print_claims_summary(outcome)
+        out.print(f"Annotated copy (ClaimID/Status filled, Claims and Held Back sheets): {annotated}")
+    raise typer.Exit(EXIT_FINDINGS if outcome.problems else EXIT_OK)
+
+
+def print_claims_summary(outcome) -> None:
+    table = Table(title="Claims by payer" + (" (dry run: nothing recorded in the ledger)" if outcome.dry_run else ""))
+    for col in ("Payer", "Claims", "Lines", "Charges", "File"):
+        table.add_column(col, justify="right" if col in ("Claims", "Lines", "Charges") else "left")
+    files = {f.payer_key: f for f in outcome.files}
+    for payer, t in sorted(outcome.totals_by_payer().items()):
+        f = files.get(payer)
+        table.add_row(payer, str(t["claims"]), str(t["lines"]), f"{t['charges']:,.2f}", Path(f.path).name if f else "-")
+    out.print(table)
+    held = outcome.assembly.excluded
+    out.print(f"{len(outcome.assembly.claims)} claims, {outcome.lines_billed} lines billed; {len(held)} lines held back.")
+    for e in held[:25]:
+        out.print(f"  held {e.line_id or 'row ' + str(e.row)}: {e.reasons[0]}", highlight=False)
+    if len(held) > 25:
+        out.print(f"  ... and {len(held) - 25} more (see the Held Back sheet).")
+    for problem in outcome.problems:
+        err.print(f"[red]{problem}[/]", highlight=False)
+
+
+@app.command()
+def batch(
+    inputs: Annotated[list[str], typer.Argument(help="Workbooks, folders or globs.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out"),
+    workers: Annotated[int | None, typer.Option("--workers", help="Worker processes (default: number of CPUs).")] = None,
+    as_json: JsonOpt = False,
+    as_of: AsOfOpt = None,
+    group: GroupOpt = "visit",
+    strict: Annotated[bool, typer.Option("--strict", help="Hold back lines with warnings too.")] = False,
+    ledger_path: LedgerOpt = None,
+) -> None:
+    """Convert many workbooks (check → price → claims) in parallel; resumable; batch-report.xlsx/json."""
+    from datetime import datetime
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from otbill_xl.ledger import default_ledger_path
+    from otbill_xl.workbook.batch import run_batch
+
+    day = parse_as_of(as_of)
+    _check_group(group)
+    if workers is not None and workers < 1:
+        raise fail("--workers must be 1 or more.")
+    ledger = ledger_path or default_ledger_path(out_dir)
+    tally = {"claims": 0, "lines": 0, "errors": 0}
+    interactive = err.is_terminal and not as_json
+    progress = Progress(TextColumn("[bold]otbill batch"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("{task.fields[claims]} claims · {task.fields[lines]} lines · {task.fields[errors]} errors"),
+                        TimeRemainingColumn(), console=err, disable=not interactive)
+    task = progress.add_task("batch", total=None, claims=0, lines=0, errors=0)
+
+    def on_result(r, done: int, total: int) -> None:
+        tally["claims"] += r.claims
+        tally["lines"] += r.lines_billed
+        tally["errors"] += r.errors + (r.outcome in ("unusable", "failed"))
+        progress.update(task, completed=done, total=total, **tally)
+        if not interactive:
+            err.print(f"[{done}/{total}] {r.outcome:<10} {Path(r.path).name}: {r.claims} claims, {r.lines_billed} lines"
+                      + (f" — {r.message}" if r.message else ""), highlight=False)
+
+    try:
+        with progress:
+            result = run_batch(inputs, out_dir, ledger_path=ledger, workers=workers, as_of=day,
+                               created=datetime.now(), group=group, strict=strict, on_result=on_result)
+    except OtbillError as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        sys.stdout.write(Path(result.report_json).read_text(encoding="utf-8"))
+    else:
+        out.print(f"{len(result.results)} inputs in {result.seconds:.1f} s: "
+                  + ", ".join(f"{n} {k}" for k, n in sorted(result.counts.items()))
+                  + f". Reports: {result.report_xlsx}, {result.report_json}")
+    bad = sum(1 for r in result.results if r.outcome in ("unusable", "failed"))
+    raise typer.Exit(EXIT_FINDINGS if bad else EXIT_OK)
 
 
 @app.command()

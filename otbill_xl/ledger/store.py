@@ -92,6 +92,11 @@ class Ledger:
                 out.append(value)
             return out[0], out[1], out[2]
 
+    def peek_numbers(self) -> tuple[int, int, int]:
+        """The numbers :meth:`next_numbers` would hand out, without reserving them (dry runs)."""
+        values = dict(self._conn.execute("SELECT name, value FROM counters").fetchall())
+        return values["interchange"] + 1, values["group"] + 1, values["transaction"] + 1
+
     # -- billed lines -------------------------------------------------------------------------
     def billed(self, practice: str, keys: Iterable[str]) -> dict[str, BilledLine]:
         """Which of these line keys were already billed (by this practice), with their claim."""

@@ -1,0 +1,299 @@
+"""``otbill feeschedule ...``: import fee schedules into a copy of a practice workbook.
+
+* ``import-cms --rvu PPRRVU.csv --gpci GPCI.csv --year 2026 WORKBOOK`` reads CMS's Physician Fee
+  Schedule files and replaces that year's MedicareRVU / MedicareGPCI rows.
+* ``import FILE --payer KEY WORKBOOK`` reads a payer's contracted fee schedule (CSV or Excel) and
+  writes its rows into the FeeSchedule sheet.
+
+The result is always a new workbook (default ``WORKBOOK.pfs.xlsx`` / ``WORKBOOK.fees.xlsx``), written
+atomically; input files are never modified. Exit codes: 0 ok (warnings allowed), 1 some rows were
+skipped (errors listed with file and line), 2 nothing usable (bad file, wrong layout, nothing to
+import) — then no output is written.
+
+Registered by :mod:`otbill_xl.cli` as ``app.add_typer(feeschedule_app, name="feeschedule")``; this module
+does not import :mod:`otbill_xl.cli` (no import cycle), so it carries its own small output helpers.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from otbill_xl.domain.findings import Finding, Location, Severity
+from otbill_xl.errors import OtbillError
+
+EXIT_OK, EXIT_FINDINGS, EXIT_UNUSABLE = 0, 1, 2
+
+feeschedule_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Import fee schedules: CMS's yearly PFS files and payers' "
+                                                           "contracted rates.")
+
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+
+
+def _fail(message: str, code: int = EXIT_UNUSABLE) -> typer.Exit:
+    err.print(f"[bold red]otbill:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _where(loc: Location) -> str:
+    if loc.sheet:
+        place = f"{loc.sheet}!{loc.cell}" if loc.cell else (f"{loc.sheet} row {loc.row}" if loc.row else loc.sheet)
+    else:
+        place = f"line {loc.row}" if loc.row else ""
+    return f"{loc.file} {place}".strip() if loc.file else place
+
+
+def _finding_dict(f: Finding) -> dict[str, Any]:
+    loc = f.location
+    return {"rule": f.rule, "severity": f.severity.value, "file": loc.file, "sheet": loc.sheet, "line": loc.row,
+            "cell": loc.cell, "column": loc.column, "message": f.message, "fix": f.fix}
+
+
+def _print_findings(findings: list[Finding], limit: int = 60) -> None:
+    if not findings:
+        return
+    table = Table(title=f"Findings ({len(findings)})")
+    for col in ("Severity", "Rule", "Where", "Message", "Fix"):
+        table.add_column(col, overflow="fold")
+    style = {"error": "red", "warning": "yellow", "info": "blue"}
+    for f in sorted(findings, key=lambda f: f.severity.rank)[:limit]:
+        table.add_row(f"[{style[f.severity.value]}]{f.severity.value}[/]", f.rule, _where(f.location), f.message, f.fix)
+    out.print(table)
+    if len(findings) > limit:
+        out.print(f"... and {len(findings) - limit} more (use --json for all).")
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, indent=2, default=str, ensure_ascii=False)
+
+
+def _output_path(workbook: Path, out_file: Path | None, tag: str, inputs: list[Path]) -> Path:
+    target = out_file or workbook.with_name(f"{workbook.stem}.{tag}{workbook.suffix or '.xlsx'}")
+    for p in inputs:
+        if p.exists() and target.resolve() == p.resolve():
+            raise _fail(f"--out {target.name} is one of the input files; otbill never overwrites its input. "
+                        "Choose another name.")
+    return target
+
+
+def _parse_date(option: str, value: str | None) -> date | None:
+    if not value:
+        return None
+    from otbill_xl.formats.fee_schedule_import import to_date
+
+    try:
+        return to_date(value)
+    except ValueError:
+        raise _fail(f"{option} {value!r} is not a date; use YYYY-MM-DD, e.g. 2026-01-01.") from None
+
+
+def _unusable(messages: list[str], findings: list[Finding], as_json: bool) -> typer.Exit:
+    """Exit 2 after reporting why nothing could be imported (no output file is written)."""
+    if as_json:
+        sys.stdout.write(_dumps({"errors": messages, "findings": [_finding_dict(f) for f in findings],
+                                 "written": None}) + "\n")
+    else:
+        _print_findings(findings)
+    for message in messages:
+        err.print(f"[bold red]otbill:[/] {message}", highlight=False)
+    err.print("otbill: nothing was written.", highlight=False)
+    return typer.Exit(EXIT_UNUSABLE)
+
+
+def _rows(n: int, word: str = "row") -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _finish(findings: list[Finding], payload: dict[str, Any], as_json: bool, lines: list[str]) -> None:
+    errors = sum(1 for f in findings if f.severity is Severity.ERROR)
+    payload["findings"] = [_finding_dict(f) for f in findings]
+    payload["summary"] = {s.value: sum(1 for f in findings if f.severity is s) for s in Severity}
+    if as_json:
+        sys.stdout.write(_dumps(payload) + "\n")
+    else:
+        _print_findings(findings)
+        for line in lines:
+            out.print(line, highlight=False)
+    raise typer.Exit(EXIT_FINDINGS if errors else EXIT_OK)
+
+
+# ------------------------------------------------------------------------------------------------
+
+@feeschedule_app.command("import-cms")
+def import_cms(
+    workbook: Annotated[Path, typer.Argument(help="Practice workbook (.xlsx); it is not modified.")],
+    year: Annotated[int, typer.Option("--year", help="Fee-schedule year of the files, e.g. 2026.")],
+    rvu: Annotated[Path | None, typer.Option("--rvu", help="CMS PPRRVU file (e.g. PPRRVU26_JAN.csv or "
+                                                           "PPRRVU2026_Jan_nonQPP.csv).")] = None,
+    gpci: Annotated[Path | None, typer.Option("--gpci", help="CMS GPCI file (e.g. GPCI2026.csv).")] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", help="Workbook copy to write (default: "
+                                                                "WORKBOOK.pfs.xlsx).")] = None,
+    all_codes: Annotated[bool, typer.Option("--all-codes", help="Keep every code, not only the OT catalogue's.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import CMS's yearly PFS files (PPRRVU RVUs, GPCIs) into a copy of the workbook.
+
+    Replaces that year's MedicareRVU and MedicareGPCI rows and keeps other years'. Localities are keyed
+    MAC-LL (e.g. 12402-99): put yours in the Practice sheet's MedicareLocality setting."""
+    from otbill_xl.formats.cms_pfs import CmsFileError, read_gpci, read_pprrvu
+    from otbill_xl.workbook.feeschedule import import_medicare, practice_setting
+    from otbill_xl.workbook.files import FileWorkbook
+
+    if rvu is None and gpci is None:
+        raise _fail("give --rvu (the PPRRVU file), --gpci (the GPCI file), or both.")
+    if not 1992 <= year <= 2100:
+        raise _fail(f"--year {year} is not a fee-schedule year (the PFS started in 1992).")
+    target = _output_path(workbook, out_file, "pfs", [p for p in (workbook, rvu, gpci) if p])
+
+    fatal: list[str] = []
+    rvu_read = gpci_read = None
+    if rvu is not None:
+        try:
+            rvu_read = read_pprrvu(rvu, year=year, all_codes=all_codes)
+        except CmsFileError as exc:
+            fatal.append(str(exc))
+    if gpci is not None:
+        try:
+            gpci_read = read_gpci(gpci, year=year)
+        except CmsFileError as exc:
+            fatal.append(str(exc))
+    if rvu_read is not None and not rvu_read.rvus:
+        reason = (f"none of its {rvu_read.other_codes} codes is in the OT code catalogue (use --all-codes to import "
+                  "them all)" if rvu_read.other_codes else "it has no usable code rows")
+        fatal.append(f"{rvu_read.file}: nothing to import: {reason}.")
+    if gpci_read is not None and not gpci_read.gpcis:
+        fatal.append(f"{gpci_read.file}: nothing to import: no usable locality rows.")
+    findings: list[Finding] = [f for r in (rvu_read, gpci_read) if r is not None for f in r.findings]
+    if fatal:
+        raise _unusable(fatal, findings, as_json)
+    try:
+        port = FileWorkbook(workbook)
+        updates = import_medicare(port, year=year, rvus=rvu_read.rvus if rvu_read else None,
+                                  gpcis=gpci_read.gpcis if gpci_read else None)
+        locality = practice_setting(port, "MedicareLocality")
+        port.save(str(target))
+    except OtbillError as exc:
+        raise _fail(str(exc)) from None
+
+    lines: list[str] = []
+    if rvu_read is not None:
+        cf = ", ".join(map(str, rvu_read.conversion_factors)) or "none"
+        lines.append(f"{rvu_read.file}: header at line {rvu_read.header_line}; {len(rvu_read.rvus)} codes read"
+                     + (f", {rvu_read.other_codes} codes outside the OT catalogue left out (--all-codes keeps them)"
+                        if rvu_read.other_codes else "")
+                     + f"; conversion factor in the file: {cf}.")
+    if gpci_read is not None:
+        keys = {g.locality for g in gpci_read.gpcis}
+        lines.append(f"{gpci_read.file}: header at line {gpci_read.header_line}; {len(keys)} localities "
+                     f"(work GPCI from {gpci_read.work_column!r}).")
+        loc_finding = _locality_check(locality, keys, workbook.name, year)
+        if loc_finding is not None:
+            findings.append(loc_finding)
+    for u in updates:
+        lines.append(f"{u.sheet}: {_rows(u.added)} for {year} written"
+                     + (f" (replacing {u.replaced})" if u.replaced else "")
+                     + (f", {_rows(u.kept, 'other row')} kept" if u.kept else "")
+                     + (" (new sheet)" if u.created else "") + ".")
+    lines.append(f"Workbook copy: {target}")
+    payload = {"workbook": str(workbook), "out": str(target), "year": year,
+               "rvu": rvu_read.summary() if rvu_read else None, "gpci": gpci_read.summary() if gpci_read else None,
+               "sheets": [u.to_dict() for u in updates]}
+    _finish(findings, payload, as_json, lines)
+
+
+def _locality_check(locality: str | None, keys: set[str], workbook: str, year: int) -> Finding | None:
+    where = Location(file=workbook, sheet="Practice", column="MedicareLocality")
+    example = "12402-99" if "12402-99" in keys else (sorted(keys)[0] if keys else "12402-99")
+    if not locality:
+        return Finding(rule="pfs.locality-unset", severity=Severity.INFO, location=where,
+                       message="The Practice sheet has no MedicareLocality, so Medicare prices cannot be computed.",
+                       fix=f"Set MedicareLocality to your locality's MAC-LL key from the MedicareGPCI sheet, "
+                           f"e.g. {example}.")
+    if locality not in keys:
+        return Finding(rule="pfs.locality-unknown", severity=Severity.WARNING, location=where,
+                       message=f"MedicareLocality {locality!r} is not a {year} GPCI locality (keys look like {example}: "
+                               "the 5-digit MAC, a dash, the 2-digit locality number).",
+                       fix="Copy your locality's key from the MedicareGPCI sheet into the Practice sheet.")
+    return None
+
+
+@feeschedule_app.command("import")
+def import_payer(
+    file: Annotated[Path, typer.Argument(help="The payer's fee schedule: CSV or Excel.")],
+    workbook: Annotated[Path, typer.Argument(help="Practice workbook (.xlsx); it is not modified.")],
+    payer: Annotated[str, typer.Option("--payer", help="The payer's PayerKey in the workbook (e.g. SUMMIT).")],
+    out_file: Annotated[Path | None, typer.Option("--out", help="Workbook copy to write (default: "
+                                                                "WORKBOOK.fees.xlsx).")] = None,
+    columns: Annotated[Path | None, typer.Option("--columns", help="TOML file mapping the file's headers, e.g. "
+                                                                   "Code = \"Proc\".")] = None,
+    sheet: Annotated[str | None, typer.Option("--sheet", help="Worksheet to read (Excel files; default the "
+                                                              "first).")] = None,
+    effective_from: Annotated[str | None, typer.Option("--effective-from", help="EffectiveFrom for rows without "
+                                                                                "one (YYYY-MM-DD).")] = None,
+    effective_to: Annotated[str | None, typer.Option("--effective-to", help="EffectiveTo for rows without one "
+                                                                            "(YYYY-MM-DD).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import a payer's contracted rates (CSV or Excel) into a copy of the workbook.
+
+    The rows go to the FeeSchedule sheet, replacing that payer's rows with the same EffectiveFrom and
+    keeping all others."""
+    from otbill_xl.formats.fee_schedule_import import (
+        FeeScheduleFileError,
+        mapping_from_toml,
+        read_fee_schedule,
+    )
+    from otbill_xl.workbook.feeschedule import import_fee_schedule, payer_keys
+    from otbill_xl.workbook.files import FileWorkbook
+
+    start = _parse_date("--effective-from", effective_from)
+    end = _parse_date("--effective-to", effective_to)
+    target = _output_path(workbook, out_file, "fees", [p for p in (workbook, file, columns) if p])
+    try:
+        mapping = mapping_from_toml(columns) if columns else None
+        read = read_fee_schedule(file, payer=payer, sheet=sheet, columns=mapping, effective_from=start,
+                                 effective_to=end)
+    except FeeScheduleFileError as exc:
+        raise _unusable([str(exc)], [], as_json) from None
+    findings = list(read.findings)
+    if not read.entries:
+        raise _unusable([f"{read.file}: no usable rows for payer {read.payer!r} (see the findings)."], findings,
+                        as_json)
+    try:
+        port = FileWorkbook(workbook)
+        keys = payer_keys(port)
+        update = import_fee_schedule(port, read.entries, payer=read.payer)
+        port.save(str(target))
+    except OtbillError as exc:
+        raise _fail(str(exc)) from None
+    if keys is not None and read.payer not in keys:
+        findings.append(Finding(
+            rule="fees.unknown-payer", severity=Severity.WARNING,
+            location=Location(file=workbook.name, sheet="Payers", column="PayerKey"),
+            message=f"PayerKey {read.payer!r} is not on the Payers sheet, so these rates are not used yet.",
+            fix=f"Add {read.payer} to the Payers sheet, or import again with --payer set to its PayerKey."))
+    sheet_note = f" sheet {read.sheet}" if read.sheet else ""
+    mapped = ", ".join(f"{k} ← {v!r}" for k, v in read.columns.items())
+    lines = [f"{read.file}{sheet_note}: header at {'line' if not read.sheet else 'row'} {read.header_line} ({mapped}); "
+             f"{len(read.entries)} rates for {read.payer}"
+             + (f", {_rows(read.other_payer_rows)} of other payers left out" if read.other_payer_rows else "") + ".",
+             f"{update.sheet}: {_rows(update.added)} written"
+             + (f" (replacing {update.replaced} with the same EffectiveFrom)" if update.replaced else "")
+             + (f", {_rows(update.kept, 'other row')} kept" if update.kept else "")
+             + (" (new sheet)" if update.created else "") + ".",
+             f"Workbook copy: {target}"]
+    payload = {"workbook": str(workbook), "out": str(target), "read": read.summary(), "sheet": update.to_dict()}
+    _finish(findings, payload, as_json, lines)
+
+
+__all__ = ["feeschedule_app"]

@@ -1,0 +1,211 @@
+"""Batch conversion: many practice workbooks → checked, priced, annotated copies and 837P files.
+
+Each workbook runs check → price → claims in a worker process (one bad workbook never stops the
+others); the parent only collects small result records, so its memory stays flat however many inputs
+there are. Every output is written under a temporary name and renamed, so an interrupted batch leaves
+no half-written file; an input whose content (SHA-256) was already converted is skipped on the next run.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from otbill_xl.errors import OtbillError
+from otbill_xl.ledger import Ledger
+from otbill_xl.workbook.files import atomic_save
+
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
+REPORT_JSON = "batch-report.json"
+REPORT_XLSX = "batch-report.xlsx"
+
+
+@dataclass
+class InputResult:
+    """What happened to one input workbook."""
+
+    path: str
+    sha256: str = ""
+    outcome: str = "pending"     # converted | held-lines | skipped | unusable | failed
+    message: str = ""
+    charge_lines: int = 0
+    errors: int = 0
+    warnings: int = 0
+    claims: int = 0
+    lines_billed: int = 0
+    lines_held: int = 0
+    expected_payment: str = "0.00"
+    files: list[str] = field(default_factory=list)
+    annotated: str = ""
+    seconds: float = 0.0
+
+
+def expand_inputs(inputs: Iterable[str]) -> list[Path]:
+    """Workbooks named directly, found in folders (recursively) or matched by globs, in a stable order;
+    Excel's lock files (``~$...``) and otbill's own outputs are left out."""
+    seen: dict[str, Path] = {}
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            candidates = sorted(q for q in p.rglob("*") if q.suffix.lower() in WORKBOOK_SUFFIXES)
+        elif any(ch in item for ch in "*?["):
+            candidates = sorted(Path(x) for x in glob.glob(item, recursive=True))
+        else:
+            candidates = [p]
+        for q in candidates:
+            if q.name.startswith(("~$", ".")) or ".otbill." in q.name or q.name == REPORT_XLSX:
+                continue
+            seen.setdefault(str(q.resolve()), q)
+    return list(seen.values())
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def convert_one(path: str, sha: str, out_dir: str, ledger_path: str, as_of: date, created: datetime,
+                group: str, strict: bool) -> InputResult:
+    """Worker: check → price → claims for one workbook. Never raises for bad input."""
+    from otbill_xl.workbook.check import check_charges
+    from otbill_xl.workbook.claims import create_claims
+    from otbill_xl.workbook.files import FileWorkbook
+    from otbill_xl.workbook.price import price_charges
+
+    start = time.perf_counter()
+    result = InputResult(path=path, sha256=sha)
+    src = Path(path)
+    try:
+        port = FileWorkbook(src)
+        checked = check_charges(port, as_of=as_of)
+        summary = checked.summary
+        result.charge_lines = summary["lines_checked"]
+        result.errors, result.warnings = summary["errors"], summary["warnings"]
+        priced = price_charges(port, as_of=as_of)
+        result.expected_payment = f"{sum((t.expected_payer_payment for t in priced.result.totals), start=0):.2f}"
+        with Ledger(ledger_path) as ledger:
+            claims = create_claims(port, out_dir=Path(out_dir), ledger=ledger, as_of=as_of, created=created,
+                                   group=group, strict=strict)
+            annotated = Path(out_dir) / f"{src.stem}-{sha[:8]}.otbill.xlsx"
+            port.save(str(annotated))
+            ledger.mark_input(sha, path, "converted", created)
+        result.claims = len(claims.assembly.claims)
+        result.lines_billed = claims.lines_billed
+        result.lines_held = len(claims.assembly.excluded)
+        result.files = [f.path for f in claims.files]
+        result.annotated = str(annotated)
+        result.outcome = "held-lines" if result.lines_held else "converted"
+        if claims.problems:
+            result.message = "; ".join(claims.problems)
+    except OtbillError as exc:
+        result.outcome, result.message = "unusable", str(exc)
+    except Exception as exc:  # a bug must not stop the batch; no data in the message
+        result.outcome, result.message = "failed", f"internal error ({type(exc).__name__}); rerun alone with OTBILL_DEBUG=1"
+    result.seconds = round(time.perf_counter() - start, 3)
+    return result
+
+
+@dataclass
+class BatchResult:
+    results: list[InputResult]
+    report_json: str
+    report_xlsx: str
+    seconds: float
+
+    @property
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.results:
+            out[r.outcome] = out.get(r.outcome, 0) + 1
+        return out
+
+
+def run_batch(inputs: Iterable[str], out_dir: Path, *, ledger_path: Path, workers: int | None = None,
+              as_of: date, created: datetime, group: str = "visit", strict: bool = False,
+              on_result: Callable[[InputResult, int, int], None] | None = None) -> BatchResult:
+    """Convert every input workbook; returns per-input results and writes the batch reports."""
+    start = time.perf_counter()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = expand_inputs(inputs)
+    results: list[InputResult] = []
+    todo: list[tuple[str, str]] = []
+    with Ledger(ledger_path) as ledger:
+        for p in paths:
+            if not p.exists():
+                results.append(InputResult(str(p), outcome="unusable", message=f"{p.name}: the file does not exist."))
+                continue
+            sha = file_sha256(p)
+            if ledger.input_done(sha):
+                results.append(InputResult(str(p), sha, "skipped", "already converted (same content)"))
+            else:
+                todo.append((str(p), sha))
+    total = len(paths)
+    for r in results:
+        if on_result:
+            on_result(r, len(results), total)
+    workers = max(1, workers or os.cpu_count() or 1)
+    if todo:
+        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), max_tasks_per_child=25) as pool:
+            origin: dict[Future, tuple[str, str]] = {
+                pool.submit(convert_one, p, sha, str(out_dir), str(ledger_path), as_of, created, group, strict): (p, sha)
+                for p, sha in todo}
+            pending: set[Future] = set(origin)
+            try:
+                while pending:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        try:
+                            results.append(fut.result())
+                        except Exception as exc:  # the worker process died (e.g. out of memory)
+                            p, sha = origin[fut]
+                            results.append(InputResult(p, sha, "failed", f"worker stopped ({type(exc).__name__})"))
+                        if on_result:
+                            on_result(results[-1], len(results), total)
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+    order = {str(p): i for i, p in enumerate(paths)}
+    results.sort(key=lambda r: order.get(r.path, len(order)))
+    batch = BatchResult(results, str(out_dir / REPORT_JSON), str(out_dir / REPORT_XLSX),
+                        round(time.perf_counter() - start, 3))
+    write_reports(batch, out_dir, as_of=as_of, created=created)
+    return batch
+
+
+def write_reports(batch: BatchResult, out_dir: Path, *, as_of: date, created: datetime) -> None:
+    payload: dict[str, Any] = {"as_of": as_of.isoformat(), "created": created.isoformat(timespec="seconds"),
+                               "seconds": batch.seconds, "counts": batch.counts,
+                               "inputs": [asdict(r) for r in batch.results]}
+    text = json.dumps(payload, indent=2)
+    atomic_save(lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), out_dir / REPORT_JSON)
+
+    import openpyxl
+    from openpyxl.styles import Font
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Batch"
+    columns = list(InputResult.__dataclass_fields__)
+    ws.append(columns)
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    for r in batch.results:
+        row = asdict(r)
+        ws.append([", ".join(v) if isinstance(v, list) else v for v in (row[c] for c in columns)])
+        for cell in ws[ws.max_row]:
+            if isinstance(cell.value, str) and cell.value.startswith(("=", "+", "-", "@")):
+                cell.data_type = "s"
+    ws.freeze_panes = "A2"
+    atomic_save(wb.save, out_dir / REPORT_XLSX)
