@@ -59,7 +59,8 @@ def million_line_book() -> PracticeBook:
                 row += 1
     return PracticeBook(practice=base.practice, payers=base.payers, providers=base.providers,
                         patients=tuple(patients), charge_master=base.charge_master,
-                        fee_schedule=base.fee_schedule, charges=tuple(charges))
+                        fee_schedule=base.fee_schedule, medicare_rvus=base.medicare_rvus,
+                        medicare_gpcis=base.medicare_gpcis, charges=tuple(charges))
 
 
 def charges_xlsx(lines: tuple[ChargeLine, ...]) -> Path:

@@ -29,6 +29,7 @@ Self-pay lines are priced at the practice's charge.
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -46,7 +47,7 @@ from otbill_xl.domain.medicare_pfs import (
     medicare_rate,
     sequestration_rate,
 )
-from otbill_xl.domain.models import ChargeLine, Discipline, PayerType
+from otbill_xl.domain.models import ChargeLine, Discipline, Payer, PayerType
 from otbill_xl.domain.money import ZERO, cents
 
 CHARGES = "Charges"
@@ -99,7 +100,7 @@ class PricingResult:
     findings: tuple[Finding, ...] = field(default=())
 
 
-@dataclass
+@dataclass(slots=True)
 class _Work:
     """Mutable per-line working state while pricing (turned into a LinePrice at the end)."""
 
@@ -145,6 +146,17 @@ def kx_bucket(line: ChargeLine, book: PracticeBook) -> str:
     return _KX_OT
 
 
+class _Rate(NamedTuple):
+    """How one payer prices one code with given modifiers on a DOS at a place of service."""
+
+    full: Decimal | None
+    reduced: Decimal | None
+    pe_rank: Decimal
+    basis: str
+    mppr: bool                  # the line joins its visit's MPPR group
+    problem: tuple[str, str, str] | None = None   # (rule, message, fix) when it cannot be priced
+
+
 def price_book(book: PracticeBook, *, units: dict[int, int] | None = None,
                flagged_rows: frozenset[int] | set[int] = frozenset()) -> PricingResult:
     """Price every charge line of ``book``.
@@ -152,7 +164,16 @@ def price_book(book: PracticeBook, *, units: dict[int, int] | None = None,
     ``units`` supplies units for lines whose Units cell is blank (the scrubber's computed units);
     ``flagged_rows`` marks lines the scrubber rejects (they are priced anyway).
     """
-    computed = units or {}
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # many small objects, no cycles: avoid repeated full collections (as in scrub)
+    try:
+        return _price_book(book, units or {}, flagged_rows)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _price_book(book: PracticeBook, computed: dict[int, int], flagged_rows) -> PricingResult:
     cat = catalogue()
     schedule = FeeSchedule(book.fee_schedule)
     practice = book.practice
@@ -162,19 +183,60 @@ def price_book(book: PracticeBook, *, units: dict[int, int] | None = None,
     charge_master: dict[str, list] = defaultdict(list)
     for e in sorted(book.charge_master, key=lambda e: e.effective_from or date.min):
         charge_master[e.code].append(e)
+    payer_of: dict[str, Payer | None] = {}
+    rates: dict[tuple, _Rate] = {}
+
+    def rate(payer: Payer, line: ChargeLine) -> _Rate:
+        mods = tuple(m for m in (line.mod1, line.mod2, line.mod3, line.mod4) if m)
+        info = cat.get(line.code)
+        always = info.always_therapy if info else False
+        if payer.payer_type is PayerType.MEDICARE:
+            up = pfs.unit_price(line.code, line.dos, line.pos)
+            if isinstance(up, str):
+                return _Rate(None, None, ZERO, "not priced: " + up, False, (
+                    "price.no-medicare-rate", f"Cannot price {line.code} for Medicare: {up}.",
+                    "Fill the MedicareRVU / MedicareGPCI sheets (otbill feeschedule import-cms) and the Practice "
+                    "MedicareLocality."))
+            rvu = pfs.rvu(line.code, line.dos.year)
+            always = (rvu.always_therapy or always) if rvu else always
+            return _Rate(up.full, up.reduced, up.pe_payment, up.basis, always)
+        entry = schedule.lookup(payer.payer_key, line.code, mods, line.dos)
+        if entry is None:
+            when = line.dos.isoformat()
+            return _Rate(None, None, ZERO, f"not priced: no {payer.payer_key} FeeSchedule rate for {line.code} on {when}",
+                         False, ("price.no-contract-rate", f"No {payer.payer_key} rate for {line.code} on {when} in the "
+                                 "FeeSchedule sheet.", "Add the contracted rate to FeeSchedule (or import the payer's "
+                                 "schedule)."))
+        where = f"row {entry.row}" if entry.row else "row"
+        basis = (f"FeeSchedule {where}: {payer.payer_key} {line.code}"
+                 f"{' ' + entry.modifier if entry.modifier else ''} {entry.allowed_per_unit}/unit")
+        if payer.apply_mppr and always:
+            up = pfs.unit_price(line.code, line.dos, line.pos)
+            if isinstance(up, UnitPrice) and up.full:
+                share = up.pe_payment / up.full
+                factor = medicare_rate("mppr_pe_paid", line.dos) or Decimal("1")
+                reduced = cents(entry.allowed_per_unit * (1 - share * (1 - factor)))
+                return _Rate(entry.allowed_per_unit, reduced, entry.allowed_per_unit * share,
+                             basis + f"; MPPR on the PE share {share:.4f} from the Medicare RVUs", True)
+        return _Rate(entry.allowed_per_unit, None, ZERO, basis, False)
 
     works: list[_Work] = []
+    append = works.append
     for line in book.charges:
-        payer = book.payer_for(line.patient_id)
+        pid = line.patient_id
+        if pid in payer_of:
+            payer = payer_of[pid]
+        else:
+            payer = payer_of[pid] = book.payer_for(pid)
         n = line.units if line.units is not None else computed.get(line.row)
         charge = line.charge
         if charge is None and n is not None and line.dos is not None:
             entry = next((e for e in reversed(charge_master.get(line.code, ())) if
                           e.effective_from is None or e.effective_from <= line.dos), None)
             charge = cents(entry.charge_per_unit * n) if entry else None
-        w = _Work(line, payer.payer_key if payer else "", payer is not None and payer.payer_type is PayerType.MEDICARE,
-                  n, charge, "")
-        works.append(w)
+        medicare = payer is not None and payer.payer_type is PayerType.MEDICARE
+        w = _Work(line, payer.payer_key if payer else "", medicare, n, charge, "")
+        append(w)
         if payer is None or line.dos is None or not line.code:
             w.basis = "not priced: " + ("no payer for the patient" if payer is None else
                                         "no date of service" if line.dos is None else "no code")
@@ -182,23 +244,7 @@ def price_book(book: PracticeBook, *, units: dict[int, int] | None = None,
         if n is None:
             w.basis = "not priced: no units (enter Units or Minutes)"
             continue
-        info = cat.get(line.code)
-        always = info.always_therapy if info else False
-        mods = line.modifiers
-        if w.medicare:
-            up = pfs.unit_price(line.code, line.dos, line.pos)
-            if isinstance(up, str):
-                w.basis = "not priced: " + up
-                findings.append(_price_finding("price.no-medicare-rate", Severity.WARNING, line, "Code",
-                                               f"Cannot price {line.code} for Medicare: {up}.",
-                                               "Fill the MedicareRVU / MedicareGPCI sheets (otbill feeschedule import-cms) "
-                                               "and the Practice MedicareLocality."))
-                continue
-            rvu = pfs.rvu(line.code, line.dos.year)
-            always = rvu.always_therapy or always if rvu else always
-            w.full, w.reduced, w.pe_rank, w.basis = up.full, up.reduced, up.pe_payment, up.basis
-            mppr_on = True
-        elif payer.payer_type is PayerType.SELF_PAY:
+        if payer.payer_type is PayerType.SELF_PAY:
             if charge is None:
                 w.basis = "not priced: self-pay line without a charge or ChargeMaster rate"
                 continue
@@ -206,35 +252,21 @@ def price_book(book: PracticeBook, *, units: dict[int, int] | None = None,
             w.payment, w.patient = ZERO, charge
             w.basis = "self-pay: the practice's charge"
             continue
-        else:
-            entry = schedule.lookup(payer.payer_key, line.code, mods, line.dos)
-            if entry is None:
-                w.basis = f"not priced: no {payer.payer_key} FeeSchedule rate for {line.code} on {line.dos.isoformat()}"
-                findings.append(_price_finding("price.no-contract-rate", Severity.WARNING, line, "Code",
-                                               f"No {payer.payer_key} rate for {line.code} on {line.dos.isoformat()} in "
-                                               "the FeeSchedule sheet.",
-                                               "Add the contracted rate to FeeSchedule (or import the payer's schedule)."))
-                continue
-            w.full = entry.allowed_per_unit
-            where = f"row {entry.row}" if entry.row else "row"
-            w.basis = (f"FeeSchedule {where}: {payer.payer_key} {line.code}"
-                       f"{' ' + entry.modifier if entry.modifier else ''} {entry.allowed_per_unit}/unit")
-            mppr_on = payer.apply_mppr
-            if mppr_on:
-                up = pfs.unit_price(line.code, line.dos, line.pos)
-                if isinstance(up, UnitPrice) and up.full:
-                    share = up.pe_payment / (up.full or 1)
-                    factor = medicare_rate("mppr_pe_paid", line.dos) or Decimal("1")
-                    w.reduced = cents(entry.allowed_per_unit * (1 - share * (1 - factor)))
-                    w.pe_rank = entry.allowed_per_unit * share
-                    w.basis += f"; MPPR on the PE share {share:.4f} from the Medicare RVUs"
-                else:
-                    mppr_on = False
+        key = (payer.payer_key, line.code, line.mod1, line.mod2, line.mod3, line.mod4, line.dos, line.pos)
+        r = rates.get(key)
+        if r is None:
+            r = rates[key] = rate(payer, line)
+        w.basis = r.basis
+        if r.problem is not None:
+            findings.append(_price_finding(r.problem[0], Severity.WARNING, line, "Code", r.problem[1], r.problem[2]))
+            continue
+        w.full, w.reduced, w.pe_rank = r.full, r.reduced, r.pe_rank
         w.full_units = n
-        if mppr_on and always and w.reduced is not None and n > 0:
-            w.mppr_group = (w.payer_key, line.patient_id, line.dos)
+        if r.mppr and n > 0:
+            w.mppr_group = (w.payer_key, pid, line.dos)
 
     _apply_mppr(works)
+    assistant_paid: dict[date, Decimal | None] = {}
     for w in works:
         if w.full is None or w.units is None:
             continue
@@ -243,20 +275,26 @@ def price_book(book: PracticeBook, *, units: dict[int, int] | None = None,
         w.fee = cents(w.full * w.units)
         if reduced_units and w.reduced is not None:
             w.mppr = cents((w.full - w.reduced) * reduced_units)
-        if w.medicare and ASSISTANT_MODIFIERS.intersection(line.modifiers):
-            paid = medicare_rate("assistant_paid", line.dos)
+        if w.medicare and ("CO" in (line.mod1, line.mod2, line.mod3, line.mod4) or
+                           "CQ" in (line.mod1, line.mod2, line.mod3, line.mod4)):
+            if line.dos not in assistant_paid:
+                assistant_paid[line.dos] = medicare_rate("assistant_paid", line.dos)
+            paid = assistant_paid[line.dos]
             if paid is not None:
                 w.assistant = cents((w.fee - w.mppr) * (1 - paid))
         w.allowed = w.fee - w.mppr - w.assistant
         if not w.medicare:
             w.payment = w.allowed
-    _medicare_payments(works, book)
-    _kx(works, book)
+    medicare = sorted((w for w in works if w.medicare and w.allowed is not None),
+                      key=lambda w: (w.line.patient_id, w.line.dos, w.line.row))
+    _medicare_payments(medicare, book)
+    _kx(medicare, book)
 
-    priced = tuple(LinePrice(
+    new = tuple.__new__
+    priced = tuple(new(LinePrice, (
         w.line.row, w.line.line_id, w.payer_key, w.line.code, w.units, w.charge, w.fee, w.mppr, w.assistant, w.allowed,
         w.deductible, w.payment, w.patient, w.sequestration, w.kx_total, w.kx_status, w.basis,
-        w.line.row in flagged_rows) for w in works)
+        w.line.row in flagged_rows)) for w in works)
     return PricingResult(priced, _totals(priced), tuple(findings))
 
 
@@ -271,32 +309,38 @@ def _apply_mppr(works: list[_Work]) -> None:
             w.full_units = 1 if w is top else 0
 
 
-def _medicare_payments(works: list[_Work], book: PracticeBook) -> None:
+def _medicare_payments(medicare: list[_Work], book: PracticeBook) -> None:
+    """Deductible, 80% payment and sequestration, over Medicare lines sorted by patient, DOS, row."""
     remaining: dict[tuple[str, int], Decimal] = {}
-    medicare = sorted((w for w in works if w.medicare and w.allowed is not None),
-                      key=lambda w: (w.line.patient_id, w.line.dos, w.line.row))
+    rates: dict[date, tuple[Decimal, Decimal, str]] = {}
     for w in medicare:
         dos = w.line.dos
         key = (w.line.patient_id, dos.year)
         if key not in remaining:
             patient = book.patients_by_id.get(w.line.patient_id)
             remaining[key] = patient.deductible_remaining if patient else ZERO
-        w.deductible = min(remaining[key], w.allowed)
-        remaining[key] -= w.deductible
-        coinsurance = medicare_rate("coinsurance", dos) or Decimal("0.20")
-        before_seq = cents((w.allowed - w.deductible) * (1 - coinsurance))
+        left = remaining[key]
+        if left:
+            w.deductible = min(left, w.allowed)
+            remaining[key] = left - w.deductible
+        r = rates.get(dos)
+        if r is None:
+            coinsurance = medicare_rate("coinsurance", dos) or Decimal("0.20")
+            seq = sequestration_rate(dos)
+            r = rates[dos] = (1 - coinsurance, seq,
+                              f"; Medicare pays {1 - coinsurance:.0%} after the deductible, less {seq:.0%} sequestration")
+        before_seq = cents((w.allowed - w.deductible) * r[0])
         w.patient = w.allowed - before_seq
-        w.sequestration = cents(before_seq * sequestration_rate(dos))
+        w.sequestration = cents(before_seq * r[1]) if r[1] else ZERO
         w.payment = before_seq - w.sequestration
-        w.basis += f"; Medicare pays {1 - coinsurance:.0%} after the deductible, less {sequestration_rate(dos):.0%} sequestration"
+        w.basis += r[2]
 
 
-def _kx(works: list[_Work], book: PracticeBook) -> None:
+def _kx(medicare: list[_Work], book: PracticeBook) -> None:
     """Running allowed amount per Medicare beneficiary per calendar year and bucket, in DOS order,
-    from the patient's ``PriorTherapySpend`` (applied to the latest year the patient is billed in)."""
+    from the patient's ``PriorTherapySpend`` (applied to the latest year the patient is billed in).
+    ``medicare``: the Medicare lines sorted by patient, DOS, row."""
     thresholds = kx_thresholds()
-    medicare = sorted((w for w in works if w.medicare and w.allowed is not None),
-                      key=lambda w: (w.line.patient_id, w.line.dos, w.line.row))
     latest_year: dict[str, int] = {}
     for w in medicare:
         latest_year[w.line.patient_id] = max(latest_year.get(w.line.patient_id, 0), w.line.dos.year)
@@ -325,19 +369,24 @@ def _kx(works: list[_Work], book: PracticeBook) -> None:
 
 
 def _totals(lines: tuple[LinePrice, ...]) -> tuple[PayerTotals, ...]:
-    acc: dict[str, dict[str, object]] = {}
+    acc: dict[str, list] = {}
     for p in lines:
-        t = acc.setdefault(p.payer_key, {"lines": 0, "units": 0, "charge": ZERO, "fee_allowed": ZERO,
-                                         "mppr_reduction": ZERO, "assistant_reduction": ZERO,
-                                         "expected_allowed": ZERO, "expected_payer_payment": ZERO,
-                                         "expected_patient_resp": ZERO, "sequestration": ZERO})
-        t["lines"] += 1
-        t["units"] += p.units or 0
-        for name in ("charge", "fee_allowed", "expected_allowed", "expected_payer_payment", "expected_patient_resp"):
-            value = getattr(p, name)
-            if value is not None:
-                t[name] += value
-        t["mppr_reduction"] += p.mppr_reduction
-        t["assistant_reduction"] += p.assistant_reduction
-        t["sequestration"] += p.sequestration
-    return tuple(PayerTotals(key or "(no payer)", **vals) for key, vals in sorted(acc.items()))
+        t = acc.get(p.payer_key)
+        if t is None:
+            t = acc[p.payer_key] = [0, 0, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO]
+        t[0] += 1
+        if p.units:
+            t[1] += p.units
+        if p.charge is not None:
+            t[2] += p.charge
+        if p.fee_allowed is not None:
+            t[3] += p.fee_allowed
+            t[4] += p.mppr_reduction
+            t[5] += p.assistant_reduction
+            t[6] += p.expected_allowed
+        if p.expected_payer_payment is not None:
+            t[7] += p.expected_payer_payment
+        if p.expected_patient_resp is not None:
+            t[8] += p.expected_patient_resp
+        t[9] += p.sequestration
+    return tuple(PayerTotals(key or "(no payer)", *vals) for key, vals in sorted(acc.items()))
