@@ -40,7 +40,18 @@ PRACTICE_ROWS = [
     ["PracticeName", "Harbor Hand & OT"],
     ["BillingNPI", "1234567893"],
     ["TaxID", "12-3456789"],
+    ["Taxonomy", "225X00000X"],
+    ["Address", "12 Harbor St"],
+    ["City", "Boston"],
+    ["State", "MA"],
     ["ZIP", 2134],
+    ["Phone", "6175550100"],
+    ["SubmitterName", "Harbor Hand & OT"],
+    ["SubmitterID", "HHOT01"],
+    ["ContactName", "Billing Office"],
+    ["ContactPhone", "6175550101"],
+    ["ReceiverName", "Test Clearinghouse"],
+    ["ReceiverID", "TESTCH"],
     ["UsageIndicator", "T"],
     ["MedicareLocality", "01112"],
     ["FavoriteColor", "teal"],
@@ -57,9 +68,11 @@ PROVIDER_ROWS = [
 ]
 PATIENT_ROWS = [
     ["PatientID", "LastName", "FirstName", "DOB", "Sex", "PayerKey", "MemberID", "Relationship",
-     "SubscriberLastName", "SubscriberFirstName", "POCStart", "POCEnd"],
-    ["P001", "Doe", "Jane", "3/4/1950", "F", "MCR", "1EG4TE5MK73", "self", "", "", "8/1/2026", "10/29/2026"],
-    ["P002", "Roe", "Sam", "2015-06-01", "male", "ACME", "XYZ123", "child", "Roe", "Pat", None, None],
+     "SubscriberLastName", "SubscriberFirstName", "POCStart", "POCEnd", "Address", "City", "State", "ZIP"],
+    ["P001", "Doe", "Jane", "3/4/1950", "F", "MCR", "1EG4TE5MK73", "self", "", "", "8/1/2026", "10/29/2026",
+     "1 Elm St", "Boston", "MA", "02134"],
+    ["P002", "Roe", "Sam", "2015-06-01", "male", "ACME", "XYZ123", "child", "Roe", "Pat", None, None,
+     "9 Oak Ave", "Quincy", "MA", "02169"],
 ]
 CHARGE_HEADER = ["LineID", "PatientID", "DOS", "RenderingNPI", "Code", "Mod1", "Mod2", "Mod3", "Mod4", "Minutes",
                  "Units", "Dx1", "Dx2", "Dx3", "Dx4", "POS", "Charge", "ClaimID", "Status", "Note"]

@@ -219,3 +219,20 @@ def test_kx_scrub_rule_flags_the_crossing_line_and_all_after():
     fee = (FeeScheduleEntry(payer_key="PAY", code=c, allowed_per_unit=D("900")) for c in ("97530", "97110", "97165"))
     commercial = book(*lines, prior=D("2400.00"), payer_type=PayerType.COMMERCIAL, fee=tuple(fee))
     assert not [f for f in scrub(commercial, as_of=date(2026, 9, 1)).findings if f.rule.startswith("kx.")]
+
+
+def test_kx_candidate_bound_never_drops_a_finding():
+    """The scrubber prices only patients who could reach the threshold; with the bound disabled the
+    findings are the same (prior spend just under, exactly at and over the threshold)."""
+    from otbill_xl.domain.scrub import kx as kx_rules
+
+    for prior in (D("2400.00"), D("2449.67"), D("2480.00"), D("100.00")):
+        b = book(line("97530", 1), line("97110", 2), line("97165", 1), prior=prior)
+        found = kx_rules.kx_findings(b, {})
+        original = kx_rules._candidates
+        try:
+            kx_rules._candidates = lambda bk, patients, units: tuple(bk.charges)
+            unbounded = kx_rules.kx_findings(b, {})
+        finally:
+            kx_rules._candidates = original
+        assert found == unbounded, prior

@@ -24,11 +24,13 @@ def kx_findings(book, computed_units: dict[int, int]) -> list[Finding]:
     from otbill_xl.domain.book import PracticeBook
     from otbill_xl.domain.pricing import price_book
 
-    medicare_patients = {p.patient_id for p in book.patients
+    medicare_patients = {p.patient_id: p for p in book.patients
                          if (payer := book.payers_by_key.get(p.payer_key)) and payer.payer_type is PayerType.MEDICARE}
     if not medicare_patients or not book.medicare_rvus:
         return []
-    lines = tuple(c for c in book.charges if c.patient_id in medicare_patients)
+    lines = _candidates(book, medicare_patients, computed_units)
+    if not lines:
+        return []
     sub = PracticeBook(practice=book.practice, payers=book.payers, providers=book.providers, patients=book.patients,
                        medicare_rvus=book.medicare_rvus, medicare_gpcis=book.medicare_gpcis, charges=lines)
     out = []
@@ -49,3 +51,49 @@ def kx_findings(book, computed_units: dict[int, int]) -> list[Finding]:
                                "Make sure the plan of care, progress notes and medical necessity are documented; "
                                "the claim may be reviewed."))
     return out
+
+
+def _candidates(book, patients: dict, computed_units: dict[int, int]) -> tuple:
+    """Medicare lines of the patients who could reach a KX threshold at all.
+
+    Pricing every Medicare line is the expensive part, and most patients never come near the
+    threshold: a patient is skipped when even the most a unit of each billed code can be allowed
+    (the full PFS amount, no reductions) times the units, plus the prior spend, stays at or under the
+    lowest threshold of the years billed. The bound never underestimates (MPPR, CO/CQ only lower an
+    amount), so no finding is lost.
+    """
+    from decimal import Decimal
+
+    from otbill_xl.domain.medicare_pfs import MedicarePFS, UnitPrice, kx_thresholds
+
+    thresholds = kx_thresholds()
+    pfs = MedicarePFS(book.medicare_rvus, book.medicare_gpcis, book.practice.medicare_locality,
+                      book.practice.qualifying_apm.strip().upper() in ("Y", "YES", "TRUE", "1"))
+    ceiling: dict[tuple, Decimal | None] = {}
+    bound: dict[str, Decimal | None] = {}
+    lowest: dict[str, Decimal] = {}
+    by_patient: dict[str, list] = {}
+    for c in book.charges:
+        pid = c.patient_id
+        if pid not in patients or c.dos is None:
+            continue
+        by_patient.setdefault(pid, []).append(c)
+        if bound.get(pid, 0) is None:
+            continue
+        limit = thresholds.get(c.dos.year)
+        if limit is None:
+            bound[pid] = None  # no threshold for that year: keep the patient (the status says so)
+            continue
+        lowest[pid] = min(lowest.get(pid, limit[0]), limit[0])
+        key = (c.code, c.dos, c.pos)
+        if key not in ceiling:
+            price = pfs.unit_price(c.code, c.dos, c.pos)
+            ceiling[key] = price.full if isinstance(price, UnitPrice) else None
+        units = c.units if c.units is not None else computed_units.get(c.row, 0)
+        top = ceiling[key]
+        if top is None:
+            continue  # unpriceable lines add nothing to the running total
+        bound[pid] = bound.get(pid, patients[pid].prior_therapy_spend) + top * max(units, 0)
+    keep = [pid for pid in by_patient if bound.get(pid, 0) is None
+            or bound.get(pid, patients[pid].prior_therapy_spend) > lowest.get(pid, Decimal("Infinity"))]
+    return tuple(c for pid in keep for c in by_patient[pid])
