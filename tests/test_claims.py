@@ -239,3 +239,37 @@ def test_claims_cli_json(tmp_path):
     assert data["claims"] == 2 and data["lines_billed"] == 2 and data["lines_excluded"] == []
     assert data["totals_by_payer"]["MCR"]["charges"] == f"{Decimal('65.00') * 5:.2f}"
     assert Path(data["files"][0]["path"]).name.endswith("-MCR-000000001.837")
+
+
+def test_create_claims_ribbon_action_headless(tmp_path):
+    """The ribbon action through the file adapter: files beside the workbook, ClaimID/Status filled."""
+    from otbill_xl.excel.macros import create_claims_action
+
+    src = make_workbook(tmp_path / "p.xlsx", clean_sheets())
+    port = FileWorkbook(src)
+    outcome = create_claims_action(port, tmp_path, tmp_path / ".otbill" / "ledger.sqlite", date(2026, 8, 20), CREATED)
+    port.save(str(tmp_path / "after.xlsx"))
+    assert [Path(f.path).parent for f in outcome.files] == [tmp_path]
+    assert_valid(outcome.files[0].path)
+    ws = openpyxl.load_workbook(tmp_path / "after.xlsx")["Charges"]
+    assert ws["R2"].value == outcome.assembly.claims[0].claim_id and ws["S2"].value == "billed 2026-08-20"
+
+
+def test_ledger_rechecks_lines_inside_the_recording_transaction(tmp_path):
+    """Two runs that both saw a line as unbilled: the second to record it is refused (and its file
+    is not renamed into place), unless the line is being re-billed on purpose."""
+    from otbill_xl.ledger.store import AlreadyBilled
+
+    renamed = []
+    claims = [("OTAAAA", "P001", "1", "", Decimal("65.00"), [("L1|P001|2026-08-03|97110", "L1")])]
+    with Ledger(tmp_path / "l.sqlite") as lg:
+        lg.record_file(path="a.837", sha256="x", practice="1234567893", payer_key="MCR", numbers=lg.next_numbers(),
+                       claims=claims, total=Decimal("65.00"), created=CREATED, then=lambda: renamed.append("a"))
+        with pytest.raises(AlreadyBilled, match="line L1 was billed by another run"):
+            lg.record_file(path="b.837", sha256="y", practice="1234567893", payer_key="MCR",
+                           numbers=lg.next_numbers(), claims=claims, total=Decimal("65.00"), created=CREATED,
+                           then=lambda: renamed.append("b"))
+        lg.record_file(path="c.837", sha256="z", practice="1234567893", payer_key="MCR", numbers=lg.next_numbers(),
+                       claims=claims, total=Decimal("65.00"), created=CREATED,
+                       may_rebill=frozenset({"L1|P001|2026-08-03|97110"}), then=lambda: renamed.append("c"))
+        assert renamed == ["a", "c"] and [f["path"] for f in lg.files()] == ["a.837", "c.837"]

@@ -3,10 +3,12 @@ the CLI runs on files, report back. The ribbon XML/VBA calls these with ``RunPyt
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from otbill_xl.workbook.check import CheckOutcome, check_charges
+from otbill_xl.workbook.claims import ClaimsOutcome, create_claims
 from otbill_xl.workbook.live import LiveWorkbook
 from otbill_xl.workbook.port import WorkbookPort
 from otbill_xl.workbook.price import PriceOutcome, price_charges
@@ -42,3 +44,28 @@ def price_charges_button(book: Any = None) -> None:  # pragma: no cover - needs 
     total = sum((t.expected_payer_payment for t in outcome.result.totals), start=0)
     book.app.alert(f"{len(outcome.result.lines)} lines priced; expected payer payments {total:,.2f}. "
                    "See the Pricing and Pricing Totals sheets.", title="otbill")
+
+
+def create_claims_action(port: WorkbookPort, out_dir: Path, ledger_path: Path, today: date,
+                         now: datetime) -> ClaimsOutcome:
+    """"Create claims": 837P files into ``out_dir`` (beside the workbook by default), ClaimID/Status
+    filled in the open book, and Claims / Held Back summary sheets."""
+    from otbill_xl.ledger import Ledger
+
+    with Ledger(ledger_path) as ledger:
+        return create_claims(port, out_dir=out_dir, ledger=ledger, as_of=today, created=now)
+
+
+def create_claims_button(book: Any = None, out_dir: str | None = None) -> None:  # pragma: no cover - needs Excel
+    """Entry point for the ribbon's Create claims button: files go next to the workbook."""
+    import xlwings as xw
+
+    from otbill_xl.ledger import default_ledger_path
+
+    book = book or xw.Book.caller()
+    folder = Path(out_dir) if out_dir else Path(book.fullname).parent
+    outcome = create_claims_action(LiveWorkbook(book), folder, default_ledger_path(folder), date.today(),
+                                   datetime.now())
+    book.app.alert(f"{len(outcome.assembly.claims)} claims ({outcome.lines_billed} lines) in {len(outcome.files)} "
+                   f"file(s) in {folder}; {len(outcome.assembly.excluded)} lines held back — see the Claims and "
+                   "Held Back sheets.", title="otbill")

@@ -22,6 +22,12 @@ class LedgerError(OtbillError):
     message = "The claim ledger cannot be used."
 
 
+class AlreadyBilled(LedgerError):
+    """Some lines were billed by another run between the check and the recording of this file."""
+
+    message = "Some lines were billed by another run at the same time."
+
+
 def default_ledger_path(out_dir: Path) -> Path:
     """``$OTBILL_LEDGER`` if set, else ``OUT/.otbill/ledger.sqlite``."""
     env = os.environ.get(LEDGER_ENV)
@@ -116,13 +122,26 @@ class Ledger:
 
     def record_file(self, *, path: str, sha256: str, practice: str, payer_key: str, numbers: tuple[int, int, int],
                     claims: list[tuple[str, str, str, str, Decimal, list[tuple[str, str]]]],
-                    total: Decimal, created: datetime) -> None:
+                    total: Decimal, created: datetime, may_rebill: frozenset[str] = frozenset(),
+                    then=None) -> None:
         """Record a written file and its claims and lines in one transaction.
 
         ``claims`` items: (claim_id, patient_id, frequency, original_claim_number, total, [(line_key, line_id)]).
+        Inside the same transaction it re-checks that no original (frequency 1) line is already billed
+        — another process may have billed it since the caller looked — except keys in ``may_rebill``,
+        and raises :class:`AlreadyBilled` if so. ``then`` runs before the commit (the caller renames
+        the file into place there), so the file and its record appear together.
         """
         stamp = created.isoformat(timespec="seconds")
         with self.transaction() as conn:
+            originals = [key for c in claims if c[2] == "1" for key, _ in c[5] if key not in may_rebill]
+            for i in range(0, len(originals), 500):
+                chunk = originals[i:i + 500]
+                hit = conn.execute(f"SELECT line_id FROM billed_lines WHERE practice = ? AND line_key IN "
+                                   f"({','.join('?' * len(chunk))}) LIMIT 1", (practice, *chunk)).fetchone()
+                if hit:
+                    raise AlreadyBilled(f"line {hit[0]} was billed by another run while this file was being "
+                                        "written; nothing was recorded for this file — run again to bill the rest.")
             cur = conn.execute(
                 "INSERT INTO files (path, sha256, practice, payer_key, interchange, group_number, transaction_number, "
                 "claims, lines, total, created) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -138,6 +157,8 @@ class Ledger:
                 conn.executemany(
                     "INSERT INTO billed_lines (practice, line_key, line_id, claim_row, frequency, billed_at) "
                     "VALUES (?,?,?,?,?,?)", [(practice, key, line_id, row, frequency, stamp) for key, line_id in lines])
+            if then is not None:
+                then()
 
     def files(self) -> list[dict]:
         cols = ("path", "sha256", "payer_key", "interchange", "group_number", "transaction_number", "claims", "lines",

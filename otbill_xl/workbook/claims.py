@@ -16,6 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from otbill_xl.domain.scrub import scrub
 from otbill_xl.errors import OutputError
 from otbill_xl.formats.x12 import ControlNumbers, X12Error, write_837p
 from otbill_xl.ledger import Ledger
-from otbill_xl.ledger.store import line_key
+from otbill_xl.ledger.store import AlreadyBilled, line_key
 from otbill_xl.workbook.mapping import Overrides
 from otbill_xl.workbook.port import FILL_COMPUTED, FILL_WARNING, WorkbookPort
 from otbill_xl.workbook.reader import ReadReport, read_book
@@ -110,6 +111,7 @@ def create_claims(port: WorkbookPort, *, out_dir: Path, ledger: Ledger, as_of: d
     for claim in assembly.claims:
         by_payer[claim.payer.payer_key].append(claim)
     out_dir.mkdir(parents=True, exist_ok=True)
+    may_rebill = frozenset(keys[line.row] for line in book.charges if line.line_id in rebill)
     files: list[ClaimFile] = []
     problems: list[str] = []
     for payer_key, claims in sorted(by_payer.items()):
@@ -127,9 +129,14 @@ def create_claims(port: WorkbookPort, *, out_dir: Path, ledger: Ledger, as_of: d
         total = sum((c.total_charge for c in claims), Decimal("0"))
         record = [(c.claim_id, c.patient.patient_id, c.frequency, c.original_claim_number, c.total_charge,
                    [(keys[s.row], s.line_id) for s in c.lines]) for c in claims]
-        _write_and_record(target, data, None if dry_run else lambda t=target, s=sha, p=payer_key, n=numbers,
-                          r=record, tot=total: ledger.record_file(path=str(t), sha256=s, practice=pkey, payer_key=p,
-                                                                  numbers=n, claims=r, total=tot, created=created))
+        recorder = None if dry_run else partial(
+            _record, ledger, path=str(target), sha256=sha, practice=pkey, payer_key=payer_key, numbers=numbers,
+            claims=record, total=total, created=created, may_rebill=may_rebill)
+        try:
+            _write_and_record(target, data, recorder)
+        except (AlreadyBilled, OutputError) as exc:
+            problems.append(f"{payer_key}: {exc}")
+            continue
         files.append(ClaimFile(str(target), payer_key, numbers[0], len(claims), sum(len(c.lines) for c in claims),
                                total, sha, x12.warnings))
     outcome = ClaimsOutcome(tuple(files), assembly, report, findings, dry_run, tuple(problems))
@@ -138,10 +145,16 @@ def create_claims(port: WorkbookPort, *, out_dir: Path, ledger: Ledger, as_of: d
     return outcome
 
 
+def _record(ledger: Ledger, rename, **kwargs) -> None:
+    ledger.record_file(then=rename, **kwargs)
+
+
 def _write_and_record(target: Path, data: bytes, record) -> None:
-    """Write the file under a temporary name, record it in the ledger, then rename it into place
-    inside the same ledger transaction: an interrupted run leaves neither a half-written file nor a
-    ledger entry for a file that does not exist."""
+    """Write the file under a temporary name, then — inside the ledger transaction that records it —
+    rename it into place: an interrupted run leaves neither a half-written file nor a ledger entry
+    for a file that does not exist, and a line billed concurrently by another run is caught."""
+    if target.exists():
+        raise OutputError(f"{target.name} already exists; otbill never overwrites a claim file.")
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -151,17 +164,10 @@ def _write_and_record(target: Path, data: bytes, record) -> None:
         if record is None:
             os.replace(tmp, target)
         else:
-            record_and_rename(record, tmp, target)
+            record(lambda: os.replace(tmp, target))
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def record_and_rename(record, tmp: str, target: Path) -> None:
-    if target.exists():
-        raise OutputError(f"{target.name} already exists; otbill never overwrites a claim file.")
-    record()
-    os.replace(tmp, target)
 
 
 def _annotate(port: WorkbookPort, report: ReadReport, book, outcome: ClaimsOutcome, billed_rows: dict[int, str],

@@ -10,3 +10,7 @@ End Sub
 Sub OtbillPriceCharges(control As IRibbonControl)
     RunPython "import otbill_xl.excel.macros as m; m.price_charges_button()"
 End Sub
+
+Sub OtbillCreateClaims(control As IRibbonControl)
+    RunPython "import otbill_xl.excel.macros as m; m.create_claims_button()"
+End Sub
