@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from otbill_xl._version import __version__
@@ -58,7 +59,7 @@ def main_callback(
 
 
 def fail(message: str, code: int = EXIT_UNUSABLE) -> typer.Exit:
-    err.print(f"[bold red]otbill:[/] {message}", highlight=False)
+    err.print(f"[bold red]otbill:[/] {escape(message)}", highlight=False)
     return typer.Exit(code)
 
 
@@ -82,7 +83,8 @@ def print_findings(findings: list[Finding] | tuple[Finding, ...], limit: int = 5
     for f in sorted(findings, key=lambda f: (f.severity.rank, f.location.sheet, f.location.row or 0))[:limit]:
         loc = f.location
         where = f"{loc.sheet}!{loc.cell}" if loc.cell else (f"{loc.sheet} row {loc.row}" if loc.row else loc.sheet)
-        table.add_row(f"[{_severity_style(f.severity)}]{f.severity.value}[/]", f.rule, where, f.message, f.fix)
+        table.add_row(f"[{_severity_style(f.severity)}]{f.severity.value}[/]", escape(f.rule), escape(where),
+                      escape(f.message), escape(f.fix))
     out.print(table)
     if len(findings) > limit:
         out.print(f"... and {len(findings) - limit} more (use --json for all).")
@@ -93,13 +95,13 @@ def print_report(report: ReadReport) -> None:
     for col in ("Contract sheet", "Found as", "Sheet", "Header row", "Rows", "Missing required", "Extra columns"):
         table.add_column(col, overflow="fold")
     for s in report.sheets:
-        table.add_row(s.contract, s.found_as, s.sheet, str(s.header_row or ""), str(s.rows),
-                      ", ".join(s.missing_required), ", ".join(s.extra_headers))
+        table.add_row(s.contract, s.found_as, escape(s.sheet), str(s.header_row or ""), str(s.rows),
+                      ", ".join(s.missing_required), escape(", ".join(s.extra_headers)))
     out.print(table)
     for s in report.sheets:
         mapped = [m for m in s.columns if m.index and (m.how != "exact" or m.header != m.column)]
         if mapped:
-            out.print(f"[bold]{s.contract}[/]: " + "; ".join(f"{m.column} ← {m.header!r} ({m.letter}, {m.how})" for m in mapped),
+            out.print(f"[bold]{s.contract}[/]: " + "; ".join(f"{m.column} ← {escape(repr(m.header))} ({m.letter}, {m.how})" for m in mapped),
                       highlight=False)
     print_findings(report.findings)
 
@@ -278,11 +280,11 @@ def print_claims_summary(outcome) -> None:
     held = outcome.assembly.excluded
     out.print(f"{len(outcome.assembly.claims)} claims, {outcome.lines_billed} lines billed; {len(held)} lines held back.")
     for e in held[:25]:
-        out.print(f"  held {e.line_id or 'row ' + str(e.row)}: {e.reasons[0]}", highlight=False)
+        out.print(f"  held {e.line_id or 'row ' + str(e.row)}: {e.reasons[0]}", highlight=False, markup=False)
     if len(held) > 25:
         out.print(f"  ... and {len(held) - 25} more (see the Held Back sheet).")
     for problem in outcome.problems:
-        err.print(f"[red]{problem}[/]", highlight=False)
+        err.print(f"[red]{escape(problem)}[/]", highlight=False)
 
 
 @app.command()
@@ -376,10 +378,14 @@ def demo(
     dest: Annotated[Path, typer.Option("--dest", help="Output folder.")] = Path("out"),
     as_of: AsOfOpt = "2026-11-27",
 ) -> None:
-    """The main job on the bundled sample practice: build it into OUT, read it, check it, price it
-    (one annotated copy), and confirm every deliberately planted error was found. Exits 0 when the pipeline ran and
+    """The main job on the bundled sample practice: build it into OUT, read it, check it, price it,
+    bill it (837P files in OUT/claims), and confirm every deliberately planted error was found. Exits 0 when the pipeline ran and
     found them all (the planted errors are expected)."""
+    from datetime import datetime
+
+    from otbill_xl.ledger import Ledger
     from otbill_xl.workbook.check import check_charges
+    from otbill_xl.workbook.claims import create_claims
     from otbill_xl.workbook.files import FileWorkbook
     from otbill_xl.workbook.price import price_charges
     from otbill_xl.workbook.sample import PLANTED_ERRORS
@@ -402,9 +408,20 @@ def demo(
               f"{s['units_filled']} blank cells.\n")
     priced = price_charges(port, as_of=day)
     print_price_totals(priced)
+    # Claims: the demo keeps its own ledger and claim folder and starts them afresh on every run, so
+    # running it twice shows the same result (a real run never forgets what it billed).
+    claims_dir = dest / "claims"
+    demo_ledger = claims_dir / ".otbill" / "demo-ledger.sqlite"
+    for old in [*claims_dir.glob("*.837"), demo_ledger]:
+        old.unlink(missing_ok=True)
+    with Ledger(demo_ledger) as ledger:
+        billed = create_claims(port, out_dir=claims_dir, ledger=ledger, as_of=day, created=datetime.now())
+    out.print()
+    print_claims_summary(billed)
     annotated = dest / "sample-practice.otbill.xlsx"
     port.save(str(annotated))
-    out.print(f"Annotated copy (cells marked, Findings, Check Summary, Pricing, Pricing Totals): {annotated}")
+    out.print(f"837P files in {claims_dir}/; annotated copy (cells marked, Findings, Check Summary, Pricing, "
+              f"Pricing Totals, ClaimID/Status, Claims, Held Back): {annotated}")
     row_of = {line.line_id: line.row for line in book.charges}
     found = {(f.rule, f.location.row) for f in outcome.findings}
     missed = [p for p in PLANTED_ERRORS if (p.rule, row_of.get(p.line_id)) not in found]
@@ -418,7 +435,7 @@ def main() -> None:
     try:
         app(standalone_mode=True)
     except OtbillError as exc:
-        err.print(f"[bold red]otbill:[/] {exc}", highlight=False)
+        err.print(f"[bold red]otbill:[/] {escape(str(exc))}", highlight=False)
         sys.exit(EXIT_UNUSABLE)
     except KeyboardInterrupt:
         err.print("otbill: interrupted.")
