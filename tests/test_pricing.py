@@ -236,3 +236,22 @@ def test_kx_candidate_bound_never_drops_a_finding():
         finally:
             kx_rules._candidates = original
         assert found == unbounded, prior
+
+
+def test_sequestration_before_and_after_2022_07_01_on_a_priced_line(monkeypatch):
+    """The package has no 2022 conversion factor (the facts file lists 2024-2026), so this test adds
+    one test-only CF of 34.0000 for 2022; the 1% → 2% step is the packaged sequestration table.
+    97110 unit: 0.908 RVU-weighted (test_2024_conversion_factor_switch) × 34 = 30.872 → 30.87;
+    Medicare 30.87 × 0.8 = 24.696 → 24.70.
+    DOS 2022-06-30: sequestration 1% of 24.70 = 0.247 → 0.25, Medicare pays 24.45.
+    DOS 2022-07-01: sequestration 2% of 24.70 = 0.494 → 0.49, Medicare pays 24.21."""
+    from otbill_xl.domain import medicare_pfs
+
+    cf_2022 = medicare_pfs.DatedValue(date(2022, 1, 1), date(2022, 12, 31), D("34.0000"), "", "test value")
+    monkeypatch.setattr(medicare_pfs, "_conversion_factors", lambda: (cf_2022,))
+    june = only(price_book(book(line("97110", 1, dos=date(2022, 6, 30)), years=(2022,))))
+    july = only(price_book(book(line("97110", 1, dos=date(2022, 7, 1)), years=(2022,))))
+    assert june.expected_allowed == july.expected_allowed == D("30.87")
+    assert (june.sequestration, june.expected_payer_payment) == (D("0.25"), D("24.45"))
+    assert (july.sequestration, july.expected_payer_payment) == (D("0.49"), D("24.21"))
+    assert june.expected_patient_resp == july.expected_patient_resp == D("6.17")  # coinsurance is not reduced

@@ -5,7 +5,6 @@ then read back; the public 837P samples in ../shared/x12-samples are read too.""
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -383,7 +382,7 @@ def bad(claim_: Claim, match: str, **kw) -> X12Error:
     ({"patient": CHILD.model_copy(update={"subscriber": None})}, "subscriber"),
 ])
 def test_bad_claim_data_raises(change, match):
-    err = bad(replace(CLEAN, **change), match)
+    err = bad(CLEAN._replace(**change), match)
     if "claim_id" not in change:
         assert "claim C1001" in str(err)
 

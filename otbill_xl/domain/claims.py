@@ -7,12 +7,19 @@ frequency, diagnoses and service lines. Money is Decimal.
 
 from __future__ import annotations
 
+import gc
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
 
+from otbill_xl.domain.book import PracticeBook
+from otbill_xl.domain.findings import Finding, Severity
 from otbill_xl.domain.models import Patient, Payer, PayerType, Provider, Relationship
+from otbill_xl.domain.money import cents
 
 #: SBR09 claim filing indicator by payer type (X12 005010X222A1, element 1032).
 FILING_INDICATOR = {
@@ -50,9 +57,9 @@ class Referring:
     first_name: str = ""
 
 
-@dataclass(frozen=True)
-class Claim:
-    """One claim (2300 loop) with its service lines."""
+class Claim(NamedTuple):
+    """One claim (2300 loop) with its service lines. (A NamedTuple: a batch builds tens of thousands,
+    and a frozen dataclass's per-field ``object.__setattr__`` measured several times slower.)"""
 
     claim_id: str                       # CLM01 patient control number, ≤ 20 characters
     payer: Payer
@@ -98,15 +105,6 @@ class Claim:
 # Assembly: charge lines -> claims
 # ------------------------------------------------------------------------------------------------
 
-import base64  # noqa: E402  (kept next to the code that uses it)
-import hashlib  # noqa: E402
-from collections import defaultdict  # noqa: E402
-from collections.abc import Iterable  # noqa: E402
-
-from otbill_xl.domain.book import PracticeBook  # noqa: E402
-from otbill_xl.domain.findings import Finding, Severity  # noqa: E402
-from otbill_xl.domain.models import ChargeLine  # noqa: E402
-from otbill_xl.domain.money import cents  # noqa: E402
 
 MAX_LINES = 50       # 005010X222A1: at most 50 service lines (2400 loops) per claim
 MAX_DIAGNOSES = 12   # HI: at most 12 diagnosis codes per claim (facts §7)
@@ -145,10 +143,10 @@ def dx_key(code: str) -> str:
 
 
 def claim_id_for(parts: Iterable[str]) -> str:
-    """A stable patient control number (CLM01): ``OT`` + 14 base-32 characters of a SHA-256 of what
-    identifies the claim, so the same lines give the same ClaimID on every run (≤ 20 characters)."""
-    digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
-    return "OT" + base64.b32encode(digest).decode()[:14]
+    """A stable patient control number (CLM01): ``OT`` + the first 18 hex digits (72 bits) of a
+    SHA-256 of what identifies the claim, so the same lines give the same ClaimID on every run
+    (20 characters)."""
+    return "OT" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:18].upper()
 
 
 def _blocking_findings(book: PracticeBook, findings: Iterable[Finding], strict: bool
@@ -200,6 +198,17 @@ def assemble_claims(
     """
     if group not in ("visit", "period"):
         raise ValueError("group must be 'visit' or 'period'")
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # tens of thousands of small records, no cycles (as in scrub and pricing)
+    try:
+        return _assemble(book, findings, computed_units, billed, rebill, group, strict)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _assemble(book: PracticeBook, findings: Iterable[Finding], computed_units: dict[int, int] | None,
+              billed: dict[int, str] | None, rebill, group: str, strict: bool) -> Assembly:
     units_of = computed_units or {}
     already = billed or {}
     by_row, by_patient, by_payer, everywhere = _blocking_findings(book, findings, strict)
@@ -210,54 +219,75 @@ def assemble_claims(
         charge_master[e.code].append(e)
 
     excluded: list[Excluded] = []
-    groups: dict[tuple, list[tuple[ChargeLine, int, Decimal, str]]] = defaultdict(list)
+    groups: dict[tuple, list[tuple]] = defaultdict(list)
+    patients = book.patients_by_id
+    payers = book.payers_by_key
+    per_patient: dict[str, tuple] = {}
+    dx_cache: dict[tuple, tuple[str, ...]] = {}
+    mods_cache: dict[tuple, tuple[str, ...]] = {}
+    visit = group == "visit"
     for line in book.charges:
-        reasons: list[str] = list(everywhere)
-        reasons += by_row.get(line.row, ())
-        reasons += by_patient.get(line.patient_id, ())
-        patient = book.patients_by_id.get(line.patient_id)
-        payer = book.payers_by_key.get(patient.payer_key) if patient else None
-        if payer is not None:
-            reasons += by_payer.get(payer.payer_key, ())
-        if patient is None or payer is None:
-            reasons.append("no patient or payer to bill")
-        elif payer.payer_type is PayerType.SELF_PAY:
-            reasons.append("self-pay: collected from the patient, not billed to a payer")
-        frequency = normalize_frequency(line.frequency)
-        if frequency is None:
-            reasons.append(f"Frequency {line.frequency!r} is not 1 (original), 7 (corrected) or 8 (void)")
-        elif frequency in ("7", "8") and not line.original_claim_number:
-            reasons.append(f"a {'corrected' if frequency == '7' else 'void'} claim needs the payer's "
-                           "OriginalClaimNumber (REF*F8)")
-        units = line.units if line.units is not None else units_of.get(line.row)
-        if not units or units < 0:
-            reasons.append("no billable units")
+        pid = line.patient_id
+        facts = per_patient.get(pid)
+        if facts is None:
+            patient = patients.get(pid)
+            payer = payers.get(patient.payer_key) if patient else None
+            fixed = list(everywhere) + list(by_patient.get(pid, ()))
+            if payer is not None:
+                fixed += by_payer.get(payer.payer_key, ())
+            if patient is None or payer is None:
+                fixed.append("no patient or payer to bill")
+            elif payer.payer_type is PayerType.SELF_PAY:
+                fixed.append("self-pay: collected from the patient, not billed to a payer")
+            facts = per_patient[pid] = (patient, payer, fixed)
+        patient, payer, fixed = facts
+        row = line.row
+        units = line.units if line.units is not None else units_of.get(row)
         charge = line.charge
         if charge is None and units and line.dos is not None:
             entry = next((e for e in reversed(charge_master.get(line.code, ()))
                           if e.effective_from is None or e.effective_from <= line.dos), None)
             charge = cents(entry.charge_per_unit * units) if entry else None
-        if charge is None or charge <= 0:
-            reasons.append("no charge (fill Charge, or the code's ChargeMaster rate)")
-        if line.dos is None or not line.code or not line.dx1:
-            reasons.append("missing date of service, code or primary diagnosis")
-        if line.row in already and frequency == "1" and line.line_id not in rebill:
-            reasons.append(f"already billed in claim {already[line.row]} (use --rebill {line.line_id} or a corrected "
-                           "claim to bill it again)")
-        if reasons:
-            excluded.append(Excluded(line.row, line.line_id, tuple(dict.fromkeys(reasons))))
-            continue
-        bucket = line.dos if group == "visit" else (line.dos.year, line.dos.month)
-        key = (line.patient_id, payer.payer_key, line.rendering_npi, line.pos or "11", frequency,
-               line.original_claim_number, bucket)
-        groups[key].append((line, units, charge, frequency))
+        frequency = _FREQUENCY.get(line.frequency.strip().lower()) if line.frequency else "1"
+        if (fixed or row in by_row or frequency != "1" or not units or units < 0 or charge is None or charge <= 0
+                or line.dos is None or not line.code or not line.dx1 or row in already):
+            reasons = list(fixed) + list(by_row.get(row, ()))
+            if frequency is None:
+                reasons.append(f"Frequency {line.frequency!r} is not 1 (original), 7 (corrected) or 8 (void)")
+            elif frequency in ("7", "8") and not line.original_claim_number:
+                reasons.append(f"a {'corrected' if frequency == '7' else 'void'} claim needs the payer's "
+                               "OriginalClaimNumber (REF*F8)")
+            if not units or units < 0:
+                reasons.append("no billable units")
+            if charge is None or charge <= 0:
+                reasons.append("no charge (fill Charge, or the code's ChargeMaster rate)")
+            if line.dos is None or not line.code or not line.dx1:
+                reasons.append("missing date of service, code or primary diagnosis")
+            if row in already and frequency == "1" and line.line_id not in rebill:
+                reasons.append(f"already billed in claim {already[row]} (use --rebill {line.line_id} or a "
+                               "corrected claim to bill it again)")
+            if reasons:
+                excluded.append(Excluded(row, line.line_id, tuple(dict.fromkeys(reasons))))
+                continue
+        dx_raw = (line.dx1, line.dx2, line.dx3, line.dx4)
+        dx = dx_cache.get(dx_raw)
+        if dx is None:
+            dx = dx_cache[dx_raw] = tuple(dict.fromkeys(dx_key(d) for d in dx_raw if d))
+        mods_raw = (line.mod1, line.mod2, line.mod3, line.mod4)
+        mods = mods_cache.get(mods_raw)
+        if mods is None:
+            mods = mods_cache[mods_raw] = tuple(m for m in mods_raw if m)
+        key = (pid, payer.payer_key, line.rendering_npi, line.pos or "11", frequency, line.original_claim_number,
+               line.dos if visit else (line.dos.year, line.dos.month))
+        groups[key].append((line.dos, row, line, units, charge, dx, mods))
 
     claims: list[Claim] = []
     for key, members in groups.items():
-        members.sort(key=lambda m: (m[0].dos, m[0].row))
+        if len(members) > 1:
+            members.sort(key=_by_dos_row)
         patient_id, payer_key, rendering_npi, pos, frequency, original, _ = key
-        patient = book.patients_by_id[patient_id]
-        payer = book.payers_by_key[payer_key]
+        patient = patients[patient_id]
+        payer = payers[payer_key]
         rendering = book.providers_by_npi.get(rendering_npi) if rendering_npi and rendering_npi != billing_npi else None
         if rendering is None and rendering_npi and rendering_npi != billing_npi:
             from otbill_xl.domain.models import Provider  # an unlisted rendering NPI still goes on the claim
@@ -270,43 +300,46 @@ def assemble_claims(
     return Assembly(tuple(claims), tuple(excluded))
 
 
+def _by_dos_row(m: tuple) -> tuple:
+    return m[0], m[1]
+
+
 def _split(members: list) -> Iterable[list]:
+    if len(members) == 1:
+        yield members
+        return
     chunk: list = []
     dx: set[str] = set()
     for m in members:
-        line = m[0]
-        codes = {dx_key(d) for d in line.diagnoses}
-        if chunk and (len(chunk) >= MAX_LINES or len(dx | codes) > MAX_DIAGNOSES):
+        codes = m[5]
+        if chunk and (len(chunk) >= MAX_LINES or len(dx.union(codes)) > MAX_DIAGNOSES):
             yield chunk
             chunk, dx = [], set()
         chunk.append(m)
-        dx |= codes
+        dx.update(codes)
     if chunk:
         yield chunk
 
 
 def _claim(book: PracticeBook, chunk: list, patient: Patient, payer: Payer, rendering: Provider | None,
            referring: Referring | None, pos: str, frequency: str, original: str) -> Claim:
-    diagnoses: list[str] = []
     position: dict[str, int] = {}
-    for line, *_ in chunk:
-        for d in line.diagnoses:
-            k = dx_key(d)
+    for m in chunk:
+        for k in m[5]:
             if k not in position:
-                position[k] = len(diagnoses) + 1
-                diagnoses.append(k)
-    services = tuple(
-        ServiceLine(line.line_id, line.row, line.dos, line.code, line.modifiers, units, charge,
-                    tuple(dict.fromkeys(position[dx_key(d)] for d in line.diagnoses))[:4])
-        for line, units, charge, _ in chunk)
-    typed_ids = {line.claim_id for line, *_ in chunk}
+                position[k] = len(position) + 1
+    new = tuple.__new__
+    services = tuple(new(ServiceLine, (line.line_id, row, dos, line.code, mods, units, charge,
+                                       tuple(position[k] for k in dx[:4])))
+                     for dos, row, line, units, charge, dx, mods in chunk)
+    typed_ids = {m[2].claim_id for m in chunk}
     typed = typed_ids.pop() if len(typed_ids) == 1 else ""
     if typed and len(typed) <= CLAIM_ID_MAX and typed.isalnum():
         claim_id = typed
     else:
-        claim_id = claim_id_for([book.practice.billing_npi, payer.payer_key, patient.patient_id, rendering.npi if rendering else "",
-                                 pos, frequency, original, *(f"{s.line_id}|{s.dos}|{s.code}" for s in services)])
+        claim_id = claim_id_for([book.practice.billing_npi, payer.payer_key, patient.patient_id,
+                                 rendering.npi if rendering else "", pos, frequency, original,
+                                 *(f"{s.line_id}|{s.dos}|{s.code}" for s in services)])
     auth = patient.auth_number if patient.auth_number and (payer.requires_auth or patient.auth_start) else ""
-    return Claim(claim_id=claim_id, payer=payer, patient=patient, member_id=patient.member_id, rendering=rendering,
-                 pos=pos, diagnoses=tuple(diagnoses), lines=services, frequency=frequency,
-                 original_claim_number=original, prior_auth=auth, referring=referring)
+    return Claim(claim_id, payer, patient, patient.member_id, rendering, pos, tuple(position), services, frequency,
+                 original, auth, referring)

@@ -159,6 +159,10 @@ class ElementCleaner:
     def warnings(self) -> list[str]:
         return list(self._warnings)
 
+    @property
+    def warning_count(self) -> int:
+        return len(self._warnings)
+
     def warn(self, message: str) -> None:
         self._warnings[message] = None
 

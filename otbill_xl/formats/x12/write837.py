@@ -140,6 +140,7 @@ class _Writer:
         self.line_count = 0
         # caches of checked values: (code, modifiers) -> SV101 composite, pointers -> SV107, ...
         self._procedures: dict[tuple[str, tuple[str, ...]], str] = {}
+        self._persons: dict[tuple[str, ...], str] = {}
         self._pointers: dict[tuple[int, ...], tuple[str, int]] = {}
         self._diagnoses: dict[str, str] = {}
         self._units: dict[object, str] = {}
@@ -263,6 +264,20 @@ class _Writer:
 
     def person(self, entity: str, last: str, first: str, owner: str, who: str, loop: str,
                id_qualifier: str = "", id_value: str = "") -> str:
+        # The same referring/rendering provider recurs on thousands of claims: reuse a segment that
+        # needed no cleaning (one that did is rebuilt, so each claim reports its own warning).
+        key = (entity, last, first, id_qualifier, id_value)
+        hit = self._persons.get(key)
+        if hit is not None:
+            return hit
+        warned = self.clean.warning_count
+        segment = self._person(entity, last, first, owner, who, loop, id_qualifier, id_value)
+        if self.clean.warning_count == warned:
+            self._persons[key] = segment
+        return segment
+
+    def _person(self, entity: str, last: str, first: str, owner: str, who: str, loop: str,
+                id_qualifier: str, id_value: str) -> str:
         clean, e = self.clean, self.e
         nm103 = clean.text(last, owner, f"{who} last name ({loop} NM103)", max_len=60, required=True)
         nm104 = clean.text(first, owner, f"{who} first name ({loop} NM104)", max_len=35)

@@ -1,0 +1,27 @@
+"""`otbill demo` (what `make demo` runs): the whole pipeline on the bundled sample."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+from x12util import pyx12_validate
+
+from otbill_xl.cli import app
+from otbill_xl.workbook.sample import PLANTED_ERRORS
+
+
+def test_demo_runs_the_pipeline(tmp_path):
+    result = CliRunner().invoke(app, ["demo", "--dest", str(tmp_path)])
+    assert result.exit_code == 0, result.stdout
+    assert f"Planted errors found: {len(PLANTED_ERRORS)}/{len(PLANTED_ERRORS)}" in result.stdout
+    assert "Expected reimbursement by payer" in result.stdout and "Claims by payer" in result.stdout
+    files = sorted((tmp_path / "claims").glob("*.837"))
+    assert len(files) == 5
+    for f in files:
+        ok, errors = pyx12_validate(Path(f).read_text())
+        assert ok, errors[:5]
+    assert (tmp_path / "sample-practice.otbill.xlsx").exists()
+    # A second run starts its demo ledger afresh and bills the same again.
+    again = CliRunner().invoke(app, ["demo", "--dest", str(tmp_path)])
+    assert again.exit_code == 0 and len(list((tmp_path / "claims").glob("*.837"))) == 5
