@@ -137,6 +137,22 @@ def parse_as_of(value: str | None) -> date:
         raise fail(f"--as-of {value!r} is not a date; use YYYY-MM-DD, e.g. 2026-11-27.") from None
 
 
+def run_on_copy(workbook: Path, out_file: Path | None, suffix: str, columns: Path | None, action):
+    """Run a workbook action on a file and save the annotated copy (``WORKBOOK.<suffix>.xlsx`` unless
+    ``--out``); unusable input ends the command with exit code 2 and a clear message."""
+    from otbill_xl.workbook.files import FileWorkbook
+    from otbill_xl.workbook.mapping import overrides_from_toml
+
+    target = out_file or workbook.with_name(f"{workbook.stem}.{suffix}.xlsx")
+    try:
+        port = FileWorkbook(workbook)
+        outcome = action(port, overrides_from_toml(columns) if columns else None)
+        port.save(str(target))
+    except OtbillError as exc:
+        raise fail(str(exc)) from None
+    return outcome, target
+
+
 AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Check as of this date (YYYY-MM-DD); default today.")]
 
 
@@ -150,17 +166,10 @@ def check(
 ) -> None:
     """Scrub the charge sheet: write an annotated copy (cells filled, notes, Findings sheet)."""
     from otbill_xl.workbook.check import check_charges
-    from otbill_xl.workbook.files import FileWorkbook
-    from otbill_xl.workbook.mapping import overrides_from_toml
 
     day = parse_as_of(as_of)
-    target = out_file or workbook.with_name(f"{workbook.stem}.checked.xlsx")
-    try:
-        port = FileWorkbook(workbook)
-        outcome = check_charges(port, as_of=day, overrides=overrides_from_toml(columns) if columns else None)
-        port.save(str(target))
-    except OtbillError as exc:
-        raise fail(str(exc)) from None
+    outcome, target = run_on_copy(workbook, out_file, "checked", columns,
+                                  lambda port, overrides: check_charges(port, as_of=day, overrides=overrides))
     if as_json:
         sys.stdout.write(dumps(outcome.to_dict()) + "\n")
     else:
@@ -181,18 +190,11 @@ def price(
     columns: ColumnsOpt = None,
 ) -> None:
     """Expected allowed amount, payer payment and patient share of every line, to the cent (Pricing sheet)."""
-    from otbill_xl.workbook.files import FileWorkbook
-    from otbill_xl.workbook.mapping import overrides_from_toml
     from otbill_xl.workbook.price import price_charges
 
     day = parse_as_of(as_of)
-    target = out_file or workbook.with_name(f"{workbook.stem}.priced.xlsx")
-    try:
-        port = FileWorkbook(workbook)
-        outcome = price_charges(port, as_of=day, overrides=overrides_from_toml(columns) if columns else None)
-        port.save(str(target))
-    except OtbillError as exc:
-        raise fail(str(exc)) from None
+    outcome, target = run_on_copy(workbook, out_file, "priced", columns,
+                                  lambda port, overrides: price_charges(port, as_of=day, overrides=overrides))
     if as_json:
         sys.stdout.write(dumps(outcome.to_dict()) + "\n")
     else:

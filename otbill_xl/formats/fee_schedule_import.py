@@ -54,6 +54,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from otbill_xl._text import normalize_header, text_of
 from otbill_xl.domain.findings import Finding, Location, Severity, column_letter
 from otbill_xl.domain.models import FeeScheduleEntry
 from otbill_xl.domain.money import CENT, to_money
@@ -193,26 +194,9 @@ def _spreadsheet_rows(p: Path, sheet: str | None, error: type[TabularFileError])
     return Rows(name, sheet, [(i, list(r)) for i, r in enumerate(values, start=1)])
 
 
-def norm(text: object) -> str:
-    """Header text reduced to lower-case letters and digits: "Contract Rate ($)" -> "contractrate"."""
-    return re.sub(r"[^a-z0-9]", "", str(text).lower()) if text is not None else ""
-
-
-def cell_text(value: object) -> str:
-    """A cell as trimmed text; an Excel number typed into a code cell (97110.0) loses the ``.0``."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
-    if isinstance(value, datetime):
-        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat(" ")
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value).strip()
+#: The shared helpers under the names this module's readers use.
+norm = normalize_header
+cell_text = text_of
 
 
 def is_blank_row(cells: list[Any]) -> bool:

@@ -157,7 +157,9 @@ def run_batch(inputs: Iterable[str], out_dir: Path, *, ledger_path: Path, worker
             on_result(r, len(results), total)
     workers = max(1, workers or os.cpu_count() or 1)
     if todo:
-        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), max_tasks_per_child=25) as pool:
+        # No max_tasks_per_child: on Python 3.11 the pool hangs once a worker retires after its quota
+        # (seen here after 25 tasks); a worker frees each workbook when its task returns anyway.
+        with ProcessPoolExecutor(max_workers=min(workers, len(todo))) as pool:
             origin: dict[Future, tuple[str, str]] = {
                 pool.submit(convert_one, p, sha, str(out_dir), str(ledger_path), as_of, created, group, strict): (p, sha)
                 for p, sha in todo}

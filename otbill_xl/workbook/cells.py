@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from otbill_xl._text import text_of
 from otbill_xl.domain.money import CENT, to_money
 
 Problems = list[tuple[int, str]]
@@ -25,23 +26,6 @@ _MAX_SERIAL = 2958465
 
 def is_blank(value: object) -> bool:
     return value is None or value == "" or (isinstance(value, str) and not value.strip())
-
-
-def text_of(value: object) -> str:
-    """A cell as text: numbers typed into an identifier cell (1234567893.0) lose the ``.0``."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, bool):
-        return "Y" if value else "N"
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
-    if isinstance(value, datetime):
-        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat(" ")
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value).strip()
 
 
 def convert_column(values: list, one: Callable[[Any], Any]) -> tuple[list, Problems]:

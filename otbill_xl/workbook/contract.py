@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from otbill_xl._text import normalize_header  # noqa: F401 - re-exported: part of the contract API
+
 
 class CellKind(StrEnum):
     """How a column's cells are read."""
@@ -72,11 +74,6 @@ def _snake(name: str) -> str:
     name = name.replace("NPI", "Npi").replace("POS", "Pos").replace("ID", "Id").replace("DOS", "Dos")
     name = name.replace("GO", "Go").replace("ZIP", "Zip").replace("DOB", "Dob").replace("POC", "Poc")
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-
-
-def normalize_header(text: object) -> str:
-    """Header text reduced to lower-case letters and digits: "Date of Service" -> "dateofservice"."""
-    return re.sub(r"[^a-z0-9]", "", str(text).lower()) if text is not None else ""
 
 
 T, I, C, D, N, M, F, H = (CellKind.TEXT,  # noqa: E741 - short kinds keep the tables readable
