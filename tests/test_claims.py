@@ -24,6 +24,7 @@ from conftest import (
 from typer.testing import CliRunner
 from x12util import check_structure, pyx12_validate
 
+from otbill_xl import read_practice
 from otbill_xl.cli import app
 from otbill_xl.formats.x12 import ControlNumbers, read_837p
 from otbill_xl.ledger import Ledger
@@ -68,7 +69,8 @@ def sample_run(tmp_path_factory):
 
 
 def test_sample_files_pass_pyx12_and_round_trip(sample_run):
-    _, _, outcome, _ = sample_run
+    _, src, outcome, _ = sample_run
+    line_of = {c.row: c for c in read_practice(src).book.charges}
     assert {f.payer_key for f in outcome.files} == {"BLUEPEAK", "MAPLAN", "MEDICAID", "MEDICARE", "SUMMIT"}
     by_id = {c.claim_id: c for c in outcome.assembly.claims}
     for f in outcome.files:
@@ -77,8 +79,13 @@ def test_sample_files_pass_pyx12_and_round_trip(sample_run):
         for pc in parsed.claims:
             claim = by_id[pc.claim_id]
             assert pc.total_charge == claim.total_charge == sum(line.charge for line in pc.lines)  # CLM02 = Σ SV102
-            assert [(pl.code, pl.modifiers, int(pl.units), pl.charge, pl.dos) for pl in pc.lines] == [
-                (s.code, s.modifiers, s.units, s.charge, s.dos) for s in claim.lines]
+            assert [(pl.code, pl.modifiers, int(pl.units), pl.charge, pl.dos, pl.pointers) for pl in pc.lines] == [
+                (s.code, s.modifiers, s.units, s.charge, s.dos, s.pointers) for s in claim.lines]
+            assert pc.diagnoses == claim.diagnoses
+            # Every pointer names the charge line's own Dx1-Dx4 (without the dot) in the claim's HI list.
+            for s in claim.lines:
+                want = list(dict.fromkeys(d.replace(".", "").upper() for d in line_of[s.row].diagnoses))
+                assert [claim.diagnoses[p - 1] for p in s.pointers] == want[:4]
             assert pc.frequency == "1" and len(pc.claim_id) <= 20
     interchanges = [f.interchange for f in outcome.files]
     assert len(set(interchanges)) == len(interchanges)

@@ -106,6 +106,7 @@ class Claim(NamedTuple):
 # ------------------------------------------------------------------------------------------------
 
 
+_POINTERS = tuple(tuple(range(1, n + 1)) for n in range(5))  # (), (1,), (1, 2), (1, 2, 3), (1, 2, 3, 4)
 MAX_LINES = 50       # 005010X222A1: at most 50 service lines (2400 loops) per claim
 MAX_DIAGNOSES = 12   # HI: at most 12 diagnosis codes per claim (facts §7)
 CLAIM_ID_MAX = 20    # CLM01 patient control number
@@ -282,6 +283,7 @@ def _assemble(book: PracticeBook, findings: Iterable[Finding], computed_units: d
         groups[key].append((line.dos, row, line, units, charge, dx, mods))
 
     claims: list[Claim] = []
+    referring_of: dict[str, Referring] = {}
     for key, members in groups.items():
         if len(members) > 1:
             members.sort(key=_by_dos_row)
@@ -292,8 +294,10 @@ def _assemble(book: PracticeBook, findings: Iterable[Finding], computed_units: d
         if rendering is None and rendering_npi and rendering_npi != billing_npi:
             from otbill_xl.domain.models import Provider  # an unlisted rendering NPI still goes on the claim
             rendering = Provider(npi=rendering_npi)
-        referring = (Referring(patient.referring_npi, patient.referring_last_name, patient.referring_first_name)
-                     if patient.referring_npi else None)
+        referring = referring_of.get(patient_id)
+        if referring is None and patient.referring_npi:
+            referring = referring_of[patient_id] = Referring(patient.referring_npi, patient.referring_last_name,
+                                                             patient.referring_first_name)
         for chunk in _split(members):
             claims.append(_claim(book, chunk, patient, payer, rendering, referring, pos, frequency, original))
     claims.sort(key=lambda c: (c.payer.payer_key, c.first_dos, c.patient.patient_id, c.claim_id))
@@ -323,15 +327,24 @@ def _split(members: list) -> Iterable[list]:
 
 def _claim(book: PracticeBook, chunk: list, patient: Patient, payer: Payer, rendering: Provider | None,
            referring: Referring | None, pos: str, frequency: str, original: str) -> Claim:
-    position: dict[str, int] = {}
-    for m in chunk:
-        for k in m[5]:
-            if k not in position:
-                position[k] = len(position) + 1
     new = tuple.__new__
-    services = tuple(new(ServiceLine, (line.line_id, row, dos, line.code, mods, units, charge,
-                                       tuple(position[k] for k in dx[:4])))
-                     for dos, row, line, units, charge, dx, mods in chunk)
+    first_dx = chunk[0][5]
+    if all(m[5] is first_dx for m in chunk):
+        # The common case: every line of the claim carries the same diagnoses (one cached tuple), so
+        # the claim's list is that tuple and each line points at positions 1..n (at most 4).
+        position = dict.fromkeys(first_dx)
+        ptrs = _POINTERS[min(len(first_dx), 4)]
+        services = tuple(new(ServiceLine, (line.line_id, row, dos, line.code, mods, units, charge, ptrs))
+                         for dos, row, line, units, charge, _dx, mods in chunk)
+    else:
+        position = {}
+        for m in chunk:
+            for k in m[5]:
+                if k not in position:
+                    position[k] = len(position) + 1
+        services = tuple(new(ServiceLine, (line.line_id, row, dos, line.code, mods, units, charge,
+                                           tuple(position[k] for k in dx[:4])))
+                         for dos, row, line, units, charge, dx, mods in chunk)
     typed_ids = {m[2].claim_id for m in chunk}
     typed = typed_ids.pop() if len(typed_ids) == 1 else ""
     if typed and len(typed) <= CLAIM_ID_MAX and typed.isalnum():

@@ -154,6 +154,7 @@ class ElementCleaner:
         self._bad_text, self._bad_id = _patterns(separators)
         self._used = {separators.element, separators.component, separators.repetition, separators.segment}
         self._warnings: dict[str, None] = {}  # insertion-ordered, each message once
+        self._texts: dict[tuple, str] = {}
 
     @property
     def warnings(self) -> list[str]:
@@ -169,6 +170,19 @@ class ElementCleaner:
     def text(self, value: str | None, owner: str, where: str, *, max_len: int, required: bool = False,
              min_len: int = 1) -> str:
         """Upper-cased text element; forbidden characters replaced or removed (reported)."""
+        # Names and addresses repeat across a file's claims: reuse a result that needed no change
+        # (anything cleaned, cut or refused goes through the full path, so each claim is reported).
+        key = (value, max_len, min_len)
+        hit = self._texts.get(key)
+        if hit is not None:
+            return hit
+        s = self._text(value, owner, where, max_len=max_len, required=required, min_len=min_len)
+        if s and s == (value or "").strip().upper():
+            self._texts[key] = s
+        return s
+
+    def _text(self, value: str | None, owner: str, where: str, *, max_len: int, required: bool,
+              min_len: int) -> str:
         s = (value or "").strip().upper()
         if self._bad_text.search(s):
             s = self._clean(s, owner, where)
