@@ -15,7 +15,8 @@ FORBIDDEN = {
     "domain": ("openpyxl", "python_calamine", "xlwings", "pandas", "os", "pathlib", "shutil", "tempfile",
                "sqlite3", "zipfile", "glob", "subprocess", "socket", "urllib", "requests", "time",
                "otbill_xl.workbook", "otbill_xl.formats", "otbill_xl.excel", "otbill_xl.cli"),
-    "formats": ("xlwings", "otbill_xl.workbook", "otbill_xl.excel", "otbill_xl.cli"),
+    "formats": ("xlwings", "openpyxl", "otbill_xl.workbook", "otbill_xl.excel", "otbill_xl.cli", "otbill_xl.ledger"),
+    "ledger": ("xlwings", "openpyxl", "python_calamine", "otbill_xl.workbook", "otbill_xl.excel", "otbill_xl.cli"),
     "workbook": ("xlwings", "otbill_xl.excel", "otbill_xl.cli"),
 }
 # Calls that read files or the clock, wherever they come from.

@@ -162,7 +162,7 @@ def test_kx_crossing_within_one_visit():
                                      prior=D("2400.00"))).lines
     assert (act.kx_running_total, act.kx_status) == (D("2424.85"), "below threshold")
     assert (ex.kx_running_total, ex.kx_status) == (D("2470.81"), "below threshold")
-    assert (evals.kx_running_total, evals.kx_status) == (D("2568.14"), "over threshold: KX missing")
+    assert (evals.kx_running_total, evals.kx_status) == (D("2568.14"), "at or over threshold: KX missing")
 
 
 def test_contracted_schedule_and_commercial_mppr():
@@ -255,3 +255,12 @@ def test_sequestration_before_and_after_2022_07_01_on_a_priced_line(monkeypatch)
     assert (june.sequestration, june.expected_payer_payment) == (D("0.25"), D("24.45"))
     assert (july.sequestration, july.expected_payer_payment) == (D("0.49"), D("24.21"))
     assert june.expected_patient_resp == july.expected_patient_resp == D("6.17")  # coinsurance is not reduced
+
+
+def test_kx_needed_exactly_at_the_threshold():
+    # Issue #4: lines "at or past" the threshold need KX. Prior 2,449.67 + one 97110 unit 30.33 = 2,480.00,
+    # exactly the 2026 threshold → KX needed on that line; 2,449.66 + 30.33 = 2,479.99 → below.
+    at = only(price_book(book(line("97110", 1), prior=D("2449.67"))))
+    below = only(price_book(book(line("97110", 1), prior=D("2449.66"))))
+    assert (at.kx_running_total, at.kx_status) == (D("2480.00"), "at or over threshold: KX missing")
+    assert (below.kx_running_total, below.kx_status) == (D("2479.99"), "below threshold")

@@ -360,8 +360,8 @@ def _kx(medicare: list[_Work], book: PracticeBook) -> None:
             w.kx_status = f"no {year} KX threshold"
             continue
         threshold, review = limits
-        if w.kx_total > threshold:
-            w.kx_status = "over threshold: " + ("KX present" if "KX" in line.modifiers else "KX missing")
+        if w.kx_total >= threshold:  # "at or past" the threshold needs KX
+            w.kx_status = "at or over threshold: " + ("KX present" if "KX" in line.modifiers else "KX missing")
         else:
             w.kx_status = "below threshold"
         if w.kx_total > review:

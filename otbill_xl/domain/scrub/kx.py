@@ -59,7 +59,7 @@ def _candidates(book, patients: dict, computed_units: dict[int, int]) -> tuple:
     Pricing every Medicare line is the expensive part, and most patients never come near the
     threshold: a patient is skipped when even the most a unit of each billed code can be allowed
     (the full PFS amount, no reductions) times the units, plus the prior spend, stays at or under the
-    lowest threshold of the years billed. The bound never underestimates (MPPR, CO/CQ only lower an
+    lowest threshold of the years billed (stays under it: KX is needed at or past it). The bound never underestimates (MPPR, CO/CQ only lower an
     amount), so no finding is lost.
     """
     from decimal import Decimal
@@ -95,5 +95,5 @@ def _candidates(book, patients: dict, computed_units: dict[int, int]) -> tuple:
             continue  # unpriceable lines add nothing to the running total
         bound[pid] = bound.get(pid, patients[pid].prior_therapy_spend) + top * max(units, 0)
     keep = [pid for pid in by_patient if bound.get(pid, 0) is None
-            or bound.get(pid, patients[pid].prior_therapy_spend) > lowest.get(pid, Decimal("Infinity"))]
+            or bound.get(pid, patients[pid].prior_therapy_spend) >= lowest.get(pid, Decimal("Infinity"))]
     return tuple(c for pid in keep for c in by_patient[pid])
