@@ -137,13 +137,18 @@ def parse_as_of(value: str | None) -> date:
         raise fail(f"--as-of {value!r} is not a date; use YYYY-MM-DD, e.g. 2026-11-27.") from None
 
 
+def _book_suffix(workbook: Path) -> str:
+    return ".xlsm" if workbook.suffix.lower() == ".xlsm" else ".xlsx"
+
+
 def run_on_copy(workbook: Path, out_file: Path | None, suffix: str, columns: Path | None, action):
     """Run a workbook action on a file and save the annotated copy (``WORKBOOK.<suffix>.xlsx`` unless
     ``--out``); unusable input ends the command with exit code 2 and a clear message."""
     from otbill_xl.workbook.files import FileWorkbook
     from otbill_xl.workbook.mapping import overrides_from_toml
 
-    target = out_file or workbook.with_name(f"{workbook.stem}.{suffix}.xlsx")
+    # Keep .xlsm for macro workbooks: openpyxl keeps their VBA, and Excel refuses macros in a .xlsx.
+    target = out_file or workbook.with_name(f"{workbook.stem}.{suffix}{_book_suffix(workbook)}")
     try:
         port = FileWorkbook(workbook)
         outcome = action(port, overrides_from_toml(columns) if columns else None)
@@ -258,7 +263,7 @@ def claims(
                                     group=group, strict=strict, dry_run=dry_run,
                                     rebill=frozenset(x.strip() for x in rebill.split(",") if x.strip()),
                                     overrides=overrides_from_toml(columns) if columns else None)
-        annotated = out_dir / f"{workbook.stem}.claims.xlsx"
+        annotated = out_dir / f"{workbook.stem}.claims{_book_suffix(workbook)}"
         port.save(str(annotated))
     except OtbillError as exc:
         raise fail(str(exc)) from None

@@ -98,7 +98,8 @@ def convert_one(path: str, sha: str, out_dir: str, ledger_path: str, as_of: date
         with Ledger(ledger_path) as ledger:
             claims = create_claims(port, out_dir=Path(out_dir), ledger=ledger, as_of=as_of, created=created,
                                    group=group, strict=strict)
-            annotated = Path(out_dir) / f"{src.stem}-{sha[:8]}.otbill.xlsx"
+            suffix = ".xlsm" if src.suffix.lower() == ".xlsm" else ".xlsx"  # keep macros loadable
+            annotated = Path(out_dir) / f"{src.stem}-{sha[:8]}.otbill{suffix}"
             port.save(str(annotated))
             ledger.mark_input(sha, path, "converted", created)
         result.claims = len(claims.assembly.claims)
