@@ -50,3 +50,11 @@ def test_info_exit_2_on_unusable_file(tmp_path):
     path.write_text("not a workbook")
     result = runner.invoke(app, ["info", str(path)])
     assert result.exit_code == 2
+
+
+def test_every_command_is_registered_on_the_main_app():
+    result = runner.invoke(app, ["--help"])
+    for command in ("info", "check", "units", "price", "claims", "batch", "demo", "templates", "feeschedule"):
+        assert command in result.stdout, command
+    sub = runner.invoke(app, ["feeschedule", "--help"])
+    assert sub.exit_code == 0 and "import-cms" in sub.stdout
