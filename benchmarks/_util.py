@@ -27,3 +27,10 @@ def line(label: str, seconds: float) -> None:
 
 def ratio(label: str, value: float, target: str = "") -> None:
     print(f"  {label:<58} {value:8.2f} x  {target}")
+
+
+def calamine_rows(path: Path, sheet: str = "Charges") -> list[list]:
+    """The baseline every benchmark compares against: python-calamine's read of a sheet's values."""
+    import python_calamine
+
+    return python_calamine.CalamineWorkbook.from_path(str(path)).get_sheet_by_name(sheet).to_python()

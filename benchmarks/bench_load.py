@@ -10,9 +10,8 @@ import random
 from datetime import date, timedelta
 
 import openpyxl
-import python_calamine
 
-from benchmarks._util import BENCH_DIR, line, ratio, timed
+from benchmarks._util import BENCH_DIR, calamine_rows, line, ratio, timed
 from otbill_xl.workbook.contract import CHARGES
 from otbill_xl.workbook.reader import gc_paused, read_practice
 
@@ -51,8 +50,7 @@ def run() -> None:
     print(f"Load benchmark: {ROWS:,} charge rows ({path.name})")
 
     def calamine_raw():
-        wb = python_calamine.CalamineWorkbook.from_path(str(path))
-        return wb.get_sheet_by_name("Charges").to_python()
+        return calamine_rows(path)
 
     def calamine_raw_gc_paused():
         with gc_paused():

@@ -3,9 +3,7 @@ python-calamine read of the same lines from xlsx (target: pricing ≤ the read).
 
 from __future__ import annotations
 
-import python_calamine
-
-from benchmarks._util import line, ratio, timed
+from benchmarks._util import calamine_rows, line, ratio, timed
 from benchmarks.bench_scrub import charges_xlsx, million_line_book
 from otbill_xl.domain.pricing import price_book
 
@@ -16,11 +14,7 @@ def run() -> None:
     path = charges_xlsx(book.charges)
     print(f"Pricing benchmark: {n:,} charge lines in memory ({len(book.payers)} payers, MPPR on Medicare visits)")
 
-    def calamine_read():
-        wb = python_calamine.CalamineWorkbook.from_path(str(path))
-        return wb.get_sheet_by_name("Charges").to_python()
-
-    t_read = timed(calamine_read, repeat=2)
+    t_read = timed(lambda: calamine_rows(path), repeat=2)
     result = price_book(book)
     t_price = timed(lambda: price_book(book), repeat=3)
     priced = sum(1 for p in result.lines if p.expected_allowed is not None)

@@ -28,7 +28,7 @@ def test_excel_serials(serial, expected):
     ("text", "expected"),
     [("1/5/2026", date(2026, 1, 5)), ("01/05/2026", date(2026, 1, 5)), ("1-5-26", date(2026, 1, 5)),
      ("12/31/99", date(1999, 12, 31)), ("2026-01-05", date(2026, 1, 5)), ("2026-01-05 00:00:00", date(2026, 1, 5)),
-     ("20260105", date(2026, 1, 5))],
+     ("20260105", date(2026, 1, 5)), ("1/5/2026 0:00", date(2026, 1, 5)), ("01/05/2026 12:00 AM", date(2026, 1, 5))],
 )
 def test_text_dates(text, expected):
     # Two-digit years: Excel reads 00-29 as 2000-2029 and 30-99 as 1930-1999.

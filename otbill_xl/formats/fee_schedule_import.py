@@ -49,12 +49,12 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from otbill_xl._text import normalize_header, text_of
+from otbill_xl._cells import normalize_header, text_of, to_date
 from otbill_xl.domain.findings import Finding, Location, Severity, column_letter
 from otbill_xl.domain.models import FeeScheduleEntry
 from otbill_xl.domain.money import CENT, to_money
@@ -326,34 +326,6 @@ class FeeScheduleRead:
         return {"file": self.file, "sheet": self.sheet, "payer": self.payer, "header_line": self.header_line,
                 "columns": dict(self.columns), "entries": len(self.entries), "other_payer_rows": self.other_payer_rows,
                 "errors": len(self.errors)}
-
-
-def to_date(value: object) -> date | None:
-    """A date cell, Excel serial number, or US / ISO / compact text; raises ``ValueError``."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, bool):
-        raise ValueError("a true/false value is not a date")
-    if isinstance(value, (int, float)):
-        whole = int(value)
-        if whole < 61 or whole > 2958465:
-            raise ValueError("number out of Excel's date range")
-        return date(1899, 12, 30) + timedelta(days=whole)
-    text = str(value).strip()
-    if m := re.match(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T].*)?$", text):
-        return date(int(m[1]), int(m[2]), int(m[3]))
-    if m := re.match(r"^(\d{1,2})[/\-.](\d{1,2})[/\-.](\d{2}|\d{4})(?:\s.*)?$", text):
-        year = int(m[3])
-        if len(m[3]) == 2:
-            year += 2000 if year <= 29 else 1900
-        return date(year, int(m[1]), int(m[2]))
-    if m := re.match(r"^(\d{4})(\d{2})(\d{2})$", text):
-        return date(int(m[1]), int(m[2]), int(m[3]))
-    raise ValueError("not a date")
 
 
 _DECIMAL_COMMA = re.compile(r",\d{1,2}\)?$|,\d{4,}")

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from otbill_xl._text import normalize_header  # noqa: F401 - re-exported: part of the contract API
+from otbill_xl._cells import normalize_header  # noqa: F401 - re-exported: part of the contract API
 
 
 class CellKind(StrEnum):
