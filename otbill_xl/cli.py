@@ -290,6 +290,11 @@ def print_claims_summary(outcome) -> None:
         out.print(f"  held {e.line_id or 'row ' + str(e.row)}: {e.reasons[0]}", highlight=False, markup=False)
     if len(held) > 25:
         out.print(f"  ... and {len(held) - 25} more (see the Held Back sheet).")
+    for f in outcome.files:
+        for warning in f.warnings[:10]:
+            out.print(f"  {Path(f.path).name}: {warning}", highlight=False, markup=False)
+        if len(f.warnings) > 10:
+            out.print(f"  {Path(f.path).name}: ... and {len(f.warnings) - 10} more warnings (--json lists all).")
     for problem in outcome.problems:
         err.print(f"[red]{escape(problem)}[/]", highlight=False)
 

@@ -396,7 +396,7 @@ class _Builder:
         self.practice = {
             "PracticeName": "Cedar Lane Hand & Occupational Therapy LLC",
             "BillingNPI": self.npi(), "TaxID": tax_id, "Taxonomy": "225X00000X",
-            "Address": "410 Kings Hwy N Suite 200", "City": "Cherry Hill", "State": "NJ", "ZIP": "08034",
+            "Address": "410 Kings Hwy N Suite 200", "City": "Cherry Hill", "State": "NJ", "ZIP": "080343610",
             "Phone": "8565550142", "SubmitterName": "Cedar Lane Hand & Occupational Therapy LLC",
             "SubmitterID": "CLHOT4471", "ContactName": "Dana Whitfield", "ContactPhone": "8565550143",
             "ReceiverName": "Harborline Clearinghouse", "ReceiverID": "HRBRLN",
