@@ -220,12 +220,11 @@ def _assemble(book: PracticeBook, findings: Iterable[Finding], computed_units: d
         charge_master[e.code].append(e)
 
     excluded: list[Excluded] = []
-    groups: dict[tuple, list[tuple]] = defaultdict(list)
+    groups: dict[tuple, list[tuple]] = {}
     patients = book.patients_by_id
     payers = book.payers_by_key
     per_patient: dict[str, tuple] = {}
-    dx_cache: dict[tuple, tuple[str, ...]] = {}
-    mods_cache: dict[tuple, tuple[str, ...]] = {}
+    codes_cache: dict[tuple, tuple[tuple[str, ...], tuple[str, ...]]] = {}
     visit = group == "visit"
     for line in book.charges:
         pid = line.patient_id
@@ -270,19 +269,22 @@ def _assemble(book: PracticeBook, findings: Iterable[Finding], computed_units: d
             if reasons:
                 excluded.append(Excluded(row, line.line_id, tuple(dict.fromkeys(reasons))))
                 continue
-        dx_raw = (line.dx1, line.dx2, line.dx3, line.dx4)
-        dx = dx_cache.get(dx_raw)
-        if dx is None:
-            dx = dx_cache[dx_raw] = tuple(dict.fromkeys(dx_key(d) for d in dx_raw if d))
-        mods_raw = (line.mod1, line.mod2, line.mod3, line.mod4)
-        mods = mods_cache.get(mods_raw)
-        if mods is None:
-            mods = mods_cache[mods_raw] = tuple(m for m in mods_raw if m)
+        raw = (line.dx1, line.dx2, line.dx3, line.dx4, line.mod1, line.mod2, line.mod3, line.mod4)
+        coded = codes_cache.get(raw)
+        if coded is None:
+            coded = codes_cache[raw] = (tuple(dict.fromkeys(dx_key(d) for d in raw[:4] if d)),
+                                        tuple(m for m in raw[4:] if m))
+        dos = line.dos
         key = (pid, payer.payer_key, line.rendering_npi, line.pos or "11", frequency, line.original_claim_number,
-               line.dos if visit else (line.dos.year, line.dos.month))
-        groups[key].append((line.dos, row, line, units, charge, dx, mods))
+               dos if visit else (dos.year, dos.month))
+        group = groups.get(key)
+        member = (dos, row, line, units, charge, coded[0], coded[1])
+        if group is None:
+            groups[key] = [member]
+        else:
+            group.append(member)
 
-    claims: list[Claim] = []
+    claims: list[tuple] = []
     referring_of: dict[str, Referring] = {}
     for key, members in groups.items():
         if len(members) > 1:
@@ -299,9 +301,15 @@ def _assemble(book: PracticeBook, findings: Iterable[Finding], computed_units: d
             referring = referring_of[patient_id] = Referring(patient.referring_npi, patient.referring_last_name,
                                                              patient.referring_first_name)
         for chunk in _split(members):
-            claims.append(_claim(book, chunk, patient, payer, rendering, referring, pos, frequency, original))
-    claims.sort(key=lambda c: (c.payer.payer_key, c.first_dos, c.patient.patient_id, c.claim_id))
-    return Assembly(tuple(claims), tuple(excluded))
+            claim = _claim(book, chunk, patient, payer, rendering, referring, pos, frequency, original)
+            claims.append((payer_key, chunk[0][0], patient_id, claim.claim_id, claim))
+    claims.sort(key=_claim_order)
+    return Assembly(tuple(c[4] for c in claims), tuple(excluded))
+
+
+def _claim_order(entry: tuple) -> tuple:
+    """Claims by payer, first date of service, patient, ClaimID (the claim itself is not compared)."""
+    return entry[:4]
 
 
 def _by_dos_row(m: tuple) -> tuple:
@@ -345,8 +353,11 @@ def _claim(book: PracticeBook, chunk: list, patient: Patient, payer: Payer, rend
         services = tuple(new(ServiceLine, (line.line_id, row, dos, line.code, mods, units, charge,
                                            tuple(position[k] for k in dx[:4])))
                          for dos, row, line, units, charge, dx, mods in chunk)
-    typed_ids = {m[2].claim_id for m in chunk}
-    typed = typed_ids.pop() if len(typed_ids) == 1 else ""
+    if len(chunk) == 1:
+        typed = chunk[0][2].claim_id
+    else:
+        typed_ids = {m[2].claim_id for m in chunk}
+        typed = typed_ids.pop() if len(typed_ids) == 1 else ""
     if typed and len(typed) <= CLAIM_ID_MAX and typed.isalnum():
         claim_id = typed
     else:

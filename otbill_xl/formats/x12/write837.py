@@ -141,6 +141,8 @@ class _Writer:
         # caches of checked values: (code, modifiers) -> SV101 composite, pointers -> SV107, ...
         self._procedures: dict[tuple[str, tuple[str, ...]], str] = {}
         self._persons: dict[tuple[str, ...], str] = {}
+        self._hi: dict[tuple[str, ...], str] = {}
+        self._valid_pos: set[str] = set()
         self._pointers: dict[tuple[int, ...], tuple[str, int]] = {}
         self._diagnoses: dict[str, str] = {}
         self._units: dict[object, str] = {}
@@ -353,21 +355,26 @@ class _Writer:
         if len(lines) > MAX_LINES:
             raise X12Error(f"{owner}: {len(lines)} service lines; an 837P claim holds at most {MAX_LINES} "
                            f"(split the claim)")
-        pos = (claim.pos or "").strip()
-        if not _POS.fullmatch(pos):
-            raise X12Error(f"{owner}: place of service (CLM05-1) must be a 2-digit code")
+        pos = claim.pos
+        if pos not in self._valid_pos:
+            pos = (pos or "").strip()
+            if not _POS.fullmatch(pos):
+                raise X12Error(f"{owner}: place of service (CLM05-1) must be a 2-digit code")
+            self._valid_pos.add(pos)
         frequency = (claim.frequency or "").strip()
         if frequency not in FREQUENCIES:
             raise X12Error(f"{owner}: claim frequency (CLM05-3) must be 1 (original), 7 (replacement) or 8 (void)")
         diagnoses = claim.diagnoses
-        if not diagnoses:
-            raise X12Error(f"{owner}: the claim has no diagnosis (HI)")
-        if len(diagnoses) > MAX_DIAGNOSES:
-            raise X12Error(f"{owner}: {len(diagnoses)} diagnoses; an 837P claim holds at most {MAX_DIAGNOSES}")
-        codes = [self.diagnosis(dx, owner, i) for i, dx in enumerate(diagnoses, 1)]
-        if len(set(codes)) != len(codes):
-            raise X12Error(f"{owner}: the same diagnosis is listed twice (HI)")
-        hi = e.join(("HI", f"ABK{c}{codes[0]}", *(f"ABF{c}{dx}" for dx in codes[1:])))
+        hi = self._hi.get(diagnoses)  # the same diagnosis lists recur claim after claim
+        if hi is None:
+            if not diagnoses:
+                raise X12Error(f"{owner}: the claim has no diagnosis (HI)")
+            if len(diagnoses) > MAX_DIAGNOSES:
+                raise X12Error(f"{owner}: {len(diagnoses)} diagnoses; an 837P claim holds at most {MAX_DIAGNOSES}")
+            codes = [self.diagnosis(dx, owner, i) for i, dx in enumerate(diagnoses, 1)]
+            if len(set(codes)) != len(codes):
+                raise X12Error(f"{owner}: the same diagnosis is listed twice (HI)")
+            hi = self._hi[diagnoses] = e.join(("HI", f"ABK{c}{codes[0]}", *(f"ABF{c}{dx}" for dx in codes[1:])))
         ndx = len(diagnoses)
 
         # Service lines first (they give the total), then the claim segments before them.
@@ -402,7 +409,10 @@ class _Writer:
         self.line_count += len(lines)
         self.joined += 3 * len(lines) - 1
 
-        body.append(f"CLM{e}{claim_id}{e}{format_amount(total, f'{owner}: total charge (CLM02)')}{e}{e}{e}"
+        clm02 = amounts.get(total)
+        if clm02 is None:
+            clm02 = amounts[total] = format_amount(total, f"{owner}: total charge (CLM02)")
+        body.append(f"CLM{e}{claim_id}{e}{clm02}{e}{e}{e}"
                     f"{pos}{c}B{c}{frequency}{e}Y{e}A{e}Y{e}Y")
         if frequency != "1":
             original = clean.ident(claim.original_claim_number, owner,
