@@ -63,6 +63,20 @@ def run_write() -> None:
     ratio("837P writing / calamine read", t_write / t_read, "(target ≤ 0.50)")
     ratio("(assembly + writing) / calamine read", (t_assemble + t_write) / t_read, "(target ≤ 0.50)")
 
+    # For comparison: --group period (one claim per patient per month, split at 50 lines / 12 dx).
+    def period():
+        a = assemble_claims(book, scrubbed.findings, computed_units=scrubbed.computed_units, group="period")
+        grouped: dict[str, list] = {}
+        for c in a.claims:
+            grouped.setdefault(c.payer.payer_key, []).append(c)
+        for i, claims in enumerate(grouped.values(), start=1):
+            write_837p(claims, book.practice, ControlNumbers(i, i, i), created=datetime(2026, 11, 27))
+        return len(a.claims)
+
+    t_period = timed(period, repeat=3)
+    print(f"  --group period: {period():,} claims, assembly + writing {t_period:.3f} s "
+          f"({t_period / t_read:.2f} x the read)")
+
 
 def batch_inputs(count: int) -> Path:
     """``count`` copies of the sample practice, each with its own billing NPI (distinct practices)."""

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from operator import itemgetter
 from typing import NamedTuple
 
 from otbill_xl.domain.book import PracticeBook
@@ -288,7 +289,7 @@ def _assemble(book: PracticeBook, findings: Iterable[Finding], computed_units: d
     referring_of: dict[str, Referring] = {}
     for key, members in groups.items():
         if len(members) > 1:
-            members.sort(key=_by_dos_row)
+            members.sort(key=_BY_DOS_ROW)
         patient_id, payer_key, rendering_npi, pos, frequency, original, _ = key
         patient = patients[patient_id]
         payer = payers[payer_key]
@@ -312,8 +313,7 @@ def _claim_order(entry: tuple) -> tuple:
     return entry[:4]
 
 
-def _by_dos_row(m: tuple) -> tuple:
-    return m[0], m[1]
+_BY_DOS_ROW = itemgetter(0, 1)  # members are (dos, row, line, ...): date order, then sheet order
 
 
 def _split(members: list) -> Iterable[list]:
