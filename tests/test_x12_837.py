@@ -4,7 +4,6 @@ then read back; the public 837P samples in ../shared/x12-samples are read too.""
 
 from __future__ import annotations
 
-import time
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -529,16 +528,11 @@ def volume_claims(n_claims: int = 25_000, per_claim: int = 4) -> list[Claim]:
     return claims
 
 
-def test_write_speed_100k_lines(capsys):
+def test_a_100k_line_file_is_well_formed_and_reads_back():
+    """Volume correctness (speed is measured by `make bench`, never asserted in tests)."""
     claims = volume_claims()
-    start = time.perf_counter()
     out = write(claims)
-    elapsed = time.perf_counter() - start
     assert out.lines == 100_000 and out.claims == 25_000
-    with capsys.disabled():
-        print(f"\n837P writer: {out.lines} lines / {out.claims} claims in {elapsed:.3f} s "
-              f"({out.lines / elapsed:,.0f} lines/s, {len(out.text) / 1e6:.1f} MB, {out.segments} segments)")
-    assert elapsed < 3.0  # generous for slow CI; target is well under 0.5 s
     assert not check_structure(out.text, CONTROL)
     parsed = read_837p(out.text)
     assert len(parsed.claims) == 25_000
