@@ -14,12 +14,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from operator import itemgetter
 from typing import NamedTuple
 
 from otbill_xl.domain.book import PracticeBook
 from otbill_xl.domain.findings import Finding, Severity
-from otbill_xl.domain.models import Patient, Payer, PayerType, Provider, Relationship
+from otbill_xl.domain.models import ChargeLine, Patient, Payer, PayerType, Provider, Relationship
 from otbill_xl.domain.money import cents
 
 #: SBR09 claim filing indicator by payer type (X12 005010X222A1, element 1032).
@@ -209,6 +208,23 @@ def assemble_claims(
             gc.enable()
 
 
+# Assembly runs over every charge line of a batch (often 100,000 lines and more in one call),
+# so its loops are written for CPython speed; each trick is explained where it is used. The rules
+# themselves are those in the docstring of ``assemble_claims``.
+
+#: The ChargeLine fields in order: the grouping loop unpacks each line as a plain tuple (one
+#: UNPACK_SEQUENCE instead of ~20 attribute look-ups), so a change to the model must show up here.
+_CHARGE_FIELDS = ("row", "line_id", "patient_id", "dos", "rendering_npi", "code", "mod1", "mod2", "mod3", "mod4",
+                  "minutes", "units", "dx1", "dx2", "dx3", "dx4", "pos", "charge", "claim_id", "status", "note",
+                  "frequency", "original_claim_number")
+if ChargeLine._fields != _CHARGE_FIELDS:  # pragma: no cover - a guard for whoever edits ChargeLine
+    raise ImportError("otbill_xl.domain.claims: ChargeLine fields changed; update _CHARGE_FIELDS and _assemble")
+
+_CLAIM_ID_SEP = "\x1f"  # between the parts hashed by claim_id_for
+_ZERO = Decimal(0)  # comparing a Decimal with int 0 converts the 0 to a Decimal every time
+_UNRATED = object()  # not looked up in the ChargeMaster yet (None means: no rate)
+
+
 def _assemble(book: PracticeBook, findings: Iterable[Finding], computed_units: dict[int, int] | None,
               billed: dict[int, str] | None, rebill, group: str, strict: bool) -> Assembly:
     units_of = computed_units or {}
@@ -220,15 +236,30 @@ def _assemble(book: PracticeBook, findings: Iterable[Finding], computed_units: d
     for e in sorted(book.charge_master, key=lambda e: e.effective_from or date.min):
         charge_master[e.code].append(e)
 
+    rates: dict[tuple, Decimal | None] = {}
+    held = set(by_row).union(already)  # rows with a blocking finding or already billed: one test per line
     excluded: list[Excluded] = []
-    groups: dict[tuple, list[tuple]] = {}
+    # groups: claim key -> [diagnosis codes, typed ClaimID, ServiceLine, ServiceLine, ...], the lines in
+    # sheet order. A "regular" group is one whose lines all share the codes tuple and typed ClaimID
+    # kept at the front, and arrive in (date, row) order: the common case, which becomes one claim
+    # without a sort, a split or new pointers, its lines a slice of the list. Any other group is
+    # turned into an irregular one, [_IRREGULAR, None, (ServiceLine, codes, typed ClaimID), ...], and
+    # goes through the general path (sort, split at 50 lines / 12 diagnoses, per-line pointers).
+    groups: dict[tuple, list] = {}
     patients = book.patients_by_id
     payers = book.payers_by_key
     per_patient: dict[str, tuple] = {}
-    codes_cache: dict[tuple, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+    # (Dx1..Dx4, Mod1..Mod4) as typed -> (diagnosis codes, modifiers, pointers). A handful of code
+    # combinations cover a whole batch, so each is normalized once. The codes tuples are interned by
+    # value (``dx_tuples``): lines whose diagnoses are the same share one tuple object, so "all lines
+    # of a group have the same diagnoses" is an ``is`` test.
+    codes_cache: dict[tuple, tuple[tuple[str, ...], tuple[str, ...], tuple[int, ...]]] = {}
+    dx_tuples: dict[tuple[str, ...], tuple[str, ...]] = {}
+    new = tuple.__new__  # NamedTuple(...) runs a Python-level __new__; tuple.__new__ builds the same object in C
     visit = group == "visit"
     for line in book.charges:
-        pid = line.patient_id
+        (row, line_id, pid, dos, rendering_npi, code, mod1, mod2, mod3, mod4, _minutes, units, dx1, dx2, dx3, dx4,
+         pos, charge, typed_id, _status, _note, frequency_text, original) = line
         facts = per_patient.get(pid)
         if facts is None:
             patient = patients.get(pid)
@@ -241,89 +272,207 @@ def _assemble(book: PracticeBook, findings: Iterable[Finding], computed_units: d
             elif payer.payer_type is PayerType.SELF_PAY:
                 fixed.append("self-pay: collected from the patient, not billed to a payer")
             facts = per_patient[pid] = (patient, payer, fixed)
-        patient, payer, fixed = facts
-        row = line.row
-        units = line.units if line.units is not None else units_of.get(row)
-        charge = line.charge
-        if charge is None and units and line.dos is not None:
-            entry = next((e for e in reversed(charge_master.get(line.code, ()))
-                          if e.effective_from is None or e.effective_from <= line.dos), None)
-            charge = cents(entry.charge_per_unit * units) if entry else None
-        frequency = _FREQUENCY.get(line.frequency.strip().lower()) if line.frequency else "1"
-        if (fixed or row in by_row or frequency != "1" or not units or units < 0 or charge is None or charge <= 0
-                or line.dos is None or not line.code or not line.dx1 or row in already):
+        fixed = facts[2]
+        if units is None:
+            units = units_of.get(row)
+        if charge is None and units and dos is not None:
+            # the ChargeMaster rate on that date times the units, once per (code, date, units)
+            rated = (code, dos, units)
+            charge = rates.get(rated, _UNRATED)
+            if charge is _UNRATED:
+                entry = next((e for e in reversed(charge_master.get(code, ()))
+                              if e.effective_from is None or e.effective_from <= dos), None)
+                charge = rates[rated] = cents(entry.charge_per_unit * units) if entry else None
+        frequency = _FREQUENCY.get(frequency_text.strip().lower()) if frequency_text else "1"
+        if (fixed or row in held or frequency != "1" or not units or units < 0 or charge is None or charge <= _ZERO
+                or dos is None or not code or not dx1):
             reasons = list(fixed) + list(by_row.get(row, ()))
             if frequency is None:
-                reasons.append(f"Frequency {line.frequency!r} is not 1 (original), 7 (corrected) or 8 (void)")
-            elif frequency in ("7", "8") and not line.original_claim_number:
+                reasons.append(f"Frequency {frequency_text!r} is not 1 (original), 7 (corrected) or 8 (void)")
+            elif frequency in ("7", "8") and not original:
                 reasons.append(f"a {'corrected' if frequency == '7' else 'void'} claim needs the payer's "
                                "OriginalClaimNumber (REF*F8)")
             if not units or units < 0:
                 reasons.append("no billable units")
             if charge is None or charge <= 0:
                 reasons.append("no charge (fill Charge, or the code's ChargeMaster rate)")
-            if line.dos is None or not line.code or not line.dx1:
+            if dos is None or not code or not dx1:
                 reasons.append("missing date of service, code or primary diagnosis")
-            if row in already and frequency == "1" and line.line_id not in rebill:
-                reasons.append(f"already billed in claim {already[row]} (use --rebill {line.line_id} or a "
+            if row in already and frequency == "1" and line_id not in rebill:
+                reasons.append(f"already billed in claim {already[row]} (use --rebill {line_id} or a "
                                "corrected claim to bill it again)")
             if reasons:
-                excluded.append(Excluded(row, line.line_id, tuple(dict.fromkeys(reasons))))
+                excluded.append(Excluded(row, line_id, tuple(dict.fromkeys(reasons))))
                 continue
-        raw = (line.dx1, line.dx2, line.dx3, line.dx4, line.mod1, line.mod2, line.mod3, line.mod4)
+        raw = (dx1, dx2, dx3, dx4, mod1, mod2, mod3, mod4)
         coded = codes_cache.get(raw)
         if coded is None:
-            coded = codes_cache[raw] = (tuple(dict.fromkeys(dx_key(d) for d in raw[:4] if d)),
-                                        tuple(m for m in raw[4:] if m))
-        dos = line.dos
-        key = (pid, payer.payer_key, line.rendering_npi, line.pos or "11", frequency, line.original_claim_number,
-               dos if visit else (dos.year, dos.month))
-        group = groups.get(key)
-        member = (dos, row, line, units, charge, coded[0], coded[1])
-        if group is None:
-            groups[key] = [member]
+            dx = tuple(dict.fromkeys(dx_key(d) for d in raw[:4] if d))
+            dx = dx_tuples.setdefault(dx, dx)
+            coded = codes_cache[raw] = (dx, tuple(m for m in raw[4:] if m), _POINTERS[min(len(dx), 4)])
+        codes, mods, pointers = coded
+        # The ServiceLine is built here, pointing at its own diagnoses as 1..n: right whenever the
+        # claim's diagnosis list is this line's list, as in every regular group; the general path
+        # gives the lines of an irregular group their pointers again.
+        service = new(ServiceLine, (line_id, row, dos, code, mods, units, charge, pointers))
+        # The payer is not in the key: it follows from the patient (per_patient above).
+        key = (pid, rendering_npi, pos or "11", frequency, original, dos if visit else (dos.year, dos.month))
+        members = groups.get(key)
+        if members is None:
+            groups[key] = [codes, typed_id, service]
+        elif (members[0] is codes and members[1] == typed_id and row >= members[-1][1]
+              and (visit or dos >= members[-1][2])):  # (with group "visit", all lines of a group share the date)
+            members.append(service)
         else:
-            group.append(member)
+            _add_irregular(members, service, codes, typed_id)
 
-    claims: list[tuple] = []
-    referring_of: dict[str, Referring] = {}
+    # Claim order: payer, first date of service, patient ID, ClaimID, then creation order (as a stable
+    # sort would keep it). Rather than sorting every claim on a 4-part key (ties on the payer and date
+    # are the rule, and each tie costs a generic comparison), claims go into buckets by payer, then by
+    # date; each bucket, entered as (patient ID, ClaimID, sequence number, claim), sorts on plain
+    # strings, and the unique sequence number means two claims are never compared.
+    by_payer: dict[str, dict[date, list[tuple]]] = {}
+    seq = 0
+    facts_of: dict[str, tuple] = {}
+    rendering_of: dict[str, Provider | None] = {}
+    dos_text: dict[date, str] = {}
+    sha256 = hashlib.sha256
+    sep = _CLAIM_ID_SEP
     for key, members in groups.items():
-        if len(members) > 1:
-            members.sort(key=_BY_DOS_ROW)
-        patient_id, payer_key, rendering_npi, pos, frequency, original, _ = key
-        patient = patients[patient_id]
-        payer = payers[payer_key]
-        rendering = book.providers_by_npi.get(rendering_npi) if rendering_npi and rendering_npi != billing_npi else None
-        if rendering is None and rendering_npi and rendering_npi != billing_npi:
-            from otbill_xl.domain.models import Provider  # an unlisted rendering NPI still goes on the claim
-            rendering = Provider(npi=rendering_npi)
-        referring = referring_of.get(patient_id)
-        if referring is None and patient.referring_npi:
-            referring = referring_of[patient_id] = Referring(patient.referring_npi, patient.referring_last_name,
-                                                             patient.referring_first_name)
-        for chunk in _split(members):
-            claim = _claim(book, chunk, patient, payer, rendering, referring, pos, frequency, original)
-            claims.append((payer_key, chunk[0][0], patient_id, claim.claim_id, claim))
-    claims.sort(key=_claim_order)
-    return Assembly(tuple(c[4] for c in claims), tuple(excluded))
+        patient_id, rendering_npi, pos, frequency, original, _ = key
+        # What the claims of one patient share, worked out once per patient.
+        facts = facts_of.get(patient_id)
+        if facts is None:
+            patient, payer, _fixed = per_patient[patient_id]
+            referring = None
+            if patient.referring_npi:
+                referring = Referring(patient.referring_npi, patient.referring_last_name, patient.referring_first_name)
+            auth = patient.auth_number if patient.auth_number and (payer.requires_auth or patient.auth_start) else ""
+            days = by_payer.get(payer.payer_key)
+            if days is None:
+                days = by_payer[payer.payer_key] = {}
+            facts = facts_of[patient_id] = (patient, payer, patient.member_id, auth, referring, days,
+                                            sep.join((billing_npi, payer.payer_key, patient_id, "")))
+        patient, payer, member_id, auth, referring, days, patient_part = facts
+        try:
+            rendering = rendering_of[rendering_npi]
+        except KeyError:
+            rendering = rendering_of[rendering_npi] = _rendering(book, rendering_npi, billing_npi)
+        # What identifies the claim besides its lines (the parts claim_id_for joins before the lines).
+        prefix = f"{patient_part}{rendering.npi if rendering else ''}{sep}{pos}{sep}{frequency}{sep}{original}{sep}"
+        codes = members[0]
+        if codes is _IRREGULAR or len(members) > MAX_LINES + 2:
+            if codes is not _IRREGULAR:
+                _make_irregular(members)
+            chunks = members[2:]
+            if len(chunks) > 1:
+                chunks.sort(key=_by_dos_row)
+            for chunk in _split(chunks):
+                claim = _claim(chunk, prefix, patient, payer, rendering, referring, pos, frequency, original, auth,
+                               dos_text)
+                seq += 1
+                dos = claim.lines[0].dos
+                bucket = days.get(dos)
+                if bucket is None:
+                    days[dos] = [(patient_id, claim.claim_id, seq, claim)]
+                else:
+                    bucket.append((patient_id, claim.claim_id, seq, claim))
+            continue
+        # A regular group, inline: one claim whose diagnoses are the (shared) tuple of its lines.
+        typed = members[1]
+        first = members[2]
+        dos = first.dos
+        services: tuple[ServiceLine, ...] = (first,) if len(members) == 3 else tuple(members[2:])
+        if typed and len(typed) <= CLAIM_ID_MAX and typed.isalnum():
+            claim_id = typed
+        elif len(services) == 1 or visit:
+            # claim_id_for, inlined: with one line, or one date of service for all lines (a visit),
+            # the date's text is looked up once.
+            day = dos_text.get(dos)
+            if day is None:
+                day = dos_text[dos] = f"{dos}"
+            if len(services) == 1:
+                hashed = f"{prefix}{first.line_id}|{day}|{first.code}"
+            else:
+                hashed = prefix + sep.join([f"{s.line_id}|{day}|{s.code}" for s in services])
+            claim_id = "OT" + sha256(hashed.encode()).hexdigest()[:18].upper()
+        else:
+            claim_id = _claim_id(prefix, services, dos_text)
+        seq += 1
+        entry = (patient_id, claim_id, seq,
+                 new(Claim, (claim_id, payer, patient, member_id, rendering, pos, codes, services, frequency,
+                             original, auth, referring, "P")))
+        bucket = days.get(dos)
+        if bucket is None:
+            days[dos] = [entry]
+        else:
+            bucket.append(entry)
+    claims: list[Claim] = []
+    for payer_key in sorted(by_payer):
+        days = by_payer[payer_key]
+        for dos in sorted(days):
+            bucket = days[dos]
+            if len(bucket) > 1:
+                bucket.sort()
+            claims += [entry[3] for entry in bucket]
+    return Assembly(tuple(claims), tuple(excluded))
 
 
-def _claim_order(entry: tuple) -> tuple:
-    """Claims by payer, first date of service, patient, ClaimID (the claim itself is not compared)."""
-    return entry[:4]
+_IRREGULAR = object()  # marks a group list whose members are (ServiceLine, codes, typed ClaimID)
 
 
-_BY_DOS_ROW = itemgetter(0, 1)  # members are (dos, row, line, ...): date order, then sheet order
+def _make_irregular(members: list) -> None:
+    """Turn a regular group list (see _assemble) into an irregular one, in place: while it was
+    regular, every line had the codes and typed ClaimID at its front."""
+    codes, typed = members[0], members[1]
+    members[2:] = [(service, codes, typed) for service in members[2:]]
+    members[0], members[1] = _IRREGULAR, None
+
+
+def _add_irregular(members: list, service: ServiceLine, codes: tuple[str, ...], typed: str) -> None:
+    if members[0] is not _IRREGULAR:
+        _make_irregular(members)
+    members.append((service, codes, typed))
+
+
+def _rendering(book: PracticeBook, rendering_npi: str, billing_npi: str) -> Provider | None:
+    """The 2310B rendering provider: None when it is the billing provider."""
+    if not rendering_npi or rendering_npi == billing_npi:
+        return None
+    rendering = book.providers_by_npi.get(rendering_npi)
+    if rendering is None:
+        rendering = Provider(npi=rendering_npi)  # an unlisted rendering NPI still goes on the claim
+    return rendering
+
+
+def _claim_id(prefix: str, services: Iterable[ServiceLine], dos_text: dict[date, str], sha256=hashlib.sha256) -> str:
+    """claim_id_for(parts + one ``line_id|dos|code`` per line), from the parts already joined as
+    ``prefix``; each date's text is made once (``dos_text``)."""
+    pieces = []
+    for s in services:
+        dos = s.dos
+        text = dos_text.get(dos)
+        if text is None:
+            text = dos_text[dos] = f"{dos}"
+        pieces.append(f"{s.line_id}|{text}|{s.code}")
+    return "OT" + sha256((prefix + _CLAIM_ID_SEP.join(pieces)).encode()).hexdigest()[:18].upper()
+
+
+def _by_dos_row(member: tuple) -> tuple:
+    """Sort key of an irregular group's member (ServiceLine, codes, typed ClaimID): date, then sheet row."""
+    service = member[0]
+    return service.dos, service.row
 
 
 def _split(members: list) -> Iterable[list]:
+    """A group's members in chunks of at most 50 lines and 12 diagnoses."""
     if len(members) == 1:
         yield members
         return
     chunk: list = []
     dx: set[str] = set()
     for m in members:
-        codes = m[5]
+        codes = m[1]
         if chunk and (len(chunk) >= MAX_LINES or len(dx.union(codes)) > MAX_DIAGNOSES):
             yield chunk
             chunk, dx = [], set()
@@ -333,37 +482,32 @@ def _split(members: list) -> Iterable[list]:
         yield chunk
 
 
-def _claim(book: PracticeBook, chunk: list, patient: Patient, payer: Payer, rendering: Provider | None,
-           referring: Referring | None, pos: str, frequency: str, original: str) -> Claim:
+def _claim(chunk: list, prefix: str, patient: Patient, payer: Payer, rendering: Provider | None,
+           referring: Referring | None, pos: str, frequency: str, original: str, auth: str,
+           dos_text: dict[date, str]) -> Claim:
+    """One claim of an irregular group: diagnoses in first-seen order, each line's pointers into them."""
     new = tuple.__new__
-    first_dx = chunk[0][5]
-    if all(m[5] is first_dx for m in chunk):
-        # The common case: every line of the claim carries the same diagnoses (one cached tuple), so
-        # the claim's list is that tuple and each line points at positions 1..n (at most 4).
+    first_dx = chunk[0][1]
+    if all(m[1] is first_dx for m in chunk):
+        # every line carries the same diagnoses: the lines already point at 1..n
         position = dict.fromkeys(first_dx)
-        ptrs = _POINTERS[min(len(first_dx), 4)]
-        services = tuple(new(ServiceLine, (line.line_id, row, dos, line.code, mods, units, charge, ptrs))
-                         for dos, row, line, units, charge, _dx, mods in chunk)
+        services = tuple([m[0] for m in chunk])
     else:
         position = {}
         for m in chunk:
-            for k in m[5]:
+            for k in m[1]:
                 if k not in position:
                     position[k] = len(position) + 1
-        services = tuple(new(ServiceLine, (line.line_id, row, dos, line.code, mods, units, charge,
-                                           tuple(position[k] for k in dx[:4])))
-                         for dos, row, line, units, charge, dx, mods in chunk)
+        services = tuple([new(ServiceLine, (*s[:7], tuple([position[k] for k in dx[:4]])))
+                          for s, dx, _typed in chunk])
     if len(chunk) == 1:
-        typed = chunk[0][2].claim_id
+        typed = chunk[0][2]
     else:
-        typed_ids = {m[2].claim_id for m in chunk}
+        typed_ids = {m[2] for m in chunk}
         typed = typed_ids.pop() if len(typed_ids) == 1 else ""
     if typed and len(typed) <= CLAIM_ID_MAX and typed.isalnum():
         claim_id = typed
     else:
-        claim_id = claim_id_for([book.practice.billing_npi, payer.payer_key, patient.patient_id,
-                                 rendering.npi if rendering else "", pos, frequency, original,
-                                 *(f"{s.line_id}|{s.dos}|{s.code}" for s in services)])
-    auth = patient.auth_number if patient.auth_number and (payer.requires_auth or patient.auth_start) else ""
-    return Claim(claim_id, payer, patient, patient.member_id, rendering, pos, tuple(position), services, frequency,
-                 original, auth, referring)
+        claim_id = _claim_id(prefix, services, dos_text)
+    return new(Claim, (claim_id, payer, patient, patient.member_id, rendering, pos, tuple(position), services,
+                       frequency, original, auth, referring, "P"))

@@ -63,6 +63,7 @@ MAX_LINES = 50
 MAX_DIAGNOSES = 12
 MAX_MODIFIERS = 4
 MAX_POINTERS = 4
+CLAIM_ID_MAX = 20  # CLM01
 FREQUENCIES = frozenset({"1", "7", "8"})
 PAYER_SEQUENCES = frozenset("PSTABCDEFGHU")
 
@@ -72,6 +73,15 @@ _MODIFIER = re.compile(r"[A-Z0-9]{2}")
 _POS = re.compile(r"[0-9]{2}")
 _TAXONOMY = re.compile(r"[0-9A-Z]{9}X")
 _STATE = re.compile(r"[A-Z]{2}")
+_NOTHING = object()  # matches no provider
+
+#: Claim fields in order: the writer unpacks a claim as a plain tuple.
+if Claim._fields != ("claim_id", "payer", "patient", "member_id", "rendering", "pos", "diagnoses", "lines",
+                     "frequency", "original_claim_number", "prior_auth", "referring", "sequence"):  # pragma: no cover
+    raise ImportError("write837: Claim fields changed; update _Writer.claim")
+if ServiceLine._fields[2:] != ("dos", "code", "modifiers", "units", "charge", "pointers"):  # pragma: no cover
+    raise ImportError("write837: ServiceLine fields changed; update _Writer.claim")
+
 _SEX = {"M": "M", "MALE": "M", "F": "F", "FEMALE": "F", "U": "U", "UNKNOWN": "U"}
 
 
@@ -103,25 +113,37 @@ def write_837p(claims: Sequence[Claim], practice: Practice, control: ControlNumb
     body = writer.header(control, created)
     for group in _group_by_subscriber(claims):
         writer.subscriber(body, group)
-    # body items are segments, except that each claim's service lines are one pre-joined item
+    # body items are segments, except that each claim's are a few pre-joined items (see claim())
     count = len(body) + writer.joined + 1
     body.append(se_segment(count, control.transaction, separators))
+    # the final "" puts a terminator after the IEA without copying the whole text again
     segments = [writer.isa, writer.gs, *body,
-                ge_segment(control.group, separators), iea_segment(control.interchange, separators)]
-    return X12File(text=terminator.join(segments) + terminator, warnings=tuple(writer.clean.warnings),
+                ge_segment(control.group, separators), iea_segment(control.interchange, separators), ""]
+    return X12File(text=terminator.join(segments), warnings=tuple(writer.clean.warnings),
                    claims=len(claims), lines=writer.line_count, segments=count)
 
 
 def _group_by_subscriber(claims: Sequence[Claim]) -> list[list[Claim]]:
+    """Claims by subscriber loop (payer ID, name and type, member ID, patient ID, relationship and
+    payer sequence), in first-claim order."""
     groups: dict[tuple, list[Claim]] = {}
+    # The claims of one subscriber normally share their payer and patient objects (assembly hands out
+    # one of each), so a claim is first matched on those objects' identity plus its member ID and
+    # sequence (a key that hashes in C), and the key above is built once per distinct combination.
+    # The claims hold the objects, so no id is reused while this runs.
+    by_identity: dict[tuple, list[Claim]] = {}
     for claim in claims:
-        payer = claim.payer
-        key = (payer.payer_id, payer.payer_name, payer.payer_type, claim.member_id,
-               claim.patient.patient_id, claim.patient.relationship, claim.sequence)
-        try:
-            groups[key].append(claim)
-        except KeyError:
-            groups[key] = [claim]
+        payer, patient = claim[1], claim[2]
+        fast = (id(payer), id(patient), claim[3], claim[12])
+        group = by_identity.get(fast)
+        if group is None:
+            key = (payer.payer_id, payer.payer_name, payer.payer_type, claim.member_id,
+                   patient.patient_id, patient.relationship, claim.sequence)
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = []
+            by_identity[fast] = group
+        group.append(claim)
     return list(groups.values())
 
 
@@ -149,6 +171,15 @@ class _Writer:
         self._amounts: dict[Decimal, str] = {}
         self._dtps: dict[object, str] = {}
         self._npis: set[str] = set()
+        self._service_lines: dict[tuple, tuple[str, int, int]] = {}
+        self._totals: dict[int, str] = {}
+        self._clm_tails: dict[tuple[str, str], str] = {}
+        self._references: dict[tuple[str, str], str] = {}
+        self._g1: dict[str, str] = {}
+        self._providers: dict[tuple[int, int], tuple] = {}
+        self._last_providers: tuple = (_NOTHING, _NOTHING, "", 0)
+        # "LX*n~SV1*" for n = 1..50: the start of the n-th service line of a claim
+        self._lx = [f"LX{self.e}{n}{terminator}SV1{self.e}" for n in range(MAX_LINES + 1)]
 
     # ----------------------------------------------------------------------------------------------
     # Envelope and header
@@ -339,102 +370,208 @@ class _Writer:
                                      "subscriber", "2010BA"))
             body.append(self.dmg(patient.dob, patient.sex, owner, "subscriber", "2010BA"))
             body.append(f"NM1{e}PR{e}2{e}{payer_name}{e}{e}{e}{e}{e}PI{e}{payer_id}")
+        joined, write_claim = 0, self.claim
         for claim in group:
-            self.claim(body, claim)
+            joined += write_claim(body, claim)
+        self.joined += joined
 
     # ----------------------------------------------------------------------------------------------
     # 2300 / 2310 / 2400
 
-    def claim(self, body: list[str], claim: Claim) -> None:
-        e, c, clean = self.e, self.c, self.clean
-        claim_id = clean.ident(claim.claim_id, f"claim {claim.claim_id!r}", "claim ID (CLM01)", max_len=20)
-        owner = f"claim {claim_id}"
-        lines: Sequence[ServiceLine] = claim.lines
-        if not lines:
-            raise X12Error(f"{owner}: the claim has no service lines")
-        if len(lines) > MAX_LINES:
-            raise X12Error(f"{owner}: {len(lines)} service lines; an 837P claim holds at most {MAX_LINES} "
+    def claim(self, body: list[str], claim: Claim) -> int:
+        """CLM through the claim's last DTP, appended to ``body`` as 1 + (number of lines) items
+        (CLM .. 2310B, then each line's LX/SV1/DTP, pre-joined); returns the number of segments in them
+        beyond one per item.
+
+        This runs once per claim (tens of thousands per file), so it is written as a fast path over
+        caches of values already checked, with every check still made for each distinct value:
+
+        * the checks and caches are the same as the helpers below; a cache miss goes to the helper,
+          which checks the value (raising the same error as ever) and caches it;
+        * messages, and the ``claim ...`` owner they start with, are only built when something is
+          wrong (or a helper needs them);
+        * the claim is a few pre-joined strings instead of dozens of segment strings.
+        """
+        (claim_id, _payer, _patient, _member_id, rendering, pos, diagnoses, lines, frequency, original, prior_auth,
+         referring, _sequence) = claim  # one unpack instead of ten attribute look-ups (order checked below)
+        e, t = self.e, self.t
+        # CLM01: letters and digits only, ≤ 20 characters, is exactly what ident() accepts unchanged
+        # for such a value; anything else (spaces, symbols, blank, too long) takes the full check.
+        if not (type(claim_id) is str and claim_id.isalnum() and claim_id.isascii()
+                and len(claim_id) <= CLAIM_ID_MAX):
+            claim_id = self.clean.ident(claim_id, f"claim {claim_id!r}", "claim ID (CLM01)", max_len=CLAIM_ID_MAX)
+        n_lines = len(lines)
+        if not n_lines:
+            raise X12Error(f"claim {claim_id}: the claim has no service lines")
+        if n_lines > MAX_LINES:
+            raise X12Error(f"claim {claim_id}: {n_lines} service lines; an 837P claim holds at most {MAX_LINES} "
                            f"(split the claim)")
-        pos = claim.pos
         if pos not in self._valid_pos:
             pos = (pos or "").strip()
             if not _POS.fullmatch(pos):
-                raise X12Error(f"{owner}: place of service (CLM05-1) must be a 2-digit code")
+                raise X12Error(f"claim {claim_id}: place of service (CLM05-1) must be a 2-digit code")
             self._valid_pos.add(pos)
-        frequency = (claim.frequency or "").strip()
-        if frequency not in FREQUENCIES:
-            raise X12Error(f"{owner}: claim frequency (CLM05-3) must be 1 (original), 7 (replacement) or 8 (void)")
-        diagnoses = claim.diagnoses
+        if frequency not in FREQUENCIES:  # a valid code is its own strip()
+            frequency = (frequency or "").strip()
+            if frequency not in FREQUENCIES:
+                raise X12Error(f"claim {claim_id}: claim frequency (CLM05-3) must be 1 (original), 7 (replacement) "
+                               f"or 8 (void)")
         hi = self._hi.get(diagnoses)  # the same diagnosis lists recur claim after claim
         if hi is None:
-            if not diagnoses:
-                raise X12Error(f"{owner}: the claim has no diagnosis (HI)")
-            if len(diagnoses) > MAX_DIAGNOSES:
-                raise X12Error(f"{owner}: {len(diagnoses)} diagnoses; an 837P claim holds at most {MAX_DIAGNOSES}")
-            codes = [self.diagnosis(dx, owner, i) for i, dx in enumerate(diagnoses, 1)]
-            if len(set(codes)) != len(codes):
-                raise X12Error(f"{owner}: the same diagnosis is listed twice (HI)")
-            hi = self._hi[diagnoses] = e.join(("HI", f"ABK{c}{codes[0]}", *(f"ABF{c}{dx}" for dx in codes[1:])))
+            hi = self.hi(diagnoses, f"claim {claim_id}")
         ndx = len(diagnoses)
 
-        # Service lines first (they give the total), then the claim segments before them.
-        # Hot loop: cached values only; messages are built only when something is wrong.
-        procedures, pointers_cache, units_cache = self._procedures, self._pointers, self._units
-        amounts, dtps, t = self._amounts, self._dtps, self.t
-        total = Decimal(0)
-        parts: list[str] = []
-        add = parts.append
+        # Service lines first (they give the total), then the claim segments before them (body[at]).
+        # A line's SV1 .. terminator text is cached under (code, modifiers, units, charge, pointers),
+        # a slice of the ServiceLine tuple, so a line already seen costs one look-up. Only a Decimal
+        # charge uses the cache: equal values of other types (an int, a float) hash alike and would
+        # otherwise skip the type check in format_amount.
+        # The total is summed in whole cents (ints; a checked charge is whole cents): adding
+        # Decimals makes a new Decimal per line, and looking the total up would hash it each time.
+        service_lines, dtps, lx = self._service_lines, self._dtps, self._lx
+        total = 0
+        # The lines go straight into the body after a placeholder for the claim segments, so no
+        # per-claim list is made and joined (the file's final join copies the text once).
+        at = len(body)
+        add = body.append
+        add("")
         for n, line in enumerate(lines, 1):
-            sv101 = procedures.get((line.code, line.modifiers))
-            if sv101 is None:
-                sv101 = self.procedure(line, owner, n)
-            charge = line.charge
-            amount = amounts.get(charge) if type(charge) is Decimal else None
-            if amount is None:
-                amount = amounts[charge] = format_amount(charge, f"{owner}: line {n} charge (SV102)")
-            total += charge
-            units = units_cache.get(line.units)
-            if units is None:
-                units = units_cache[line.units] = format_quantity(line.units, f"{owner}: line {n} units (SV104)")
-            ptr = pointers_cache.get(line.pointers)
-            if ptr is None:
-                ptr = self.pointers(line.pointers, owner, n)
-            if ptr[1] > ndx:
-                raise X12Error(f"{owner}: line {n} diagnosis pointer {ptr[1]} (SV107) points past the "
+            sv = service_lines.get(line[3:]) if type(line[6]) is Decimal else None
+            if sv is None:
+                sv = self.service(line, f"claim {claim_id}", n)
+            if sv[1] > ndx:
+                raise X12Error(f"claim {claim_id}: line {n} diagnosis pointer {sv[1]} (SV107) points past the "
                                f"{ndx} diagnoses of the claim")
-            dtp = dtps.get(line.dos)
+            dtp = dtps.get(line[2])
             if dtp is None:
-                dtp = self.service_date(line.dos, owner, n)
-            add(f"LX{e}{n}{t}SV1{e}{sv101}{e}{amount}{e}UN{e}{units}{e}{e}{e}{ptr[0]}{t}{dtp}")
-        self.line_count += len(lines)
-        self.joined += 3 * len(lines) - 1
+                dtp = self.service_date(line[2], f"claim {claim_id}", n)
+            total += sv[2]
+            add(f"{lx[n]}{sv[0]}{dtp}")
 
-        clm02 = amounts.get(total)
+        clm02 = self._totals.get(total)
         if clm02 is None:
-            clm02 = amounts[total] = format_amount(total, f"{owner}: total charge (CLM02)")
-        body.append(f"CLM{e}{claim_id}{e}{clm02}{e}{e}{e}"
-                    f"{pos}{c}B{c}{frequency}{e}Y{e}A{e}Y{e}Y")
+            # the same text and checks as format_amount(sum of the Decimal charges): the sum is exact
+            clm02 = self._totals[total] = format_amount(Decimal(total).scaleb(-2),
+                                                        f"claim {claim_id}: total charge (CLM02)")
+        clm_tail = self._clm_tails.get((pos, frequency))
+        if clm_tail is None:
+            c = self.c
+            clm_tail = self._clm_tails[(pos, frequency)] = f"{e}{e}{e}{pos}{c}B{c}{frequency}{e}Y{e}A{e}Y{e}Y"
+        segments = 2 + 3 * n_lines  # CLM, HI, LX/SV1/DTP per line, and the counts added below
+        refs = ""
         if frequency != "1":
-            original = clean.ident(claim.original_claim_number, owner,
-                                   "original claim number (REF*F8) for a replacement or void claim", max_len=50)
-            body.append(f"REF{e}F8{e}{original}")
-        if claim.prior_auth and claim.prior_auth.strip():
-            body.append(f"REF{e}G1{e}{clean.ident(claim.prior_auth, owner, 'prior authorization (REF*G1)', max_len=50)}")
-        body.append(hi)
-        if claim.referring is not None:
-            ref = claim.referring
-            body.append(self.person("DN", ref.last_name, ref.first_name, owner, "referring provider", "2310A",
-                                    "XX", self.npi(ref.npi, owner, "referring provider NPI (2310A NM109)")))
-        if claim.rendering is not None:
-            ren = claim.rendering
-            body.append(self.person("82", ren.last_name, ren.first_name, owner, "rendering provider", "2310B",
-                                    "XX", self.npi(ren.npi, owner, "rendering provider NPI (2310B NM109)")))
+            refs = f"{t}{self.reference('F8', original, claim_id)}"
+            segments += 1
+        if prior_auth:
+            g1 = self._g1.get(prior_auth)
+            if g1 is None:
+                g1 = self._g1[prior_auth] = self.reference("G1", prior_auth, claim_id)
+            if g1:
+                refs = f"{refs}{t}{g1}"
+                segments += 1
+        if referring is None and rendering is None:
+            providers = ""
+        else:
+            # 2310A/2310B: the same provider objects recur on thousands of claims (one claim after
+            # another for a patient); their segments (names cleaned, NPIs and taxonomy checked) are
+            # kept under the objects' identity, the last pair used first. An entry holds the objects,
+            # so an id cannot be reused while the cache lives; and only a result that raised no
+            # cleaning warning is kept, so each claim reports its own.
+            entry = self._last_providers
+            if entry[0] is not referring or entry[1] is not rendering:
+                entry = self._providers.get((id(referring), id(rendering)))
+                if entry is None or entry[0] is not referring or entry[1] is not rendering:
+                    entry = self.providers(referring, rendering, claim_id)  # (becomes the last pair if kept)
+                else:
+                    self._last_providers = entry
+            providers = entry[2]
+            segments += entry[3]
+        body[at] = f"CLM{e}{claim_id}{e}{clm02}{clm_tail}{refs}{t}{hi}{providers}"
+        self.line_count += n_lines
+        return segments - 1 - n_lines  # the body items are the CLM .. 2310B segments and one per line
+
+    def hi(self, diagnoses: tuple[str, ...], owner: str) -> str:
+        """The HI segment of a diagnosis list (checked, cached)."""
+        if not diagnoses:
+            raise X12Error(f"{owner}: the claim has no diagnosis (HI)")
+        if len(diagnoses) > MAX_DIAGNOSES:
+            raise X12Error(f"{owner}: {len(diagnoses)} diagnoses; an 837P claim holds at most {MAX_DIAGNOSES}")
+        codes = [self.diagnosis(dx, owner, i) for i, dx in enumerate(diagnoses, 1)]
+        if len(set(codes)) != len(codes):
+            raise X12Error(f"{owner}: the same diagnosis is listed twice (HI)")
+        c = self.c
+        hi = self._hi[diagnoses] = self.e.join(("HI", f"ABK{c}{codes[0]}", *(f"ABF{c}{dx}" for dx in codes[1:])))
+        return hi
+
+    def service(self, line: ServiceLine, owner: str, n: int) -> tuple[str, int, int]:
+        """A line's SV1 after "SV1*" (which self._lx holds) through its terminator, its highest
+        diagnosis pointer, and its charge in cents (checked, cached)."""
+        e = self.e
+        sv101 = self._procedures.get((line.code, line.modifiers))
+        if sv101 is None:
+            sv101 = self.procedure(line, owner, n)
+        charge = line.charge
+        amount = self._amounts.get(charge) if type(charge) is Decimal else None
+        if amount is None:
+            amount = format_amount(charge, f"{owner}: line {n} charge (SV102)")
+            if type(charge) is Decimal:
+                self._amounts[charge] = amount
+        units = self._units.get(line.units)
+        if units is None:
+            units = self._units[line.units] = format_quantity(line.units, f"{owner}: line {n} units (SV104)")
+        ptr = self._pointers.get(line.pointers)
+        if ptr is None:
+            ptr = self.pointers(line.pointers, owner, n)
+        sv = (f"{sv101}{e}{amount}{e}UN{e}{units}{e}{e}{e}{ptr[0]}{self.t}", ptr[1],
+              int(Decimal(charge).scaleb(2)))  # format_amount passed it: whole cents, not negative
+        self._service_lines[line[3:]] = sv
+        return sv
+
+    def reference(self, qualifier: str, value: str, claim_id: str) -> str:
+        """REF*F8 (original claim number) or REF*G1 (prior authorization); each value checked once.
+        A blank prior authorization gives "" (no REF*G1)."""
+        key = (qualifier, value)
+        hit = self._references.get(key)
+        if hit is None and qualifier == "G1" and not value.strip():
+            hit = self._references[key] = ""
+        if hit is None:
+            owner = f"claim {claim_id}"
+            if qualifier == "F8":
+                checked = self.clean.ident(value, owner, "original claim number (REF*F8) for a replacement or void "
+                                           "claim", max_len=50)
+            else:
+                checked = self.clean.ident(value, owner, "prior authorization (REF*G1)", max_len=50)
+            hit = self._references[key] = f"REF{self.e}{qualifier}{self.e}{checked}"
+        return hit
+
+    def providers(self, referring, rendering, claim_id: str) -> tuple:
+        """The 2310A/2310B segments of a claim, each preceded by the terminator, and their count:
+        ``(referring, rendering, text, count)``, cached when no cleaning warning was raised."""
+        e, t = self.e, self.t
+        owner = f"claim {claim_id}"
+        warned = self.clean.warning_count
+        text, count = "", 0
+        if referring is not None:
+            ref = referring
+            text += t + self.person("DN", ref.last_name, ref.first_name, owner, "referring provider", "2310A", "XX",
+                                    self.npi(ref.npi, owner, "referring provider NPI (2310A NM109)"))
+            count += 1
+        if rendering is not None:
+            ren = rendering
+            text += t + self.person("82", ren.last_name, ren.first_name, owner, "rendering provider", "2310B", "XX",
+                                    self.npi(ren.npi, owner, "rendering provider NPI (2310B NM109)"))
+            count += 1
             if ren.taxonomy.strip():
-                body.append(f"PRV{e}PE{e}PXC{e}"
-                            f"{self.taxonomy(ren.taxonomy, owner, 'rendering provider taxonomy (2310B PRV03)')}")
-        body.append(t.join(parts))
+                text += (f"{t}PRV{e}PE{e}PXC{e}"
+                         f"{self.taxonomy(ren.taxonomy, owner, 'rendering provider taxonomy (2310B PRV03)')}")
+                count += 1
+        entry = (referring, rendering, text, count)
+        if self.clean.warning_count == warned:
+            self._providers[(id(referring), id(rendering))] = self._last_providers = entry
+        return entry
 
     def service_date(self, dos, owner: str, n: int) -> str:
+        """DTP*472 of a date of service (checked, cached)."""
         if type(dos) is not date:
             raise X12Error(f"{owner}: line {n} date of service (DTP03) is blank or not a date")
         dtp = self._dtps[dos] = f"DTP{self.e}472{self.e}D8{self.e}{format_date(dos)}"
