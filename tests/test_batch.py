@@ -81,6 +81,8 @@ def test_interrupted_batch_leaves_no_partial_files_and_resumes(tmp_path):
     assert leftovers == []
     for f in out.glob("*.837"):
         read_837p(f.read_text())  # complete, parseable files only
+        ok, errors = pyx12_validate(f.read_text())
+        assert ok, errors[:5]
     for f in out.glob("*.otbill.xlsx"):
         openpyxl.load_workbook(f, read_only=True).close()
 
