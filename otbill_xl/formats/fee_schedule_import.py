@@ -46,7 +46,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -55,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from otbill_xl._cells import normalize_header, text_of, to_date
+from otbill_xl._toml import read_toml
 from otbill_xl.domain.findings import Finding, Location, Severity, column_letter
 from otbill_xl.domain.models import FeeScheduleEntry
 from otbill_xl.domain.money import CENT, to_money
@@ -252,12 +252,7 @@ def mapping_from_toml(path: str | Path) -> dict[str, str]:
     Returns field -> header text. Raises :class:`FeeScheduleFileError` for a bad file.
     """
     p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FeeScheduleFileError(f"{p.name}: the column-mapping file does not exist.") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise FeeScheduleFileError(f"{p.name}: not valid TOML ({exc}). Use lines like Code = \"Proc\".") from None
+    data = read_toml(p, FeeScheduleFileError, 'Code = "Proc"')
     tables = {k: v for k, v in data.items() if isinstance(v, dict)}
     if tables:
         section = next((v for k, v in tables.items() if norm(k) in ("feeschedule", "feeschedules")), None)

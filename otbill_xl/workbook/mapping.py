@@ -7,10 +7,10 @@ punctuation-insensitively. Extra columns are kept in the report and otherwise ig
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from otbill_xl._toml import read_toml
 from otbill_xl.domain.findings import column_letter
 from otbill_xl.errors import ColumnsFileError
 from otbill_xl.workbook.contract import SHEETS_BY_NAME, Sheet, normalize_header
@@ -150,12 +150,7 @@ def overrides_from_toml(path: str | Path) -> Overrides:
         Code = "CPT Code"
     """
     p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ColumnsFileError(f"{p.name}: the column-mapping file does not exist.") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ColumnsFileError(f"{p.name}: not valid TOML ({exc}). Use lines like DOS = \"Visit Date\" under [Charges].") from None
+    data = read_toml(p, ColumnsFileError, 'DOS = "Visit Date" under [Charges]')
     out: Overrides = {}
     for sheet, table in data.items():
         if not isinstance(table, dict):
