@@ -31,8 +31,10 @@ app.add_typer(templates_app, name="templates")
 
 def _register_feeschedule() -> None:
     from otbill_xl.cli_feeschedule import feeschedule_app
+    from otbill_xl.cli_ledger import ledger_app
 
     app.add_typer(feeschedule_app, name="feeschedule")
+    app.add_typer(ledger_app, name="ledger")
 
 
 _register_feeschedule()
@@ -224,7 +226,9 @@ def print_price_totals(outcome) -> None:
 
 
 GroupOpt = Annotated[str, typer.Option("--group", help="visit: one claim per date of service; period: per month.")]
-LedgerOpt = Annotated[Path | None, typer.Option("--ledger", help="Claim ledger (default $OTBILL_LEDGER or OUT/.otbill/ledger.sqlite).")]
+LedgerOpt = Annotated[Path | None, typer.Option(
+    "--ledger", help="Claim ledger file (default: the Practice setting LedgerPath, else $OTBILL_LEDGER, else one "
+                     "ledger per submitter in your user data folder; `otbill ledger where` shows it).")]
 
 
 def _check_group(group: str) -> str:
@@ -241,15 +245,19 @@ def claims(
     as_of: AsOfOpt = None,
     group: GroupOpt = "visit",
     strict: Annotated[bool, typer.Option("--strict", help="Hold back lines with warnings too.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Write the files but record nothing in the ledger.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be billed and held back; write nothing "
+                                                            "(no claim file, no ledger entry, no annotated copy).")] = False,
+    preview: Annotated[bool, typer.Option("--preview", help="A dry run that also writes *.837.preview files marked as "
+                                                            "test data (ISA15=T) to look at; never to upload.")] = False,
     rebill: Annotated[str, typer.Option("--rebill", help="LineIDs to bill again although the ledger has them (comma-separated).")] = "",
     ledger_path: LedgerOpt = None,
     columns: ColumnsOpt = None,
 ) -> None:
-    """Create 837P (005010X222A1) claim files, one per payer; never bill a line twice."""
+    """Create 837P (005010X222A1) claim files, one per payer; never bill a service twice."""
     from datetime import datetime
 
-    from otbill_xl.ledger import Ledger, default_ledger_path
+    from otbill_xl.ledger import LedgerChoice
+    from otbill_xl.workbook.batch import file_sha256
     from otbill_xl.workbook.claims import create_claims
     from otbill_xl.workbook.files import FileWorkbook
     from otbill_xl.workbook.mapping import overrides_from_toml
@@ -258,43 +266,87 @@ def claims(
     _check_group(group)
     try:
         port = FileWorkbook(workbook)
-        with Ledger(ledger_path or default_ledger_path(out_dir)) as ledger:
-            outcome = create_claims(port, out_dir=out_dir, ledger=ledger, as_of=day, created=datetime.now(),
-                                    group=group, strict=strict, dry_run=dry_run,
-                                    rebill=frozenset(x.strip() for x in rebill.split(",") if x.strip()),
-                                    overrides=overrides_from_toml(columns) if columns else None)
-        annotated = out_dir / f"{workbook.stem}.claims{_book_suffix(workbook)}"
-        port.save(str(annotated))
+        outcome = create_claims(port, out_dir=out_dir, ledger=LedgerChoice(ledger_path, out_dir), as_of=day,
+                                created=datetime.now(), group=group, strict=strict, dry_run=dry_run, preview=preview,
+                                rebill=frozenset(x.strip() for x in rebill.split(",") if x.strip()),
+                                overrides=overrides_from_toml(columns) if columns else None,
+                                workbook_sha256=file_sha256(workbook))
     except OtbillError as exc:
         raise fail(str(exc)) from None
+    annotated: Path | None = None
+    problems = list(outcome.problems)
+    if not outcome.dry_run:
+        # A new name per run (run stamp): an earlier run's annotated copy is never replaced.
+        annotated = _unused(out_dir / f"{workbook.stem}.claims-{outcome.run_stamp}{_book_suffix(workbook)}")
+        try:
+            port.save(str(annotated))
+        except Exception as exc:  # billing is done and recorded: say so, whatever failed here
+            problems.append(f"the annotated copy could not be written ({_reason(exc)}); {outcome.lines_billed} lines "
+                            f"were billed in {len([f for f in outcome.files if f.state == 'written'])} file(s) and "
+                            "are in the ledger")
+            annotated = None
     if as_json:
-        sys.stdout.write(dumps(outcome.to_dict() | {"annotated": str(annotated)}) + "\n")
+        sys.stdout.write(dumps(outcome.to_dict() | {"annotated": str(annotated) if annotated else None,
+                                                    "problems": problems}) + "\n")
     else:
         print_claims_summary(outcome)
-        out.print(f"Annotated copy (ClaimID/Status filled, Claims and Held Back sheets): {annotated}")
-    raise typer.Exit(EXIT_FINDINGS if outcome.problems else EXIT_OK)
+        for problem in problems[len(outcome.problems):]:
+            err.print(f"[red]{escape(problem)}[/]", highlight=False)
+        if annotated:
+            out.print(f"Annotated copy (ClaimID/Status filled, Claims and Held Back sheets): {escape(str(annotated))}",
+                      highlight=False)
+    raise typer.Exit(EXIT_FINDINGS if problems or outcome.held_for_errors else EXIT_OK)
+
+
+def _unused(path: Path) -> Path:
+    """``path``, or ``NAME-2.EXT``, ``NAME-3.EXT``... when a file of that name exists."""
+    n, candidate = 1, path
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    return candidate
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, OtbillError) else type(exc).__name__
 
 
 def print_claims_summary(outcome) -> None:
-    table = Table(title="Claims by payer" + (" (dry run: nothing recorded in the ledger)" if outcome.dry_run else ""))
+    if outcome.preview:
+        title = " (preview: test files, nothing billed or recorded)"
+    elif outcome.dry_run:
+        title = " (dry run: what would be billed; nothing written)"
+    else:
+        title = ""
+    table = Table(title="Claims by payer" + title)
     for col in ("Payer", "Claims", "Lines", "Charges", "File"):
         table.add_column(col, justify="right" if col in ("Claims", "Lines", "Charges") else "left")
     files = {f.payer_key: f for f in outcome.files}
     for payer, t in sorted(outcome.totals_by_payer().items()):
         f = files.get(payer)
-        table.add_row(payer, str(t["claims"]), str(t["lines"]), f"{t['charges']:,.2f}", Path(f.path).name if f else "-")
+        shown = Path(f.path).name if f and f.path else ("(not written)" if not f else "(dry run)")
+        table.add_row(escape(payer), str(t["claims"]), str(t["lines"]), f"{t['charges']:,.2f}", escape(shown))
     out.print(table)
     held = outcome.assembly.excluded
-    out.print(f"{len(outcome.assembly.claims)} claims, {outcome.lines_billed} lines billed; {len(held)} lines held back.")
+    if outcome.dry_run:
+        out.print(f"{len(outcome.assembly.claims)} claims, {outcome.lines_planned} lines would be billed; "
+                  f"{len(held)} lines held back.")
+    else:
+        out.print(f"{len(outcome.billed_claims)} claims, {outcome.lines_billed} lines billed; {len(held)} lines held back.")
     for e in held[:25]:
         out.print(f"  held {e.line_id or 'row ' + str(e.row)}: {e.reasons[0]}", highlight=False, markup=False)
     if len(held) > 25:
         out.print(f"  ... and {len(held) - 25} more (see the Held Back sheet).")
     for f in outcome.files:
+        name = Path(f.path).name if f.path else f.payer_key
         for warning in f.warnings[:10]:
-            out.print(f"  {Path(f.path).name}: {warning}", highlight=False, markup=False)
+            out.print(f"  {name}: {warning}", highlight=False, markup=False)
         if len(f.warnings) > 10:
-            out.print(f"  {Path(f.path).name}: ... and {len(f.warnings) - 10} more warnings (--json lists all).")
+            out.print(f"  {name}: ... and {len(f.warnings) - 10} more warnings (--json lists all).", markup=False)
+    for note in outcome.notes:
+        err.print(f"otbill: {note}", highlight=False, markup=False)
+    if outcome.ledger_path:
+        err.print(f"ledger: {outcome.ledger_path}", highlight=False, markup=False)
     for problem in outcome.problems:
         err.print(f"[red]{escape(problem)}[/]", highlight=False)
 
@@ -315,14 +367,12 @@ def batch(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from otbill_xl.ledger import default_ledger_path
     from otbill_xl.workbook.batch import run_batch
 
     day = parse_as_of(as_of)
     _check_group(group)
     if workers is not None and workers < 1:
         raise fail("--workers must be 1 or more.")
-    ledger = ledger_path or default_ledger_path(out_dir)
     tally = {"claims": 0, "lines": 0, "errors": 0}
     interactive = err.is_terminal and not as_json
     progress = Progress(TextColumn("[bold]otbill batch"), BarColumn(), MofNCompleteColumn(),
@@ -341,7 +391,7 @@ def batch(
 
     try:
         with progress:
-            result = run_batch(inputs, out_dir, ledger_path=ledger, workers=workers, as_of=day,
+            result = run_batch(inputs, out_dir, ledger_path=ledger_path, workers=workers, as_of=day,
                                created=datetime.now(), group=group, strict=strict, on_result=on_result)
     except OtbillError as exc:
         raise fail(str(exc)) from None

@@ -100,3 +100,11 @@ def shared() -> Path:
     if not SHARED.is_dir():
         pytest.skip("../shared is not present")
     return SHARED
+
+
+@pytest.fixture(autouse=True)
+def private_ledgers(tmp_path_factory, monkeypatch):
+    """Every test gets its own user data folder (the default home of the per-submitter ledgers) and
+    no $OTBILL_LEDGER: a test never bills into a developer's real ledger, nor into another test's."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg-data")))
+    monkeypatch.delenv("OTBILL_LEDGER", raising=False)

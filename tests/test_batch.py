@@ -18,7 +18,7 @@ from conftest import CHARGE_HEADER, ROOT, contract_sheets, make_workbook
 from x12util import pyx12_validate
 
 from otbill_xl.formats.x12 import read_837p
-from otbill_xl.workbook.batch import REPORT_JSON, REPORT_XLSX, run_batch
+from otbill_xl.workbook.batch import run_batch
 
 SAMPLE = ROOT / "workbook_templates" / "examples" / "sample-practice.xlsx"
 
@@ -50,9 +50,10 @@ def test_batch_outcomes_reports_and_resume(tmp_path):
             ok, errors = pyx12_validate(Path(f).read_text())
             assert ok, errors[:5]
         assert openpyxl.load_workbook(r.annotated, read_only=True)
-    report = json.loads((out / REPORT_JSON).read_text())
+    assert Path(first.report_json).name == "batch-report-20261127-100000.json"
+    report = json.loads(Path(first.report_json).read_text())
     assert report["counts"] == {"held-lines": 1, "converted": 1, "unusable": 1}
-    ws = openpyxl.load_workbook(out / REPORT_XLSX)["Batch"]
+    ws = openpyxl.load_workbook(first.report_xlsx)["Batch"]
     assert ws.max_row == 4 and ws["A1"].value == "path"
 
     again = run_batch([str(inputs / "*.xlsx")], out, **kw)
@@ -60,13 +61,17 @@ def test_batch_outcomes_reports_and_resume(tmp_path):
         "sample.xlsx": "skipped", "small.xlsx": "skipped", "broken.xlsx": "unusable"}
     files = sorted(out.glob("*.837"))
     assert len(files) == len(outcome["sample.xlsx"].files) + len(outcome["small.xlsx"].files)
+    # The re-run's report has its own name: the first run's report is still there, unchanged.
+    assert again.report_json != first.report_json and json.loads(Path(first.report_json).read_text()) == report
 
 
 def test_interrupted_batch_leaves_no_partial_files_and_resumes(tmp_path):
     inputs = tmp_path / "in"
     inputs.mkdir()
-    for i in range(10):
-        shutil.copy(SAMPLE, inputs / f"practice-{i}.xlsx")
+    template = openpyxl.load_workbook(SAMPLE)
+    for i in range(10):  # the same practice and lines, in ten files of different content (saved apart)
+        template["Practice"].cell(row=template["Practice"].max_row + 1, column=1, value=f"Copy{i}")
+        template.save(inputs / f"practice-{i}.xlsx")
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "otbill_xl", "batch", str(inputs), "--out", str(out), "--workers", "2",
            "--as-of", "2026-11-27"]
@@ -75,7 +80,7 @@ def test_interrupted_batch_leaves_no_partial_files_and_resumes(tmp_path):
     os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group, workers included
     proc.communicate(timeout=120)
     assert proc.returncode != 0  # it really was interrupted (10 sample workbooks take well over 5 s)
-    assert len(list(out.glob("*.otbill.xlsx"))) < 10
+    assert len(list(out.glob("*.otbill-*.xlsx"))) < 10
     leftovers = [p for p in out.rglob("*") if p.name.endswith(".part") or p.name.startswith(".") and p.is_file()
                  and p.suffix != ".sqlite" and "ledger" not in p.name]
     assert leftovers == []
@@ -83,7 +88,7 @@ def test_interrupted_batch_leaves_no_partial_files_and_resumes(tmp_path):
         read_837p(f.read_text())  # complete, parseable files only
         ok, errors = pyx12_validate(f.read_text())
         assert ok, errors[:5]
-    for f in out.glob("*.otbill.xlsx"):
+    for f in out.glob("*.otbill-*.xlsx"):
         openpyxl.load_workbook(f, read_only=True).close()
 
     done = subprocess.run(cmd + ["--json"], capture_output=True, text=True, timeout=600)

@@ -176,16 +176,18 @@ def clean_sheets():
                                     claim_row("L2", dos="8/4/2026", code="97530", minutes=25, units=2)])
 
 
-def test_dry_run_records_nothing(tmp_path):
+def test_dry_run_writes_nothing_and_shows_what_would_be_billed(tmp_path):
     src = make_workbook(tmp_path / "p.xlsx", clean_sheets())
     ledger = tmp_path / "l.sqlite"
-    dry, _ = run(src, tmp_path / "dry", ledger, as_of=date(2026, 8, 20), dry_run=True)
-    assert len(dry.files) == 1 and Path(dry.files[0].path).exists()
-    assert_valid(dry.files[0].path)
-    with Ledger(ledger) as lg:
-        assert lg.files() == [] and lg.peek_numbers() == (1, 1, 1)
+    port = FileWorkbook(src)
+    dry = create_claims(port, out_dir=tmp_path / "dry", ledger=Ledger(ledger, readonly=True),
+                        as_of=date(2026, 8, 20), created=CREATED, dry_run=True)
+    assert not (tmp_path / "dry").exists() and not ledger.exists()  # no file, no folder, no ledger
+    assert [f.state for f in dry.files] == ["planned"] and dry.lines_billed == 0 and dry.lines_planned == 2
+    assert [w["line_ids"] for w in dry.to_dict()["would_bill"]] == [["L1"], ["L2"]]
     real, _ = run(src, tmp_path / "real", ledger, as_of=date(2026, 8, 20))
-    assert real.lines_billed == dry.lines_billed == 2
+    assert real.lines_billed == dry.lines_planned == 2
+    assert Path(real.files[0].path).name.endswith("-000000001.837")  # the dry run used no control number
 
 
 def claim_row(line_id, patient="P001", dos="8/3/2026", code="97110", mods=("GO",), minutes=38, units=3,
@@ -267,8 +269,12 @@ def test_ledger_rechecks_lines_inside_the_recording_transaction(tmp_path):
     is not renamed into place), unless the line is being re-billed on purpose."""
     from otbill_xl.ledger.store import AlreadyBilled
 
+    from otbill_xl.ledger import ClaimRecord, LineRecord
+
     renamed = []
-    claims = [("OTAAAA", "P001", "1", "", Decimal("65.00"), [("L1|P001|2026-08-03|97110", "L1")])]
+    line = LineRecord("L1", "L1|P001|2026-08-03", "1234567893|P001|2026-08-03|97110|GO|1234567893|1", "", "97110",
+                      "GO", "1")
+    claims = [ClaimRecord("OTAAAA", "P001", "1", "", Decimal("65.00"), [line])]
     with Ledger(tmp_path / "l.sqlite") as lg:
         lg.record_file(path="a.837", sha256="x", practice="1234567893", payer_key="MCR", numbers=lg.next_numbers(),
                        claims=claims, total=Decimal("65.00"), created=CREATED, then=lambda: renamed.append("a"))
@@ -278,5 +284,5 @@ def test_ledger_rechecks_lines_inside_the_recording_transaction(tmp_path):
                            then=lambda: renamed.append("b"))
         lg.record_file(path="c.837", sha256="z", practice="1234567893", payer_key="MCR", numbers=lg.next_numbers(),
                        claims=claims, total=Decimal("65.00"), created=CREATED,
-                       may_rebill=frozenset({"L1|P001|2026-08-03|97110"}), then=lambda: renamed.append("c"))
+                       may_rebill=frozenset({"L1|P001|2026-08-03"}), then=lambda: renamed.append("c"))
         assert renamed == ["a", "c"] and [f["path"] for f in lg.files()] == ["a.837", "c.837"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -181,8 +181,7 @@ def assemble_claims(
     findings: Iterable[Finding],
     *,
     computed_units: dict[int, int] | None = None,
-    billed: dict[int, str] | None = None,
-    rebill: frozenset[str] | set[str] = frozenset(),
+    prior: Mapping[int, str] | None = None,
     group: str = "visit",
     strict: bool = False,
 ) -> Assembly:
@@ -190,8 +189,9 @@ def assemble_claims(
 
     * Only lines without scrub errors are billed (with ``strict``, without warnings either);
       errors on a line's patient, payer or on the practice hold back the lines they affect.
-    * ``billed`` maps a charge row to the claim it was already billed in (from the ledger): such a
-      line is held back unless its LineID is in ``rebill`` or it is a corrected/void line (7/8).
+    * ``prior`` maps a charge row the ledger holds back (already billed, changed since billing, a
+      probable duplicate, a correction already sent — :func:`otbill_xl.domain.identity.prior_billing`)
+      to the reason; such a line is not billed.
     * Lines are grouped by patient + payer + rendering provider + place of service + frequency (and
       the original claim number) + date of service (``group="visit"``) or calendar month
       (``group="period"``); a group is split so no claim has more than 50 lines or 12 diagnoses.
@@ -202,7 +202,7 @@ def assemble_claims(
     gc_was_enabled = gc.isenabled()
     gc.disable()  # tens of thousands of small records, no cycles (as in scrub and pricing)
     try:
-        return _assemble(book, findings, computed_units, billed, rebill, group, strict)
+        return _assemble(book, findings, computed_units, prior, group, strict)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -226,9 +226,9 @@ _UNRATED = object()  # not looked up in the ChargeMaster yet (None means: no rat
 
 
 def _assemble(book: PracticeBook, findings: Iterable[Finding], computed_units: dict[int, int] | None,
-              billed: dict[int, str] | None, rebill, group: str, strict: bool) -> Assembly:
+              prior: Mapping[int, str] | None, group: str, strict: bool) -> Assembly:
     units_of = computed_units or {}
-    already = billed or {}
+    already = prior or {}
     by_row, by_patient, by_payer, everywhere = _blocking_findings(book, findings, strict)
     practice = book.practice
     billing_npi = practice.billing_npi
@@ -237,7 +237,7 @@ def _assemble(book: PracticeBook, findings: Iterable[Finding], computed_units: d
         charge_master[e.code].append(e)
 
     rates: dict[tuple, Decimal | None] = {}
-    held = set(by_row).union(already)  # rows with a blocking finding or already billed: one test per line
+    held = set(by_row).union(already)  # rows with a blocking finding or held by the ledger: one test per line
     excluded: list[Excluded] = []
     # groups: claim key -> [diagnosis codes, typed ClaimID, ServiceLine, ServiceLine, ...], the lines in
     # sheet order. A "regular" group is one whose lines all share the codes tuple and typed ClaimID
@@ -298,9 +298,8 @@ def _assemble(book: PracticeBook, findings: Iterable[Finding], computed_units: d
                 reasons.append("no charge (fill Charge, or the code's ChargeMaster rate)")
             if dos is None or not code or not dx1:
                 reasons.append("missing date of service, code or primary diagnosis")
-            if row in already and frequency == "1" and line_id not in rebill:
-                reasons.append(f"already billed in claim {already[row]} (use --rebill {line_id} or a "
-                               "corrected claim to bill it again)")
+            if row in already:
+                reasons.append(already[row])
             if reasons:
                 excluded.append(Excluded(row, line_id, tuple(dict.fromkeys(reasons))))
                 continue

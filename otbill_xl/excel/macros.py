@@ -46,25 +46,24 @@ def price_charges_button(book: Any = None) -> None:  # pragma: no cover - needs 
                    "See the Pricing and Pricing Totals sheets.", title="otbill")
 
 
-def create_claims_action(port: WorkbookPort, out_dir: Path, ledger_path: Path, today: date,
+def create_claims_action(port: WorkbookPort, out_dir: Path, ledger_path: Path | None, today: date,
                          now: datetime) -> ClaimsOutcome:
     """"Create claims": 837P files into ``out_dir`` (beside the workbook by default), ClaimID/Status
-    filled in the open book, and Claims / Held Back summary sheets."""
-    from otbill_xl.ledger import Ledger
+    filled in the open book, and Claims / Held Back summary sheets. The ledger is the submitter's
+    (see :mod:`otbill_xl.ledger.location`) unless ``ledger_path`` names one."""
+    from otbill_xl.ledger import LedgerChoice
 
-    with Ledger(ledger_path) as ledger:
-        return create_claims(port, out_dir=out_dir, ledger=ledger, as_of=today, created=now)
+    return create_claims(port, out_dir=out_dir, ledger=LedgerChoice(ledger_path, out_dir), as_of=today,
+                         created=now, command="excel")
 
 
 def create_claims_button(book: Any = None, out_dir: str | None = None) -> None:  # pragma: no cover - needs Excel
     """Entry point for the ribbon's Create claims button: files go next to the workbook."""
     import xlwings as xw
 
-    from otbill_xl.ledger import default_ledger_path
-
     book = book or xw.Book.caller()
     folder = Path(out_dir) if out_dir else Path(book.fullname).parent
-    outcome = create_claims_action(LiveWorkbook(book), folder, default_ledger_path(folder), date.today(),
+    outcome = create_claims_action(LiveWorkbook(book), folder, None, date.today(),
                                    datetime.now())
     book.app.alert(f"{len(outcome.assembly.claims)} claims ({outcome.lines_billed} lines) in {len(outcome.files)} "
                    f"file(s) in {folder}; {len(outcome.assembly.excluded)} lines held back — see the Claims and "

@@ -1,10 +1,28 @@
-"""Ledger schema and its migrations, in one place. ``MIGRATIONS[n]`` takes version n to n+1."""
+"""Ledger schema and its migrations, in one place. ``MIGRATIONS[n]`` takes version n to n+1: a SQL
+script, or a function of the connection where rows must be rewritten."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
-MIGRATIONS: list[str] = [
+from otbill_xl.errors import OtbillError
+
+
+class LedgerSchemaError(OtbillError):
+    message = "The claim ledger was written by a newer otbill; upgrade otbill to use it."
+
+
+def _v2_keys(conn: sqlite3.Connection) -> None:
+    """Lines recorded by schema 1 get their line identity (LineID|patient|DOS) from their old key
+    (LineID|patient|DOS|code) and their code; their service identity stays unknown ('')."""
+    rows = conn.execute("SELECT rowid, line_key FROM billed_lines").fetchall()
+    conn.executemany("UPDATE billed_lines SET line_identity = ?, code = ? WHERE rowid = ?",
+                     [(key.rsplit("|", 1)[0] if key.split("|", 1)[0] else "", key.rsplit("|", 1)[-1], rowid)
+                      for rowid, key in rows])
+
+
+MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     # 0 -> 1: the first schema.
     """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -54,6 +72,32 @@ MIGRATIONS: list[str] = [
         finished TEXT NOT NULL
     );
     """,
+    # 1 -> 2: two-phase files (pending -> written | released), runs, service identities (issue #8).
+    """
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        started TEXT NOT NULL,
+        command TEXT NOT NULL,
+        workbook TEXT NOT NULL,
+        workbook_sha256 TEXT NOT NULL
+    );
+    ALTER TABLE files ADD COLUMN state TEXT NOT NULL DEFAULT 'written';
+    ALTER TABLE files ADD COLUMN part_path TEXT NOT NULL DEFAULT '';
+    ALTER TABLE files ADD COLUMN run_id INTEGER REFERENCES runs(id);
+    ALTER TABLE files ADD COLUMN resolution TEXT NOT NULL DEFAULT '';
+    ALTER TABLE billed_lines ADD COLUMN line_identity TEXT NOT NULL DEFAULT '';
+    ALTER TABLE billed_lines ADD COLUMN service_identity TEXT NOT NULL DEFAULT '';
+    ALTER TABLE billed_lines ADD COLUMN sending_identity TEXT NOT NULL DEFAULT '';
+    ALTER TABLE billed_lines ADD COLUMN code TEXT NOT NULL DEFAULT '';
+    ALTER TABLE billed_lines ADD COLUMN modifiers TEXT NOT NULL DEFAULT '';
+    ALTER TABLE billed_lines ADD COLUMN units TEXT NOT NULL DEFAULT '';
+    CREATE INDEX files_by_state ON files (state);
+    CREATE INDEX billed_by_identity ON billed_lines (practice, line_identity);
+    CREATE INDEX billed_by_service ON billed_lines (practice, service_identity);
+    CREATE INDEX billed_by_sending ON billed_lines (practice, sending_identity);
+    CREATE INDEX claims_by_file ON claims (file_id)
+    """,
+    _v2_keys,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -71,9 +115,14 @@ def migrate(conn: sqlite3.Connection) -> int:
     """Bring the database to :data:`SCHEMA_VERSION` (inside the caller's write transaction)."""
     current = version(conn)
     if current > SCHEMA_VERSION:
-        raise RuntimeError(f"ledger schema {current} is newer than this otbill ({SCHEMA_VERSION}); upgrade otbill")
+        raise LedgerSchemaError(f"the claim ledger has schema {current}, newer than this otbill's "
+                                f"({SCHEMA_VERSION}); upgrade otbill (pip install -U otbill-xl) to use it")
     for n in range(current, SCHEMA_VERSION):
-        for statement in filter(None, (s.strip() for s in MIGRATIONS[n].split(";"))):
-            conn.execute(statement)
+        step = MIGRATIONS[n]
+        if callable(step):
+            step(conn)
+        else:
+            for statement in filter(None, (s.strip() for s in step.split(";"))):
+                conn.execute(statement)
         conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(n + 1),))
     return SCHEMA_VERSION

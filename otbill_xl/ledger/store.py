@@ -1,25 +1,48 @@
 """Ledger operations. Every write runs in a ``BEGIN IMMEDIATE`` transaction, so two processes sharing
-one ledger never hand out the same control number nor record the same line twice."""
+one ledger never hand out the same control number nor record the same line twice.
+
+A claim file is recorded in two phases (issue #8), so the file and the ledger agree whatever fails:
+
+1. :meth:`Ledger.reserve_file` records the file as **pending** — name, hash, claims, lines — after
+   re-checking, in the same transaction, that none of its services was billed meanwhile; it commits.
+2. The caller writes the file under a ``.part`` name it holds an advisory lock on, renames it into
+   place and syncs the folder.
+3. :meth:`Ledger.mark_written` marks it **written**.
+
+:meth:`Ledger.resolve_pending` runs on every start: a pending file whose ``.part`` is still locked
+belongs to a run in progress and is left alone; otherwise, the file present with the recorded hash
+→ written; absent → **released** (its services may be billed again); present with another hash →
+**mismatch** (its services stay billed, and ``otbill ledger check`` reports it).
+"""
 
 from __future__ import annotations
 
-import os
 import sqlite3
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, NamedTuple
 
+from otbill_xl._locks import in_use
+from otbill_xl.domain.identity import BilledService, BillingHistory
 from otbill_xl.errors import OtbillError
-from otbill_xl.ledger.schema import migrate
+from otbill_xl.ledger.schema import SCHEMA_VERSION, migrate
 
 LEDGER_ENV = "OTBILL_LEDGER"
+#: States of a recorded file whose services count as billed.
+BILLED_STATES = ("pending", "written", "mismatch")
 
 
 class LedgerError(OtbillError):
     message = "The claim ledger cannot be used."
+
+
+class LedgerDamaged(LedgerError):
+    message = "The claim ledger is empty or damaged."
 
 
 class AlreadyBilled(LedgerError):
@@ -28,16 +51,9 @@ class AlreadyBilled(LedgerError):
     message = "Some lines were billed by another run at the same time."
 
 
-def default_ledger_path(out_dir: Path) -> Path:
-    """``$OTBILL_LEDGER`` if set, else ``OUT/.otbill/ledger.sqlite``."""
-    env = os.environ.get(LEDGER_ENV)
-    return Path(env) if env else out_dir / ".otbill" / "ledger.sqlite"
-
-
-def line_key(line_id: str, patient_id: str, dos: date | None, code: str) -> str:
-    """A service's identity in the ledger: LineID with patient, date of service and code, so a LineID
-    reused in next month's workbook for another service is not mistaken for an already-billed one."""
-    return f"{line_id}|{patient_id}|{dos.isoformat() if dos else ''}|{code}"
+def damaged(path: Path) -> LedgerDamaged:
+    return LedgerDamaged(f"the ledger at {path} is empty or damaged; restore it from backup or run "
+                         f"`otbill ledger check --ledger {path}`")
 
 
 @dataclass(frozen=True)
@@ -49,23 +65,93 @@ class BilledLine:
     file: str
 
 
-class Ledger:
-    """A SQLite claim ledger (created and migrated on first use)."""
+class LineRecord(NamedTuple):
+    """One service line of a claim being recorded."""
 
-    def __init__(self, path: str | Path, *, timeout: float = 60.0) -> None:
+    line_id: str
+    line_key: str           # identity.line_identity
+    service_key: str        # identity.service_identity
+    sending_key: str        # identity.sending_identity ('' for originals)
+    code: str
+    modifiers: str
+    units: str
+    legacy_key: str = ""    # LineID|patient|DOS|code, the schema-1 key (kept for older otbill versions)
+
+
+class ClaimRecord(NamedTuple):
+    claim_id: str
+    patient_id: str
+    frequency: str
+    original_claim_number: str
+    total: Decimal
+    lines: list[LineRecord]
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What :meth:`Ledger.resolve_pending` decided for one pending file."""
+
+    path: str
+    outcome: str    # written | released | mismatch | in-progress
+    lines: int
+
+
+@dataclass
+class Integrity:
+    ok: bool
+    problems: list[str] = field(default_factory=list)
+
+
+class Ledger:
+    """A SQLite claim ledger (created and migrated on first use).
+
+    A ledger file that exists but is empty (0 bytes) or is not a SQLite database is an error —
+    never silently replaced by a new ledger, which would forget what was billed. ``readonly``
+    opens without writing anything (dry runs); a ledger that does not exist yet then reads as empty.
+    """
+
+    def __init__(self, path: str | Path, *, timeout: float = 60.0, readonly: bool = False) -> None:
         self.path = Path(path)
+        self.readonly = readonly
+        self._conn: sqlite3.Connection | None = None
+        exists = self.path.exists()
+        if exists and self.path.is_dir():
+            raise LedgerError(f"the ledger path {self.path} is a folder; give the path of a ledger file")
+        if exists and self.path.stat().st_size == 0:
+            raise damaged(self.path)
+        if readonly and not exists:
+            return  # nothing billed yet; nothing is created
         try:
+            if readonly:
+                self._conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout,
+                                             isolation_level=None)
+                self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                return
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+            self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # "file is not a database"
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA foreign_keys=ON")
             with self.transaction() as conn:
+                if exists and conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
+                    raise damaged(self.path)  # a database with no tables where a ledger should be
                 migrate(conn)
-        except (sqlite3.Error, OSError) as exc:
-            raise LedgerError(f"{self.path.name}: cannot open the claim ledger ({exc}).") from None
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            if "not a database" in str(exc) or "malformed" in str(exc) or "disk image" in str(exc):
+                raise damaged(self.path) from None
+            raise LedgerError(f"the ledger at {self.path} cannot be opened ({exc}).") from None
+        except OSError as exc:
+            self.close()
+            raise LedgerError(f"the ledger at {self.path} cannot be opened ({exc.strerror}).") from None
+        except BaseException:
+            self.close()
+            raise
 
     def close(self) -> None:
-        self._conn.close()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def __enter__(self) -> Ledger:
         return self
@@ -73,9 +159,21 @@ class Ledger:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise LedgerError(f"the ledger at {self.path} is not open for writing")
+        return self._conn
+
+    def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
+        """Read rows; a read-only ledger that does not exist yet has none."""
+        if self._conn is None:
+            return []
+        return self._conn.execute(sql, tuple(params)).fetchall()
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn
+        conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
@@ -100,78 +198,292 @@ class Ledger:
 
     def peek_numbers(self) -> tuple[int, int, int]:
         """The numbers :meth:`next_numbers` would hand out, without reserving them (dry runs)."""
-        values = dict(self._conn.execute("SELECT name, value FROM counters").fetchall())
+        values = self.counters()
         return values["interchange"] + 1, values["group"] + 1, values["transaction"] + 1
 
-    # -- billed lines -------------------------------------------------------------------------
+    def counters(self) -> dict[str, int]:
+        """Control-number high-water marks."""
+        values = {"interchange": 0, "group": 0, "transaction": 0}
+        values.update(dict(self._rows("SELECT name, value FROM counters")))
+        return values
+
+    # -- runs ---------------------------------------------------------------------------------
+    def start_run(self, *, command: str, workbook: str, workbook_sha256: str, started: datetime) -> int:
+        with self.transaction() as conn:
+            return int(conn.execute("INSERT INTO runs (started, command, workbook, workbook_sha256) VALUES (?,?,?,?)",
+                                    (started.isoformat(timespec="seconds"), command, workbook,
+                                     workbook_sha256)).lastrowid)
+
+    # -- what was billed ------------------------------------------------------------------------
+    def history(self, practice: str, *, line_keys: Iterable[str], service_keys: Iterable[str],
+                sending_keys: Iterable[str]) -> BillingHistory:
+        """What was billed (in files pending or written) under any of these identities."""
+        cols = ("b.line_id, c.claim_id, b.frequency, c.original_claim_number, b.billed_at, b.code, b.modifiers, "
+                "b.units, b.line_identity, b.service_identity, b.sending_identity")
+        by_line: dict[str, list[BilledService]] = defaultdict(list)
+        by_service: dict[str, BilledService] = {}
+        by_sending: dict[str, BilledService] = {}
+        for column, keys, sink in (("line_identity", line_keys, "line"), ("service_identity", service_keys, "service"),
+                                   ("sending_identity", sending_keys, "sending")):
+            wanted = [k for k in dict.fromkeys(keys) if k]
+            for i in range(0, len(wanted), 500):
+                chunk = wanted[i:i + 500]
+                rows = self._rows(
+                    f"SELECT {cols} FROM billed_lines b JOIN claims c ON c.id = b.claim_row "
+                    f"JOIN files f ON f.id = c.file_id WHERE b.practice = ? AND b.{column} IN "
+                    f"({','.join('?' * len(chunk))}) AND f.state IN {BILLED_STATES} ORDER BY b.billed_at, b.rowid",
+                    (practice, *chunk))
+                for r in rows:
+                    rec = BilledService(*r)
+                    if sink == "line":
+                        by_line[rec.line_key].append(rec)
+                    elif sink == "service":
+                        by_service.setdefault(rec.service_key, rec)
+                    else:
+                        by_sending.setdefault(rec.sending_key, rec)
+        return BillingHistory(dict(by_line), by_service, by_sending)
+
     def billed(self, practice: str, keys: Iterable[str]) -> dict[str, BilledLine]:
-        """Which of these line keys were already billed (by this practice), with their claim."""
+        """Which of these schema-1 line keys (LineID|patient|DOS|code) were billed, with their claim."""
         wanted = list(dict.fromkeys(keys))
         found: dict[str, BilledLine] = {}
         for i in range(0, len(wanted), 500):
             chunk = wanted[i:i + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self._conn.execute(
+            rows = self._rows(
                 f"SELECT b.line_key, b.line_id, c.claim_id, b.frequency, b.billed_at, f.path FROM billed_lines b "
                 f"JOIN claims c ON c.id = b.claim_row JOIN files f ON f.id = c.file_id "
-                f"WHERE b.practice = ? AND b.line_key IN ({marks}) ORDER BY b.billed_at",
-                (practice, *chunk)).fetchall()
+                f"WHERE b.practice = ? AND b.line_key IN ({','.join('?' * len(chunk))}) AND f.state IN "
+                f"{BILLED_STATES} ORDER BY b.billed_at", (practice, *chunk))
             for key, line_id, claim_id, freq, at, path in rows:
                 found[key] = BilledLine(line_id, claim_id, freq, at, path)
         return found
 
-    def record_file(self, *, path: str, sha256: str, practice: str, payer_key: str, numbers: tuple[int, int, int],
-                    claims: list[tuple[str, str, str, str, Decimal, list[tuple[str, str]]]],
-                    total: Decimal, created: datetime, may_rebill: frozenset[str] = frozenset(),
-                    then=None) -> None:
-        """Record a written file and its claims and lines in one transaction.
+    def claims_for(self, practice: str, line_keys: Iterable[str], service_keys: Iterable[str]) -> list[dict]:
+        """Every claim (in a file pending or written) holding any of these services, oldest first, with
+        the run and file it came from."""
+        ids: set[int] = set()
+        for column, keys in (("line_identity", line_keys), ("service_identity", service_keys)):
+            wanted = [k for k in dict.fromkeys(keys) if k]
+            for i in range(0, len(wanted), 500):
+                chunk = wanted[i:i + 500]
+                ids.update(r[0] for r in self._rows(
+                    f"SELECT DISTINCT claim_row FROM billed_lines WHERE practice = ? AND {column} IN "
+                    f"({','.join('?' * len(chunk))})", (practice, *chunk)))
+        out: list[dict] = []
+        ordered = sorted(ids)
+        for i in range(0, len(ordered), 500):
+            chunk = ordered[i:i + 500]
+            rows = self._rows(
+                f"SELECT c.claim_id, c.payer_key, c.patient_id, c.frequency, c.original_claim_number, c.lines, c.total, "
+                f"c.created, f.path, f.state, f.interchange, COALESCE(r.started, c.created), "
+                f"(SELECT group_concat(line_id, ', ') FROM billed_lines WHERE claim_row = c.id) "
+                f"FROM claims c JOIN files f ON f.id = c.file_id LEFT JOIN runs r ON r.id = f.run_id "
+                f"WHERE c.id IN ({','.join('?' * len(chunk))}) AND f.state IN {BILLED_STATES}", chunk)
+            keys = ("claim_id", "payer_key", "patient_id", "frequency", "original_claim_number", "lines", "total",
+                    "created", "file", "state", "interchange", "run", "line_ids")
+            out += [dict(zip(keys, r, strict=True)) for r in rows]
+        out.sort(key=lambda c: (c["created"], c["claim_id"]))
+        return out
 
-        ``claims`` items: (claim_id, patient_id, frequency, original_claim_number, total, [(line_key, line_id)]).
-        Inside the same transaction it re-checks that no original (frequency 1) line is already billed
-        — another process may have billed it since the caller looked — except keys in ``may_rebill``,
-        and raises :class:`AlreadyBilled` if so. ``then`` runs before the commit (the caller renames
-        the file into place there), so the file and its record appear together.
+    # -- recording a file, in two phases ----------------------------------------------------------
+    def reserve_file(self, *, path: str, part_path: str, sha256: str, practice: str, payer_key: str,
+                     numbers: tuple[int, int, int], claims: list[ClaimRecord], total: Decimal, created: datetime,
+                     run_id: int | None = None, may_rebill: frozenset[str] = frozenset()) -> int:
+        """Phase 1: record the file as pending with its claims and lines; returns the file's id.
+
+        Inside the same transaction it re-checks that none of the services is billed already — another
+        process may have billed it since the caller looked — and raises :class:`AlreadyBilled` if so:
+        an original line by its line or service identity (unless its line identity is in
+        ``may_rebill``), a corrected/void line by its sending identity.
         """
         stamp = created.isoformat(timespec="seconds")
         with self.transaction() as conn:
-            originals = [key for c in claims if c[2] == "1" for key, _ in c[5] if key not in may_rebill]
-            for i in range(0, len(originals), 500):
-                chunk = originals[i:i + 500]
-                hit = conn.execute(f"SELECT line_id FROM billed_lines WHERE practice = ? AND line_key IN "
-                                   f"({','.join('?' * len(chunk))}) LIMIT 1", (practice, *chunk)).fetchone()
-                if hit:
-                    raise AlreadyBilled(f"line {hit[0]} was billed by another run while this file was being "
-                                        "written; nothing was recorded for this file — run again to bill the rest.")
+            checks: dict[str, list[str]] = {"line_identity": [], "service_identity": [], "sending_identity": []}
+            for c in claims:
+                for ln in c.lines:
+                    if c.frequency == "1":
+                        if ln.line_key and ln.line_key in may_rebill:
+                            continue
+                        checks["line_identity"].append(ln.line_key)
+                        checks["service_identity"].append(ln.service_key)
+                    else:
+                        checks["sending_identity"].append(ln.sending_key)
+            for column, keys in checks.items():
+                wanted = [k for k in dict.fromkeys(keys) if k]
+                for i in range(0, len(wanted), 500):
+                    chunk = wanted[i:i + 500]
+                    hit = conn.execute(
+                        f"SELECT b.line_id FROM billed_lines b JOIN claims c ON c.id = b.claim_row JOIN files f ON "
+                        f"f.id = c.file_id WHERE b.practice = ? AND b.{column} IN ({','.join('?' * len(chunk))}) "
+                        f"AND f.state IN {BILLED_STATES} LIMIT 1", (practice, *chunk)).fetchone()
+                    if hit:
+                        raise AlreadyBilled(f"line {hit[0] or '(no LineID)'} was billed by another run while this "
+                                            "file was being prepared; nothing was recorded for this file — run again "
+                                            "to bill the rest.")
             cur = conn.execute(
                 "INSERT INTO files (path, sha256, practice, payer_key, interchange, group_number, transaction_number, "
-                "claims, lines, total, created) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (path, sha256, practice, payer_key, *numbers, len(claims), sum(len(c[5]) for c in claims), str(total),
-                 stamp))
-            file_id = cur.lastrowid
-            for claim_id, patient_id, frequency, original, claim_total, lines in claims:
+                "claims, lines, total, created, state, part_path, run_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (path, sha256, practice, payer_key, *numbers, len(claims), sum(len(c.lines) for c in claims),
+                 str(total), stamp, "pending", part_path, run_id))
+            file_id = int(cur.lastrowid)
+            for c in claims:
                 row = conn.execute(
                     "INSERT INTO claims (claim_id, practice, payer_key, patient_id, frequency, original_claim_number, "
                     "lines, total, file_id, created) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    (claim_id, practice, payer_key, patient_id, frequency, original, len(lines), str(claim_total),
-                     file_id, stamp)).lastrowid
+                    (c.claim_id, practice, payer_key, c.patient_id, c.frequency, c.original_claim_number, len(c.lines),
+                     str(c.total), file_id, stamp)).lastrowid
                 conn.executemany(
-                    "INSERT INTO billed_lines (practice, line_key, line_id, claim_row, frequency, billed_at) "
-                    "VALUES (?,?,?,?,?,?)", [(practice, key, line_id, row, frequency, stamp) for key, line_id in lines])
+                    "INSERT INTO billed_lines (practice, line_key, line_id, claim_row, frequency, billed_at, "
+                    "line_identity, service_identity, sending_identity, code, modifiers, units) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    [(practice, ln.legacy_key or ln.line_key, ln.line_id, row, c.frequency, stamp, ln.line_key,
+                      ln.service_key, ln.sending_key, ln.code, ln.modifiers, ln.units) for ln in c.lines])
+            return file_id
+
+    def mark_written(self, file_id: int) -> bool:
+        """Phase 3: the file is in place. False if the record was released meanwhile (it cannot be,
+        while the writer holds its lock — checked all the same)."""
+        with self.transaction() as conn:
+            cur = conn.execute("UPDATE files SET state = 'written' WHERE id = ? AND state IN ('pending', 'written')",
+                               (file_id,))
+            return cur.rowcount == 1
+
+    def release(self, file_id: int, why: str) -> None:
+        """The file was never put in place: its services may be billed again."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE files SET state = 'released', resolution = ? WHERE id = ? AND state = 'pending'",
+                         (why, file_id))
+
+    def resolve_pending(self) -> list[Resolution]:
+        """Settle files left pending by a run that stopped between the phases (see the module doc)."""
+        if self._conn is None or self.readonly:
+            return []
+        out: list[Resolution] = []
+        for file_id, path, part, sha, lines in self._rows(
+                "SELECT id, path, part_path, sha256, lines FROM files WHERE state = 'pending' ORDER BY id"):
+            if part and in_use(Path(part)):
+                out.append(Resolution(path, "in-progress", lines))
+                continue
+            outcome = self._settle(file_id, Path(path), Path(part) if part else None, sha)
+            out.append(Resolution(path, outcome, lines))
+        return out
+
+    def _settle(self, file_id: int, target: Path, part: Path | None, sha: str) -> str:
+        if _sha256(target) is None and part is not None:
+            try:
+                part.unlink()  # a crashed writer's partial file (it holds PHI)
+            except FileNotFoundError:
+                pass  # renamed meanwhile: look at the target again
+        found = _sha256(target)
+        with self.transaction() as conn:
+            if found is None:
+                state, why = "released", "file not found: released for billing"
+            elif found == sha:
+                state, why = "written", "file found with the recorded hash"
+            else:
+                state, why = "mismatch", "a file with other content is at this path"
+            conn.execute("UPDATE files SET state = ?, resolution = ? WHERE id = ? AND state = 'pending'",
+                         (state, why, file_id))
+        return state
+
+    # -- compatibility: record in one call (tests and tools that write the file themselves) -------------
+    def record_file(self, *, path: str, sha256: str, practice: str, payer_key: str, numbers: tuple[int, int, int],
+                    claims: list[ClaimRecord], total: Decimal, created: datetime,
+                    may_rebill: frozenset[str] = frozenset(), then=None) -> int:
+        """Reserve, run ``then`` (the caller puts the file in place), mark written."""
+        file_id = self.reserve_file(path=path, part_path="", sha256=sha256, practice=practice, payer_key=payer_key,
+                                    numbers=numbers, claims=claims, total=total, created=created,
+                                    may_rebill=may_rebill)
+        try:
             if then is not None:
                 then()
+        except BaseException:
+            self.release(file_id, "the caller failed to write the file")
+            raise
+        self.mark_written(file_id)
+        return file_id
 
-    def files(self) -> list[dict]:
+    # -- reports ------------------------------------------------------------------------------------
+    def files(self, states: tuple[str, ...] = ("written", "pending", "mismatch")) -> list[dict]:
         cols = ("path", "sha256", "payer_key", "interchange", "group_number", "transaction_number", "claims", "lines",
-                "total", "created")
-        rows = self._conn.execute(f"SELECT {', '.join(cols)} FROM files ORDER BY id").fetchall()
+                "total", "created", "state")
+        marks = ",".join("?" * len(states))
+        rows = self._rows(f"SELECT {', '.join(cols)} FROM files WHERE state IN ({marks}) ORDER BY id", states)
         return [dict(zip(cols, r, strict=True)) for r in rows]
+
+    def summary(self) -> dict[str, Any]:
+        """Practices, payers, claims and lines billed, control-number high-water marks, files."""
+        billed = f"f.state IN {BILLED_STATES}"
+        practices = [r[0] for r in self._rows(f"SELECT DISTINCT f.practice FROM files f WHERE {billed} ORDER BY 1")]
+        payers = [{"payer": p, "files": n, "claims": c, "lines": ln} for p, n, c, ln in self._rows(
+            f"SELECT f.payer_key, count(*), sum(f.claims), sum(f.lines) FROM files f WHERE {billed} GROUP BY 1 "
+            "ORDER BY 1")]
+        states = dict(self._rows("SELECT state, count(*) FROM files GROUP BY state"))
+        runs = self._rows("SELECT count(*) FROM runs") if self._conn is not None else [(0,)]
+        return {
+            "path": str(self.path),
+            "exists": self.path.exists(),
+            "schema_version": SCHEMA_VERSION,
+            "practices": practices,
+            "payers": payers,
+            "claims": sum(p["claims"] for p in payers),
+            "lines_billed": sum(p["lines"] for p in payers),
+            "files_by_state": states,
+            "runs": runs[0][0],
+            "control_numbers": self.counters(),
+        }
+
+    def integrity(self, *, check_files: bool = True) -> Integrity:
+        """SQLite's own integrity check, then every written file against its recorded SHA-256."""
+        problems: list[str] = []
+        if self._conn is not None:
+            result = [r[0] for r in self._rows("PRAGMA integrity_check")]
+            if result != ["ok"]:
+                problems += [f"database: {r}" for r in result[:20]]
+            if self._rows("PRAGMA foreign_key_check"):
+                problems.append("database: claims or lines point at records that do not exist")
+        if check_files:
+            for f in self.files(("written", "mismatch", "pending")):
+                found = _sha256(Path(f["path"]))
+                if f["state"] == "pending":
+                    problems.append(f"{f['path']}: pending (a run is writing it, or stopped; the next run settles it)")
+                elif found is None:
+                    problems.append(f"{f['path']}: recorded as written but not found (moved or deleted? its lines "
+                                    "stay billed)")
+                elif found != f["sha256"]:
+                    problems.append(f"{f['path']}: content differs from what was recorded (edited after billing?)")
+        return Integrity(not problems, problems)
 
     # -- batch resume -------------------------------------------------------------------------
     def input_done(self, sha256: str) -> str | None:
-        row = self._conn.execute("SELECT outcome FROM batch_inputs WHERE sha256 = ?", (sha256,)).fetchone()
-        return row[0] if row else None
+        rows = self._rows("SELECT outcome FROM batch_inputs WHERE sha256 = ?", (sha256,))
+        return rows[0][0] if rows else None
 
     def mark_input(self, sha256: str, path: str, outcome: str, finished: datetime) -> None:
         with self.transaction() as conn:
             conn.execute("INSERT OR REPLACE INTO batch_inputs (sha256, path, outcome, finished) VALUES (?,?,?,?)",
                          (sha256, path, outcome, finished.isoformat(timespec="seconds")))
+
+
+def _sha256(path: Path) -> str | None:
+    import hashlib
+
+    h = hashlib.sha256()
+    try:
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return ""
+    return h.hexdigest()
+
+
+def legacy_line_key(line_id: str, patient_id: str, dos, code: str) -> str:
+    """The schema-1 key (LineID|patient|DOS|code)."""
+    return f"{line_id}|{patient_id}|{dos.isoformat() if dos else ''}|{code}"
+
+
+__all__ = ["AlreadyBilled", "BilledLine", "ClaimRecord", "Ledger", "LedgerDamaged", "LedgerError", "LineRecord",
+           "Resolution", "damaged", "legacy_line_key"]

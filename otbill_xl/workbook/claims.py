@@ -1,9 +1,13 @@
 """The "Create claims" action, written once against the workbook port.
 
-Read → scrub → assemble claims (domain) → one 837P file per payer (formats) with control numbers from
-the ledger → record every claim and billed line in the ledger → fill ClaimID and Status in the Charges
-sheet and add ``Claims`` and ``Held Back`` sheets. A line already in the ledger is never billed again
-unless asked (``rebill``) or sent as a corrected/void claim.
+Read → scrub → ask the ledger what was billed → assemble claims (domain) → one 837P file per payer
+(formats) recorded in two phases (pending → file in place → written) → fill ClaimID and Status in the
+Charges sheet and add ``Claims`` and ``Held Back`` sheets, from what the ledger recorded.
+
+Never twice: a line already billed — by its LineID, or as the same service under another LineID,
+or (corrections) the same correction of the same claim — is held back with the claim it matches
+(:mod:`otbill_xl.domain.identity`). A dry run writes nothing: no file, no ledger, no annotated copy;
+a preview writes ``*.837.preview`` files marked as test data (ISA15=T) that no one would upload.
 """
 
 from __future__ import annotations
@@ -11,28 +15,43 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-from otbill_xl.domain.claims import Assembly, Claim, assemble_claims
+from otbill_xl._locks import fsync_dir, in_use, try_lock
+from otbill_xl.domain.claims import Assembly, Claim, Excluded, assemble_claims
 from otbill_xl.domain.findings import Finding
+from otbill_xl.domain.identity import (
+    EMPTY_HISTORY,
+    Prior,
+    ServiceKeys,
+    line_identity,
+    modifiers_text,
+    prior_billing,
+    sending_identity,
+    service_identity,
+)
+from otbill_xl.domain.claims import normalize_frequency
 from otbill_xl.domain.scrub import scrub
-from otbill_xl.errors import OutputError
 from otbill_xl.formats.x12 import ControlNumbers, X12Error, write_837p
-from otbill_xl.ledger import Ledger
-from otbill_xl.ledger.store import AlreadyBilled, line_key
+from otbill_xl.ledger import Ledger, LedgerChoice, open_ledger
+from otbill_xl.ledger.store import AlreadyBilled, ClaimRecord, LineRecord, Resolution, legacy_line_key
 from otbill_xl.workbook.mapping import Overrides
 from otbill_xl.workbook.port import FILL_COMPUTED, FILL_WARNING, WorkbookPort
 from otbill_xl.workbook.reader import ReadReport, read_book
 
 CLAIMS_SHEET = "Claims"
 HELD_SHEET = "Held Back"
+PREVIEW_SUFFIX = ".837.preview"
+
+
+def _step(name: str) -> None:
+    """A named point in the two-phase recording of a claim file. Does nothing; tests replace it to
+    stop the process at each point and prove every service still ends billed exactly once."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +64,7 @@ class ClaimFile:
     total: Decimal
     sha256: str
     warnings: tuple[str, ...] = ()
+    state: str = "written"        # written | preview | planned (dry run)
 
 
 @dataclass(frozen=True)
@@ -55,10 +75,34 @@ class ClaimsOutcome:
     findings: tuple[Finding, ...]
     dry_run: bool
     problems: tuple[str, ...] = field(default=())
+    preview: bool = False
+    ledger_path: str = ""
+    notes: tuple[str, ...] = ()
+    resolutions: tuple[Resolution, ...] = ()
+    prior: dict[int, Prior] = field(default_factory=dict)
+    ledger_claims: tuple[dict, ...] = ()
+    run_stamp: str = ""
+
+    @property
+    def billed_claims(self) -> tuple[Claim, ...]:
+        """Claims in files actually written (none for a dry run or preview)."""
+        payers = {f.payer_key for f in self.files if f.state == "written"}
+        return tuple(c for c in self.assembly.claims if c.payer.payer_key in payers)
 
     @property
     def lines_billed(self) -> int:
+        """Lines in files actually written."""
+        return sum(f.lines for f in self.files if f.state == "written")
+
+    @property
+    def lines_planned(self) -> int:
         return sum(len(c.lines) for c in self.assembly.claims)
+
+    @property
+    def held_for_errors(self) -> tuple[Excluded, ...]:
+        """Held-back lines that need the biller (not: already billed, self-pay)."""
+        return tuple(e for e in self.assembly.excluded
+                     if not all(r.startswith(("already billed", "self-pay")) for r in e.reasons))
 
     def totals_by_payer(self) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = defaultdict(lambda: {"claims": 0, "lines": 0, "charges": Decimal("0")})
@@ -72,15 +116,22 @@ class ClaimsOutcome:
     def to_dict(self) -> dict[str, Any]:
         return {
             "dry_run": self.dry_run,
+            "preview": self.preview,
+            "ledger": self.ledger_path,
             "files": [{"path": f.path, "payer": f.payer_key, "interchange": f.interchange, "claims": f.claims,
-                       "lines": f.lines, "total": f"{f.total:.2f}", "sha256": f.sha256, "warnings": list(f.warnings)}
-                      for f in self.files],
-            "claims": len(self.assembly.claims),
+                       "lines": f.lines, "total": f"{f.total:.2f}", "sha256": f.sha256, "state": f.state,
+                       "warnings": list(f.warnings)} for f in self.files],
+            "claims": len(self.billed_claims),
             "lines_billed": self.lines_billed,
+            "would_bill": [{"claim_id": c.claim_id, "payer": c.payer.payer_key, "frequency": c.frequency,
+                            "line_ids": [s.line_id for s in c.lines], "total": f"{c.total_charge:.2f}"}
+                           for c in self.assembly.claims] if self.dry_run else [],
             "lines_excluded": [{"line_id": e.line_id, "row": e.row, "reasons": list(e.reasons)}
                                for e in self.assembly.excluded],
             "totals_by_payer": {k: {"claims": v["claims"], "lines": v["lines"], "charges": f"{v['charges']:.2f}"}
                                 for k, v in sorted(self.totals_by_payer().items())},
+            "notes": list(self.notes),
+            "pending_resolved": [{"path": r.path, "outcome": r.outcome, "lines": r.lines} for r in self.resolutions],
             "problems": list(self.problems),
         }
 
@@ -93,85 +144,270 @@ def practice_key(book) -> str:
     return book.practice.billing_npi or book.practice.practice_name or "practice"
 
 
-def create_claims(port: WorkbookPort, *, out_dir: Path, ledger: Ledger, as_of: date, created: datetime,
-                  group: str = "visit", strict: bool = False, dry_run: bool = False,
-                  rebill: frozenset[str] = frozenset(), overrides: Overrides | None = None,
-                  annotate: bool = True) -> ClaimsOutcome:
-    """Bill the clean, not-yet-billed lines of the workbook in ``port`` into 837P files in ``out_dir``."""
+def run_stamp(created: datetime) -> str:
+    """The run's stamp in output names: outputs of another run are never replaced."""
+    return created.strftime("%Y%m%d-%H%M%S")
+
+
+def service_keys(book, computed_units: dict[int, int]) -> list[ServiceKeys]:
+    """Every charge line's identities as it would be billed now (units typed, else computed)."""
+    npi = practice_key(book)
+    out = []
+    for line in book.charges:
+        units = line.units if line.units is not None else computed_units.get(line.row)
+        mods = (line.mod1, line.mod2, line.mod3, line.mod4)
+        service = service_identity(npi, line.patient_id, line.dos, line.code, mods, line.rendering_npi, units)
+        frequency = normalize_frequency(line.frequency) if line.frequency else "1"
+        out.append(ServiceKeys(line.row, line.line_id, frequency or "", line.code.strip().upper(),
+                               modifiers_text(mods), units, line_identity(line.line_id, line.patient_id, line.dos),
+                               service, sending_identity(frequency or "", line.original_claim_number, service)))
+    return out
+
+
+def remove_stray_parts(folder: Path) -> int:
+    """Delete ``.part`` files left in ``folder`` by runs that stopped (they hold patient data); a
+    ``.part`` another run is writing right now is locked and left alone."""
+    removed = 0
+    if not folder.is_dir():
+        return 0
+    for part in folder.glob(".*.part"):
+        if in_use(part) is False:
+            try:
+                part.unlink()
+                removed += 1
+            except OSError:
+                pass
+    return removed
+
+
+def create_claims(port: WorkbookPort, *, out_dir: Path, ledger: Ledger | LedgerChoice, as_of: date,
+                  created: datetime, group: str = "visit", strict: bool = False, dry_run: bool = False,
+                  preview: bool = False, rebill: frozenset[str] = frozenset(), overrides: Overrides | None = None,
+                  annotate: bool = True, command: str = "claims", workbook_sha256: str = "") -> ClaimsOutcome:
+    """Bill the clean, not-yet-billed lines of the workbook in ``port`` into 837P files in ``out_dir``.
+
+    ``ledger`` is an open :class:`Ledger` or a :class:`LedgerChoice` (the ledger is then found from
+    the Practice sheet's submitter and opened here). ``dry_run`` writes nothing at all; ``preview``
+    (a dry run) writes ``*.837.preview`` files with ISA15=T and never touches the ledger.
+    """
+    dry_run = dry_run or preview
     book, report = read_book(port, overrides=overrides)
     scrubbed = scrub(book, as_of=as_of)
     findings = tuple(report.locate(f) for f in (*report.findings, *scrubbed.findings))
+    notes: list[str] = []
+    own_ledger = isinstance(ledger, LedgerChoice)
+    if own_ledger:
+        location = ledger.locate(book.practice)
+        opened, opened_notes = open_ledger(location, readonly=dry_run)
+        notes += opened_notes
+        ledger = opened
+    try:
+        return _bill(port, book, report, scrubbed, findings, ledger, notes, out_dir=out_dir, as_of=as_of,
+                     created=created, group=group, strict=strict, dry_run=dry_run, preview=preview, rebill=rebill,
+                     annotate=annotate, command=command, workbook_sha256=workbook_sha256)
+    finally:
+        if own_ledger:
+            ledger.close()
+
+
+def _bill(port, book, report, scrubbed, findings, ledger: Ledger, notes: list[str], *, out_dir: Path, as_of: date,
+          created: datetime, group: str, strict: bool, dry_run: bool, preview: bool, rebill: frozenset[str],
+          annotate: bool, command: str, workbook_sha256: str) -> ClaimsOutcome:
+    resolutions: list[Resolution] = []
+    if not dry_run:
+        resolutions = ledger.resolve_pending()
+        for r in resolutions:
+            if r.outcome == "released":
+                notes.append(f"{Path(r.path).name}: an earlier run stopped before this file was written; its "
+                             f"{r.lines} lines were released and can be billed now")
+            elif r.outcome == "mismatch":
+                notes.append(f"{Path(r.path).name}: the file differs from what the ledger recorded; its lines stay "
+                             "billed — run `otbill ledger check`")
+        stray = remove_stray_parts(out_dir)
+        if stray:
+            notes.append(f"removed {stray} partial file(s) left in {out_dir} by a run that stopped")
     pkey = practice_key(book)
-    keys = {line.row: line_key(line.line_id, line.patient_id, line.dos, line.code) for line in book.charges}
-    done = ledger.billed(pkey, keys.values())
-    billed_rows = {row: done[k].claim_id for row, k in keys.items() if k in done}
-    assembly = assemble_claims(book, findings, computed_units=scrubbed.computed_units, billed=billed_rows,
-                               rebill=rebill, group=group, strict=strict)
+    keys = service_keys(book, scrubbed.computed_units)
+    history = ledger.history(pkey, line_keys=[k.line_key for k in keys], service_keys=[k.service_key for k in keys],
+                             sending_keys=[k.sending_key for k in keys]) if ledger is not None else EMPTY_HISTORY
+    prior = prior_billing(keys, history, rebill)
+    assembly = assemble_claims(book, findings, computed_units=scrubbed.computed_units,
+                               prior={row: p.reason for row, p in prior.items()}, group=group, strict=strict)
+    key_of = {k.row: k for k in keys}
+    line_of = {line.row: line for line in book.charges}
     by_payer: dict[str, list[Claim]] = defaultdict(list)
     for claim in assembly.claims:
         by_payer[claim.payer.payer_key].append(claim)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    may_rebill = frozenset(keys[line.row] for line in book.charges if line.line_id in rebill)
+    may_rebill = frozenset(k.line_key for k in keys if k.line_id and k.line_id in rebill and k.line_key)
+    stamp = run_stamp(created)
+    practice = book.practice.model_copy(update={"usage_indicator": "T"}) if preview else book.practice
     files: list[ClaimFile] = []
     problems: list[str] = []
+    unwritable: list[Excluded] = []
+    billed_ok: list[Claim] = []
+    run_id: int | None = None
+    if by_payer and not dry_run:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        run_id = ledger.start_run(command=command, workbook=getattr(port, "name", ""),
+                                  workbook_sha256=workbook_sha256, started=created)
     for payer_key, claims in sorted(by_payer.items()):
+        claims, bad = _writable(claims, practice, created)
+        for claim, why in bad:
+            unwritable += [Excluded(s.row, s.line_id, (f"cannot be sent as X12: {why}",)) for s in claim.lines]
+        if not claims:
+            continue
         numbers = ledger.peek_numbers() if dry_run else ledger.next_numbers()
-        control = ControlNumbers(*numbers)
         try:
-            x12 = write_837p(claims, book.practice, control, created=created)
-        except X12Error as exc:
+            x12 = write_837p(claims, practice, ControlNumbers(*numbers), created=created)
+        except X12Error as exc:  # _writable tried each claim; a file-level limit is all that is left
             problems.append(f"{payer_key}: no file written: {exc}")
             continue
         data = x12.text.encode("ascii")
-        name = f"{_slug(book.practice.practice_name)}-{_slug(payer_key)}-{numbers[0]:09d}.837"
-        target = out_dir / name
         sha = hashlib.sha256(data).hexdigest()
         total = sum((c.total_charge for c in claims), Decimal("0"))
-        record = [(c.claim_id, c.patient.patient_id, c.frequency, c.original_claim_number, c.total_charge,
-                   [(keys[s.row], s.line_id) for s in c.lines]) for c in claims]
-        recorder = None if dry_run else partial(
-            _record, ledger, path=str(target), sha256=sha, practice=pkey, payer_key=payer_key, numbers=numbers,
-            claims=record, total=total, created=created, may_rebill=may_rebill)
+        n_lines = sum(len(c.lines) for c in claims)
+        base = f"{_slug(book.practice.practice_name)}-{_slug(payer_key)}"
+        if dry_run and not preview:
+            files.append(ClaimFile("", payer_key, numbers[0], len(claims), n_lines, total, sha, x12.warnings,
+                                   "planned"))
+            continue
+        if preview:
+            target = out_dir / f"{base}-PREVIEW-{stamp}{PREVIEW_SUFFIX}"
+            try:
+                _write_preview(target, data)
+            except OSError as exc:
+                problems.append(f"{payer_key}: preview not written ({exc.strerror})")
+                continue
+            files.append(ClaimFile(str(target), payer_key, numbers[0], len(claims), n_lines, total, sha,
+                                   x12.warnings, "preview"))
+            continue
+        target = out_dir / f"{base}-{numbers[0]:09d}.837"
+        record = [ClaimRecord(c.claim_id, c.patient.patient_id, c.frequency, c.original_claim_number, c.total_charge,
+                              [_line_record(key_of[s.row], line_of[s.row]) for s in c.lines]) for c in claims]
         try:
-            _write_and_record(target, data, recorder)
-        except (AlreadyBilled, OutputError) as exc:
+            _write_two_phase(ledger, target, data, sha=sha, practice=pkey, payer_key=payer_key, numbers=numbers,
+                             claims=record, total=total, created=created, run_id=run_id, may_rebill=may_rebill)
+        except (AlreadyBilled, _WriteFailed) as exc:
             problems.append(f"{payer_key}: {exc}")
             continue
-        files.append(ClaimFile(str(target), payer_key, numbers[0], len(claims), sum(len(c.lines) for c in claims),
-                               total, sha, x12.warnings))
-    outcome = ClaimsOutcome(tuple(files), assembly, report, findings, dry_run, tuple(problems))
-    if annotate:
-        _annotate(port, report, book, outcome, billed_rows, as_of)
+        billed_ok += claims
+        files.append(ClaimFile(str(target), payer_key, numbers[0], len(claims), n_lines, total, sha, x12.warnings))
+    if unwritable:
+        bad_rows = {e.row for e in unwritable}
+        assembly = Assembly(tuple(c for c in assembly.claims if not any(s.row in bad_rows for s in c.lines)),
+                            tuple(sorted((*assembly.excluded, *unwritable), key=lambda e: e.row)))
+    ledger_claims: tuple[dict, ...] = ()
+    if ledger is not None and not dry_run:
+        ledger_claims = tuple(ledger.claims_for(pkey, [k.line_key for k in keys], [k.service_key for k in keys]))
+    outcome = ClaimsOutcome(tuple(files), assembly, report, findings, dry_run, tuple(problems), preview,
+                            str(ledger.path) if ledger is not None else "", tuple(notes), tuple(resolutions), prior,
+                            ledger_claims, stamp)
+    if annotate and not dry_run:
+        try:
+            _annotate(port, report, outcome, as_of)
+        except Exception as exc:  # billing is done: say what was billed, never lose that
+            outcome = _with_problem(outcome, f"the annotated copy could not be completed ({type(exc).__name__}); "
+                                             f"{outcome.lines_billed} lines were billed in "
+                                             f"{', '.join(Path(f.path).name for f in files) or 'no file'} "
+                                             "— the ledger has them")
     return outcome
 
 
-def _record(ledger: Ledger, rename, **kwargs) -> None:
-    ledger.record_file(then=rename, **kwargs)
+def _with_problem(outcome: ClaimsOutcome, problem: str) -> ClaimsOutcome:
+    from dataclasses import replace
+
+    return replace(outcome, problems=(*outcome.problems, problem))
 
 
-def _write_and_record(target: Path, data: bytes, record) -> None:
-    """Write the file under a temporary name, then — inside the ledger transaction that records it —
-    rename it into place: an interrupted run leaves neither a half-written file nor a ledger entry
-    for a file that does not exist, and a line billed concurrently by another run is caught."""
-    if target.exists():
-        raise OutputError(f"{target.name} already exists; otbill never overwrites a claim file.")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+def _line_record(keys: ServiceKeys, line) -> LineRecord:
+    return LineRecord(keys.line_id, keys.line_key, keys.service_key, keys.sending_key, keys.code, keys.modifiers,
+                      "" if keys.units is None else str(keys.units),
+                      legacy_line_key(line.line_id, line.patient_id, line.dos, line.code))
+
+
+def _writable(claims: list[Claim], practice, created: datetime) -> tuple[list[Claim], list[tuple[Claim, str]]]:
+    """The claims that make a valid 837P, and each other claim with the writer's reason: one bad
+    patient record holds back that patient's claims, never the payer's whole file."""
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if record is None:
-            os.replace(tmp, target)
-        else:
-            record(lambda: os.replace(tmp, target))
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        write_837p(claims, practice, ControlNumbers(1, 1, 1), created=created)
+        return claims, []
+    except X12Error:
+        pass
+    good, bad = [], []
+    for claim in claims:
+        try:
+            write_837p([claim], practice, ControlNumbers(1, 1, 1), created=created)
+            good.append(claim)
+        except X12Error as exc:
+            bad.append((claim, str(exc)))
+    return good, bad
 
 
-def _annotate(port: WorkbookPort, report: ReadReport, book, outcome: ClaimsOutcome, billed_rows: dict[int, str],
-              as_of: date) -> None:
+class _WriteFailed(Exception):
+    pass
+
+
+def _write_preview(target: Path, data: bytes) -> None:
+    from otbill_xl.workbook.files import atomic_save
+
+    atomic_save(lambda tmp: Path(tmp).write_bytes(data), target)
+
+
+def _write_two_phase(ledger: Ledger, target: Path, data: bytes, *, sha: str, practice: str, payer_key: str,
+                     numbers: tuple[int, int, int], claims: list[ClaimRecord], total: Decimal, created: datetime,
+                     run_id: int | None, may_rebill: frozenset[str]) -> None:
+    """Pending in the ledger → the file under a locked ``.part`` name → renamed into place and the
+    folder synced → written in the ledger. Whatever stops the process, the next start settles it
+    (:meth:`Ledger.resolve_pending`): no file the ledger doesn't know, no billed line without a file."""
+    if target.exists():
+        raise _WriteFailed(f"{target.name} already exists; otbill never overwrites a claim file")
+    part = target.with_name(f".{target.name}.part")
+    try:
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the user's umask applies
+    except OSError as exc:
+        raise _WriteFailed(f"{target.name}: cannot write in {target.parent} ({exc.strerror})") from None
+    closed = False
+    try:
+        try_lock(fd)  # held until the ledger says written: a run that starts meanwhile leaves it alone
+        try:
+            file_id = ledger.reserve_file(path=str(target.resolve()), part_path=str(part.resolve()), sha256=sha,
+                                          practice=practice, payer_key=payer_key, numbers=numbers, claims=claims,
+                                          total=total, created=created, run_id=run_id, may_rebill=may_rebill)
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
+        _step("reserved")
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+            _step("part-written")
+            if os.name == "nt":  # pragma: no cover - Windows renames no open file
+                os.close(fd)
+                closed = True
+            os.replace(part, target)
+            fsync_dir(target.parent)
+        except OSError as exc:
+            part.unlink(missing_ok=True)
+            ledger.release(file_id, f"writing failed ({exc.strerror})")
+            raise _WriteFailed(f"{target.name}: cannot write the file ({exc.strerror}); nothing was billed") from None
+        except BaseException:
+            if not target.exists():
+                part.unlink(missing_ok=True)
+                ledger.release(file_id, "interrupted before the file was in place")
+            raise  # a file in place stays pending: the next start marks it written
+        _step("renamed")
+        ledger.mark_written(file_id)
+        _step("marked")
+    finally:
+        if not closed:
+            os.close(fd)
+
+
+def _annotate(port: WorkbookPort, report: ReadReport, outcome: ClaimsOutcome, as_of: date) -> None:
+    """ClaimID/Status for every line the ledger has billed (now or in any earlier run), held-back
+    reasons for the rest; the Claims sheet lists every claim billed for the workbook's lines."""
     sheet = report.sheet("Charges")
     if sheet is None or not sheet.sheet:
         return
@@ -187,32 +423,38 @@ def _annotate(port: WorkbookPort, report: ReadReport, book, outcome: ClaimsOutco
         width += 1
         status_col = width
         port.write_values(name, sheet.header_row, status_col, [["Status"]])
-    claim_of = outcome.assembly.claim_of_row
-    file_of = {c.claim_id: f.path for f in outcome.files for c in outcome.assembly.claims
-               if c.payer.payer_key == f.payer_key}
-    verb = "dry run" if outcome.dry_run else "billed"
-    for row, claim_id in claim_of.items():
-        if claim_id not in file_of:
-            continue
-        port.write_values(name, row, claim_col, [[claim_id]])
-        port.write_values(name, row, status_col, [[f"{verb} {as_of.isoformat()}"]])
-        port.fill(name, row, status_col, FILL_COMPUTED)
+    for claim in outcome.billed_claims:
+        for s in claim.lines:
+            port.write_values(name, s.row, claim_col, [[claim.claim_id]])
+            port.write_values(name, s.row, status_col, [[f"billed {as_of.isoformat()}"]])
+            port.fill(name, s.row, status_col, FILL_COMPUTED)
     for e in outcome.assembly.excluded:
-        if e.row in billed_rows and all(r.startswith("already billed") for r in e.reasons):
-            continue  # leave the earlier ClaimID/Status as they are
-        port.write_values(name, e.row, status_col, [["held: " + e.reasons[0][:200]]])
+        p = outcome.prior.get(e.row)
+        if p is not None and p.kind == "billed":
+            port.write_values(name, e.row, claim_col, [[p.claim_id]])
+            port.write_values(name, e.row, status_col, [[f"billed {p.billed_at[:10]}"]])
+            continue
+        port.write_values(name, e.row, status_col, [["held: " + _clean(e.reasons[0])[:200]]])
         port.fill(name, e.row, status_col, FILL_WARNING)
-    rows: list[list[Any]] = [["ClaimID", "Payer", "PatientID", "From", "To", "Lines", "LineIDs", "Total", "Frequency",
-                              "File"]]
-    for c in outcome.assembly.claims:
-        rows.append([c.claim_id, c.payer.payer_key, c.patient.patient_id, c.first_dos, c.last_dos, len(c.lines),
-                     ", ".join(s.line_id for s in c.lines), c.total_charge, c.frequency,
-                     Path(file_of.get(c.claim_id, "")).name])
-    port.replace_sheet(CLAIMS_SHEET, rows, widths=(20, 12, 12, 12, 12, 7, 40, 12, 10, 40))
+    rows: list[list[Any]] = [["ClaimID", "Payer", "PatientID", "Lines", "LineIDs", "Total", "Frequency",
+                              "OriginalClaimNumber", "Run", "File", "State"]]
+    for c in outcome.ledger_claims:
+        rows.append([c["claim_id"], c["payer_key"], c["patient_id"], c["lines"], _clean(c["line_ids"] or ""),
+                     Decimal(c["total"]), c["frequency"], c["original_claim_number"], c["run"],
+                     Path(c["file"]).name, c["state"]])
+    port.replace_sheet(CLAIMS_SHEET, rows, widths=(20, 12, 12, 7, 40, 12, 10, 20, 20, 40, 10))
     held: list[list[Any]] = [["LineID", "Row", "Reasons"]]
     for e in outcome.assembly.excluded:
-        held.append([e.line_id, e.row, " | ".join(e.reasons)])
+        held.append([_clean(e.line_id), e.row, _clean(" | ".join(e.reasons))])
     port.replace_sheet(HELD_SHEET, held, widths=(12, 7, 140))
     for i, e in enumerate(outcome.assembly.excluded, start=2):
         cell = sheet.cell("LineID", e.row) or f"A{e.row}"
         port.hyperlink(HELD_SHEET, i, 1, f"#'{name}'!{cell}")
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _clean(text: str) -> str:
+    """Text for a cell: control characters (which a workbook cannot hold) shown as '?'."""
+    return _CONTROL.sub("?", text)

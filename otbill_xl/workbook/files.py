@@ -18,6 +18,7 @@ from typing import Any
 
 import python_calamine
 
+from otbill_xl._locks import try_lock
 from otbill_xl.errors import (
     EmptyWorkbook,
     EncryptedWorkbook,
@@ -100,13 +101,22 @@ def atomic_save(write, target: Path) -> None:
     """Call ``write(tmp_path)`` then rename the temporary file onto ``target`` (same folder)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=target.suffix + ".part", dir=target.parent)
-    os.close(fd)
+    # The temporary file is locked while it is written, so a later run's clean-up of stray ``.part``
+    # files (they hold patient data) leaves a file another run is writing alone.
+    if os.name == "nt":  # pragma: no cover - Windows renames no open file
+        os.close(fd)
+        fd = -1
+    else:
+        try_lock(fd)
     try:
         write(tmp)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    finally:
+        if fd >= 0:
+            os.close(fd)
 
 
 class FileWorkbook:

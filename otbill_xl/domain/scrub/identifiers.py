@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 from otbill_xl.domain import npi, taxid
 from otbill_xl.domain.findings import Finding, Severity
-from otbill_xl.domain.models import PayerType
+from otbill_xl.domain.models import PayerType, Relationship
+from otbill_xl.domain.x12_charset import identifier_sendable, text_sendable
 from otbill_xl.domain.scrub._context import (
     PATIENTS,
     PRACTICE,
@@ -130,3 +131,53 @@ def member_id_missing(s: SheetContext) -> Iterator[Finding]:
         yield finding("ref.member-id-missing", PATIENTS, p.row, "MemberID",
                       f"Patient {p.patient_id} has payer {payer.payer_key} but no MemberID.",
                       "Enter the member ID from the insurance card (for Medicare, the MBI).")
+
+
+@rule("ref.patient-duplicate", E, "identifiers", "The same PatientID on more than one row of the Patients sheet.",
+      "sheet")
+def patient_duplicate(s: SheetContext) -> Iterator[Finding]:
+    """One PatientID, one person: with two rows otbill cannot tell whose name, birth date and member ID
+    go on the claim (a dependent's services would go out under another person's). Every row of a
+    repeated ID is an error, so all of that ID's lines are held back until it is resolved."""
+    rows: dict[str, list[int | None]] = {}
+    for p in s.book.patients:
+        if p.patient_id:
+            rows.setdefault(p.patient_id, []).append(p.row)
+    for p in s.book.patients:
+        same = rows.get(p.patient_id, [])
+        if len(same) > 1:
+            others = ", ".join(str(r) for r in same if r != p.row)
+            yield finding("ref.patient-duplicate", PATIENTS, p.row, "PatientID",
+                          f"This PatientID is also on row {others} of the Patients sheet; otbill cannot tell which "
+                          "record is the patient's.",
+                          "Give each patient one row with a unique PatientID (merge the rows or renumber one, and "
+                          "its charge lines). The patient's lines are held back until then.")
+
+
+@rule("ref.patient-unsendable", E, "identifiers",
+      "A patient's name or member ID cannot be sent in an 837P (no letters left, or a character X12 cannot carry).",
+      "sheet")
+def patient_unsendable(s: SheetContext) -> Iterator[Finding]:
+    """The 837P writer cleans names (accents dropped, other characters removed) and never changes an
+    identifier (X12 5010 basic/extended character set, without the delimiters * : ^ ~). A last name
+    with no letter left, or a member ID with a character X12 cannot carry, would stop the claim:
+    flag it on its cell so only this patient's lines wait (issue #8)."""
+    payers = s.book.payers_by_key
+    for p in s.book.patients:
+        payer = payers.get(p.payer_key)
+        if payer is None or payer.payer_type is PayerType.SELF_PAY:
+            continue
+        if not text_sendable(p.last_name):
+            yield finding("ref.patient-unsendable", PATIENTS, p.row, "LastName",
+                          "The patient's last name has no letter or digit an 837P can carry.",
+                          "Enter the last name in Latin letters as on the insurance card.")
+        sub = p.subscriber
+        if sub is not None and p.relationship is not Relationship.SELF and not text_sendable(sub.last_name):
+            yield finding("ref.patient-unsendable", PATIENTS, p.row, "SubscriberLastName",
+                          "The subscriber's last name has no letter or digit an 837P can carry.",
+                          "Enter the subscriber's last name in Latin letters as on the insurance card.")
+        if p.member_id and not identifier_sendable(p.member_id):
+            yield finding("ref.patient-unsendable", PATIENTS, p.row, "MemberID",
+                          "The member ID holds a character an 837P cannot carry (one of * : ^ ~, or a character "
+                          "outside the X12 character set).",
+                          "Copy the member ID exactly from the insurance card (letters and digits, usually).")

@@ -20,11 +20,7 @@ from functools import lru_cache
 #: Implementation guide of the 837 professional claim written here.
 VERSION_837P = "005010X222A1"
 
-#: X12 basic character set (upper-case letters, digits, space and these specials) ...
-BASIC_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 !\"&'()*+,-./:;?=")
-#: ... and the 5010 extended set (lower-case letters are added for identifiers only: text is upper-cased).
-EXTENDED_CHARACTERS = frozenset("%~@[]_{}\\|<>#$^`")
-LOWER_CASE = frozenset("abcdefghijklmnopqrstuvwxyz")
+from otbill_xl.domain.x12_charset import BASIC_CHARACTERS, EXTENDED_CHARACTERS, LOWER_CASE  # noqa: E402
 
 
 class X12Error(ValueError):

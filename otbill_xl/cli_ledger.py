@@ -1,0 +1,152 @@
+"""``otbill ledger where|show|check``: where the claim ledger is, what it holds, whether it is sound.
+
+Registered by :mod:`otbill_xl.cli` as ``app.add_typer(ledger_app, name="ledger")``; output helpers
+are small and local so this module does not import :mod:`otbill_xl.cli` (no import cycle).
+Exit codes: 0 ok, 1 problems found (``check``), 2 unusable (no ledger, damaged ledger, bad workbook).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from otbill_xl.errors import OtbillError
+
+EXIT_OK, EXIT_FINDINGS, EXIT_UNUSABLE = 0, 1, 2
+
+ledger_app = typer.Typer(add_completion=False, no_args_is_help=True,
+                         help="The claim ledger: where it is (where), what it holds (show), whether it is sound (check).")
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+
+WorkbookArg = Annotated[Path | None, typer.Argument(help="Practice workbook whose submitter's ledger to use.")]
+LedgerOpt = Annotated[Path | None, typer.Option("--ledger", help="A ledger file (instead of the workbook's).")]
+OutOpt = Annotated[Path | None, typer.Option("--out", help="Claims output folder (finds a ledger at the old location).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[bold red]otbill:[/] {escape(message)}", highlight=False)
+    return typer.Exit(EXIT_UNUSABLE)
+
+
+def _locate(workbook: Path | None, ledger: Path | None, out_dir: Path | None):
+    from otbill_xl.ledger import LedgerChoice, LedgerLocation
+    from otbill_xl.ledger.location import data_dir
+    from otbill_xl.ledger.store import LEDGER_ENV
+
+    if workbook is not None:
+        from otbill_xl import read_practice
+
+        try:
+            book, _report = read_practice(workbook)
+            return LedgerChoice(ledger, out_dir).locate(book.practice)
+        except OtbillError as exc:
+            raise _fail(str(exc)) from None
+    if ledger is not None:
+        return LedgerLocation(ledger, "option")
+    env = os.environ.get(LEDGER_ENV, "").strip()
+    if env:
+        return LedgerLocation(Path(env).expanduser(), "environment")
+    found = sorted((data_dir() / "ledgers").glob("*.sqlite"))
+    if len(found) == 1:
+        return LedgerLocation(found[0], "submitter")
+    names = ", ".join(p.name for p in found) or "none yet"
+    raise _fail(f"name a workbook (its submitter's ledger) or --ledger FILE; ledgers in {data_dir() / 'ledgers'}: "
+                f"{names}")
+
+
+_HOW = {"option": "--ledger", "practice": "the Practice setting LedgerPath", "environment": "$OTBILL_LEDGER",
+        "submitter": "the submitter's default ledger (ISA06)"}
+
+
+@ledger_app.command()
+def where(workbook: WorkbookArg = None, ledger: LedgerOpt = None, out_dir: OutOpt = None,
+          as_json: JsonOpt = False) -> None:
+    """Where the claim ledger is, and why that one."""
+    loc = _locate(workbook, ledger, out_dir)
+    data = {"path": str(loc.path), "how": loc.how, "exists": loc.path.exists(),
+            "legacy": str(loc.legacy) if loc.legacy else None}
+    if as_json:
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    else:
+        out.print(f"{escape(str(loc.path))} ({_HOW.get(loc.how, loc.how)}"
+                  f"{'' if data['exists'] else '; not created yet'})", highlight=False)
+        if loc.legacy:
+            out.print(f"a ledger at the old location {escape(str(loc.legacy))} is merged into it on the next run",
+                      highlight=False)
+
+
+def _open(workbook: Path | None, ledger: Path | None, out_dir: Path | None, *, readonly: bool):
+    from otbill_xl.ledger import Ledger
+
+    loc = _locate(workbook, ledger, out_dir)
+    if not loc.path.exists():
+        raise _fail(f"no ledger at {loc.path} yet (nothing billed with it)")
+    try:
+        return Ledger(loc.path, readonly=readonly)
+    except OtbillError as exc:
+        raise _fail(_explain(loc.path, exc)) from None
+
+
+def _explain(path: Path, exc: OtbillError) -> str:
+    from otbill_xl.ledger import LedgerDamaged
+
+    if not isinstance(exc, LedgerDamaged):
+        return str(exc)
+    size = path.stat().st_size if path.exists() else 0
+    what = "is empty (0 bytes)" if size == 0 else "is not a readable SQLite ledger"
+    return (f"the ledger at {path} {what}. Restore it from your backup (the file of the same name). Without a "
+            "backup, move it aside and let otbill start a new ledger: it will not know what was billed before, so "
+            "check each run's held-back lines against your earlier claim files before you submit.")
+
+
+@ledger_app.command()
+def show(workbook: WorkbookArg = None, ledger: LedgerOpt = None, out_dir: OutOpt = None,
+         as_json: JsonOpt = False) -> None:
+    """Practices, payers, claims and lines billed, control-number high-water marks, files written."""
+    with _open(workbook, ledger, out_dir, readonly=True) as lg:
+        data: dict[str, Any] = lg.summary() | {"files": lg.files()}
+    if as_json:
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        return
+    out.print(f"[bold]Ledger[/] {escape(data['path'])}: {data['claims']} claims, {data['lines_billed']} lines billed "
+              f"for {len(data['practices'])} practice(s); {data['runs']} runs; control numbers used up to "
+              + ", ".join(f"{k} {v}" for k, v in data["control_numbers"].items()), highlight=False)
+    table = Table(title="Files")
+    for col in ("File", "Payer", "ISA13", "Claims", "Lines", "Total", "Created", "State", "SHA-256"):
+        table.add_column(col, overflow="fold")
+    for f in data["files"]:
+        table.add_row(escape(Path(f["path"]).name), escape(f["payer_key"]), str(abs(f["interchange"])),
+                      str(f["claims"]), str(f["lines"]), f["total"], f["created"], f["state"], f["sha256"][:16])
+    out.print(table)
+
+
+@ledger_app.command()
+def check(workbook: WorkbookArg = None, ledger: LedgerOpt = None, out_dir: OutOpt = None,
+          as_json: JsonOpt = False) -> None:
+    """Settle files left pending by a stopped run, then check the database and every file's SHA-256."""
+    with _open(workbook, ledger, out_dir, readonly=False) as lg:
+        resolutions = lg.resolve_pending()
+        result = lg.integrity()
+        path = str(lg.path)
+    data = {"path": path, "ok": result.ok, "problems": result.problems,
+            "pending_resolved": [{"path": r.path, "outcome": r.outcome, "lines": r.lines} for r in resolutions]}
+    if as_json:
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    else:
+        for r in resolutions:
+            out.print(f"pending {escape(Path(r.path).name)}: {r.outcome} ({r.lines} lines)", highlight=False)
+        for p in result.problems:
+            out.print(f"[red]problem:[/] {escape(p)}", highlight=False)
+        out.print(f"ledger {escape(path)}: " + ("sound" if result.ok else f"{len(result.problems)} problem(s)"),
+                  highlight=False)
+    raise typer.Exit(EXIT_OK if result.ok else EXIT_FINDINGS)
