@@ -302,7 +302,8 @@ def print_claims_summary(outcome) -> None:
     files = {f.payer_key: f for f in outcome.files}
     for payer, t in sorted(outcome.totals_by_payer().items()):
         f = files.get(payer)
-        table.add_row(payer, str(t["claims"]), str(t["lines"]), f"{t['charges']:,.2f}", Path(f.path).name if f else "-")
+        table.add_row(escape(payer), str(t["claims"]), str(t["lines"]), f"{t['charges']:,.2f}",
+                      escape(Path(f.path).name) if f else "-")
     out.print(table)
     held = outcome.assembly.excluded
     out.print(f"{len(outcome.assembly.claims)} claims, {outcome.lines_billed} lines billed; {len(held)} lines held back.")
@@ -314,7 +315,8 @@ def print_claims_summary(outcome) -> None:
         for warning in f.warnings[:10]:
             out.print(f"  {Path(f.path).name}: {warning}", highlight=False, markup=False)
         if len(f.warnings) > 10:
-            out.print(f"  {Path(f.path).name}: ... and {len(f.warnings) - 10} more warnings (--json lists all).")
+            out.print(f"  {Path(f.path).name}: ... and {len(f.warnings) - 10} more warnings (--json lists all).",
+                      highlight=False, markup=False)
     for problem in outcome.problems:
         err.print(f"[red]{escape(problem)}[/]", highlight=False)
 
