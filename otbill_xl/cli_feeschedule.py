@@ -52,8 +52,6 @@ PartialOpt = Annotated[bool, typer.Option("--partial", help="Write the good rows
                                                             "(the bad rows' codes keep their current rates; exit 1). "
                                                             "Without it, any error row means nothing is written "
                                                             "(exit 2).")]
-EXIT_RULE = ("Exit codes: 0 written cleanly (warnings allowed); 1 written with --partial although rows had errors; "
-             "2 nothing written (rows with errors and no --partial, or an unusable file).")
 
 
 def _where(loc: Location) -> str:
