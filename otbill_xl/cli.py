@@ -1,28 +1,36 @@
 """The ``otbill`` command. Thin: parse arguments, call the library, format the result.
 
-Exit codes: 0 ok, 1 findings with errors, 2 unusable input (or a usage error).
+Exit codes: 0 ok, 1 findings with errors (``price``: also a line that could not be priced), 2 unusable
+input (or a usage error); then no output is written. Shared helpers live in :mod:`otbill_xl.cli_common`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from otbill_xl._version import __version__
+from otbill_xl.cli_common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    EXIT_UNUSABLE,
+    dumps,
+    err,
+    fail,
+    out,
+    output_target,
+    save_copy,
+)
 from otbill_xl.domain.findings import Finding, Severity, count_by_severity
 from otbill_xl.errors import OtbillError
 from otbill_xl.workbook.reader import PracticeRead, ReadReport, finding_dict, read_practice
-
-EXIT_OK, EXIT_FINDINGS, EXIT_UNUSABLE = 0, 1, 2
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="otbill — occupational-therapy billing for Excel workbooks.")
 templates_app = typer.Typer(no_args_is_help=True, help="Workbook templates.")
@@ -39,10 +47,6 @@ def _register_feeschedule() -> None:
 
 _register_feeschedule()
 
-# Piped output (CI logs, batch jobs) gets a wide fixed width instead of rich's 80 columns.
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
-
 ColumnsOpt = Annotated[Path | None, typer.Option("--columns", help="TOML file mapping your headers to otbill columns.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
@@ -58,11 +62,6 @@ def main_callback(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
 ) -> None:
     """otbill — occupational-therapy billing for Excel workbooks."""
-
-
-def fail(message: str, code: int = EXIT_UNUSABLE) -> typer.Exit:
-    err.print(f"[bold red]otbill:[/] {escape(message)}", highlight=False)
-    return typer.Exit(code)
 
 
 def load(path: Path, columns: Path | None) -> PracticeRead:
@@ -93,17 +92,18 @@ def print_findings(findings: list[Finding] | tuple[Finding, ...], limit: int = 5
 
 
 def print_report(report: ReadReport) -> None:
-    table = Table(title=f"{report.file}: sheets")
+    table = Table(title=f"{escape(report.file)}: sheets")
     for col in ("Contract sheet", "Found as", "Sheet", "Header row", "Rows", "Missing required", "Extra columns"):
         table.add_column(col, overflow="fold")
     for s in report.sheets:
         table.add_row(s.contract, s.found_as, escape(s.sheet), str(s.header_row or ""), str(s.rows),
-                      ", ".join(s.missing_required), escape(", ".join(s.extra_headers)))
+                      escape(", ".join(s.missing_required)), escape(", ".join(s.extra_headers)))
     out.print(table)
     for s in report.sheets:
         mapped = [m for m in s.columns if m.index and (m.how != "exact" or m.header != m.column)]
         if mapped:
-            out.print(f"[bold]{s.contract}[/]: " + "; ".join(f"{m.column} ← {escape(repr(m.header))} ({m.letter}, {m.how})" for m in mapped),
+            out.print(f"[bold]{escape(s.contract)}[/]: " + "; ".join(f"{escape(m.column)} ← {escape(repr(m.header))} "
+                                                                    f"({m.letter}, {m.how})" for m in mapped),
                       highlight=False)
     print_findings(report.findings)
 
@@ -144,19 +144,29 @@ def _book_suffix(workbook: Path) -> str:
 
 
 def run_on_copy(workbook: Path, out_file: Path | None, suffix: str, columns: Path | None, action):
-    """Run a workbook action on a file and save the annotated copy (``WORKBOOK.<suffix>.xlsx`` unless
-    ``--out``); unusable input ends the command with exit code 2 and a clear message."""
+    """Run a workbook action on a file and save the annotated copy; unusable input (also a workbook
+    without a Charges sheet) ends the command with exit code 2, a clear message and no file written.
+
+    The default copy is ``WORKBOOK.<suffix>-<run stamp>.xlsx``, a new file on every run (an earlier
+    copy is never erased); an explicit ``--out FILE`` replaces FILE (never the input)."""
     from otbill_xl.workbook.files import FileWorkbook
     from otbill_xl.workbook.mapping import overrides_from_toml
 
     # Keep .xlsm for macro workbooks: openpyxl keeps their VBA, and Excel refuses macros in a .xlsx.
-    target = out_file or workbook.with_name(f"{workbook.stem}.{suffix}{_book_suffix(workbook)}")
+    inputs = [p for p in (workbook, columns) if p]
+    target, replace = output_target(workbook, out_file, suffix, _book_suffix(workbook), inputs)
     try:
         port = FileWorkbook(workbook)
         outcome = action(port, overrides_from_toml(columns) if columns else None)
-        port.save(str(target))
     except OtbillError as exc:
         raise fail(str(exc)) from None
+    charges = outcome.report.sheet("Charges")
+    if charges is None or charges.found_as == "missing":
+        raise fail(f"{workbook.name}: the workbook has no Charges sheet (one row per service line), so there is "
+                   "nothing to check or price; no copy was written. Fix: add a sheet named Charges (copy it from "
+                   "workbook_templates/otbill-practice.xlsx), or rename the sheet holding your charge lines to "
+                   "Charges.")
+    save_copy(port, target, replace=replace)
     return outcome, target
 
 
@@ -166,7 +176,9 @@ AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Check as of this d
 @app.command()
 def check(
     workbook: Annotated[Path, typer.Argument(help="Practice workbook (.xlsx).")],
-    out_file: Annotated[Path | None, typer.Option("--out", help="Annotated copy to write (default: WORKBOOK.checked.xlsx).")] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", help="Annotated copy to write; replaces FILE if it exists "
+                                                                "(default: a new WORKBOOK.checked-YYYYMMDD-HHMMSS.xlsx "
+                                                                "on every run).")] = None,
     as_json: JsonOpt = False,
     as_of: AsOfOpt = None,
     columns: ColumnsOpt = None,
@@ -184,19 +196,25 @@ def check(
         s = outcome.summary
         out.print(f"{s['lines_checked']} charge lines checked as of {day.isoformat()}: [red]{s['errors']} errors[/], "
                   f"[yellow]{s['warnings']} warnings[/], [blue]{s['infos']} infos[/]; "
-                  f"units computed for {s['units_filled']} blank cells. Annotated copy: {target}")
+                  f"units computed for {s['units_filled']} blank cells. Annotated copy: {escape(str(target))}",
+                  highlight=False)
     raise typer.Exit(EXIT_FINDINGS if outcome.has_errors else EXIT_OK)
 
 
 @app.command()
 def price(
     workbook: Annotated[Path, typer.Argument(help="Practice workbook (.xlsx).")],
-    out_file: Annotated[Path | None, typer.Option("--out", help="Annotated copy to write (default: WORKBOOK.priced.xlsx).")] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", help="Annotated copy to write; replaces FILE if it exists "
+                                                                "(default: a new WORKBOOK.priced-YYYYMMDD-HHMMSS.xlsx "
+                                                                "on every run).")] = None,
     as_json: JsonOpt = False,
     as_of: AsOfOpt = None,
     columns: ColumnsOpt = None,
 ) -> None:
-    """Expected allowed amount, payer payment and patient share of every line, to the cent (Pricing sheet)."""
+    """Expected allowed amount, payer payment and patient share of every line, to the cent (Pricing sheet).
+
+    Exits 1 when a line has a scrub error or could not be priced (see its Basis), 2 when the workbook
+    cannot be used (no copy written)."""
     from otbill_xl.workbook.price import price_charges
 
     day = parse_as_of(as_of)
@@ -206,8 +224,10 @@ def price(
         sys.stdout.write(dumps(outcome.to_dict()) + "\n")
     else:
         print_price_totals(outcome)
-        out.print(f"Annotated copy with Pricing and Pricing Totals sheets: {target}")
-    raise typer.Exit(EXIT_FINDINGS if any(f.severity is Severity.ERROR for f in outcome.findings) else EXIT_OK)
+        out.print(f"Annotated copy with Pricing and Pricing Totals sheets: {escape(str(target))}", highlight=False)
+    unpriced = any(p.expected_allowed is None for p in outcome.result.lines)
+    errors = any(f.severity is Severity.ERROR for f in outcome.findings)
+    raise typer.Exit(EXIT_FINDINGS if errors or unpriced else EXIT_OK)
 
 
 def print_price_totals(outcome) -> None:
@@ -217,7 +237,7 @@ def print_price_totals(outcome) -> None:
     for col in TOTAL_COLUMNS:
         table.add_column(col, justify="left" if col == "PayerKey" else "right")
     for t in outcome.result.totals:
-        table.add_row(*[f"{v:,.2f}" if hasattr(v, "quantize") else str(v) for v in totals_values(t)])
+        table.add_row(*[f"{v:,.2f}" if hasattr(v, "quantize") else escape(str(v)) for v in totals_values(t)])
     out.print(table)
     flagged = sum(1 for p in outcome.result.lines if p.flagged)
     unpriced = sum(1 for p in outcome.result.lines if p.expected_allowed is None)
@@ -279,7 +299,7 @@ def claims(
         # A new name per run (run stamp): an earlier run's annotated copy is never replaced.
         annotated = _unused(out_dir / f"{workbook.stem}.claims-{outcome.run_stamp}{_book_suffix(workbook)}")
         try:
-            port.save(str(annotated))
+            port.save(str(annotated), replace=False)
         except Exception as exc:  # billing is done and recorded: say so, whatever failed here
             problems.append(f"the annotated copy could not be written ({_reason(exc)}); {outcome.lines_billed} lines "
                             f"were billed in {len([f for f in outcome.files if f.state == 'written'])} file(s) and "
@@ -432,7 +452,7 @@ def templates_build(
     from otbill_xl.workbook.templates import build_all
 
     for path in build_all(dest):
-        out.print(f"wrote {path}")
+        out.print(f"wrote {escape(str(path))}", highlight=False)
 
 
 @app.command()
@@ -508,10 +528,6 @@ def main() -> None:
         err.print(f"[bold red]otbill: internal error ({type(exc).__name__}).[/] Set OTBILL_DEBUG=1 to see details "
                   "and report it.")
         sys.exit(EXIT_UNUSABLE)
-
-
-def dumps(data: Any) -> str:
-    return json.dumps(data, indent=2, default=str, ensure_ascii=False)
 
 
 __all__ = ["app", "main", "finding_dict"]

@@ -3,46 +3,55 @@
 * ``import-cms --rvu PPRRVU.csv --gpci GPCI.csv --year 2026 WORKBOOK`` reads CMS's Physician Fee
   Schedule files and replaces that year's MedicareRVU / MedicareGPCI rows.
 * ``import FILE --payer KEY WORKBOOK`` reads a payer's contracted fee schedule (CSV or Excel) and
-  writes its rows into the FeeSchedule sheet.
+  merges its rates into the FeeSchedule sheet: rates in the file are added or changed, the payer's
+  rates absent from the file are kept unless ``--replace``.
 
-The result is always a new workbook (default ``WORKBOOK.pfs.xlsx`` / ``WORKBOOK.fees.xlsx``), written
-atomically; input files are never modified. Exit codes: 0 ok (warnings allowed), 1 some rows were
-skipped (errors listed with file and line), 2 nothing usable (bad file, wrong layout, nothing to
-import) — then no output is written.
+A file with any error row writes nothing unless ``--partial`` (then the bad rows' codes keep their
+current rates). The result is always a new workbook (default ``WORKBOOK.pfs-<run stamp>.xlsx`` /
+``WORKBOOK.fees-<run stamp>.xlsx``, a new name on every run; ``--out FILE`` replaces FILE), written
+atomically; input files are never modified.
 
-Registered by :mod:`otbill_xl.cli` as ``app.add_typer(feeschedule_app, name="feeschedule")``; this module
-does not import :mod:`otbill_xl.cli` (no import cycle), so it carries its own small output helpers.
+Exit codes: 0 written cleanly (warnings allowed), 1 written with ``--partial`` although rows had
+errors (listed with file and line), 2 nothing written (error rows without ``--partial``, a bad file,
+wrong layout, nothing to import).
+
+Registered by :mod:`otbill_xl.cli` as ``app.add_typer(feeschedule_app, name="feeschedule")``; the output
+helpers are shared through :mod:`otbill_xl.cli_common` (this module does not import :mod:`otbill_xl.cli`).
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from otbill_xl.cli_common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    EXIT_UNUSABLE,
+    dumps,
+    err,
+    escape,
+    fail,
+    out,
+    output_target,
+    save_copy,
+)
 from otbill_xl.domain.findings import Finding, Location, Severity
 from otbill_xl.errors import OtbillError
-
-EXIT_OK, EXIT_FINDINGS, EXIT_UNUSABLE = 0, 1, 2
 
 feeschedule_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Import fee schedules: CMS's yearly PFS files and payers' "
                                                            "contracted rates.")
 
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
-
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
-
-
-def _fail(message: str, code: int = EXIT_UNUSABLE) -> typer.Exit:
-    err.print(f"[bold red]otbill:[/] {message}", highlight=False)
-    return typer.Exit(code)
+PartialOpt = Annotated[bool, typer.Option("--partial", help="Write the good rows although some rows have errors "
+                                                            "(the bad rows' codes keep their current rates; exit 1). "
+                                                            "Without it, any error row means nothing is written "
+                                                            "(exit 2).")]
 
 
 def _where(loc: Location) -> str:
@@ -67,23 +76,16 @@ def _print_findings(findings: list[Finding], limit: int = 60) -> None:
         table.add_column(col, overflow="fold")
     style = {"error": "red", "warning": "yellow", "info": "blue"}
     for f in sorted(findings, key=lambda f: f.severity.rank)[:limit]:
-        table.add_row(f"[{style[f.severity.value]}]{f.severity.value}[/]", f.rule, _where(f.location), f.message, f.fix)
+        table.add_row(f"[{style[f.severity.value]}]{f.severity.value}[/]", escape(f.rule), escape(_where(f.location)),
+                      escape(f.message), escape(f.fix))
     out.print(table)
     if len(findings) > limit:
         out.print(f"... and {len(findings) - limit} more (use --json for all).")
 
 
-def _dumps(data: Any) -> str:
-    return json.dumps(data, indent=2, default=str, ensure_ascii=False)
-
-
-def _output_path(workbook: Path, out_file: Path | None, tag: str, inputs: list[Path]) -> Path:
-    target = out_file or workbook.with_name(f"{workbook.stem}.{tag}{workbook.suffix or '.xlsx'}")
-    for p in inputs:
-        if p.exists() and target.resolve() == p.resolve():
-            raise _fail(f"--out {target.name} is one of the input files; otbill never overwrites its input. "
-                        "Choose another name.")
-    return target
+def _output_path(workbook: Path, out_file: Path | None, tag: str, inputs: list[Path]) -> tuple[Path, bool]:
+    suffix = ".xlsm" if workbook.suffix.lower() == ".xlsm" else ".xlsx"
+    return output_target(workbook, out_file, tag, suffix, inputs)
 
 
 def _parse_date(option: str, value: str | None) -> date | None:
@@ -94,20 +96,26 @@ def _parse_date(option: str, value: str | None) -> date | None:
     try:
         return to_date(value)
     except ValueError:
-        raise _fail(f"{option} {value!r} is not a date; use YYYY-MM-DD, e.g. 2026-01-01.") from None
+        raise fail(f"{option} {value!r} is not a date; use YYYY-MM-DD, e.g. 2026-01-01.") from None
 
 
 def _unusable(messages: list[str], findings: list[Finding], as_json: bool) -> typer.Exit:
     """Exit 2 after reporting why nothing could be imported (no output file is written)."""
     if as_json:
-        sys.stdout.write(_dumps({"errors": messages, "findings": [_finding_dict(f) for f in findings],
-                                 "written": None}) + "\n")
+        sys.stdout.write(dumps({"errors": messages, "findings": [_finding_dict(f) for f in findings],
+                                "written": None}) + "\n")
     else:
         _print_findings(findings)
     for message in messages:
-        err.print(f"[bold red]otbill:[/] {message}", highlight=False)
+        err.print(f"[bold red]otbill:[/] {escape(message)}", highlight=False)
     err.print("otbill: nothing was written.", highlight=False)
     return typer.Exit(EXIT_UNUSABLE)
+
+
+def _bad_rows_message(errors: int, usable: str) -> str:
+    return (f"{_rows(errors)} of the file{'s' if ' and ' in usable else ''} had errors (listed with their lines), so "
+            f"nothing was written. Fix: correct {'them' if errors > 1 else 'it'} and import again, or use --partial "
+            f"to import {usable} anyway (the bad rows' codes keep their current rates).")
 
 
 def _rows(n: int, word: str = "row") -> str:
@@ -119,11 +127,11 @@ def _finish(findings: list[Finding], payload: dict[str, Any], as_json: bool, lin
     payload["findings"] = [_finding_dict(f) for f in findings]
     payload["summary"] = {s.value: sum(1 for f in findings if f.severity is s) for s in Severity}
     if as_json:
-        sys.stdout.write(_dumps(payload) + "\n")
+        sys.stdout.write(dumps(payload) + "\n")
     else:
         _print_findings(findings)
         for line in lines:
-            out.print(line, highlight=False)
+            out.print(line, highlight=False, markup=False)
     raise typer.Exit(EXIT_FINDINGS if errors else EXIT_OK)
 
 
@@ -136,24 +144,31 @@ def import_cms(
     rvu: Annotated[Path | None, typer.Option("--rvu", help="CMS PPRRVU file (e.g. PPRRVU26_JAN.csv or "
                                                            "PPRRVU2026_Jan_nonQPP.csv).")] = None,
     gpci: Annotated[Path | None, typer.Option("--gpci", help="CMS GPCI file (e.g. GPCI2026.csv).")] = None,
-    out_file: Annotated[Path | None, typer.Option("--out", help="Workbook copy to write (default: "
-                                                                "WORKBOOK.pfs.xlsx).")] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", help="Workbook copy to write; replaces FILE if it exists "
+                                                                "(default: a new WORKBOOK.pfs-YYYYMMDD-HHMMSS.xlsx on "
+                                                                "every run).")] = None,
     all_codes: Annotated[bool, typer.Option("--all-codes", help="Keep every code, not only the OT catalogue's.")] = False,
+    partial: PartialOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Import CMS's yearly PFS files (PPRRVU RVUs, GPCIs) into a copy of the workbook.
 
     Replaces that year's MedicareRVU and MedicareGPCI rows and keeps other years'. Localities are keyed
-    MAC-LL (e.g. 12402-99): put yours in the Practice sheet's MedicareLocality setting."""
+    MAC-LL (e.g. 12402-99): put yours in the Practice sheet's MedicareLocality setting.
+
+    A file with rows in error writes nothing unless --partial (then the bad rows' codes and localities
+    keep their current rows). Exit codes: 0 written cleanly (warnings allowed); 1 written with --partial
+    although rows had errors; 2 nothing written (rows with errors and no --partial, or an unusable
+    file)."""
     from otbill_xl.formats.cms_pfs import CmsFileError, read_gpci, read_pprrvu
     from otbill_xl.workbook.feeschedule import import_medicare, practice_setting
     from otbill_xl.workbook.files import FileWorkbook
 
     if rvu is None and gpci is None:
-        raise _fail("give --rvu (the PPRRVU file), --gpci (the GPCI file), or both.")
+        raise fail("give --rvu (the PPRRVU file), --gpci (the GPCI file), or both.")
     if not 1992 <= year <= 2100:
-        raise _fail(f"--year {year} is not a fee-schedule year (the PFS started in 1992).")
-    target = _output_path(workbook, out_file, "pfs", [p for p in (workbook, rvu, gpci) if p])
+        raise fail(f"--year {year} is not a fee-schedule year (the PFS started in 1992).")
+    target, replace_out = _output_path(workbook, out_file, "pfs", [p for p in (workbook, rvu, gpci) if p])
 
     fatal: list[str] = []
     rvu_read = gpci_read = None
@@ -174,16 +189,23 @@ def import_cms(
     if gpci_read is not None and not gpci_read.gpcis:
         fatal.append(f"{gpci_read.file}: nothing to import: no usable locality rows.")
     findings: list[Finding] = [f for r in (rvu_read, gpci_read) if r is not None for f in r.findings]
+    errors = sum(1 for f in findings if f.severity is Severity.ERROR)
+    if errors and not partial and not fatal:
+        usable = " and ".join(x for x in (f"{len(rvu_read.rvus)} RVU rows" if rvu_read else "",
+                                          f"{len(gpci_read.gpcis)} localities" if gpci_read else "") if x)
+        fatal.append(_bad_rows_message(errors, usable))
     if fatal:
         raise _unusable(fatal, findings, as_json)
     try:
         port = FileWorkbook(workbook)
         updates = import_medicare(port, year=year, rvus=rvu_read.rvus if rvu_read else None,
-                                  gpcis=gpci_read.gpcis if gpci_read else None)
+                                  gpcis=gpci_read.gpcis if gpci_read else None,
+                                  keep_codes=rvu_read.rejected if rvu_read else (),
+                                  keep_localities=gpci_read.rejected if gpci_read else ())
         locality = practice_setting(port, "MedicareLocality")
-        port.save(str(target))
     except OtbillError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
+    save_copy(port, target, replace=replace_out)
 
     lines: list[str] = []
     if rvu_read is not None:
@@ -204,10 +226,14 @@ def import_cms(
                      + (f" (replacing {u.replaced})" if u.replaced else "")
                      + (f", {_rows(u.kept, 'other row')} kept" if u.kept else "")
                      + (" (new sheet)" if u.created else "") + ".")
+    kept_bad = [*(rvu_read.rejected if rvu_read else ()), *(gpci_read.rejected if gpci_read else ())]
+    if kept_bad:
+        lines.append(f"Rows in error were not imported; the current {year} rows of "
+                     f"{', '.join(kept_bad)} (if any) were kept.")
     lines.append(f"Workbook copy: {target}")
     payload = {"workbook": str(workbook), "out": str(target), "year": year,
                "rvu": rvu_read.summary() if rvu_read else None, "gpci": gpci_read.summary() if gpci_read else None,
-               "sheets": [u.to_dict() for u in updates]}
+               "sheets": [u.to_dict() for u in updates], "partial": partial, "kept_because_of_errors": kept_bad}
     _finish(findings, payload, as_json, lines)
 
 
@@ -232,8 +258,9 @@ def import_payer(
     file: Annotated[Path, typer.Argument(help="The payer's fee schedule: CSV or Excel.")],
     workbook: Annotated[Path, typer.Argument(help="Practice workbook (.xlsx); it is not modified.")],
     payer: Annotated[str, typer.Option("--payer", help="The payer's PayerKey in the workbook (e.g. SUMMIT).")],
-    out_file: Annotated[Path | None, typer.Option("--out", help="Workbook copy to write (default: "
-                                                                "WORKBOOK.fees.xlsx).")] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", help="Workbook copy to write; replaces FILE if it exists "
+                                                                "(default: a new WORKBOOK.fees-YYYYMMDD-HHMMSS.xlsx on "
+                                                                "every run).")] = None,
     columns: Annotated[Path | None, typer.Option("--columns", help="TOML file mapping the file's headers, e.g. "
                                                                    "Code = \"Proc\".")] = None,
     sheet: Annotated[str | None, typer.Option("--sheet", help="Worksheet to read (Excel files; default the "
@@ -242,12 +269,24 @@ def import_payer(
                                                                                 "one (YYYY-MM-DD).")] = None,
     effective_to: Annotated[str | None, typer.Option("--effective-to", help="EffectiveTo for rows without one "
                                                                             "(YYYY-MM-DD).")] = None,
+    partial: PartialOpt = False,
+    replace: Annotated[bool, typer.Option("--replace", help="Remove the payer's rates of the imported "
+                                                            "EffectiveFrom dates that are not in the file (without "
+                                                            "it they are kept).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Import a payer's contracted rates (CSV or Excel) into a copy of the workbook.
 
-    The rows go to the FeeSchedule sheet, replacing that payer's rows with the same EffectiveFrom and
-    keeping all others."""
+    Rates are merged into the FeeSchedule sheet by payer, code, modifier and EffectiveFrom: a rate in the
+    file is added, or changes the rate already there; the payer's rates absent from the file are kept
+    unless --replace (then those of the imported EffectiveFrom dates are removed). Other payers' rows and
+    periods are never touched. The summary (and --json) lists the rates added, changed (old -> new),
+    unchanged, kept and removed.
+
+    A file with rows in error writes nothing unless --partial (then the bad rows' codes keep their
+    current rates, also with --replace). Exit codes: 0 written cleanly (warnings allowed); 1 written
+    with --partial although rows had errors; 2 nothing written (rows with errors and no --partial, or
+    an unusable file)."""
     from otbill_xl.formats.fee_schedule_import import (
         FeeScheduleFileError,
         mapping_from_toml,
@@ -258,7 +297,7 @@ def import_payer(
 
     start = _parse_date("--effective-from", effective_from)
     end = _parse_date("--effective-to", effective_to)
-    target = _output_path(workbook, out_file, "fees", [p for p in (workbook, file, columns) if p])
+    target, replace_out = _output_path(workbook, out_file, "fees", [p for p in (workbook, file, columns) if p])
     try:
         mapping = mapping_from_toml(columns) if columns else None
         read = read_fee_schedule(file, payer=payer, sheet=sheet, columns=mapping, effective_from=start,
@@ -269,13 +308,17 @@ def import_payer(
     if not read.entries:
         raise _unusable([f"{read.file}: no usable rows for payer {read.payer!r} (see the findings)."], findings,
                         as_json)
+    if read.errors and not partial:
+        raise _unusable([f"{read.file}: " + _bad_rows_message(len(read.errors), _rows(len(read.entries), "good rate"))],
+                        findings, as_json)
     try:
         port = FileWorkbook(workbook)
         keys = payer_keys(port)
-        update = import_fee_schedule(port, read.entries, payer=read.payer)
-        port.save(str(target))
+        update = import_fee_schedule(port, read.entries, payer=read.payer, replace=replace,
+                                     protect=read.rejected_codes)
     except OtbillError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
+    save_copy(port, target, replace=replace_out)
     if keys is not None and read.payer not in keys:
         findings.append(Finding(
             rule="fees.unknown-payer", severity=Severity.WARNING,
@@ -284,16 +327,36 @@ def import_payer(
             fix=f"Add {read.payer} to the Payers sheet, or import again with --payer set to its PayerKey."))
     sheet_note = f" sheet {read.sheet}" if read.sheet else ""
     mapped = ", ".join(f"{k} ← {v!r}" for k, v in read.columns.items())
+    u = update
     lines = [f"{read.file}{sheet_note}: header at {'line' if not read.sheet else 'row'} {read.header_line} ({mapped}); "
              f"{len(read.entries)} rates for {read.payer}"
-             + (f", {_rows(read.other_payer_rows)} of other payers left out" if read.other_payer_rows else "") + ".",
-             f"{update.sheet}: {_rows(update.added)} written"
-             + (f" (replacing {update.replaced} with the same EffectiveFrom)" if update.replaced else "")
-             + (f", {_rows(update.kept, 'other row')} kept" if update.kept else "")
-             + (" (new sheet)" if update.created else "") + ".",
-             f"Workbook copy: {target}"]
-    payload = {"workbook": str(workbook), "out": str(target), "read": read.summary(), "sheet": update.to_dict()}
+             + (f", {_rows(read.other_payer_rows)} of other payers left out" if read.other_payer_rows else "")
+             + (f", {_rows(len(read.errors))} in error not imported" if read.errors else "") + ".",
+             f"{u.sheet}: {read.payer} rates: {len(u.added_rates)} added, {len(u.changed_rates)} changed, "
+             f"{len(u.unchanged_rates)} unchanged, {len(u.kept_rates)} kept, {len(u.removed_rates)} removed"
+             + (" (new sheet)" if u.created else "") + "."]
+    lines += _rate_lines("added", u.added_rates, lambda r: f"{r.new:.2f}")
+    lines += _rate_lines("changed", u.changed_rates, lambda r: f"{_money(r.old)} → {r.new:.2f}" + (
+        f" (EffectiveTo {r.old_to or 'blank'} → {r.effective_to or 'blank'})" if r.old_to != r.effective_to else ""))
+    lines += _rate_lines("kept", u.kept_rates, lambda r: f"{_money(r.old)} ({r.note})")
+    lines += _rate_lines("removed", u.removed_rates, lambda r: f"{_money(r.old)} ({r.note})")
+    if u.kept_rates and not replace:
+        lines.append("Rates not in the file are kept; --replace removes those of the imported EffectiveFrom dates.")
+    lines.append(f"Workbook copy: {target}")
+    payload = {"workbook": str(workbook), "out": str(target), "read": read.summary(), "sheet": update.to_dict(),
+               "rates": update.rates_dict(), "partial": partial, "replace": replace}
     _finish(findings, payload, as_json, lines)
+
+
+def _money(value: Any) -> str:
+    return f"{value:.2f}" if hasattr(value, "quantize") else repr(value)
+
+
+def _rate_lines(word: str, rates: Any, describe: Any, limit: int = 25) -> list[str]:
+    lines = [f"  {word} {r.label}: {describe(r)}" for r in list(rates)[:limit]]
+    if len(rates) > limit:
+        lines.append(f"  ... and {len(rates) - limit} more {word} (use --json for all).")
+    return lines
 
 
 __all__ = ["feeschedule_app"]

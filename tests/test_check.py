@@ -120,7 +120,8 @@ def test_check_cli_json_and_exit_codes(tmp_path):
     deleted = next(f for f in data["findings"] if f["rule"] == "code.deleted")
     assert (deleted["sheet"], deleted["row"], deleted["column"], deleted["cell"]) == ("Charges", 3, "Code", "E3")
     assert set(deleted) == {"rule", "severity", "sheet", "row", "column", "cell", "message", "fix"}
-    assert (tmp_path / "p.checked.xlsx").exists()
+    [copy] = tmp_path.glob("p.checked-*.xlsx")  # the default name carries a run stamp
+    assert len(copy.name) == len("p.checked-20261127-120000.xlsx")
 
     clean = make_workbook(tmp_path / "clean.xlsx", contract_sheets(Charges=[CHARGE_HEADER, charge_row()]))
     result = runner.invoke(app, ["check", str(clean), "--json", "--as-of", "2026-08-20", "--out", str(tmp_path / "o.xlsx")])

@@ -325,11 +325,15 @@ def test_workbook_merge_creates_missing_sheets_and_keeps_title_rows(tmp_path):
     acme = read_fee_schedule(ACME, payer="ACME")
     update = import_fee_schedule(port, [e.model_copy(update={"effective_from": None}) for e in acme.entries],
                                  payer="ACME")
-    assert (update.sheet, update.replaced, update.kept, update.added) == ("Fee Schedule", 1, 1, 5)
+    # ACME 97530 (blank EffectiveFrom) is updated in place, the other 4 rates are appended.
+    assert (update.sheet, update.replaced, update.kept, update.added, update.updated) == ("Fee Schedule", 0, 1, 4, 1)
+    [changed] = update.changed_rates
+    assert (changed.code, changed.old, changed.new) == ("97530", Decimal("33"), Decimal("38.40"))
     port.save(str(tmp_path / "out.xlsx"))
     values = FileWorkbook(tmp_path / "out.xlsx").values("Fee Schedule")
     assert values[0][0] == "Acme and Medicare rates" and values[2][:4] == ["Payer", "CPT", "Allowed", "Notes"]
     assert values[3][:4] == ["MCR", "97110", 25, "keep me"]
+    assert values[4][:4] == ["ACME", "97530", 38.4, "replace me"]  # its note stays with the row
     book, report = read_practice(tmp_path / "out.xlsx")
     assert len(book.medicare_rvus) == 9 and not report.errors
     assert {(e.payer_key, e.code) for e in book.fee_schedule} == {("MCR", "97110")} | {("ACME", c) for c in (
@@ -342,15 +346,18 @@ def test_workbook_merge_creates_missing_sheets_and_keeps_title_rows(tmp_path):
 
 def test_cli_import_cms_writes_the_copy_and_leaves_inputs_alone(workbook, tmp_path):
     before = {p: fingerprint(p) for p in (workbook, RVU, GPCI)}
-    result = runner.invoke(feeschedule_app, ["import-cms", "--rvu", str(RVU), "--gpci", str(GPCI), "--year", "2026",
-                                             str(workbook), "--json"])
+    args = ["import-cms", "--rvu", str(RVU), "--gpci", str(GPCI), "--year", "2026", str(workbook), "--json"]
+    result = runner.invoke(feeschedule_app, args)
+    assert result.exit_code == 2, result.stdout + result.stderr  # rows in error: nothing written without --partial
+    assert json.loads(result.stdout)["written"] is None and not list(tmp_path.glob("practice.pfs*"))
+    result = runner.invoke(feeschedule_app, [*args, "--partial"])
     assert result.exit_code == 1, result.stdout + result.stderr  # one bad RVU row, one bad GPCI row
     data = json.loads(result.stdout)
     errors = {(f["rule"], f["file"], f["line"]) for f in data["findings"] if f["severity"] == "error"}
     assert errors == {("pfs.bad-number", RVU.name, 15), ("gpci.bad-number", GPCI.name, 10)}
     assert data["rvu"]["rvus"] == 9 and data["gpci"]["localities"] == 5
-    out = workbook.with_name("practice.pfs.xlsx")
-    assert data["out"] == str(out) and out.exists()
+    [out] = tmp_path.glob("practice.pfs-*.xlsx")
+    assert data["out"] == str(out)
     assert {p: fingerprint(p) for p in before} == before  # inputs untouched
 
     book, report = read_practice(out)
@@ -412,17 +419,19 @@ def test_cli_import_cms_exit_2_when_nothing_usable(workbook, tmp_path):
 # otbill feeschedule import
 # ------------------------------------------------------------------------------------------------
 
-def test_cli_import_payer_csv_replaces_same_period_keeps_others(workbook):
+def test_cli_import_payer_csv_replaces_same_period_keeps_others(workbook, tmp_path):
     before = {p: fingerprint(p) for p in (workbook, ACME)}
-    result = runner.invoke(feeschedule_app, ["import", str(ACME), str(workbook), "--payer", "ACME", "--json"])
+    result = runner.invoke(feeschedule_app, ["import", str(ACME), str(workbook), "--payer", "ACME", "--json",
+                                             "--partial"])
     assert result.exit_code == 1, result.stdout + result.stderr  # two bad rows reported, the rest imported
     data = json.loads(result.stdout)
     assert [(f["rule"], f["line"]) for f in data["findings"] if f["severity"] == "error"] == [
         ("fees.bad-amount", 11), ("fees.bad-code", 12)]
-    assert data["sheet"] == {"contract": "FeeSchedule", "sheet": "FeeSchedule", "created": False, "replaced": 1,
-                             "kept": 2, "added": 5}
+    # 97110-GO 2026 updated in place (30 -> 32.15), 4 new rates appended, the other 2 rows kept.
+    assert data["sheet"] == {"contract": "FeeSchedule", "sheet": "FeeSchedule", "created": False, "replaced": 0,
+                             "kept": 2, "added": 4, "updated": 1}
     assert {p: fingerprint(p) for p in before} == before
-    out = workbook.with_name("practice.fees.xlsx")
+    [out] = tmp_path.glob("practice.fees-*.xlsx")
     book, report = read_practice(out)
     assert not report.errors
     rows = {(e.payer_key, e.code, e.modifier, e.effective_from): e.allowed_per_unit for e in book.fee_schedule}
@@ -432,7 +441,7 @@ def test_cli_import_payer_csv_replaces_same_period_keeps_others(workbook):
     assert rows[("ACME", "97799", "", dt.date(2026, 1, 1))] == Decimal("1234.50")
     assert len(rows) == 7
     notes = [r[6] for r in FileWorkbook(out).values("FeeSchedule")[1:]]
-    assert notes[:2] == ["older period", "other payer"]  # extra column of kept rows carried over
+    assert notes[:3] == ["replaced", "older period", "other payer"]  # extra column of kept and updated rows kept
 
 
 def test_cli_import_payer_xlsx_exit_0_and_unknown_payer_warning(workbook, tmp_path):
@@ -444,9 +453,11 @@ def test_cli_import_payer_xlsx_exit_0_and_unknown_payer_warning(workbook, tmp_pa
     result = runner.invoke(feeschedule_app, ["import", str(path), str(workbook), "--payer", "SUMMIT",
                                              "--effective-to", "2026-12-31", "--json"])
     assert result.exit_code == 0, result.stdout + result.stderr
-    [warning] = json.loads(result.stdout)["findings"]  # SUMMIT is not one of the workbook's payers
+    data = json.loads(result.stdout)
+    [warning] = data["findings"]  # SUMMIT is not one of the workbook's payers
     assert (warning["rule"], warning["severity"], warning["sheet"]) == ("fees.unknown-payer", "warning", "Payers")
-    book, _ = read_practice(workbook.with_name("practice.fees.xlsx"))
+    assert len(list(tmp_path.glob("practice.fees-*.xlsx"))) == 2  # the second run did not erase the first copy
+    book, _ = read_practice(Path(data["out"]))
     summit = {e.code: e for e in book.fee_schedule if e.payer_key == "SUMMIT"}
     assert summit["97530"].allowed_per_unit == Decimal("44.30") and summit["97530"].modifier == "GO"
     assert summit["97530"].effective_to == dt.date(2026, 12, 31)  # filled from --effective-to

@@ -172,6 +172,8 @@ class RvuRead:
     pricing_indicators: tuple[str, ...] = ()
     #: Column -> the joined header text it was read from.
     columns: tuple[tuple[str, str], ...] = ()
+    #: Codes of rows skipped for an error (an import with --partial keeps their current rows).
+    rejected: tuple[str, ...] = ()
 
     @property
     def errors(self) -> tuple[Finding, ...]:
@@ -294,6 +296,7 @@ def parse_pprrvu(table: Rows, *, year: int, all_codes: bool = False) -> RvuRead:
     indicators: set[str] = set()
     other = 0
     numeric_cols = [cols[k] for k in ("work", "pe_nonfacility", "pe_facility", "mp") if cols[k] is not None]
+    rejected: list[str] = []
     for line, cells in table.rows[band[-1] + 1:]:
         if is_blank_row(cells):
             continue
@@ -324,6 +327,7 @@ def parse_pprrvu(table: Rows, *, year: int, all_codes: bool = False) -> RvuRead:
                                      f"{code}: modifier {modifier[:10]!r} is not a 2-character modifier; the row "
                                      "is skipped.", "Download the file again from CMS.", index=cols["modifier"],
                                      column="MOD"))
+            rejected.append(code)
             continue
         label = f"{code}-{modifier}" if modifier else code
         values: dict[str, Decimal] = {}
@@ -356,6 +360,7 @@ def parse_pprrvu(table: Rows, *, year: int, all_codes: bool = False) -> RvuRead:
                 break
             values[key] = number
         if bad:
+            rejected.append(code)
             continue
         nonfac_na = cols["na_nonfacility"] is not None and cell_text(cell(cells, cols["na_nonfacility"])).upper() == "NA"
         if "pe_nonfacility" not in values or nonfac_na:
@@ -372,6 +377,7 @@ def parse_pprrvu(table: Rows, *, year: int, all_codes: bool = False) -> RvuRead:
                                      f"TOTAL is {theirs}; the row is skipped.",
                                      "The columns do not line up; download the file again from CMS and import it "
                                      "unchanged.", index=cols[f"total_{setting.replace('-', '')}"]))
+            rejected.append(code)
             continue
         fac_na = cols["na_facility"] is not None and cell_text(cell(cells, cols["na_facility"])).upper() == "NA"
         pe_f = None if fac_na else values.get("pe_facility")
@@ -393,7 +399,7 @@ def parse_pprrvu(table: Rows, *, year: int, all_codes: bool = False) -> RvuRead:
     used = tuple((key, names[i]) for key, i in cols.items() if i is not None)
     return RvuRead(file=file, year=year, header_line=header_line, rvus=tuple(rvus), findings=tuple(findings),
                    other_codes=other, conversion_factors=tuple(sorted(factors)),
-                   pricing_indicators=tuple(sorted(indicators)), columns=used)
+                   pricing_indicators=tuple(sorted(indicators)), columns=used, rejected=tuple(dict.fromkeys(rejected)))
 
 
 def _totals_mismatch(values: dict[str, Decimal]) -> tuple[str, Decimal, Decimal] | None:
@@ -424,6 +430,8 @@ class GpciRead:
     work_column: str = ""
     #: Locality key -> locality name (for messages and listings).
     names: tuple[tuple[str, str], ...] = ()
+    #: Locality keys of rows skipped for an error (an import with --partial keeps their current rows).
+    rejected: tuple[str, ...] = ()
 
     @property
     def errors(self) -> tuple[Finding, ...]:
@@ -492,6 +500,7 @@ def parse_gpci(table: Rows, *, year: int) -> GpciRead:
     loc_names: list[tuple[str, str]] = []
     seen: dict[str, int] = {}
     gpci_cols = (("WorkGPCI", work_i), ("PEGPCI", pe_i), ("MPGPCI", mp_i))
+    rejected: list[str] = []
     for line, cells in table.rows[pos + 1:]:
         if is_blank_row(cells):
             continue
@@ -525,6 +534,7 @@ def parse_gpci(table: Rows, *, year: int) -> GpciRead:
                                          f"Locality {key}: {names[index]} {text[:20]!r} {exc}; the row is skipped.",
                                          "GPCIs are numbers such as 1.017; download the file again from CMS.",
                                          index=index, column=names[index]))
+                rejected.append(key)
                 break
             values[field_name] = number
         else:
@@ -539,7 +549,7 @@ def parse_gpci(table: Rows, *, year: int) -> GpciRead:
             name = cell_text(cell(cells, name_i)).rstrip("*").strip() if name_i is not None else ""
             loc_names.append((key, name))
     return GpciRead(file=file, year=year, header_line=header_line, gpcis=tuple(gpcis), findings=tuple(findings),
-                    work_column=names[work_i], names=tuple(loc_names))
+                    work_column=names[work_i], names=tuple(loc_names), rejected=tuple(dict.fromkeys(rejected)))
 
 
 def _not_layout(table: Rows, kind: str, expected: str, fix: str) -> str:

@@ -312,6 +312,8 @@ class FeeScheduleRead:
     findings: tuple[Finding, ...]
     #: Rows skipped because they belong to another payer (file with a payer column).
     other_payer_rows: int = 0
+    #: Codes of the rows skipped for an error (their current rates are kept by an import with --partial).
+    rejected_codes: tuple[str, ...] = ()
 
     @property
     def errors(self) -> tuple[Finding, ...]:
@@ -320,7 +322,7 @@ class FeeScheduleRead:
     def summary(self) -> dict[str, Any]:
         return {"file": self.file, "sheet": self.sheet, "payer": self.payer, "header_line": self.header_line,
                 "columns": dict(self.columns), "entries": len(self.entries), "other_payer_rows": self.other_payer_rows,
-                "errors": len(self.errors)}
+                "errors": len(self.errors), "rejected_codes": list(self.rejected_codes)}
 
 
 _DECIMAL_COMMA = re.compile(r",\d{1,2}\)?$|,\d{4,}")
@@ -364,10 +366,13 @@ def read_fee_schedule(
 def _parse(table: Rows, payer: str, overrides: dict[str, str], default_from: date | None,
            default_to: date | None) -> FeeScheduleRead:
     findings: list[Finding] = []
+    rejected: list[str] = []
     file = table.file
 
     def add(rule: str, severity: Severity, line: int, message: str, fix: str = "", index: int | None = None,
-            column: str = "") -> None:
+            column: str = "", code: str = "") -> None:
+        if code and severity is Severity.ERROR and code not in rejected:
+            rejected.append(code)
         findings.append(Finding(rule=rule, severity=severity, location=table.location(line, index, column),
                                 message=table.where(line) + message, fix=fix))
 
@@ -453,12 +458,12 @@ def _parse(table: Rows, payer: str, overrides: dict[str, str], default_from: dat
             add("fees.bad-modifier", Severity.ERROR, line, f"Modifier {modifier[:20]!r} is not one 2-character "
                 f"modifier (code {code}); the row is skipped.",
                 "Use one modifier per row (e.g. GO), or leave it blank when the rate applies to any modifier.",
-                index=ix("Modifier"), column="Modifier")
+                index=ix("Modifier"), column="Modifier", code=code)
             continue
         if not amount_text:
             add("fees.no-amount", Severity.ERROR, line, f"Code {code} has no allowed amount; the row is skipped.",
                 "Fill in the allowed amount per unit, or delete the row.", index=ix("AllowedPerUnit"),
-                column="AllowedPerUnit")
+                column="AllowedPerUnit", code=code)
             continue
         if norm(amount_text) in _NO_RATE or set(amount_text) <= set("-–—"):
             add("fees.no-rate", Severity.WARNING, line, f"Code {code} has no rate ({amount_text!r}); the row is "
@@ -471,12 +476,12 @@ def _parse(table: Rows, payer: str, overrides: dict[str, str], default_from: dat
             reason = "uses a comma as the decimal separator" if "comma" in str(exc) else "is not an amount"
             add("fees.bad-amount", Severity.ERROR, line, f"{col_names['AllowedPerUnit']} {amount_text[:30]!r} for "
                 f"code {code} {reason}; the row is skipped.", "Type an amount such as 29.40 or $1,234.50 (a dot "
-                "before the cents).", index=ix("AllowedPerUnit"), column="AllowedPerUnit")
+                "before the cents).", index=ix("AllowedPerUnit"), column="AllowedPerUnit", code=code)
             continue
         if amount < 0:
             add("fees.bad-amount", Severity.ERROR, line, f"The allowed amount for code {code} is negative "
                 f"({amount_text}); the row is skipped.", "Allowed amounts are zero or more.",
-                index=ix("AllowedPerUnit"), column="AllowedPerUnit")
+                index=ix("AllowedPerUnit"), column="AllowedPerUnit", code=code)
             continue
         dates: dict[str, date | None] = {}
         bad_date = False
@@ -487,7 +492,7 @@ def _parse(table: Rows, payer: str, overrides: dict[str, str], default_from: dat
             except ValueError:
                 add("fees.bad-date", Severity.ERROR, line, f"{col_names[fname]} {cell_text(raw)[:30]!r} for code "
                     f"{code} is not a date; the row is skipped.", "Type a date such as 1/1/2026 or 2026-01-01.",
-                    index=ix(fname), column=fname)
+                    index=ix(fname), column=fname, code=code)
                 bad_date = True
                 break
             dates[fname] = value if value is not None else default
@@ -496,7 +501,7 @@ def _parse(table: Rows, payer: str, overrides: dict[str, str], default_from: dat
         start, end = dates["EffectiveFrom"], dates["EffectiveTo"]
         if start and end and end < start:
             add("fees.date-order", Severity.ERROR, line, f"Code {code} ends ({end}) before it starts ({start}); the "
-                "row is skipped.", "Correct the dates.", index=ix("EffectiveTo"), column="EffectiveTo")
+                "row is skipped.", "Correct the dates.", index=ix("EffectiveTo"), column="EffectiveTo", code=code)
             continue
         key = (code, modifier, start)
         if key in seen:
@@ -510,7 +515,7 @@ def _parse(table: Rows, payer: str, overrides: dict[str, str], default_from: dat
                 add("fees.duplicate", Severity.ERROR, line, f"{label} is listed again with a different amount "
                     f"({amount} here, {first_amount} at {_line_word(table)} {first_line}); otbill kept the first.",
                     "Delete the wrong row, or give the rows different effective dates.", index=ix("Code"),
-                    column="Code")
+                    column="Code", code=code)
             continue
         seen[key] = (line, amount)
         entries.append(FeeScheduleEntry(payer_key=payer, code=code, modifier=modifier, effective_from=start,
@@ -523,7 +528,8 @@ def _parse(table: Rows, payer: str, overrides: dict[str, str], default_from: dat
             f"Fix: pass --payer with the value used in the file, or filter the file to your payer."
         )
     return FeeScheduleRead(file=file, sheet=table.sheet, payer=payer, header_line=header_line, columns=col_names,
-                           entries=tuple(entries), findings=tuple(findings), other_payer_rows=other)
+                           entries=tuple(entries), findings=tuple(findings), other_payer_rows=other,
+                           rejected_codes=tuple(rejected))
 
 
 def _label(fname: str) -> str:

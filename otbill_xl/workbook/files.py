@@ -8,8 +8,10 @@ under a new name, atomically (temporary file, then rename): the input file is ne
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 import tempfile
 import zipfile
 from collections.abc import Sequence
@@ -97,8 +99,27 @@ def _looks_like_text(head: bytes) -> bool:
     return all(32 <= b < 127 or b in (9, 10, 13) for b in head.lstrip(b"\xef\xbb\xbf"))
 
 
-def atomic_save(write, target: Path) -> None:
-    """Call ``write(tmp_path)`` then rename the temporary file onto ``target`` (same folder)."""
+def _umask() -> int:
+    """The process umask (read from /proc on Linux; elsewhere set and restored at once)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def atomic_save(write, target: Path, *, replace: bool = True) -> None:
+    """Call ``write(tmp_path)`` then rename the temporary file onto ``target`` (same folder).
+
+    The file gets the mode a newly created file would get (``0666`` less the umask; the temporary file
+    is created ``0600``). With ``replace=False`` an existing ``target`` is never replaced: the
+    temporary file is linked to the name, which fails if the name exists (:class:`FileExistsError`).
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=target.suffix + ".part", dir=target.parent)
     # The temporary file is locked while it is written, so a later run's clean-up of stray ``.part``
@@ -110,13 +131,71 @@ def atomic_save(write, target: Path) -> None:
         try_lock(fd)
     try:
         write(tmp)
-        os.replace(tmp, target)
+        os.chmod(tmp, 0o666 & ~_umask())
+        if replace:
+            os.replace(tmp, target)
+            return
+        try:
+            os.link(tmp, target)
+        except FileExistsError:
+            raise
+        except (OSError, AttributeError):  # a file system without hard links: check, then rename
+            if target.exists() or target.is_symlink():
+                raise FileExistsError(errno.EEXIST, "File exists", str(target)) from None
+            os.replace(tmp, target)
+            return
+        Path(tmp).unlink(missing_ok=True)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     finally:
         if fd >= 0:
             os.close(fd)
+
+
+def _is_read_only(path: Path) -> bool:
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return not mode & stat.S_IWUSR or not os.access(path, os.W_OK)
+
+
+def check_output_file(target: Path, *, replace: bool = True) -> None:
+    """Raise :class:`OutputError` (in words, with a fix) when ``target`` cannot be written."""
+    name = target.name or str(target)
+    if target.is_dir():
+        raise OutputError(f"{name}: this is a folder, so otbill cannot write the workbook copy under that name. "
+                          "Fix: give a file name (e.g. --out FOLDER/copy.xlsx).")
+    if target.exists():
+        if not replace:
+            raise OutputError(f"{name}: the file already exists and otbill does not replace it. "
+                              "Fix: run again (a new name is chosen) or give --out.")
+        if _is_read_only(target):
+            raise OutputError(f"{name}: the file already exists and is read-only, so otbill will not replace it. "
+                              "Fix: choose another --out name, or make the file writable and run again.")
+    for parent in target.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise OutputError(f"{name}: {parent.name} in the output path is a file, not a folder. "
+                                  "Fix: choose another --out path.")
+            break
+
+
+def _output_error(target: Path, exc: OSError) -> OutputError:
+    name = target.name or str(target)
+    if isinstance(exc, FileExistsError):
+        return OutputError(f"{name}: a file of that name appeared while otbill was writing; nothing was replaced. "
+                           "Fix: run again, or give --out.")
+    if isinstance(exc, PermissionError):
+        return OutputError(f"{name}: permission denied, so the file cannot be written there (the folder is not "
+                           "writable, or the file is open in another program such as Excel). Fix: close the file, "
+                           "or choose another --out in a folder you can write to.")
+    if isinstance(exc, IsADirectoryError):
+        return OutputError(f"{name}: this is a folder, not a file name. Fix: give a file name with --out.")
+    reason = exc.strerror or type(exc).__name__
+    return OutputError(f"{name}: the file cannot be written ({reason}). Fix: check that the folder exists, that "
+                       "you can write to it and that the disk has free space, or choose another --out.")
 
 
 class FileWorkbook:
@@ -266,17 +345,19 @@ class FileWorkbook:
         for i, width in enumerate(widths, start=1):
             ws.column_dimensions[get_column_letter(i)].width = width
 
-    def save(self, path: str | None = None) -> None:
+    def save(self, path: str | None = None, *, replace: bool = True) -> None:
+        """Write the copy to ``path`` atomically; ``replace=False`` never replaces an existing file."""
         if path is None:
             raise OutputError(f"{self.name}: otbill never overwrites its input; give a new file name.")
         target = Path(path)
         if target.resolve() == self.path.resolve():
             raise OutputError(f"{self.name}: refusing to overwrite the input workbook; choose another name.")
+        check_output_file(target, replace=replace)
         wb = self._openpyxl()
         try:
-            atomic_save(wb.save, target)
+            atomic_save(wb.save, target, replace=replace)
         except OSError as exc:
-            raise OutputError(f"{target.name}: cannot write the file ({exc.strerror}).") from None
+            raise _output_error(target, exc) from None
 
 
 def _set(cell, value: Any) -> None:

@@ -1,0 +1,88 @@
+"""Helpers shared by the ``otbill`` command modules (:mod:`otbill_xl.cli`, :mod:`otbill_xl.cli_feeschedule`):
+the consoles, exit codes, :func:`fail`, JSON output, and where an output copy goes.
+
+Exit codes: 0 ok, 1 findings with errors (or an import written with ``--partial`` and bad rows), 2 unusable
+input or nothing written.
+
+Output names: a default output name carries a run stamp (``WORKBOOK.checked-20261129-194501.xlsx``) and
+is never an existing file, so a re-run never erases an earlier result; an explicit ``--out FILE`` may
+replace an earlier file (never an input, a folder or a read-only file).
+
+Every user-supplied string printed with rich markup goes through :func:`escape` (a file named
+``missing[bold].csv`` prints as given).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from otbill_xl.errors import OtbillError
+
+EXIT_OK, EXIT_FINDINGS, EXIT_UNUSABLE = 0, 1, 2
+
+# Piped output (CI logs, batch jobs) gets a wide fixed width instead of rich's 80 columns.
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+
+
+def fail(message: str, code: int = EXIT_UNUSABLE) -> typer.Exit:
+    """Print ``otbill: message`` to stderr (escaped) and return the :class:`typer.Exit` to raise."""
+    err.print(f"[bold red]otbill:[/] {escape(message)}", highlight=False)
+    return typer.Exit(code)
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, indent=2, default=str, ensure_ascii=False)
+
+
+def run_stamp(now: datetime | None = None) -> str:
+    """``20261129-194501``: the local date and time of this run, for default output names."""
+    return (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
+
+
+def default_output(workbook: Path, tag: str, suffix: str, *, now: datetime | None = None) -> Path:
+    """``WORKBOOK.<tag>-<run stamp><suffix>`` next to the workbook, never an existing file (``-2``, ``-3``
+    ... are appended when a run in the same second already wrote one)."""
+    base = f"{workbook.stem}.{tag}-{run_stamp(now)}"
+    candidate = workbook.with_name(base + suffix)
+    n = 2
+    while candidate.exists() or candidate.is_symlink():
+        candidate = workbook.with_name(f"{base}-{n}{suffix}")
+        n += 1
+    return candidate
+
+
+def output_target(workbook: Path, out_file: Path | None, tag: str, suffix: str,
+                  inputs: list[Path]) -> tuple[Path, bool]:
+    """(where to write, whether it may replace an existing file). An explicit ``--out`` may replace an
+    earlier output but never an input file or a folder; the default name never replaces anything."""
+    if out_file is None:
+        return default_output(workbook, tag, suffix), False
+    for p in inputs:
+        if p.exists() and out_file.exists() and out_file.resolve() == p.resolve():
+            raise fail(f"--out {out_file.name} is one of the input files; otbill never overwrites its input. "
+                       "Choose another name.")
+    if out_file.is_dir():
+        raise fail(f"--out {out_file.name} is a folder, not a file name. Fix: name the file to write, e.g. "
+                   f"--out {out_file / (workbook.stem + '.' + tag + suffix)}.")
+    return out_file, True
+
+
+def save_copy(port: Any, target: Path, *, replace: bool) -> None:
+    """Save a file port's copy to ``target`` (atomically); an unwritable target ends the command (exit 2)."""
+    try:
+        port.save(str(target), replace=replace)
+    except OtbillError as exc:
+        raise fail(str(exc)) from None
+
+
+__all__ = ["EXIT_FINDINGS", "EXIT_OK", "EXIT_UNUSABLE", "default_output", "dumps", "err", "escape", "fail", "out",
+           "output_target", "run_stamp", "save_copy"]
