@@ -370,10 +370,9 @@ class Ledger:
 
     def _settle(self, file_id: int, target: Path, part: Path | None, sha: str) -> str:
         if _sha256(target) is None and part is not None:
-            try:
-                part.unlink()  # a crashed writer's partial file (it holds PHI)
-            except FileNotFoundError:
-                pass  # renamed meanwhile: look at the target again
+            # a crashed writer's partial file (it holds PHI); if it was renamed meanwhile, the target
+            # is looked at again below
+            part.unlink(missing_ok=True)
         found = _sha256(target)
         with self.transaction() as conn:
             if found is None:
