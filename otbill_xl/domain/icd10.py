@@ -12,8 +12,10 @@ service (CARC 146). Same small API as python-stdnum: ``compact``, ``validate``, 
 
 from __future__ import annotations
 
+from otbill_xl.errors import OtbillError
 
-class InvalidICD10(ValueError):
+
+class InvalidICD10(OtbillError, ValueError):
     """The value is not a well-formed ICD-10-CM code; the message says why."""
 
 

@@ -9,8 +9,10 @@ Source: CMS NPI check-digit specification as restated in ``ot-billing-facts.md``
 
 from __future__ import annotations
 
+from otbill_xl.errors import OtbillError
 
-class InvalidNPI(ValueError):
+
+class InvalidNPI(OtbillError, ValueError):
     """The value is not a valid NPI; the message says why."""
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import re
 
+from otbill_xl.errors import OtbillError
 
-class InvalidTaxID(ValueError):
+
+class InvalidTaxID(OtbillError, ValueError):
     """The value is not a well-formed EIN; the message says why."""
 
 

@@ -35,6 +35,7 @@ from weakref import WeakKeyDictionary
 from otbill_xl.domain.codes import CodeCatalogue, normalize_code
 from otbill_xl.domain.codes import catalogue as _bundled_catalogue
 from otbill_xl.domain.models import UnitRule
+from otbill_xl.errors import OtbillError
 
 __all__ = [
     "FAMILIES",
@@ -52,7 +53,7 @@ __all__ = [
 MAX_ALTERNATIVES = 1000
 
 
-class UnitsInputError(ValueError):
+class UnitsInputError(OtbillError, ValueError):
     """A visit line that cannot be turned into units: unknown code, negative or fractional minutes.
 
     The message names the 1-based line number within the visit and what to fix. It never echoes

@@ -12,9 +12,10 @@ import json
 from typing import Any
 
 from otbill_xl.domain.units import UnitsInputError, visit_units
+from otbill_xl.errors import OtbillError
 
 
-class UnitsJSONError(ValueError):
+class UnitsJSONError(OtbillError, ValueError):
     """The JSON is not a units request; the message says where and what to fix."""
 
 

@@ -36,6 +36,7 @@ from otbill_xl.domain.identity import (
     service_identity,
 )
 from otbill_xl.domain.scrub import scrub
+from otbill_xl.errors import OutputError
 from otbill_xl.formats.x12 import ControlNumbers, X12Error, write_837p
 from otbill_xl.ledger import Ledger, LedgerChoice, open_ledger
 from otbill_xl.ledger.store import AlreadyBilled, ClaimRecord, LineRecord, Resolution, legacy_line_key
@@ -342,8 +343,8 @@ def _writable(claims: list[Claim], practice, created: datetime) -> tuple[list[Cl
     return good, bad
 
 
-class _WriteFailed(Exception):
-    pass
+class _WriteFailed(OutputError):
+    """A claim file could not be put in place (nothing was billed for it)."""
 
 
 def _write_preview(target: Path, data: bytes) -> None:

@@ -17,13 +17,15 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
+from otbill_xl.errors import OtbillError
+
 #: Implementation guide of the 837 professional claim written here.
 VERSION_837P = "005010X222A1"
 
 from otbill_xl.domain.x12_charset import BASIC_CHARACTERS, EXTENDED_CHARACTERS, LOWER_CASE  # noqa: E402
 
 
-class X12Error(ValueError):
+class X12Error(OtbillError, ValueError):
     """The data cannot make a valid X12 file. The message names the claim id (or the practice
     setting) and the element at fault, never patient data."""
 

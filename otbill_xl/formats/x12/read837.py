@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from otbill_xl.errors import OtbillError
 from otbill_xl.formats.x12.envelope import parse_isa
 
 __all__ = ["Parsed837", "ParsedClaim", "ParsedLine", "X12ReadError", "read_837p"]
@@ -24,7 +25,7 @@ DIAGNOSIS_QUALIFIERS = frozenset({"ABK", "ABF", "BK", "BF"})
 _NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 
 
-class X12ReadError(ValueError):
+class X12ReadError(OtbillError, ValueError):
     """The file cannot be read as an 837P; the message names the segment number and id."""
 
 
