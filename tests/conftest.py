@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import openpyxl
@@ -95,9 +96,21 @@ def contract_sheets(**overrides) -> dict[str, list[list]]:
     return sheets
 
 
+def require_shared(folder: Path = SHARED) -> Path:
+    """``folder`` (under ../shared), or skip the test — except on CI (``CI`` set), where ../shared is
+    always laid beside the clone and a missing folder must fail, not pass silently."""
+    if not folder.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"{folder} is missing; CI runs with the shared reference folder beside the project")
+        pytest.skip(f"{folder} is not present")
+    return folder
+
+
 @pytest.fixture
 def shared() -> Path:
     if not SHARED.is_dir():
+        if os.environ.get("CI"):  # CI always has ../shared beside the clone: its absence is a failure
+            pytest.fail("../shared is missing; CI must run with the shared reference folder beside the project")
         pytest.skip("../shared is not present")
     return SHARED
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from conftest import require_shared
 from x12util import check_structure, pyx12_validate, split_segments
 
 from otbill_xl.domain.claims import Claim, Referring, ServiceLine
@@ -444,8 +445,7 @@ def test_reader_tolerates_bom_crlf_and_indentation():
 
 
 def _sample(name: str) -> str:
-    if not SAMPLES.is_dir():
-        pytest.skip("../shared/x12-samples is not available")
+    require_shared(SAMPLES)
     return (SAMPLES / name).read_text(encoding="utf-8")
 
 
@@ -468,8 +468,7 @@ SAMPLE_FACTS = {
 
 
 def test_every_sample_837_is_listed():
-    if not SAMPLES.is_dir():
-        pytest.skip("../shared/x12-samples is not available")
+    require_shared(SAMPLES)
     assert sorted(p.name for p in SAMPLES.glob("*.837")) == sorted(SAMPLE_FACTS)
 
 
