@@ -40,3 +40,22 @@ def test_check_price_claims_units_as_plain_functions(tmp_path):
     assert plan.dry_run and plan.lines_planned == 1 and not (tmp_path / "out").exists()  # a dry run by default
     # CMS 8-minute rule: 38 minutes of one timed code → (38 + 7) // 15 = 3 units (facts §1.2).
     assert otbill_xl.units([{"code": "97110", "minutes": 38}])["total_units"] == 3
+
+
+def test_outcomes_have_dataframe_views_with_decimal_money(tmp_path):
+    from decimal import Decimal
+
+    rows = [["L1", "P001", "8/3/2026", "1234567893", "97110", "GO", "", "", "", 38, 3, "M62.81", "", "", "", "11",
+             195.0, "", "", ""],
+            ["L2", "P001", "8/4/2026", "1234567893", "97530", "GO", "", "", "", 25, 2, "", "", "", "", "11",
+             130.0, "", "", ""]]
+    src = make_workbook(tmp_path / "p.xlsx", contract_sheets(Charges=[CHARGE_HEADER, *rows]))
+    findings = otbill_xl.check(src, as_of=date(2026, 8, 20)).to_frame()
+    assert ("dx.missing-primary", "Charges", 3) in set(zip(findings["rule"], findings["sheet"], findings["row"],
+                                                           strict=True))
+    priced = otbill_xl.price(src, as_of=date(2026, 8, 20)).to_frame()
+    assert list(priced["LineID"]) == ["L1", "L2"] and priced["Charge"].tolist() == [Decimal("195.00"),
+                                                                                    Decimal("130.00")]
+    plan = otbill_xl.claims(src, out_dir=tmp_path / "o", as_of=date(2026, 8, 20)).to_frame()
+    # L2 has no Dx1: held back; L1 is one claim of 3 units × $65.00 = $195.00.
+    assert plan[["line_id", "units", "charge", "billed"]].values.tolist() == [["L1", 3, Decimal("195.00"), False]]

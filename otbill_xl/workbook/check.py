@@ -47,6 +47,13 @@ class CheckOutcome:
     def has_errors(self) -> bool:
         return any(f.severity is Severity.ERROR for f in self.findings)
 
+    def to_frame(self):
+        """The findings as a pandas DataFrame (one row per finding, the JSON shape's columns)."""
+        import pandas as pd
+
+        return pd.DataFrame([finding_dict(f) for f in self.findings],
+                            columns=["rule", "severity", "sheet", "row", "column", "cell", "message", "fix"])
+
     def to_dict(self) -> dict[str, Any]:
         summary = self.summary
         summary.pop("units_filled")

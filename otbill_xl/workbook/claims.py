@@ -113,6 +113,18 @@ class ClaimsOutcome:
             t["charges"] += c.total_charge
         return dict(out)
 
+    def to_frame(self):
+        """The assembled claims as a pandas DataFrame (one row per service line, with its claim; money
+        stays Decimal)."""
+        import pandas as pd
+
+        cols = ["claim_id", "payer", "frequency", "line_id", "row", "dos", "code", "modifiers", "units", "charge",
+                "billed"]
+        billed = {c.claim_id for c in self.billed_claims}
+        return pd.DataFrame([[c.claim_id, c.payer.payer_key, c.frequency, s.line_id, s.row, s.dos, s.code,
+                              "+".join(s.modifiers), s.units, s.charge, c.claim_id in billed]
+                             for c in self.assembly.claims for s in c.lines], columns=cols)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "dry_run": self.dry_run,

@@ -36,6 +36,13 @@ class PriceOutcome:
     report: ReadReport
     as_of: date
 
+    def to_frame(self):
+        """The priced lines as a pandas DataFrame (the Pricing sheet's columns; money stays Decimal,
+        in object columns, so sums are exact)."""
+        import pandas as pd
+
+        return pd.DataFrame([line_values(p) for p in self.result.lines], columns=list(LINE_COLUMNS))
+
     def to_dict(self) -> dict[str, Any]:
         return {"as_of": self.as_of.isoformat(),
                 "lines": [line_dict(p) for p in self.result.lines],
