@@ -55,17 +55,11 @@ PartialOpt = Annotated[bool, typer.Option("--partial", help="Write the good rows
 
 
 def _where(loc: Location) -> str:
-    if loc.sheet:
-        place = f"{loc.sheet}!{loc.cell}" if loc.cell else (f"{loc.sheet} row {loc.row}" if loc.row else loc.sheet)
-    else:
-        place = f"line {loc.row}" if loc.row else ""
-    return f"{loc.file} {place}".strip() if loc.file else place
+    return str(loc)
 
 
 def _finding_dict(f: Finding) -> dict[str, Any]:
-    loc = f.location
-    return {"rule": f.rule, "severity": f.severity.value, "file": loc.file, "sheet": loc.sheet, "line": loc.row,
-            "cell": loc.cell, "column": loc.column, "message": f.message, "fix": f.fix}
+    return f.to_dict()
 
 
 def _print_findings(findings: list[Finding], limit: int = 60) -> None:

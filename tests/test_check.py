@@ -119,7 +119,8 @@ def test_check_cli_json_and_exit_codes(tmp_path):
     assert data["summary"]["lines_checked"] == 2
     deleted = next(f for f in data["findings"] if f["rule"] == "code.deleted")
     assert (deleted["sheet"], deleted["row"], deleted["column"], deleted["cell"]) == ("Charges", 3, "Code", "E3")
-    assert set(deleted) == {"rule", "severity", "sheet", "row", "column", "cell", "message", "fix"}
+    assert set(deleted) == {"rule", "severity", "file", "sheet", "row", "column", "cell", "where", "message", "fix"}
+    assert deleted["where"] == "Charges!E3"
     [copy] = tmp_path.glob("p.checked-*.xlsx")  # the default name carries a run stamp
     assert len(copy.name) == len("p.checked-20261127-120000.xlsx")
 

@@ -353,7 +353,7 @@ def test_cli_import_cms_writes_the_copy_and_leaves_inputs_alone(workbook, tmp_pa
     result = runner.invoke(feeschedule_app, [*args, "--partial"])
     assert result.exit_code == 1, result.stdout + result.stderr  # one bad RVU row, one bad GPCI row
     data = json.loads(result.stdout)
-    errors = {(f["rule"], f["file"], f["line"]) for f in data["findings"] if f["severity"] == "error"}
+    errors = {(f["rule"], f["file"], f["row"]) for f in data["findings"] if f["severity"] == "error"}
     assert errors == {("pfs.bad-number", RVU.name, 15), ("gpci.bad-number", GPCI.name, 10)}
     assert data["rvu"]["rvus"] == 9 and data["gpci"]["localities"] == 5
     [out] = tmp_path.glob("practice.pfs-*.xlsx")
@@ -425,7 +425,7 @@ def test_cli_import_payer_csv_replaces_same_period_keeps_others(workbook, tmp_pa
                                              "--partial"])
     assert result.exit_code == 1, result.stdout + result.stderr  # two bad rows reported, the rest imported
     data = json.loads(result.stdout)
-    assert [(f["rule"], f["line"]) for f in data["findings"] if f["severity"] == "error"] == [
+    assert [(f["rule"], f["row"]) for f in data["findings"] if f["severity"] == "error"] == [
         ("fees.bad-amount", 11), ("fees.bad-code", 12)]
     # 97110-GO 2026 updated in place (30 -> 32.15), 4 new rates appended, the other 2 rows kept.
     assert data["sheet"] == {"contract": "FeeSchedule", "sheet": "FeeSchedule", "created": False, "replaced": 0,

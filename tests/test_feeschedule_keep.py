@@ -91,7 +91,7 @@ def test_error_rows_write_nothing_without_partial(workbook, tmp_path):
     assert result.exit_code == 2 and not explicit.exists()
     data = json.loads(result.stdout)
     assert data["written"] is None
-    assert [(f["rule"], f["line"]) for f in data["findings"]] == [("fees.bad-amount", 7), ("fees.bad-date", 8)]
+    assert [(f["rule"], f["row"]) for f in data["findings"]] == [("fees.bad-amount", 7), ("fees.bad-date", 8)]
 
 
 def test_partial_writes_good_rows_and_bad_rows_keep_their_rates(workbook, tmp_path):

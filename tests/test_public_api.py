@@ -59,3 +59,22 @@ def test_outcomes_have_dataframe_views_with_decimal_money(tmp_path):
     plan = otbill_xl.claims(src, out_dir=tmp_path / "o", as_of=date(2026, 8, 20)).to_frame()
     # L2 has no Dx1: held back; L1 is one claim of 3 units × $65.00 = $195.00.
     assert plan[["line_id", "units", "charge", "billed"]].values.tolist() == [["L1", 3, Decimal("195.00"), False]]
+
+
+def test_finding_str_and_json_as_the_readme_shows(tmp_path):
+    row = ["L1", "P001", "someday", "1234567893", "97110", "GO", "", "", "", 38, 3, "M62.81", "", "", "", "11",
+           195.0, "", "", ""]
+    src = make_workbook(tmp_path / "practice.xlsx", contract_sheets(Charges=[CHARGE_HEADER, row]))
+    _book, report = otbill_xl.read_practice(src)
+    (bad,) = [f for f in report.findings if f.rule == "read.bad-date"]
+    assert str(bad).startswith("ERROR [read.bad-date] practice.xlsx: Charges!C2: ")
+    data = bad.to_dict()
+    assert (data["file"], data["sheet"], data["row"], data["cell"], data["where"]) == (
+        "practice.xlsx", "Charges", 2, "C2", "practice.xlsx: Charges!C2")
+    # A CSV row (fee-schedule import) is a line of a file, in the same shape.
+    from otbill_xl.domain.findings import Finding, Location, Severity
+
+    csv = Finding(rule="fees.bad-amount", severity=Severity.ERROR, location=Location(file="fees.csv", row=7),
+                  message="bad amount")
+    assert str(csv) == "ERROR [fees.bad-amount] fees.csv: line 7: bad amount"
+    assert csv.to_dict()["row"] == 7 and csv.to_dict()["where"] == "fees.csv: line 7"

@@ -63,6 +63,8 @@ class Location(BaseModel):
             if self.column and not self.cell:
                 where += f" column {self.column}"
             parts.append(where)
+        elif self.row is not None:  # a row of a CSV or text file
+            parts.append(f"line {self.row}")
         return ": ".join(parts)
 
 
@@ -80,6 +82,13 @@ class Finding(BaseModel):
     location: Location
     message: str
     fix: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        """The one JSON shape of a finding, everywhere (``check``, ``price``, ``info``, imports)."""
+        loc = self.location
+        return {"rule": self.rule, "severity": self.severity.value, "file": loc.file, "sheet": loc.sheet,
+                "row": loc.row, "column": loc.column, "cell": loc.cell, "where": str(loc), "message": self.message,
+                "fix": self.fix}
 
     def __str__(self) -> str:
         text = f"{self.severity.value.upper()} [{self.rule}] {self.location}: {self.message}"

@@ -145,9 +145,8 @@ class ReadReport:
 
 
 def finding_dict(f: Finding) -> dict[str, Any]:
-    loc = f.location
-    return {"rule": f.rule, "severity": f.severity.value, "sheet": loc.sheet, "row": loc.row,
-            "column": loc.column, "cell": loc.cell, "message": f.message, "fix": f.fix}
+    """A finding as JSON (:meth:`Finding.to_dict`, the one shape)."""
+    return f.to_dict()
 
 
 class PracticeRead(NamedTuple):
