@@ -59,7 +59,7 @@ RATIO_MIN_BYTES = 1 << 20
 PROLOG_BYTES = 64 << 10
 
 _XML_SUFFIXES = (".xml", ".rels", ".vml")
-_NOTES_PART = re.compile(r"(^|/)(comments[^/]*\.xml|[^/]*\.vml)$", re.IGNORECASE)
+_NOTES_PART = re.compile(r"(^|/)(comments?[^/]*\.xml|[^/]*\.vml)$", re.IGNORECASE)
 _LOCAL_HEADER = b"PK\x03\x04"
 _CHUNK = 1 << 18  # inflate in 256 KiB pieces: big enough to be fast, small enough to stay in cache
 
@@ -125,14 +125,21 @@ def max_ratio(part: str) -> int:
 
 
 def _check_prolog(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> None:
-    try:
-        with zf.open(info) as fh:
-            head = fh.read(64)
-            if not info.filename.lower().endswith(_XML_SUFFIXES) and not _looks_like_xml(head):
-                return
-            head += fh.read(PROLOG_BYTES - len(head))
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError):
-        raise NotAWorkbook(f"{name}: part {info.filename} is damaged (it cannot be unpacked). {_fix_resave()}") from None
+    if not info.filename.lower().endswith(_XML_SUFFIXES):
+        try:
+            with zf.open(info) as fh:
+                if not _looks_like_xml(fh.read(64)):
+                    return
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError):
+            raise NotAWorkbook(f"{name}: part {info.filename} is damaged (it cannot be unpacked). "
+                               f"{_fix_resave()}") from None
+    head = b""
+    pieces = inflate(zf.filename, info, name)  # the raw stream: the actual size is counted
+    for piece in pieces:
+        head += piece
+        if len(head) >= PROLOG_BYTES:
+            break
+    pieces.close()
     problem = prolog_problem(head, complete=len(head) < PROLOG_BYTES)
     if problem:
         raise UnsafeWorkbook(
@@ -222,9 +229,9 @@ def inflate(path: str | os.PathLike[str], info: zipfile.ZipInfo, name: str) -> I
                 except zlib.error:
                     raise damaged from None
             total += len(out)
+            if total > cap:
+                raise _too_big(name, part, total, cap)
             if total > declared:
-                if total > cap:
-                    raise _too_big(name, part, total, cap)
                 raise NotAWorkbook(f"{name}: part {part} is larger than the file says it is (damaged or "
                                    f"crafted). {_fix_resave()}")
             if out:
