@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import threading
 import warnings
 import zipfile
 from collections.abc import Sequence
@@ -173,9 +174,18 @@ class FileWorkbook:
 
     def values(self, sheet: str) -> list[list[Any]]:
         if sheet not in self._values:
-            scan = self.scan(sheet)  # bounded: a zip bomb stops here, before calamine inflates the sheet
+            # The sheet's XML is scanned (error cells, hidden rows; bounded) in a second thread while
+            # python-calamine parses it: calamine releases the GIL while it parses, so on a machine
+            # with a free core the scan costs no time. calamine itself never inflates a part past
+            # its declared size, which check_workbook_file has checked before the file was opened.
+            scanning = _Background(lambda: self.scan(sheet))
+            try:
+                ws = self._sheet(sheet)
+            except WorkbookError:
+                _refuse_unreadable_errors(self.name, sheet, scanning.result())
+                raise
+            scan = scanning.result()
             _refuse_unreadable_errors(self.name, sheet, scan)
-            ws = self._sheet(sheet)
             self._values[sheet] = calamine_call(lambda: ws.to_python(skip_empty_area=False), self.name,
                                                 f"reading sheet {sheet!r}")
             ranges = ws.merged_cell_ranges or []
@@ -351,6 +361,29 @@ def _set(cell, value: Any) -> None:
 def _xml_unescape(text: str) -> str:
     return (text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"')
             .replace("&apos;", "'").replace("&amp;", "&"))
+
+
+class _Background:
+    """Run ``fn`` in a thread; :meth:`result` waits for it and returns (or raises) what it did."""
+
+    def __init__(self, fn) -> None:
+        self._fn = fn
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="otbill-sheet-scan", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._fn()
+        except BaseException as exc:  # handed to the caller by result()
+            self._error = exc
+
+    def result(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 _STATES = {"Visible": "visible", "Hidden": "hidden", "VeryHidden": "veryHidden"}
