@@ -324,3 +324,19 @@ def test_openpyxl_warnings_do_not_leak(base, tmp_path):
     assert result.returncode in (0, 1), result.stderr
     assert "Warning" not in result.stderr and "Data Validation" not in result.stderr
     assert (tmp_path / "checked.xlsx").exists()
+
+
+def test_panic_in_batch_fails_that_input_only(tmp_path):
+    import json
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    panic_workbook(inputs / "panic.xlsx")
+    good = make_workbook(inputs / "good.xlsx", contract_sheets())
+    result = run_cli("batch", str(inputs), "--out", str(tmp_path / "out"), "--workers", "1", "--json",
+                     "--as-of", "2026-11-27")
+    assert "Traceback" not in result.stdout + result.stderr and "panicked" not in result.stderr
+    by_name = {Path(r["path"]).name: r for r in json.loads(result.stdout)["inputs"]}
+    assert by_name["panic.xlsx"]["outcome"] == "unusable"
+    assert "reading sheet 'Charges' failed" in json.dumps(by_name["panic.xlsx"])
+    assert by_name[good.name]["outcome"] not in ("unusable", "failed")
