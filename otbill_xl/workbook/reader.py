@@ -358,7 +358,7 @@ class _Reader:
             pick = itemgetter(*idx) if len(idx) > 1 else (lambda r: (r[idx[0]],))
             keep = [i for i, r in enumerate(data) if any(not cells.is_blank(v) for v in pick(r))]
             if errors:  # an error cell reads as blank, but its row is not blank
-                keep = sorted(set(keep) | {row - first_row for row, _ in errors})
+                keep = sorted(set(keep) | {row - first_row for row, _ in errors if row - first_row < len(data)})
             data = [data[i] for i in keep]
             rows = [first_row + i for i in keep]
         if not data:
