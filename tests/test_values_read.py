@@ -46,12 +46,14 @@ def bill(path, tmp_path):
 
 
 def distinct_lines(*rows):
-    """Charge rows on different codes, so duplicate-line rules do not hold any of them back."""
+    """Charge rows on different codes and days (one visit each), so no rule across lines (duplicates,
+    NCCI pairs, minutes pooled per visit) holds any of them back."""
     codes = [("97110", 38, 3, 195.0), ("97530", 25, 2, 130.0), ("97140", 23, 2, 120.0), ("97535", 30, 2, 130.0),
              ("97112", 15, 1, 65.0)]
     out = []
     for (code, minutes, units, charge), overrides in zip(codes, rows, strict=False):
-        values = dict(line_id=f"L{len(out) + 1}", code=code, minutes=minutes, units=units, charge=charge)
+        values = dict(line_id=f"L{len(out) + 1}", dos=f"8/{3 + len(out)}/2026", code=code, minutes=minutes,
+                      units=units, charge=charge)
         values.update({"patient" if k == "patient_id" else k: v for k, v in overrides.items()})
         out.append(charge_row(**values))
     return out
@@ -282,3 +284,31 @@ def test_visible_workbook_has_no_hidden_findings(tmp_path):
     _, report = read(make_workbook(tmp_path / "p.xlsx", contract_sheets()))
     assert not [f for f in report.findings if f.rule.startswith("read.hidden")]
     assert report.errors == ()
+
+
+# -- values python-calamine cannot convert -----------------------------------------------------------
+
+def test_huge_duration_is_an_error_on_its_cell_and_the_rest_is_read(tmp_path):
+    # A Minutes cell formatted [h]:mm holding 1e9 days: Python's timedelta cannot hold it, and the
+    # whole sheet's conversion failed (an internal OverflowError). The sheet starts at row 2 here, so
+    # the row-by-row fallback has to put every row back in its place.
+    sheets = contract_sheets()
+    sheets["Charges"] = [CHARGE_HEADER] + distinct_lines({}, {}, {})
+    path = make_workbook(tmp_path / "p.xlsx", sheets, tables=False)
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Charges"]
+    ws.insert_rows(1)
+    ws["J4"] = 1e9
+    ws["J4"].number_format = "[h]:mm"
+    wb.save(path)
+    book, report = read(path)
+    assert [(c.row, c.line_id, c.minutes) for c in book.charges] == [(3, "L1", 38), (4, "", None), (5, "L3", 23)]
+    (f,) = report.errors
+    assert (f.rule, f.location.cell, f.location.column) == ("read.unreadable-row", "J4", "Minutes")
+    assert "Minutes holds a number far outside Excel's dates" in f.message and "format the cell as a number" in f.fix
+    outcome = bill(path, tmp_path)
+    assert [line.line_id for c in outcome.assembly.claims for line in c.lines] == ["L1", "L3"]
+    assert [e.row for e in outcome.assembly.excluded] == [4]
+    result = run_cli("check", str(path), "--out", str(tmp_path / "c.xlsx"), "--as-of", "2026-11-27")
+    assert result.returncode == 1 and "Traceback" not in result.stdout + result.stderr
+    assert "Charges!J4" in result.stdout

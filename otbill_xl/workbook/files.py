@@ -30,7 +30,14 @@ from otbill_xl.errors import (
     WorkbookError,
     WorkbookNotFound,
 )
-from otbill_xl.workbook.parts import SheetScan, calamine_call, check_parts, scan_sheet
+from otbill_xl.workbook.parts import (
+    SheetScan,
+    calamine_call,
+    check_parts,
+    huge_numbers,
+    rows_one_by_one,
+    scan_sheet,
+)
 from otbill_xl.workbook.port import TableInfo, is_formula_like
 
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -155,6 +162,7 @@ class FileWorkbook:
         self._values: dict[str, list[list[Any]]] = {}
         self._merged: dict[str, list[tuple[int, int, int, int]]] = {}
         self._scans: dict[str, SheetScan] = {}
+        self._unreadable: dict[str, dict[int, list[int]]] = {}
         self._xml_paths: dict[str, str] | None = None
         self._wb = None  # openpyxl workbook, loaded on first write
 
@@ -186,8 +194,12 @@ class FileWorkbook:
                 raise
             scan = scanning.result()
             _refuse_unreadable_errors(self.name, sheet, scan)
-            self._values[sheet] = calamine_call(lambda: ws.to_python(skip_empty_area=False), self.name,
-                                                f"reading sheet {sheet!r}")
+            what = f"reading sheet {sheet!r}"
+            try:
+                self._values[sheet] = calamine_call(lambda: ws.to_python(skip_empty_area=False), self.name, what)
+            except (OverflowError, ValueError):  # a value Python cannot hold: find the rows it is in
+                self._values[sheet], failed = rows_one_by_one(ws, self.name, what)
+                self._unreadable[sheet] = self._locate_huge_numbers(sheet, failed)
             ranges = ws.merged_cell_ranges or []
             self._merged[sheet] = [(r1 + 1, c1 + 1, r2 + 1, c2 + 1) for (r1, c1), (r2, c2) in ranges]
         return self._values[sheet]
@@ -208,6 +220,21 @@ class FileWorkbook:
                     scan = scan_sheet(self.path, info, self.name)
             self._scans[sheet] = scan
         return self._scans[sheet]
+
+    def _locate_huge_numbers(self, sheet: str, rows: list[int]) -> dict[int, list[int]]:
+        member = self._sheet_xml_paths().get(sheet)
+        if not rows or member is None:
+            return {row: [] for row in rows}
+        with zipfile.ZipFile(self.path) as zf:
+            info = zf.getinfo(member)
+        return huge_numbers(self.path, info, self.name, set(rows))
+
+    def unreadable_cells(self, sheet: str) -> dict[int, list[int]]:
+        """Rows python-calamine could not convert (their values read as blank), each with the columns
+        of the cells that caused it where they could be found (numbers beyond Excel's dates under a
+        date or duration format)."""
+        self.values(sheet)
+        return dict(self._unreadable.get(sheet, {}))
 
     def sheet_state(self, sheet: str) -> str:
         """``visible``, ``hidden`` or ``veryHidden`` (hidden so that only VBA can show it)."""

@@ -325,6 +325,49 @@ def scan_sheet(path: str | os.PathLike[str], info: zipfile.ZipInfo, name: str) -
     return SheetScan(tuple(errors), unlocated, tuple(hidden))
 
 
+#: Excel's last date serial (9999-12-31): a number beyond it under a date or duration format is
+#: what python-calamine cannot convert (timedelta overflow) or panics on.
+_LAST_SERIAL = 2_958_465
+_NUMBER_CELL = re.compile(rb'<(?:[\w.-]+:)?c\s([^>]*)>(?:<(?:[\w.-]+:)?f[^>]*/>|<(?:[\w.-]+:)?f[^>]*>[^<]*'
+                          rb'</(?:[\w.-]+:)?f>)?<(?:[\w.-]+:)?v>([^<]{1,40})</(?:[\w.-]+:)?v>')
+_TYPED_NOT_NUMBER = re.compile(rb'\bt\s*=\s*["\'](?!n["\'])')
+
+
+def huge_numbers(path: str | os.PathLike[str], info: zipfile.ZipInfo, name: str,
+                 rows: set[int]) -> dict[int, list[int]]:
+    """For rows python-calamine could not convert: the columns (1-based) of their numeric cells
+    beyond Excel's last date (|value| > 2,958,465), the cells a date or duration format makes
+    unconvertible. Only called after such a failure (one regex pass over the sheet)."""
+    found: dict[int, list[int]] = {row: [] for row in rows}
+    buf = b""
+    pieces = inflate(path, info, name)
+    done = False
+    while not done:
+        chunk = next(pieces, None)
+        if chunk is None:
+            done = True
+        else:
+            buf += chunk
+        cut = len(buf) if done else len(buf) - _CARRY
+        if cut <= 0:
+            continue
+        for m in _NUMBER_CELL.finditer(buf):
+            if m.start() >= cut:
+                break
+            attrs = m[1]
+            ref = _REF.search(attrs)
+            if ref is None or int(ref[2]) not in found or _TYPED_NOT_NUMBER.search(attrs):
+                continue
+            try:
+                value = float(m[2])
+            except ValueError:
+                continue
+            if abs(value) > _LAST_SERIAL:
+                found[int(ref[2])].append(_column_index(ref[1]))
+        buf = buf[cut:]
+    return found
+
+
 # -- calling python-calamine ------------------------------------------------------------------------
 
 def is_panic(exc: BaseException) -> bool:
@@ -358,6 +401,46 @@ def _stderr_held() -> Iterator[list[bool]]:
                     os.write(2, data)
 
 
+PANIC_TEXT = ("the reader stopped on a value it cannot handle (for example a date cell holding a number far "
+              "outside Excel's dates, such as -10,000,000,000,000). Look for date-formatted cells with huge or "
+              "negative numbers, clear them or format them as numbers, and save again.")
+
+
+def rows_one_by_one(sheet: Any, name: str, what: str) -> tuple[list[list[Any]], list[int]]:
+    """A sheet's values row by row (as ``to_python(skip_empty_area=False)`` gives them), for a sheet
+    whose whole conversion failed on a value Python cannot hold (a duration of a billion days):
+    python-calamine's row iterator goes on after a row that fails. Returns the rows, the failing
+    ones blank, and the 1-based numbers of the failing rows."""
+    start = sheet.start or (0, 0)
+    end = sheet.end or (0, 0)
+    width = end[1] + 1
+    pad = [""] * start[1]
+    out: list[list[Any]] = []
+    failed: list[int] = []
+    rows = sheet.iter_rows()
+    with _stderr_held() as panicked:
+        while True:
+            try:
+                row = next(rows)
+            except StopIteration:
+                break
+            except (OverflowError, ValueError):
+                failed.append(len(out))
+                out.append([""] * width)
+                continue
+            except BaseException as exc:
+                if is_panic(exc):  # after a panic the reader's state is not trusted: the file is refused
+                    panicked[0] = True
+                    raise WorkbookError(f"{name}: {what} failed: {PANIC_TEXT}") from None
+                raise
+            out.append(pad + list(row))
+    if len(out) == end[0] - start[0] + 1 and start[0]:  # rows from the first used row: put the others back
+        shift = start[0]
+        out = [[""] * width for _ in range(shift)] + out
+        failed = [i + shift for i in failed]
+    return out, [i + 1 for i in failed]
+
+
 def calamine_call(fn: Callable[[], T], name: str, what: str) -> T:
     """Run one python-calamine call; its errors and panics become a :class:`WorkbookError` that
     names the file and says how to fix it."""
@@ -371,11 +454,7 @@ def calamine_call(fn: Callable[[], T], name: str, what: str) -> T:
         except BaseException as exc:
             if is_panic(exc):
                 panicked[0] = True
-                raise WorkbookError(
-                    f"{name}: {what} failed: the reader stopped on a value it cannot handle (for example a date "
-                    "cell holding a number far outside Excel's dates, such as -10,000,000,000,000). Look for "
-                    "date-formatted cells with huge or negative numbers, clear them or format them as numbers, "
-                    "and save again.") from None
+                raise WorkbookError(f"{name}: {what} failed: {PANIC_TEXT}") from None
             if isinstance(exc, python_calamine.CalamineError):
                 raise WorkbookError(f"{name}: {what} failed: {_calamine_reason(exc)} {_fix_resave()}") from None
             raise

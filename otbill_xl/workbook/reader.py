@@ -352,6 +352,11 @@ class _Reader:
             data = [list(r) + [""] * (need - len(r)) if len(r) < need else r for r in data]
         first_row = header_row + 1
         errors = self.error_cells(sheet, header_row, present)
+        unreadable_of = getattr(self.port, "unreadable_cells", None)
+        unreadable = {row: cols for row, cols in (unreadable_of(sheet) if unreadable_of else {}).items()
+                      if row > header_row}
+        for row in unreadable:  # the row's values are all blank: keep it as a row with errors
+            errors.setdefault((row, 0), "")
         if all(map(any, data)):
             rows = list(range(first_row, first_row + len(data)))
         else:  # drop blank and formatted-but-empty rows (judged on the mapped columns)
@@ -381,6 +386,8 @@ class _Reader:
                 self.check_dotted_dates(sheet, col, index + 1, rows, raw, out)
         if errors:
             self.use_no_error_values(sheet, rows, present, converted, errors)
+        if unreadable:
+            self.report_unreadable(sheet, present, unreadable)
         self.check_formulas(sheet, rows, present)
         self.check_hidden_rows(sheet, rows)
         return rows, converted
@@ -411,6 +418,24 @@ class _Reader:
                      "as everywhere dots are used: 03.08.2026 is 3 August 2026.",
                      "If the month comes first, type the date as m/d/yyyy (8/3/2026 for August 3) or use a date cell.",
                      sheet=sheet, row=rows[first], column=col.name, cell=cell)
+
+    def report_unreadable(self, sheet: str, present: list[tuple[Column, int]], unreadable: dict[int, list[int]]) -> None:
+        """Rows python-calamine could not convert (a number far beyond Excel's dates under a date or
+        duration format, e.g. a duration of a billion days): an error on the cell, or on the row."""
+        by_index = {index + 1: col for col, index in present}
+        for row, columns in sorted(unreadable.items()):
+            what = "a number far outside Excel's dates (over 2,958,465) under a date or duration format"
+            fix = "Type the right value, or format the cell as a number (Home > Number Format > Number)."
+            if not columns:
+                self.finding("read.unreadable-row", Severity.ERROR,
+                             f"Row {row} cannot be read: one of its cells holds {what}.", fix, sheet=sheet, row=row)
+            for index in columns:
+                col = by_index.get(index)
+                name = col.name if col else f"The cell in column {column_letter(index)}"
+                self.finding("read.unreadable-row", Severity.ERROR,
+                             f"{name} holds {what}; otbill cannot read it, so none of row {row} is read.", fix,
+                             sheet=sheet, row=row, column=col.name if col else "",
+                             cell=f"{column_letter(index)}{row}")
 
     def use_no_error_values(self, sheet: str, rows: list[int], present: list[tuple[Column, int]],
                             converted: dict[str, list], errors: dict[tuple[int, int], str]) -> None:
