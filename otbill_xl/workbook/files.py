@@ -34,6 +34,7 @@ from otbill_xl.workbook.parts import (
     SheetScan,
     calamine_call,
     check_parts,
+    finditer_part,
     huge_numbers,
     rows_one_by_one,
     scan_sheet,
@@ -290,14 +291,15 @@ class FileWorkbook:
                 member = self._sheet_xml_paths().get(sheet)
                 if member is None:
                     return []
+                info = zf.getinfo(member)
                 with zf.open(member) as fh:
-                    sample = fh.read(_FORMULA_SAMPLE_BYTES)
-                    if b"<f" not in sample:
+                    if b"<f" not in fh.read(_FORMULA_SAMPLE_BYTES):
                         return []
-                    data = sample + fh.read()
         except (KeyError, zipfile.BadZipFile, OSError):
             return []
-        return [(int(row), column_index(col.decode())) for col, row in _FORMULA_NO_VALUE.findall(data)]
+        # streaming: a sheet of a million rows is never held in memory at once
+        return [(int(m[2]), column_index(m[1].decode())) for _, m in
+                finditer_part(self.path, info, self.name, (_FORMULA_NO_VALUE,))]
 
     # -- writing -------------------------------------------------------------------------
     def _openpyxl(self):

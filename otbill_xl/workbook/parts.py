@@ -259,6 +259,7 @@ _VALUE = re.compile(rb'<(?:[\w.-]+:)?v>([^<]{0,64})</(?:[\w.-]+:)?v>|</(?:[\w.-]
 _HIDDEN_ROW = re.compile(rb'<(?:[\w.-]+:)?row\s[^>]*?\bhidden\s*=\s*["\'](?:1|true)["\'][^>]*>')
 _ROW_NUMBER = re.compile(rb'\br\s*=\s*["\']([0-9]{1,7})["\']')
 _CARRY = 1 << 16  # an error cell with its formula (at most 8,192 characters) fits in 64 KiB
+_NEVER = re.compile(rb"(?!)")
 
 
 def _column_index(letters: bytes) -> int:
@@ -266,6 +267,30 @@ def _column_index(letters: bytes) -> int:
     for ch in letters:
         n = n * 26 + ch - 64
     return n
+
+
+def finditer_part(path: str | os.PathLike[str], info: zipfile.ZipInfo, name: str,
+                  patterns: tuple[re.Pattern[bytes], ...]) -> Iterator[tuple[int, re.Match[bytes]]]:
+    """``(pattern number, match)`` for every match of ``patterns`` in one part, streaming: only a
+    piece of the part and a 64 KiB carry-over (a match is shorter) are held at a time."""
+    buf = b""
+    pieces = inflate(path, info, name)
+    done = False
+    while not done:
+        chunk = next(pieces, None)
+        if chunk is None:
+            done = True
+        else:
+            buf += chunk
+        cut = len(buf) if done else len(buf) - _CARRY
+        if cut <= 0:
+            continue
+        for number, pattern in enumerate(patterns):
+            for m in pattern.finditer(buf):
+                if m.start() >= cut:
+                    break
+                yield number, m
+        buf = buf[cut:]
 
 
 def scan_sheet(path: str | os.PathLike[str], info: zipfile.ZipInfo, name: str) -> SheetScan:
@@ -287,41 +312,24 @@ def scan_sheet(path: str | os.PathLike[str], info: zipfile.ZipInfo, name: str) -
     errors: list[tuple[int, int, str]] = []
     unlocated = 0
     hidden: list[int] = []
-    buf = b""
-    pieces = inflate(path, info, name)
-    done = False
-    while not done:
-        chunk = next(pieces, None)
-        if chunk is None:
-            done = True
-        else:
-            buf += chunk
-        cut = len(buf) if done else len(buf) - _CARRY
-        if cut <= 0:
+    patterns = ((_ERROR_TAG,) if has_errors else (_NEVER,)) + ((_HIDDEN_ROW,) if has_hidden else ())
+    for number, m in finditer_part(path, info, name, patterns):
+        if number == 1:
+            row = _ROW_NUMBER.search(m[0])
+            if row is not None:
+                hidden.append(int(row[1]))
             continue
-        if has_errors:
-            for m in _ERROR_TAG.finditer(buf, 0, len(buf)):
-                if m.start() >= cut:
-                    break
-                attrs = m[1]
-                code = ""
-                if not attrs.rstrip().endswith(b"/"):
-                    v = _VALUE.search(buf, m.end())
-                    if v is not None and v[1] is not None:
-                        code = v[1].decode("ascii", "replace").strip()
-                ref = _REF.search(attrs)
-                if ref is None:
-                    unlocated += 1
-                else:
-                    errors.append((int(ref[2]), _column_index(ref[1]), code))
-        if has_hidden:
-            for m in _HIDDEN_ROW.finditer(buf):
-                if m.start() >= cut:
-                    break
-                number = _ROW_NUMBER.search(m[0])
-                if number is not None:
-                    hidden.append(int(number[1]))
-        buf = buf[cut:]
+        attrs = m[1]
+        code = ""
+        if not attrs.rstrip().endswith(b"/"):
+            v = _VALUE.search(m.string, m.end())
+            if v is not None and v[1] is not None:
+                code = v[1].decode("ascii", "replace").strip()
+        ref = _REF.search(attrs)
+        if ref is None:
+            unlocated += 1
+        else:
+            errors.append((int(ref[2]), _column_index(ref[1]), code))
     return SheetScan(tuple(errors), unlocated, tuple(hidden))
 
 
@@ -339,32 +347,17 @@ def huge_numbers(path: str | os.PathLike[str], info: zipfile.ZipInfo, name: str,
     beyond Excel's last date (|value| > 2,958,465), the cells a date or duration format makes
     unconvertible. Only called after such a failure (one regex pass over the sheet)."""
     found: dict[int, list[int]] = {row: [] for row in rows}
-    buf = b""
-    pieces = inflate(path, info, name)
-    done = False
-    while not done:
-        chunk = next(pieces, None)
-        if chunk is None:
-            done = True
-        else:
-            buf += chunk
-        cut = len(buf) if done else len(buf) - _CARRY
-        if cut <= 0:
+    for _, m in finditer_part(path, info, name, (_NUMBER_CELL,)):
+        attrs = m[1]
+        ref = _REF.search(attrs)
+        if ref is None or int(ref[2]) not in found or _TYPED_NOT_NUMBER.search(attrs):
             continue
-        for m in _NUMBER_CELL.finditer(buf):
-            if m.start() >= cut:
-                break
-            attrs = m[1]
-            ref = _REF.search(attrs)
-            if ref is None or int(ref[2]) not in found or _TYPED_NOT_NUMBER.search(attrs):
-                continue
-            try:
-                value = float(m[2])
-            except ValueError:
-                continue
-            if abs(value) > _LAST_SERIAL:
-                found[int(ref[2])].append(_column_index(ref[1]))
-        buf = buf[cut:]
+        try:
+            value = float(m[2])
+        except ValueError:
+            continue
+        if abs(value) > _LAST_SERIAL:
+            found[int(ref[2])].append(_column_index(ref[1]))
     return found
 
 
