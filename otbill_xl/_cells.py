@@ -51,27 +51,38 @@ def excel_serial_to_date(serial: float) -> date:
 
 
 # A US date, optionally followed by the time a CSV export or Excel adds ("1/5/2026 0:00", "... 12:00 AM").
-_US_DATE = re.compile(r"^(\d{1,2})[/\-.](\d{1,2})[/\-.](\d{2}|\d{4})(?:\s+\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AaPp][Mm])?)?$")
+_TIME = r"(?:\s+\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AaPp][Mm])?)?"
+_US_DATE = re.compile(r"^(\d{1,2})([/\-])(\d{1,2})\2(\d{2}|\d{4})" + _TIME + "$")
+# A dotted date (03.08.2026) is day.month.year wherever dots are used (Germany, Switzerland,
+# Russia, ...): read day first.
+DOTTED_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{2}|\d{4})" + _TIME + "$")
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
 _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 
 
 def parse_date_text(text: str) -> date:
     """Dates typed as text: US month/day/year (``1/5/2026``, ``01-05-26``), ISO ``2026-01-05`` and
-    ``20260105``. Two-digit years follow Excel's rule: 00-29 are 2000-2029, 30-99 are 1930-1999.
-    Day/month/year text is not accepted (US billing); such a date fails with a clear message when
-    the day is above 12, and is read as month/day otherwise."""
+    ``20260105``; dotted dates (``03.08.2026``) are day.month.year, as everywhere dots are used.
+    Two-digit years follow Excel's rule: 00-29 are 2000-2029, 30-99 are 1930-1999.
+    Day/month/year text with slashes or dashes is not accepted (US billing); such a date fails with
+    a clear message when the day is above 12, and is read as month/day otherwise."""
     t = text.strip()
     if m := _ISO_DATE.match(t):
         return date(int(m[1]), int(m[2]), int(m[3]))
     if m := _US_DATE.match(t):
-        month, day, year = int(m[1]), int(m[2]), int(m[3])
-        if len(m[3]) == 2:
-            year += 2000 if year <= 29 else 1900
-        return date(year, month, day)
+        return date(_year(m[4]), int(m[1]), int(m[3]))
+    if m := DOTTED_DATE.match(t):
+        return date(_year(m[3]), int(m[2]), int(m[1]))
     if m := _COMPACT_DATE.match(t):
         return date(int(m[1]), int(m[2]), int(m[3]))
     raise ValueError("not a date")
+
+
+def _year(text: str) -> int:
+    year = int(text)
+    if len(text) == 2:
+        year += 2000 if year <= 29 else 1900
+    return year
 
 
 def to_date(value: object) -> date | None:

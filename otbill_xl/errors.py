@@ -49,3 +49,10 @@ class ColumnsFileError(OtbillError):
 
 class OutputError(OtbillError):
     message = "The output file cannot be written."
+
+
+class UnsafeWorkbook(WorkbookError):
+    """The file is built to exhaust memory or attack XML readers (a zip bomb, a DTD)."""
+
+    message = ("The workbook holds parts otbill refuses to read (too large, compressed too well, or with a DTD). "
+               "Open it in Excel and save it again as .xlsx.")

@@ -150,10 +150,16 @@ def claim_id_for(parts: Iterable[str]) -> str:
     return "OT" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:18].upper()
 
 
-def _blocking_findings(book: PracticeBook, findings: Iterable[Finding], strict: bool
+def _blocking_findings(book: PracticeBook, findings: Iterable[Finding], strict: bool,
+                       sheet_names: Mapping[str, str] | None = None
                        ) -> tuple[dict[int, list[str]], dict[str, list[str]], dict[str, list[str]], list[str]]:
-    """Findings that stop billing, by charge row, by patient, by payer, and practice-wide."""
+    """Findings that stop billing, by charge row, by patient, by payer, and practice-wide.
+
+    A finding names the contract sheet ("Charges") or, once located in a workbook, the sheet's own
+    name ("Visits"): ``sheet_names`` maps contract names to the workbook's names, and both count."""
     stops = {Severity.ERROR, Severity.WARNING} if strict else {Severity.ERROR}
+    contract_of = {actual: contract for contract, actual in (sheet_names or {}).items() if actual}
+    contract_of.update({c: c for c in ("Charges", "Patients", "Payers", "Practice")})
     patient_at = {p.row: p.patient_id for p in book.patients if p.row}
     payer_at = {p.row: p.payer_key for p in book.payers if p.row}
     by_row: dict[int, list[str]] = defaultdict(list)
@@ -164,7 +170,7 @@ def _blocking_findings(book: PracticeBook, findings: Iterable[Finding], strict: 
         if f.severity not in stops:
             continue
         text = f"{f.severity.value} [{f.rule}] {f.message}"
-        sheet, row = f.location.sheet, f.location.row
+        sheet, row = contract_of.get(f.location.sheet, f.location.sheet), f.location.row
         if sheet == "Charges" and row:
             by_row[row].append(text)
         elif sheet == "Patients" and row in patient_at:
@@ -184,6 +190,7 @@ def assemble_claims(
     prior: Mapping[int, str] | None = None,
     group: str = "visit",
     strict: bool = False,
+    sheet_names: Mapping[str, str] | None = None,
 ) -> Assembly:
     """Turn clean charge lines into claims (facts §7; 005010X222A1 limits).
 
@@ -202,7 +209,7 @@ def assemble_claims(
     gc_was_enabled = gc.isenabled()
     gc.disable()  # tens of thousands of small records, no cycles (as in scrub and pricing)
     try:
-        return _assemble(book, findings, computed_units, prior, group, strict)
+        return _assemble(book, findings, computed_units, prior, group, strict, sheet_names)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -226,10 +233,11 @@ _UNRATED = object()  # not looked up in the ChargeMaster yet (None means: no rat
 
 
 def _assemble(book: PracticeBook, findings: Iterable[Finding], computed_units: dict[int, int] | None,
-              prior: Mapping[int, str] | None, group: str, strict: bool) -> Assembly:
+              prior: Mapping[int, str] | None, group: str, strict: bool,
+              sheet_names: Mapping[str, str] | None = None) -> Assembly:
     units_of = computed_units or {}
     already = prior or {}
-    by_row, by_patient, by_payer, everywhere = _blocking_findings(book, findings, strict)
+    by_row, by_patient, by_payer, everywhere = _blocking_findings(book, findings, strict, sheet_names)
     practice = book.practice
     billing_npi = practice.billing_npi
     charge_master: dict[str, list] = defaultdict(list)

@@ -244,7 +244,8 @@ def _bill(port, book, report, scrubbed, findings, ledger: Ledger, notes: list[st
                              sending_keys=[k.sending_key for k in keys]) if ledger is not None else EMPTY_HISTORY
     prior = prior_billing(keys, history, rebill)
     assembly = assemble_claims(book, findings, computed_units=scrubbed.computed_units,
-                               prior={row: p.reason for row, p in prior.items()}, group=group, strict=strict)
+                               prior={row: p.reason for row, p in prior.items()}, group=group, strict=strict,
+                               sheet_names={s.contract: s.sheet for s in report.sheets if s.sheet})
     key_of = {k.row: k for k in keys}
     line_of = {line.row: line for line in book.charges}
     by_payer: dict[str, list[Claim]] = defaultdict(list)
@@ -421,8 +422,8 @@ def _annotate(port: WorkbookPort, report: ReadReport, outcome: ClaimsOutcome, as
     """ClaimID/Status for every line the ledger has billed (now or in any earlier run), held-back
     reasons for the rest; the Claims sheet lists every claim billed for the workbook's lines."""
     sheet = report.sheet("Charges")
-    if sheet is None or not sheet.sheet:
-        return
+    if sheet is None or not sheet.sheet or not sheet.header_row:
+        return  # no charge sheet (or a blank one): nothing to mark
     name = sheet.sheet
     claim_col = sheet.index_of("ClaimID")
     status_col = sheet.index_of("Status")

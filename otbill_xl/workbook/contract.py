@@ -42,6 +42,8 @@ class Column:
     choices: tuple[str, ...] = ()
     #: Attribute name on the domain record.
     attr: str = ""
+    #: Smallest and largest value accepted (beyond the kind's own bounds, see the reader).
+    limits: tuple[int, int] | None = None
 
     @property
     def attribute(self) -> str:
@@ -106,8 +108,10 @@ PAYERS = Sheet("Payers", "Payers billed by the practice and the rules for each."
     Column("UnitRule", H, False, ("Unit Rule", "Units Rule", "Unit Method"), choices=UNIT_RULES),
     Column("RequiresGO", F, False, ("Requires GO", "GO Required", "Needs GO")),
     Column("RequiresAuth", F, False, ("Requires Auth", "Auth Required", "Prior Auth Required")),
-    Column("VisitLimitPerYear", N, False, ("Visit Limit Per Year", "Visit Limit", "Annual Visit Limit")),
-    Column("TimelyFilingDays", N, False, ("Timely Filing Days", "Timely Filing", "Filing Limit Days")),
+    Column("VisitLimitPerYear", N, False, ("Visit Limit Per Year", "Visit Limit", "Annual Visit Limit"),
+           limits=(0, 366)),
+    Column("TimelyFilingDays", N, False, ("Timely Filing Days", "Timely Filing", "Filing Limit Days"),
+           limits=(0, 3650)),
     Column("ApplyMPPR", F, False, ("Apply MPPR", "MPPR", "Multiple Procedure Reduction"), attr="apply_mppr"),
 ))
 
@@ -120,7 +124,9 @@ PROVIDERS = Sheet("Providers", "Rendering providers (therapists and assistants).
 ), aliases=("Therapists", "Staff"))
 
 PATIENTS = Sheet("Patients", "Patients, coverage, authorizations and plan-of-care dates.", (
-    Column("PatientID", I, True, ("Patient ID", "Patient #", "Patient No", "MRN", "Account", "Acct", "Chart")),
+    # Small practices use names as patient IDs: PatientID is never echoed either.
+    Column("PatientID", I, True, ("Patient ID", "Patient #", "Patient No", "MRN", "Account", "Acct", "Chart"),
+           phi=True),
     Column("LastName", T, False, ("Last Name", "Patient Last Name", "Last"), phi=True),
     Column("FirstName", T, False, ("First Name", "Patient First Name", "First"), phi=True),
     Column("DOB", D, False, ("Date of Birth", "Birth Date", "Birthdate", "Patient DOB"), phi=True),
@@ -132,13 +138,14 @@ PATIENTS = Sheet("Patients", "Patients, coverage, authorizations and plan-of-car
     Column("PayerKey", I, False, ("Payer Key", "Payer", "Primary Payer", "Insurance", "Primary Insurance")),
     Column("MemberID", I, False, ("Member ID", "Member #", "Subscriber ID", "Insured ID", "Policy Number", "MBI"), phi=True),
     Column("GroupNumber", I, False, ("Group Number", "Group #", "Group No", "Group"), phi=True),
-    Column("Relationship", H, False, ("Relationship to Subscriber", "Rel", "Patient Relationship"), choices=RELATIONSHIPS),
+    Column("Relationship", H, False, ("Relationship to Subscriber", "Rel", "Patient Relationship"), phi=True,
+           choices=RELATIONSHIPS),  # free text ("mother of Jane Doe"): never echoed
     Column("SubscriberLastName", T, False, ("Subscriber Last Name", "Insured Last Name"), phi=True),
     Column("SubscriberFirstName", T, False, ("Subscriber First Name", "Insured First Name"), phi=True),
     Column("SubscriberDOB", D, False, ("Subscriber Date of Birth", "Insured DOB"), phi=True),
     Column("SubscriberSex", H, False, ("Subscriber Gender", "Insured Sex"), phi=True, choices=SEXES),
     Column("AuthNumber", I, False, ("Auth Number", "Auth #", "Authorization", "Authorization Number", "Prior Auth")),
-    Column("AuthVisits", N, False, ("Auth Visits", "Authorized Visits", "Visits Authorized")),
+    Column("AuthVisits", N, False, ("Auth Visits", "Authorized Visits", "Visits Authorized"), limits=(0, 9999)),
     Column("AuthStart", D, False, ("Auth Start", "Auth Start Date", "Authorization Start")),
     Column("AuthEnd", D, False, ("Auth End", "Auth End Date", "Authorization End")),
     Column("POCStart", D, False, ("POC Start", "Plan of Care Start", "Cert Start", "Certification Start")),
@@ -170,7 +177,7 @@ FEE_SCHEDULE = Sheet("FeeSchedule", "Payers' allowed amounts per unit (contracte
 X = CellKind.DECIMAL  # noqa: E741
 
 MEDICARE_RVU = Sheet("MedicareRVU", "Medicare Physician Fee Schedule RVUs per code (from CMS's PPRRVU file).", (
-    Column("Year", N, True, ("PFS Year", "Fee Schedule Year")),
+    Column("Year", N, True, ("PFS Year", "Fee Schedule Year"), limits=(1900, 2199)),
     Column("Code", C, True, ("HCPCS", "CPT", "HCPCS Code")),
     Column("Modifier", C, False, ("Mod",)),
     Column("WorkRVU", X, True, ("Work RVU", "RVU Work"), attr="work_rvu"),
@@ -182,7 +189,7 @@ MEDICARE_RVU = Sheet("MedicareRVU", "Medicare Physician Fee Schedule RVUs per co
 ), required=False, aliases=("Medicare RVU", "RVU", "RVUs"))
 
 MEDICARE_GPCI = Sheet("MedicareGPCI", "Medicare geographic practice cost indices per locality (CMS GPCI file).", (
-    Column("Year", N, True, ("PFS Year",)),
+    Column("Year", N, True, ("PFS Year",), limits=(1900, 2199)),
     Column("Locality", I, True, ("Locality Number", "Medicare Locality", "Carrier Locality")),
     Column("WorkGPCI", X, True, ("Work GPCI", "PW GPCI"), attr="work_gpci"),
     Column("PEGPCI", X, True, ("PE GPCI",), attr="pe_gpci"),
@@ -191,7 +198,8 @@ MEDICARE_GPCI = Sheet("MedicareGPCI", "Medicare geographic practice cost indices
 
 CHARGES = Sheet("Charges", "One row per service line.", (
     Column("LineID", I, False, ("Line ID", "Line #", "Line No", "Charge ID", "Line")),
-    Column("PatientID", I, True, ("Patient ID", "Patient #", "Patient No", "MRN", "Account", "Acct", "Chart")),
+    Column("PatientID", I, True, ("Patient ID", "Patient #", "Patient No", "MRN", "Account", "Acct", "Chart"),
+           phi=True),
     Column("DOS", D, True, ("Date of Service", "Svc Date", "Service Date", "Visit Date", "Date")),
     Column("RenderingNPI", I, False, ("Rendering NPI", "Provider NPI", "Therapist NPI", "NPI", "Rendering")),
     Column("Code", C, True, ("CPT", "HCPCS", "CPT Code", "HCPCS Code", "CPT/HCPCS", "Procedure", "Procedure Code", "Proc Code")),
@@ -199,8 +207,9 @@ CHARGES = Sheet("Charges", "One row per service line.", (
     Column("Mod2", C, False, ("Modifier 2", "Mod 2", "Modifier2")),
     Column("Mod3", C, False, ("Modifier 3", "Mod 3", "Modifier3")),
     Column("Mod4", C, False, ("Modifier 4", "Mod 4", "Modifier4")),
-    Column("Minutes", N, False, ("Mins", "Min", "Treatment Minutes", "Timed Minutes", "Time (min)", "Time")),
-    Column("Units", N, False, ("Unit", "Qty", "Quantity", "Billed Units")),
+    Column("Minutes", N, False, ("Mins", "Min", "Treatment Minutes", "Timed Minutes", "Time (min)", "Time"),
+           limits=(0, 1440)),  # a day
+    Column("Units", N, False, ("Unit", "Qty", "Quantity", "Billed Units"), limits=(0, 999)),
     Column("Dx1", C, False, ("Diagnosis 1", "Dx 1", "ICD-10 1", "ICD10 1", "Primary Dx", "Diagnosis", "ICD-10", "ICD10", "Dx")),
     Column("Dx2", C, False, ("Diagnosis 2", "Dx 2", "ICD-10 2", "ICD10 2")),
     Column("Dx3", C, False, ("Diagnosis 3", "Dx 3", "ICD-10 3", "ICD10 3")),

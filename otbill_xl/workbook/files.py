@@ -13,14 +13,18 @@ import os
 import re
 import stat
 import tempfile
+import threading
+import warnings
 import zipfile
 from collections.abc import Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import python_calamine
 
 from otbill_xl._locks import try_lock
+from otbill_xl.domain.findings import column_letter
 from otbill_xl.errors import (
     EmptyWorkbook,
     EncryptedWorkbook,
@@ -28,6 +32,15 @@ from otbill_xl.errors import (
     OutputError,
     WorkbookError,
     WorkbookNotFound,
+)
+from otbill_xl.workbook.parts import (
+    SheetScan,
+    calamine_call,
+    check_parts,
+    finditer_part,
+    huge_numbers,
+    rows_one_by_one,
+    scan_sheet,
 )
 from otbill_xl.workbook.port import TableInfo, is_formula_like
 
@@ -85,14 +98,29 @@ def check_workbook_file(path: Path) -> None:
     try:
         with zipfile.ZipFile(path) as zf:
             names = set(zf.namelist())
+            _check_kind(zf, names, path.name)
+            check_parts(zf, path.name)
     except zipfile.BadZipFile:
         raise NotAWorkbook(f"{path.name}: the file is damaged (not a complete .xlsx). Save it again from Excel.") from None
-    if "xl/workbook.xml" not in names and "xl/workbook.bin" not in names:
-        raise NotAWorkbook(
-            f"{path.name}: the file is a zip archive but not an Excel workbook (a Word or other document?)."
-        )
+
+
+_ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
+
+
+def _check_kind(zf: zipfile.ZipFile, names: set[str], name: str) -> None:
+    if "xl/workbook.xml" in names:
+        return
     if "xl/workbook.bin" in names:
-        raise NotAWorkbook(f"{path.name}: this is a binary workbook (.xlsb). Save it as .xlsx in Excel.")
+        raise NotAWorkbook(f"{name}: this is a binary workbook (.xlsb). Save it as .xlsx in Excel.")
+    if "content.xml" in names and "mimetype" in names:
+        with zf.open("mimetype") as fh:
+            mimetype = fh.read(len(_ODS_MIMETYPE) + 16)
+        if mimetype.startswith(_ODS_MIMETYPE):
+            raise NotAWorkbook(
+                f"{name}: OpenDocument spreadsheets are not supported; save as .xlsx "
+                "(LibreOffice: File > Save As > Excel 2007-365 (.xlsx)).")
+        raise NotAWorkbook(f"{name}: this is an OpenDocument file, not an Excel workbook. Save it as .xlsx.")
+    raise NotAWorkbook(f"{name}: the file is a zip archive but not an Excel workbook (a Word or other document?).")
 
 
 def _looks_like_text(head: bytes) -> bool:
@@ -206,17 +234,25 @@ class FileWorkbook:
         self.name = self.path.name
         check_workbook_file(self.path)
         try:
-            self._book = python_calamine.CalamineWorkbook.from_path(str(self.path), load_tables=True)
+            self._book = calamine_call(
+                lambda: python_calamine.CalamineWorkbook.from_path(str(self.path), load_tables=True),
+                self.name, "opening the workbook")
         except python_calamine.PasswordError:
             raise EncryptedWorkbook(f"{self.name}: the workbook is password-protected.") from None
+        except WorkbookError:
+            raise
         except Exception as exc:  # calamine raises several types for damaged files
             raise NotAWorkbook(
                 f"{self.name}: the workbook could not be opened ({type(exc).__name__}). "
                 "Open it in Excel and save it again as .xlsx."
             ) from None
         self._sheet_names = list(self._book.sheet_names)
+        self._states = {m.name: _STATES.get(str(m.visible).rsplit(".", 1)[-1], "visible")
+                        for m in self._book.sheets_metadata}
         self._values: dict[str, list[list[Any]]] = {}
         self._merged: dict[str, list[tuple[int, int, int, int]]] = {}
+        self._scans: dict[str, SheetScan] = {}
+        self._unreadable: dict[str, dict[int, list[int]]] = {}
         self._xml_paths: dict[str, str] | None = None
         self._wb = None  # openpyxl workbook, loaded on first write
 
@@ -225,18 +261,82 @@ class FileWorkbook:
         return list(self._sheet_names)
 
     def _sheet(self, sheet: str):
+        what = f"reading sheet {sheet!r}"
         try:
-            return self._book.get_sheet_by_name(sheet)
+            return calamine_call(lambda: self._book.get_sheet_by_name(sheet), self.name, what)
+        except WorkbookError:
+            raise
         except Exception as exc:
-            raise WorkbookError(f"{self.name}: sheet {sheet!r} could not be read ({type(exc).__name__}).") from None
+            raise WorkbookError(f"{self.name}: sheet {sheet!r} could not be read ({type(exc).__name__}). "
+                                "Open the workbook in Excel and save it again as .xlsx.") from None
 
     def values(self, sheet: str) -> list[list[Any]]:
         if sheet not in self._values:
-            ws = self._sheet(sheet)
-            self._values[sheet] = ws.to_python(skip_empty_area=False)
+            # The sheet's XML is scanned (error cells, hidden rows; bounded) in a second thread while
+            # python-calamine parses it: calamine releases the GIL while it parses, so on a machine
+            # with a free core the scan costs no time. calamine itself never inflates a part past
+            # its declared size, which check_workbook_file has checked before the file was opened.
+            scanning = _Background(lambda: self.scan(sheet))
+            try:
+                ws = self._sheet(sheet)
+            except WorkbookError:
+                _refuse_unreadable_errors(self.name, sheet, scanning.result())
+                raise
+            scan = scanning.result()
+            _refuse_unreadable_errors(self.name, sheet, scan)
+            what = f"reading sheet {sheet!r}"
+            try:
+                self._values[sheet] = calamine_call(lambda: ws.to_python(skip_empty_area=False), self.name, what)
+            except (OverflowError, ValueError):  # a value Python cannot hold: find the rows it is in
+                self._values[sheet], failed = rows_one_by_one(ws, self.name, what)
+                self._unreadable[sheet] = self._locate_huge_numbers(sheet, failed)
             ranges = ws.merged_cell_ranges or []
             self._merged[sheet] = [(r1 + 1, c1 + 1, r2 + 1, c2 + 1) for (r1, c1), (r2, c2) in ranges]
         return self._values[sheet]
+
+    def scan(self, sheet: str) -> SheetScan:
+        """Error cells and hidden rows of a sheet, from its XML (python-calamine hands error cells
+        over as blanks and does not report hidden rows)."""
+        if sheet not in self._scans:
+            member = self._sheet_xml_paths().get(sheet)
+            scan = SheetScan((), 0, ())
+            if member is not None:
+                with zipfile.ZipFile(self.path) as zf:
+                    try:
+                        info = zf.getinfo(member)
+                    except KeyError:
+                        info = None
+                if info is not None:
+                    scan = scan_sheet(self.path, info, self.name)
+            self._scans[sheet] = scan
+        return self._scans[sheet]
+
+    def _locate_huge_numbers(self, sheet: str, rows: list[int]) -> dict[int, list[int]]:
+        member = self._sheet_xml_paths().get(sheet)
+        if not rows or member is None:
+            return {row: [] for row in rows}
+        with zipfile.ZipFile(self.path) as zf:
+            info = zf.getinfo(member)
+        return huge_numbers(self.path, info, self.name, set(rows))
+
+    def unreadable_cells(self, sheet: str) -> dict[int, list[int]]:
+        """Rows python-calamine could not convert (their values read as blank), each with the columns
+        of the cells that caused it where they could be found (numbers beyond Excel's dates under a
+        date or duration format)."""
+        self.values(sheet)
+        return dict(self._unreadable.get(sheet, {}))
+
+    def sheet_state(self, sheet: str) -> str:
+        """``visible``, ``hidden`` or ``veryHidden`` (hidden so that only VBA can show it)."""
+        return self._states.get(sheet, "visible")
+
+    def error_cells(self, sheet: str) -> list[tuple[int, int, str]]:
+        """Cells holding an Excel error (``#N/A``, ``#REF!`` ...) as (row, column, error), 1-based."""
+        return list(self.scan(sheet).error_cells)
+
+    def hidden_rows(self, sheet: str) -> list[int]:
+        """Rows (1-based) hidden in Excel; otbill reads them like any other row."""
+        return list(self.scan(sheet).hidden_rows)
 
     def tables(self) -> list[TableInfo]:
         out = []
@@ -258,9 +358,12 @@ class FileWorkbook:
     def _sheet_xml_paths(self) -> dict[str, str]:
         if self._xml_paths is None:
             self._xml_paths = {}
-            with zipfile.ZipFile(self.path) as zf:
-                wb_xml = zf.read("xl/workbook.xml").decode("utf-8", "replace")
-                rels = zf.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
+            try:
+                with zipfile.ZipFile(self.path) as zf:
+                    wb_xml = _read_small(zf, "xl/workbook.xml", self.name).decode("utf-8", "replace")
+                    rels = _read_small(zf, "xl/_rels/workbook.xml.rels", self.name).decode("utf-8", "replace")
+            except (KeyError, zipfile.BadZipFile, OSError):
+                return self._xml_paths
             targets = dict(re.findall(r'<Relationship [^>]*?Id="([^"]+)"[^>]*?Target="([^"]+)"', rels))
             targets.update({k: v for v, k in re.findall(r'<Relationship [^>]*?Target="([^"]+)"[^>]*?Id="([^"]+)"', rels)})
             for name, rid in re.findall(r'<sheet [^>]*?name="([^"]+)"[^>]*?r:id="([^"]+)"', wb_xml):
@@ -277,21 +380,29 @@ class FileWorkbook:
                 member = self._sheet_xml_paths().get(sheet)
                 if member is None:
                     return []
+                info = zf.getinfo(member)
                 with zf.open(member) as fh:
-                    sample = fh.read(_FORMULA_SAMPLE_BYTES)
-                    if b"<f" not in sample:
+                    if b"<f" not in fh.read(_FORMULA_SAMPLE_BYTES):
                         return []
-                    data = sample + fh.read()
         except (KeyError, zipfile.BadZipFile, OSError):
             return []
-        return [(int(row), column_index(col.decode())) for col, row in _FORMULA_NO_VALUE.findall(data)]
+        # streaming: a sheet of a million rows is never held in memory at once
+        return [(int(m[2]), column_index(m[1].decode())) for _, m in
+                finditer_part(self.path, info, self.name, (_FORMULA_NO_VALUE,))]
 
     # -- writing -------------------------------------------------------------------------
     def _openpyxl(self):
         if self._wb is None:
             import openpyxl  # deferred: only needed when annotating
 
-            self._wb = openpyxl.load_workbook(self.path, keep_vba=self.path.suffix.lower() == ".xlsm")
+            with _openpyxl_quiet():
+                try:
+                    self._wb = openpyxl.load_workbook(self.path, keep_vba=self.path.suffix.lower() == ".xlsm")
+                except (ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+                    raise WorkbookError(
+                        f"{self.name}: the workbook can be read but not copied with otbill's notes "
+                        f"({type(exc).__name__}: a part Excel would repair). Open it in Excel, save it again "
+                        "as .xlsx, and run otbill on the saved copy.") from None
         return self._wb
 
     def _ws(self, sheet: str):
@@ -355,7 +466,8 @@ class FileWorkbook:
         check_output_file(target, replace=replace)
         wb = self._openpyxl()
         try:
-            atomic_save(wb.save, target, replace=replace)
+            with _openpyxl_quiet():
+                atomic_save(wb.save, target, replace=replace)
         except OSError as exc:
             raise _output_error(target, exc) from None
 
@@ -369,3 +481,58 @@ def _set(cell, value: Any) -> None:
 def _xml_unescape(text: str) -> str:
     return (text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"')
             .replace("&apos;", "'").replace("&amp;", "&"))
+
+
+class _Background:
+    """Run ``fn`` in a thread; :meth:`result` waits for it and returns (or raises) what it did."""
+
+    def __init__(self, fn) -> None:
+        self._fn = fn
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="otbill-sheet-scan", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._fn()
+        except BaseException as exc:  # handed to the caller by result()
+            self._error = exc
+
+    def result(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+_STATES = {"Visible": "visible", "Hidden": "hidden", "VeryHidden": "veryHidden"}
+#: Excel error values python-calamine reads (as blanks); others (#SPILL!, #CALC! ...) stop it.
+CALAMINE_ERRORS = frozenset({"#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!"})
+
+
+def _refuse_unreadable_errors(name: str, sheet: str, scan: SheetScan) -> None:
+    for row, column, code in scan.error_cells:
+        if code and code not in CALAMINE_ERRORS:
+            raise WorkbookError(
+                f"{name}: cell {sheet}!{column_letter(column)}{row} holds the Excel error {code[:20]}, which "
+                "otbill's reader cannot read (it stops the whole sheet). Fix the formula in Excel (or replace "
+                "the cell with its value) and save again.")
+
+
+def _read_small(zf: zipfile.ZipFile, member: str, name: str, limit: int = 64 << 20) -> bytes:
+    with zf.open(member) as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise WorkbookError(f"{name}: part {member} is larger than {limit >> 20} MB, far more than a workbook "
+                            "needs. Open it in Excel and save it again as .xlsx.")
+    return data
+
+
+@contextmanager
+def _openpyxl_quiet():
+    """openpyxl warns about features it drops (data-validation extensions, unknown parts ...) on
+    stderr; otbill keeps the user's workbook as it is and says nothing about them."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield

@@ -12,6 +12,8 @@ from typing import Any
 
 from otbill_xl.workbook.port import TableInfo, is_formula_like
 
+_EXCEL_ERRORS = frozenset({"#N/A", "#REF!", "#VALUE!", "#DIV/0!", "#NAME?", "#NULL!", "#NUM!", "#SPILL!", "#CALC!"})
+
 
 def _safe(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
     # Excel's quote prefix: the apostrophe makes the cell text and is not shown.
@@ -50,6 +52,20 @@ class LiveWorkbook:
 
     def formulas_without_values(self, sheet: str) -> list[tuple[int, int]]:
         return []  # Excel calculates every formula it shows.
+
+    def error_cells(self, sheet: str) -> list[tuple[int, int, str]]:
+        # xlwings hands error cells over as None (a blank) unless asked for their text.
+        ws = self.book.sheets[sheet]
+        last = ws.used_range.last_cell
+        rows = ws.range((1, 1), (last.row, last.column)).options(ndim=2, empty="", err_to_str=True).value
+        return [(r, c, v) for r, row in enumerate(rows, start=1) for c, v in enumerate(row, start=1)
+                if isinstance(v, str) and v in _EXCEL_ERRORS]
+
+    def hidden_rows(self, sheet: str) -> list[int]:
+        return []  # the biller sees the open book; hidden rows are reported for files
+
+    def sheet_state(self, sheet: str) -> str:
+        return "visible" if self.book.sheets[sheet].visible else "hidden"
 
     def write_values(self, sheet: str, row: int, column: int, rows: Sequence[Sequence[Any]]) -> None:
         self.book.sheets[sheet].range((row, column)).value = _safe(rows)

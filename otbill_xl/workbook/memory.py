@@ -36,6 +36,15 @@ class MemoryWorkbook:
     def formulas_without_values(self, sheet: str) -> list[tuple[int, int]]:
         return []
 
+    def error_cells(self, sheet: str) -> list[tuple[int, int, str]]:
+        return []  # values handed over in memory carry no Excel error cells
+
+    def hidden_rows(self, sheet: str) -> list[int]:
+        return []
+
+    def sheet_state(self, sheet: str) -> str:
+        return "visible"
+
     def write_values(self, sheet: str, row: int, column: int, rows: Sequence[Sequence[Any]]) -> None:
         grid = self.sheets.setdefault(sheet, [])
         for r, values in enumerate(rows):

@@ -63,6 +63,16 @@ class WorkbookPort(Protocol):
     def formulas_without_values(self, sheet: str) -> list[tuple[int, int]]:
         """Cells (row, column) holding a formula whose result was never calculated and saved."""
 
+    def error_cells(self, sheet: str) -> list[tuple[int, int, str]]:
+        """Cells holding an Excel error value as (row, column, error such as ``#N/A``); their
+        :meth:`values` are blank, so the reader needs to know."""
+
+    def hidden_rows(self, sheet: str) -> list[int]:
+        """Rows hidden in Excel (they are read like any other; the reader says so)."""
+
+    def sheet_state(self, sheet: str) -> str:
+        """``visible``, ``hidden`` or ``veryHidden``."""
+
     # -- writing ---------------------------------------------------------------------------
     def write_values(self, sheet: str, row: int, column: int, rows: Sequence[Sequence[Any]]) -> None:
         """Write a block of values with its top-left cell at (row, column). Text that looks like a

@@ -88,6 +88,8 @@ def price_charges(port: WorkbookPort, *, as_of: date, overrides: Overrides | Non
     charges_sheet = report.sheet("Charges")
     rejected = {f.location.row for f in scrubbed.findings
                 if f.severity is Severity.ERROR and f.location.sheet == "Charges" and f.location.row}
+    if charges_sheet and charges_sheet.sheet:  # unreadable cells (error cells, out-of-range values) too
+        rejected |= {f.location.row for f in report.errors if f.location.sheet == charges_sheet.sheet and f.location.row}
     result = price_book(book, units=scrubbed.computed_units, flagged_rows=rejected)
     findings = tuple(report.locate(f) for f in result.findings)
     if annotate:

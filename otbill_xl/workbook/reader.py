@@ -11,6 +11,7 @@ import gc
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from functools import partial
 from operator import itemgetter
@@ -181,6 +182,36 @@ _RULE_OF = {CellKind.DATE: "read.bad-date", CellKind.INT: "read.bad-number", Cel
             CellKind.DECIMAL: "read.bad-number",
             CellKind.FLAG: "read.bad-flag", CellKind.CHOICE: "read.bad-choice"}
 
+#: Values otbill accepts, per kind (a column's own ``limits`` narrow them): beyond these, dates
+#: overflow date arithmetic and numbers overflow money arithmetic, and no billing value is there.
+FIRST_DATE, LAST_DATE = date(1900, 1, 1), date(2199, 12, 31)
+MAX_AMOUNT = Decimal("9999999.99")
+_LIMITS: dict[CellKind, tuple[Any, Any]] = {
+    CellKind.DATE: (FIRST_DATE, LAST_DATE),
+    CellKind.MONEY: (-MAX_AMOUNT, MAX_AMOUNT),
+    CellKind.DECIMAL: (Decimal("-9999999"), Decimal("9999999")),
+    CellKind.INT: (0, 999_999),
+}
+
+#: What each Excel error value means, for the message on its cell.
+EXCEL_ERRORS = {
+    "#N/A": "a lookup found no match",
+    "#REF!": "a formula refers to cells that were deleted",
+    "#VALUE!": "a formula got text where it needs a number",
+    "#DIV/0!": "a formula divides by zero or by a blank cell",
+    "#NAME?": "a formula uses a name or function Excel does not know",
+    "#NULL!": "a formula's ranges do not meet",
+    "#NUM!": "a formula's result is not a valid number",
+}
+
+
+def _range_reason(kind: CellKind, low: Any, high: Any) -> str:
+    if kind is CellKind.DATE:
+        return f"is outside the dates otbill accepts (years {low.year} to {high.year})"
+    if kind is CellKind.MONEY:
+        return f"is outside the amounts otbill accepts ({low:,} to {high:,})"
+    return f"is outside the values otbill accepts ({low:,} to {high:,})"
+
 
 class _SheetRead(NamedTuple):
     report: SheetReport
@@ -228,6 +259,7 @@ class _Reader:
                          sheet=spec.name)
             return _SheetRead(SheetReport(spec.name, columns=tuple(ColumnMapping(c.name) for c in spec.columns)), [], {})
         values = self.port.values(name)
+        self.check_hidden_sheet(spec, name)
         if header_row is None:
             h = find_header_row(values, spec, overrides)
             if h is None:
@@ -258,6 +290,46 @@ class _Reader:
         report = SheetReport(spec.name, name, found_as, header_row, len(rows), report_columns, tuple(extras))
         return _SheetRead(report, rows, converted)
 
+    def check_hidden_sheet(self, spec: Sheet, sheet: str) -> None:
+        state_of = getattr(self.port, "sheet_state", None)
+        state = state_of(sheet) if state_of else "visible"
+        if state == "visible":
+            return
+        very = state == "veryHidden"
+        self.finding("read.hidden-sheet", Severity.INFO,
+                     f"The {sheet} sheet ({spec.name}) is {'very hidden (only a macro can show it)' if very else 'hidden'} "
+                     "in Excel; otbill reads it like any other sheet.",
+                     ("To see it: Developer > Visual Basic, select the sheet, set its Visible property to "
+                      "xlSheetVisible." if very else "To see it: right-click a sheet tab > Unhide.")
+                     + " Delete or rename it if it should not be read.",
+                     sheet=sheet)
+
+    def check_hidden_rows(self, sheet: str, rows: list[int]) -> None:
+        hidden_of = getattr(self.port, "hidden_rows", None)
+        hidden = hidden_of(sheet) if hidden_of else []
+        if not hidden or not rows:
+            return
+        kept = set(rows)
+        read = sorted(r for r in set(hidden) if r in kept)
+        if not read:
+            return
+        first = ", ".join(map(str, read[:5])) + (", ..." if len(read) > 5 else "")
+        self.finding("read.hidden-rows", Severity.INFO,
+                     f"{len(read)} hidden row{'s' if len(read) != 1 else ''} of {sheet} "
+                     f"{'are' if len(read) != 1 else 'is'} read like any other (row{'s' if len(read) != 1 else ''} {first}).",
+                     "To see them: select the sheet, Home > Format > Hide & Unhide > Unhide Rows. Delete rows "
+                     "that should not be billed.",
+                     sheet=sheet, row=read[0])
+
+    def error_cells(self, sheet: str, header_row: int, present: list[tuple[Column, int]]) -> dict[tuple[int, int], str]:
+        """Excel error cells in the mapped columns below the header: (row, column) -> error."""
+        errors_of = getattr(self.port, "error_cells", None)
+        if errors_of is None:
+            return {}
+        columns = {index + 1 for _, index in present}
+        return {(row, column): code for row, column, code in errors_of(sheet)
+                if row > header_row and column in columns}
+
     def check_merged_header(self, sheet: str, header_row: int) -> None:
         for r1, c1, r2, c2 in self.port.merged_ranges(sheet):
             if r1 <= header_row <= r2 and c2 > c1:
@@ -278,11 +350,19 @@ class _Reader:
         if any(len(r) < need for r in (data[0], data[-1])):  # ragged input (live Excel): pad rows
             data = [list(r) + [""] * (need - len(r)) if len(r) < need else r for r in data]
         first_row = header_row + 1
+        errors = self.error_cells(sheet, header_row, present)
+        unreadable_of = getattr(self.port, "unreadable_cells", None)
+        unreadable = {row: cols for row, cols in (unreadable_of(sheet) if unreadable_of else {}).items()
+                      if row > header_row}
+        for row in unreadable:  # the row's values are all blank: keep it as a row with errors
+            errors.setdefault((row, 0), "")
         if all(map(any, data)):
             rows = list(range(first_row, first_row + len(data)))
         else:  # drop blank and formatted-but-empty rows (judged on the mapped columns)
             pick = itemgetter(*idx) if len(idx) > 1 else (lambda r: (r[idx[0]],))
             keep = [i for i, r in enumerate(data) if any(not cells.is_blank(v) for v in pick(r))]
+            if errors:  # an error cell reads as blank, but its row is not blank
+                keep = sorted(set(keep) | {row - first_row for row, _ in errors if row - first_row < len(data)})
             data = [data[i] for i in keep]
             rows = [first_row + i for i in keep]
         if not data:
@@ -300,8 +380,82 @@ class _Reader:
             converted[col.name] = out
             for i, reason in problems:
                 self.cell_problem(spec, sheet, col, index + 1, rows[i], raw[i], reason)
+            self.check_range(sheet, col, index + 1, rows, raw, out, col.limits or _LIMITS.get(col.kind))
+            if col.kind is CellKind.DATE:
+                self.check_dotted_dates(sheet, col, index + 1, rows, raw, out)
+        if errors:
+            self.use_no_error_values(sheet, rows, present, converted, errors)
+        if unreadable:
+            self.report_unreadable(sheet, present, unreadable)
         self.check_formulas(sheet, rows, present)
+        self.check_hidden_rows(sheet, rows)
         return rows, converted
+
+    def check_range(self, sheet: str, col: Column, index: int, rows: list[int], raw: tuple, out: list,
+                    limits: tuple[Any, Any] | None) -> None:
+        """Values beyond what billing can mean (DOS 12/31/9999, Units 1e30) are errors on their cell
+        and are not used (they would overflow date and money arithmetic)."""
+        if limits is None:
+            return
+        low, high = limits
+        for i in cells.out_of_range(out, low, high):
+            out[i] = None
+            self.cell_problem(None, sheet, col, index, rows[i], raw[i], _range_reason(col.kind, low, high),
+                              rule="read.out-of-range",
+                              fix="Correct the value: a typo, a number in the wrong column, or a wrong cell format?")
+
+    def check_dotted_dates(self, sheet: str, col: Column, index: int, rows: list[int], raw: tuple, out: list) -> None:
+        dotted = [i for i in cells.dotted_dates(raw) if out[i] is not None]
+        if not dotted:
+            return
+        first = dotted[0]
+        cell = f"{column_letter(index)}{rows[first]}"
+        example = "" if col.phi else f" such as {cells.excerpt(raw[first])}"
+        count = f"{len(dotted)} {col.name} cells hold" if len(dotted) > 1 else f"{col.name} holds"
+        self.finding("read.dotted-date", Severity.INFO,
+                     f"{count} a dotted date{example} (first at {cell}); otbill reads dotted dates day first, "
+                     "as everywhere dots are used: 03.08.2026 is 3 August 2026.",
+                     "If the month comes first, type the date as m/d/yyyy (8/3/2026 for August 3) or use a date cell.",
+                     sheet=sheet, row=rows[first], column=col.name, cell=cell)
+
+    def report_unreadable(self, sheet: str, present: list[tuple[Column, int]], unreadable: dict[int, list[int]]) -> None:
+        """Rows python-calamine could not convert (a number far beyond Excel's dates under a date or
+        duration format, e.g. a duration of a billion days): an error on the cell, or on the row."""
+        by_index = {index + 1: col for col, index in present}
+        for row, columns in sorted(unreadable.items()):
+            what = "a number far outside Excel's dates (over 2,958,465) under a date or duration format"
+            fix = "Type the right value, or format the cell as a number (Home > Number Format > Number)."
+            if not columns:
+                self.finding("read.unreadable-row", Severity.ERROR,
+                             f"Row {row} cannot be read: one of its cells holds {what}.", fix, sheet=sheet, row=row)
+            for index in columns:
+                col = by_index.get(index)
+                name = col.name if col else f"The cell in column {column_letter(index)}"
+                self.finding("read.unreadable-row", Severity.ERROR,
+                             f"{name} holds {what}; otbill cannot read it, so none of row {row} is read.", fix,
+                             sheet=sheet, row=row, column=col.name if col else "",
+                             cell=f"{column_letter(index)}{row}")
+
+    def use_no_error_values(self, sheet: str, rows: list[int], present: list[tuple[Column, int]],
+                            converted: dict[str, list], errors: dict[tuple[int, int], str]) -> None:
+        """An Excel error cell (#N/A, #REF! ...) is an error on its cell, never a blank: its line is
+        held back, and nothing is computed in its place."""
+        position = {row: i for i, row in enumerate(rows)}
+        by_index = {index + 1: col for col, index in present}
+        for (row, index), code in sorted(errors.items()):
+            col, i = by_index.get(index), position.get(row)
+            if col is None or i is None:
+                continue
+            converted[col.name][i] = _BLANK_OF.get(col.kind)
+            shown = code[:20] or "an error value"
+            meaning = EXCEL_ERRORS.get(code)
+            self.finding("read.error-cell", Severity.ERROR,
+                         f"{col.name} holds the Excel error {shown}"
+                         + (f" ({meaning})" if meaning else "")
+                         + "; otbill does not read it as blank, so the line cannot be used.",
+                         "Correct the formula or type the value, so the cell shows a value instead of "
+                         f"{shown}.",
+                         sheet=sheet, row=row, column=col.name, cell=f"{column_letter(index)}{row}")
 
     def convert_column(self, col: Column, raw: tuple) -> tuple[list, list]:
         if raw[0] == "" and raw[-1] == "" and raw.count("") == len(raw):  # all blank (unused modifiers, notes)
@@ -312,10 +466,12 @@ class _Reader:
             return [cells.zip_code(v) for v in raw], []
         return _CONVERTERS[col.kind](raw)
 
-    def cell_problem(self, spec: Sheet, sheet: str, col: Column, index: int, row: int, value: Any, reason: str) -> None:
-        shown = "" if col.phi else f" {cells.text_of(value)[:40]!r}"
-        self.finding(_RULE_OF.get(col.kind, "read.bad-value"), Severity.ERROR,
-                     f"{col.name}{shown} {reason}.", _FIX_OF.get(col.kind, ""),
+    def cell_problem(self, spec: Sheet | None, sheet: str, col: Column, index: int, row: int, value: Any, reason: str,
+                     *, rule: str = "", fix: str = "") -> None:
+        # At most a short excerpt of the value, and none at all of patient-identifying columns.
+        shown = "" if col.phi else f" {cells.excerpt(value)}"
+        self.finding(rule or _RULE_OF.get(col.kind, "read.bad-value"), Severity.ERROR,
+                     f"{col.name}{shown} {reason}.", fix or _FIX_OF.get(col.kind, ""),
                      sheet=sheet, row=row, column=col.name, cell=f"{column_letter(index)}{row}")
 
     def check_formulas(self, sheet: str, rows: list[int], present: list[tuple[Column, int]]) -> None:
