@@ -133,7 +133,7 @@ def test_auth_missing():
     f = one(_auth_run([line(row=3)], auth_number=""), "auth.missing")
     assert f.severity is Severity.ERROR
     assert where(f) == ("Patients", None, "AuthNumber")
-    assert "P1" in f.message  # P3 has no charge lines: not reported
+    assert "P1" not in f.message and len(only(_auth_run([line(row=3)], auth_number=""), "auth.missing")) == 1  # P3 has no charge lines: not reported; no PatientID echoed
     assert not only(_auth_run([line(row=3)]), "auth.missing")
 
 

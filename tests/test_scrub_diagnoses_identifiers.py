@@ -126,7 +126,7 @@ def test_referring_npi_invalid():
     f = one(r, "npi.referring-invalid")
     assert f.severity is Severity.ERROR
     assert where(f) == ("Patients", None, "ReferringNPI")
-    assert "P1" in f.message and "Doe" not in f.message
+    assert "P1" not in f.message and "Doe" not in f.message  # the cell is the reference: no PatientID echoed
     assert not only(run(clean_lines(), patients=(patient("P1", referring_npi=""),)), "npi.referring-invalid")
 
 
@@ -138,9 +138,9 @@ def test_payer_unknown():
 
 
 def test_payer_blank_only_reported_with_charges():
-    r = run(clean_lines(), patients=(patient("P1", payer_key=""), patient("P3", payer_key="")))
-    assert [f.message for f in only(r, "ref.payer-unknown")] == \
-        ["Patient P1 has charge lines but no PayerKey."]
+    r = run(clean_lines(), patients=(patient("P1", payer_key="", row=2), patient("P3", payer_key="", row=4)))
+    assert [(f.location.row, f.message) for f in only(r, "ref.payer-unknown")] == \
+        [(2, "This patient has charge lines but no PayerKey.")]  # P3 (row 4) has no charge lines
 
 
 def test_member_id_missing():

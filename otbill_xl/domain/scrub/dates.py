@@ -152,7 +152,7 @@ def recert_overdue_poc(s: SheetContext) -> Iterator[Finding]:
         last = p.poc_start + timedelta(days=CERT_DAYS - 1)
         if p.poc_end > last:
             yield finding("date.recert-overdue", PATIENTS, p.row, "POCEnd",
-                          f"Patient {pid}: the plan of care runs {(p.poc_end - p.poc_start).days + 1} days; "
+                          f"The plan of care runs {(p.poc_end - p.poc_start).days + 1} days; "
                           f"a certification covers {CERT_DAYS} at most (through {last.isoformat()}).",
                           f"Recertify by {last.isoformat()} and enter the recertified period as a new "
                           "POCStart/POCEnd.")

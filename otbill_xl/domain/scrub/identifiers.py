@@ -59,7 +59,7 @@ def patient_unknown(v: VisitContext) -> Iterator[tuple[int, Hit]]:
                 "Enter the patient's ID as on the Patients sheet.")
     else:
         h = hit("ref.patient-unknown", "PatientID",
-                f"Patient {v.patient_id} is not on the Patients sheet.",
+                "This PatientID is not on the Patients sheet.",
                 "Add the patient to the Patients sheet, or correct the PatientID.")
     for i in range(len(v.entries)):
         yield i, h
@@ -96,7 +96,7 @@ def referring_npi_invalid(s: SheetContext) -> Iterator[Finding]:
                 npi.validate(p.referring_npi)
             except npi.InvalidNPI as exc:
                 yield finding("npi.referring-invalid", PATIENTS, p.row, "ReferringNPI",
-                              f"Patient {p.patient_id}: referring NPI: {exc}.",
+                              f"Referring NPI: {exc}.",
                               "Enter the referring physician's 10-digit NPI (NPPES lookup), or clear it.")
 
 
@@ -110,11 +110,11 @@ def payer_unknown(s: SheetContext) -> Iterator[Finding]:
     for p in s.book.patients:
         if p.payer_key and p.payer_key not in payers:
             yield finding("ref.payer-unknown", PATIENTS, p.row, "PayerKey",
-                          f"Patient {p.patient_id}: payer {p.payer_key} is not on the Payers sheet.",
+                          f"Payer {p.payer_key} is not on the Payers sheet.",
                           "Add the payer to the Payers sheet, or correct the patient's PayerKey.")
         elif not p.payer_key and p.patient_id in s.charged:
             yield finding("ref.payer-unknown", PATIENTS, p.row, "PayerKey",
-                          f"Patient {p.patient_id} has charge lines but no PayerKey.",
+                          "This patient has charge lines but no PayerKey.",
                           "Enter the patient's primary payer (a PayerKey of the Payers sheet; a self-pay "
                           "payer for private pay).")
 
@@ -129,7 +129,7 @@ def member_id_missing(s: SheetContext) -> Iterator[Finding]:
         if payer is None or payer.payer_type is PayerType.SELF_PAY or p.member_id:
             continue
         yield finding("ref.member-id-missing", PATIENTS, p.row, "MemberID",
-                      f"Patient {p.patient_id} has payer {payer.payer_key} but no MemberID.",
+                      f"This patient has payer {payer.payer_key} but no MemberID.",
                       "Enter the member ID from the insurance card (for Medicare, the MBI).")
 
 

@@ -33,7 +33,7 @@ def auth_missing(s: SheetContext) -> Iterator[Finding]:
             continue
         if not pf.patient.auth_number:
             yield finding("auth.missing", PATIENTS, pf.patient.row, "AuthNumber",
-                          f"Patient {pid}: payer {pf.payer.payer_key} requires prior authorization but "
+                          f"Payer {pf.payer.payer_key} requires prior authorization but "
                           "AuthNumber is blank.",
                           "Obtain the authorization and enter AuthNumber, AuthStart, AuthEnd and AuthVisits.")
 
