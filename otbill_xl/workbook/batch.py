@@ -21,7 +21,8 @@ Faults (issue #9 §3):
   every :data:`WATCH_INTERVAL` seconds and ends the worker (``os._exit``) when the parent is gone. Not
   ``prctl(PR_SET_PDEATHSIG)``: that is Linux-only and fires when the *thread* that started the worker
   ends, not the process; polling works on Linux and macOS alike and costs nothing measurable. A worker
-  stopped this way mid-file is safe for the same reason as above; the next run settles it.
+  stopped this way mid-file is safe for the same reason as above; the next run settles it. (Windows:
+  no watch and no roll-back on Ctrl-C — running inputs finish.)
 """
 
 from __future__ import annotations
@@ -110,7 +111,9 @@ def _worker_init(parent_pid: int, stop_flag: Any) -> None:
     if hook:
         module, _, name = hook.partition(":")
         globals()["_step"] = getattr(importlib.import_module(module), name)
-    watched = os.getppid()
+    if os.name != "posix":  # pragma: no cover - Windows: getppid() does not change when the parent dies
+        return
+    watched = os.getppid()  # the parent, or a forkserver that ends with it
     if watched != parent_pid and not _alive(parent_pid):
         os._exit(ORPHAN_EXIT)  # the parent died before this worker started
     threading.Thread(target=_watch, args=(watched, stop_flag), name="otbill-watch", daemon=True).start()
@@ -187,6 +190,8 @@ def convert_one(path: str, sha: str, out_dir: str, ledger_path: str | None, as_o
     _task["running"] = _task["count"]
     try:
         return _convert(path, sha, out_dir, ledger_path, as_of, created, group, strict)
+    except BatchStopped:  # asked to stop outside _convert's own handler
+        return InputResult(path, sha, "interrupted", INTERRUPTED, attempts=1)
     finally:
         _task["running"] = 0
 
@@ -475,6 +480,8 @@ def _run_pool(todo: deque[tuple[str, str]], report: Callable[[InputResult], None
                         finish(fut.result())
                     except BrokenProcessPool:
                         broken.append((p, sha))
+                    except BatchStopped:
+                        finish(InputResult(p, sha, "interrupted", INTERRUPTED))
                     except Exception as exc:  # the result could not come back
                         finish(InputResult(p, sha, "failed", f"the worker could not return ({type(exc).__name__})"))
             if broken:
@@ -484,6 +491,8 @@ def _run_pool(todo: deque[tuple[str, str]], report: Callable[[InputResult], None
                     p, sha = inflight.pop(fut)
                     try:
                         finish(fut.result())
+                    except BatchStopped:
+                        finish(InputResult(p, sha, "interrupted", INTERRUPTED))
                     except Exception:
                         broken.append((p, sha))
                 pool_broken = True
