@@ -181,3 +181,31 @@ def test_workers_end_when_the_parent_is_killed(tmp_path, hooked):
                 os.kill(pid, signal.SIGKILL)
         if proc.poll() is None:
             proc.kill()
+
+
+def test_workers_creating_the_same_new_ledger_at_once_never_see_it_damaged(tmp_path):
+    """Batch workers on a new submitter's ledger all open it at once: none may see another's brand-new,
+    still-empty file (which reads as damaged)."""
+    import threading
+
+    for n in range(5):
+        path = tmp_path / f"ledger-{n}.sqlite"
+        barrier = threading.Barrier(6)
+        errors: list[BaseException] = []
+
+        def open_it(path=path, barrier=barrier, errors=errors):
+            barrier.wait()
+            try:
+                Ledger(path).close()
+            except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+                errors.append(exc)
+
+        threads = [threading.Thread(target=open_it) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert not [p for p in tmp_path.iterdir() if p.name.endswith(".new")]
+        with Ledger(path) as ledger:
+            assert ledger.summary()["runs"] == 0
