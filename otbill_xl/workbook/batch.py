@@ -430,6 +430,7 @@ def _run_pool(todo: deque[tuple[str, str]], report: Callable[[InputResult], None
     solo: deque[tuple[str, str]] = deque()    # in flight when a worker died: retried one at a time
     attempts: dict[str, int] = {}
     inflight: dict[Future, tuple[str, str]] = {}
+    alone_inflight: set[Future] = set()  # a suspect's retry: nothing else starts beside it
     pool: ProcessPoolExecutor | None = None
     pool_broken = False
     args = (str(out_dir), str(ledger_path) if ledger_path else None, as_of, created, group, strict)
@@ -458,7 +459,10 @@ def _run_pool(todo: deque[tuple[str, str]], report: Callable[[InputResult], None
                     # quota; a worker frees each workbook when its task returns anyway.
                     pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
                                                initargs=(os.getpid(), stop_flag))
-                if solo:  # a suspect runs alone, so a worker it kills names it
+                alone = bool(solo)  # a suspect runs alone, so a worker it kills names it
+                if alone_inflight:
+                    batch = []
+                elif alone:
                     batch = [solo.popleft()] if not inflight else []
                 else:
                     batch = [todo.popleft() for _ in range(min(len(todo), workers - len(inflight)))]
@@ -466,16 +470,19 @@ def _run_pool(todo: deque[tuple[str, str]], report: Callable[[InputResult], None
                     try:
                         fut = pool.submit(convert_one, p, sha, *args)
                     except BrokenProcessPool:  # broke since the last look: these never started
-                        todo.extendleft(reversed(batch[i:]))
+                        (solo if alone else todo).extendleft(reversed(batch[i:]))
                         pool_broken = True
                         break
                     attempts[sha] = attempts.get(sha, 0) + 1
                     inflight[fut] = (p, sha)
+                    if alone:
+                        alone_inflight.add(fut)
             broken: list[tuple[str, str]] = []
             if inflight:
                 done, _ = wait(inflight, timeout=WATCH_INTERVAL, return_when=FIRST_COMPLETED)
                 for fut in done:
                     p, sha = inflight.pop(fut)
+                    alone_inflight.discard(fut)
                     try:
                         finish(fut.result())
                     except BrokenProcessPool:
@@ -489,6 +496,7 @@ def _run_pool(todo: deque[tuple[str, str]], report: Callable[[InputResult], None
                 rest, _ = wait(inflight, timeout=60)
                 for fut in rest:
                     p, sha = inflight.pop(fut)
+                    alone_inflight.discard(fut)
                     try:
                         finish(fut.result())
                     except BatchStopped:
