@@ -267,9 +267,8 @@ def test_create_claims_ribbon_action_headless(tmp_path):
 def test_ledger_rechecks_lines_inside_the_recording_transaction(tmp_path):
     """Two runs that both saw a line as unbilled: the second to record it is refused (and its file
     is not renamed into place), unless the line is being re-billed on purpose."""
-    from otbill_xl.ledger.store import AlreadyBilled
-
     from otbill_xl.ledger import ClaimRecord, LineRecord
+    from otbill_xl.ledger.store import AlreadyBilled
 
     renamed = []
     line = LineRecord("L1", "L1|P001|2026-08-03", "1234567893|P001|2026-08-03|97110|GO|1234567893|1", "", "97110",

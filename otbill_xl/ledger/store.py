@@ -372,10 +372,8 @@ class Ledger:
 
     def _settle(self, file_id: int, target: Path, part: Path | None, sha: str) -> str:
         if _sha256(target) is None and part is not None:
-            try:
-                part.unlink()  # a crashed writer's partial file (it holds PHI)
-            except FileNotFoundError:
-                pass  # renamed meanwhile: look at the target again
+            # A crashed writer's partial file (it holds PHI); renamed meanwhile: look at the target again.
+            part.unlink(missing_ok=True)
         found = _sha256(target)
         with self.transaction() as conn:
             if found is None:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from otbill_xl._locks import fsync_dir, in_use, try_lock
-from otbill_xl.domain.claims import Assembly, Claim, Excluded, assemble_claims
+from otbill_xl.domain.claims import Assembly, Claim, Excluded, assemble_claims, normalize_frequency
 from otbill_xl.domain.findings import Finding
 from otbill_xl.domain.identity import (
     EMPTY_HISTORY,
@@ -35,7 +35,6 @@ from otbill_xl.domain.identity import (
     sending_identity,
     service_identity,
 )
-from otbill_xl.domain.claims import normalize_frequency
 from otbill_xl.domain.scrub import scrub
 from otbill_xl.formats.x12 import ControlNumbers, X12Error, write_837p
 from otbill_xl.ledger import Ledger, LedgerChoice, open_ledger

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from otbill_xl.domain import npi, taxid
 from otbill_xl.domain.findings import Finding, Severity
 from otbill_xl.domain.models import PayerType, Relationship
-from otbill_xl.domain.x12_charset import identifier_sendable, text_sendable
 from otbill_xl.domain.scrub._context import (
     PATIENTS,
     PRACTICE,
@@ -20,6 +19,7 @@ from otbill_xl.domain.scrub._context import (
     hit,
     rule,
 )
+from otbill_xl.domain.x12_charset import identifier_sendable, text_sendable
 
 E, W = Severity.ERROR, Severity.WARNING
 
