@@ -371,6 +371,9 @@ def print_claims_summary(outcome) -> None:
         err.print(f"[red]{escape(problem)}[/]", highlight=False)
 
 
+EXIT_INTERRUPTED = 128 + 2  # the shell's status for a command stopped by SIGINT
+
+
 @app.command()
 def batch(
     inputs: Annotated[list[str], typer.Argument(help="Workbooks, folders or globs.")],
@@ -382,7 +385,9 @@ def batch(
     strict: Annotated[bool, typer.Option("--strict", help="Hold back lines with warnings too.")] = False,
     ledger_path: LedgerOpt = None,
 ) -> None:
-    """Convert many workbooks (check → price → claims) in parallel; resumable; batch-report.xlsx/json."""
+    """Convert many workbooks (check → price → claims) in parallel; resumable; batch-report.xlsx/json.
+
+    A worker that dies fails only its input; Ctrl-C stops cleanly (report marked interrupted, exit 130)."""
     from datetime import datetime
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -407,7 +412,7 @@ def batch(
         progress.update(task, completed=done, total=total, **tally)
         if not interactive:
             err.print(f"[{done}/{total}] {r.outcome:<10} {Path(r.path).name}: {r.claims} claims, {r.lines_billed} lines"
-                      + (f" — {r.message}" if r.message else ""), highlight=False)
+                      + (f" — {r.message}" if r.message else ""), highlight=False, markup=False)
 
     try:
         with progress:
@@ -421,6 +426,11 @@ def batch(
         out.print(f"{len(result.results)} inputs in {result.seconds:.1f} s: "
                   + ", ".join(f"{n} {k}" for k, n in sorted(result.counts.items()))
                   + f". Reports: {result.report_xlsx}, {result.report_json}")
+    if result.interrupted:
+        not_started = sum(1 for r in result.results if r.outcome == "not-started")
+        err.print(f"otbill: batch interrupted (Ctrl-C): {not_started} inputs not started; run the same command again "
+                  "to finish (converted inputs are skipped, nothing is billed twice).", highlight=False, markup=False)
+        raise typer.Exit(EXIT_INTERRUPTED)
     bad = sum(1 for r in result.results if r.outcome in ("unusable", "failed"))
     raise typer.Exit(EXIT_FINDINGS if bad else EXIT_OK)
 

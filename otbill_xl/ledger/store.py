@@ -127,7 +127,9 @@ class Ledger:
                                              isolation_level=None)
                 self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
                 return
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not exists:
+                _create(self.path)
+                exists = True
             self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
             self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # "file is not a database"
             self._conn.execute("PRAGMA journal_mode=WAL")
@@ -453,6 +455,16 @@ class Ledger:
                     problems.append(f"{f['path']}: content differs from what was recorded (edited after billing?)")
         return Integrity(not problems, problems)
 
+    def billed_by_input(self, workbook_sha256: str, *, since: datetime) -> dict[str, Any]:
+        """Claims, lines and files written by the runs of the workbook with this content (SHA-256) that
+        started at or after ``since`` — what one batch really billed for one input, however its worker
+        ended. Files in state written only (settle pending ones first with :meth:`resolve_pending`)."""
+        rows = self._rows(
+            "SELECT f.path, f.claims, f.lines FROM files f JOIN runs r ON r.id = f.run_id "
+            "WHERE r.workbook_sha256 = ? AND r.started >= ? AND f.state = 'written' ORDER BY f.id",
+            (workbook_sha256, since.isoformat(timespec="seconds")))
+        return {"claims": sum(r[1] for r in rows), "lines": sum(r[2] for r in rows), "files": [r[0] for r in rows]}
+
     # -- batch resume -------------------------------------------------------------------------
     def input_done(self, sha256: str) -> str | None:
         rows = self._rows("SELECT outcome FROM batch_inputs WHERE sha256 = ?", (sha256,))
@@ -462,6 +474,36 @@ class Ledger:
         with self.transaction() as conn:
             conn.execute("INSERT OR REPLACE INTO batch_inputs (sha256, path, outcome, finished) VALUES (?,?,?,?)",
                          (sha256, path, outcome, finished.isoformat(timespec="seconds")))
+
+
+def _create(path: Path) -> None:
+    """Create a ledger that appears complete or not at all: built under a temporary name and linked into
+    place. Two processes starting on a missing ledger at once (batch workers) would otherwise see each
+    other's brand-new 0-byte file, which reads as damaged."""
+    import os
+    import secrets
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.new")
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # the user's umask applies
+    try:
+        conn = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("BEGIN IMMEDIATE")
+            migrate(conn)
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process created it first: use that one
+        except OSError:  # a file system without hard links
+            if not path.exists():
+                os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _sha256(path: Path) -> str | None:

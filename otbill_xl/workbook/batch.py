@@ -4,17 +4,42 @@ Each workbook runs check → price → claims in a worker process (one bad workb
 others); the parent only collects small result records, so its memory stays flat however many inputs
 there are. Every output is written under a temporary name and renamed, so an interrupted batch leaves
 no half-written file; an input whose content (SHA-256) was already converted is skipped on the next run.
+
+Faults (issue #9 §3):
+
+* **A worker dies** (out of memory, killed): Python's pool then fails every input in flight and stops
+  the other workers. Only as many inputs as there are workers are ever in flight, so the parent knows
+  which they were: a lone one is the culprit and is reported failed; several are retried one at a time
+  in a new pool, and the one that kills a worker again when run alone is reported failed. The ledger
+  never bills a line twice, so a retry reports what the first attempt billed as already billed. What a
+  failed or interrupted input really billed is read from its ledger (:meth:`Ledger.billed_by_input`).
+* **Ctrl-C** (SIGINT): workers ignore it; the parent stops starting inputs at once, gives running ones
+  :data:`STOP_GRACE` seconds to finish, then asks them to roll back (the two-phase recording in
+  :mod:`otbill_xl.workbook.claims` makes a stopped file safe), writes the report marked
+  ``interrupted`` with the inputs not started, and the command exits 130. A second Ctrl-C skips the grace.
+* **The parent is killed** (kill -9): each worker runs a daemon thread that polls ``os.getppid()``
+  every :data:`WATCH_INTERVAL` seconds and ends the worker (``os._exit``) when the parent is gone. Not
+  ``prctl(PR_SET_PDEATHSIG)``: that is Linux-only and fires when the *thread* that started the worker
+  ends, not the process; polling works on Linux and macOS alike and costs nothing measurable. A worker
+  stopped this way mid-file is safe for the same reason as above; the next run settles it. (Windows:
+  no watch and no roll-back on Ctrl-C — running inputs finish.)
 """
 
 from __future__ import annotations
 
 import glob
 import hashlib
+import importlib
 import json
+import multiprocessing
 import os
+import signal
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -26,6 +51,14 @@ from otbill_xl.workbook.files import atomic_save
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 REPORT_STEM = "batch-report"  # batch-report-YYYYmmdd-HHMMSS.json / .xlsx
+#: Seconds an interrupted batch lets running inputs finish before it asks them to roll back.
+STOP_GRACE = 2.0
+#: How often a worker looks whether its parent is gone or asks it to stop (seconds).
+WATCH_INTERVAL = 0.2
+#: ``module:function`` replacing :func:`_step` in the workers (fault-injection tests only).
+HOOK_ENV = "OTBILL_BATCH_HOOK"
+#: Exit status of a worker that stops because its parent is gone.
+ORPHAN_EXIT = 75
 
 
 @dataclass
@@ -34,7 +67,8 @@ class InputResult:
 
     path: str
     sha256: str = ""
-    outcome: str = "pending"     # converted | held-lines | skipped | duplicate | unusable | failed
+    # converted | held-lines | skipped | duplicate | unusable | failed | interrupted | not-started
+    outcome: str = "pending"
     message: str = ""
     charge_lines: int = 0
     errors: int = 0
@@ -42,10 +76,74 @@ class InputResult:
     claims: int = 0
     lines_billed: int = 0
     lines_held: int = 0
+    already_billed: int = 0     # lines held back because the ledger has them billed (by any run)
     expected_payment: str = "0.00"
     files: list[str] = field(default_factory=list)
     annotated: str = ""
+    ledger: str = ""
+    attempts: int = 0
     seconds: float = 0.0
+
+
+INTERRUPTED = "stopped by Ctrl-C before it finished; run the batch again to finish it"
+
+
+class BatchStopped(BaseException):
+    """Raised in a worker's main thread when the parent asks it to stop (Ctrl-C): the input rolls back."""
+
+
+def _step(name: str, path: str) -> None:
+    """A named point in a worker's conversion of ``path`` (``located``, ``billed``, ``saved``). Does
+    nothing; fault-injection tests replace it through :data:`HOOK_ENV` to kill or hold a worker there."""
+
+
+#: In a worker: how many tasks it started, the one running (0: idle), the last one asked to stop.
+_task = {"count": 0, "running": 0, "signalled": 0}
+
+
+def _worker_init(parent_pid: int, stop_flag: Any) -> None:
+    """Each worker: ignore Ctrl-C (the parent decides), stop when asked, end when the parent is gone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "SIGUSR1"):  # POSIX; on Windows running inputs always finish
+        signal.signal(signal.SIGUSR1, _on_stop)
+        signal.siginterrupt(signal.SIGUSR1, False)  # C libraries (SQLite) never see EINTR; sleeps still wake
+    hook = os.environ.get(HOOK_ENV, "")
+    if hook:
+        module, _, name = hook.partition(":")
+        globals()["_step"] = getattr(importlib.import_module(module), name)
+    if os.name != "posix":  # pragma: no cover - Windows: getppid() does not change when the parent dies
+        return
+    watched = os.getppid()  # the parent, or a forkserver that ends with it
+    if watched != parent_pid and not _alive(parent_pid):
+        os._exit(ORPHAN_EXIT)  # the parent died before this worker started
+    threading.Thread(target=_watch, args=(watched, stop_flag), name="otbill-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _watch(parent: int, stop_flag: Any) -> None:
+    main = threading.main_thread().ident
+    while True:
+        if os.getppid() != parent:  # re-parented: the parent is gone
+            os._exit(ORPHAN_EXIT)
+        task = _task["running"]
+        if stop_flag.value and task and _task["signalled"] != task and hasattr(signal, "pthread_kill"):
+            _task["signalled"] = task
+            signal.pthread_kill(main, signal.SIGUSR1)  # wakes a blocking call, unlike _thread.interrupt_main
+        time.sleep(WATCH_INTERVAL)
+
+
+def _on_stop(signum: int, frame: object) -> None:
+    if _task["running"]:
+        raise BatchStopped
 
 
 def expand_inputs(inputs: Iterable[str]) -> list[Path]:
@@ -88,6 +186,18 @@ def convert_one(path: str, sha: str, out_dir: str, ledger_path: str | None, as_o
                 group: str, strict: bool) -> InputResult:
     """Worker: check → price → claims for one workbook, billed into its submitter's ledger (or
     ``ledger_path``). Never raises for bad input."""
+    _task["count"] += 1
+    _task["running"] = _task["count"]
+    try:
+        return _convert(path, sha, out_dir, ledger_path, as_of, created, group, strict)
+    except BatchStopped:  # asked to stop outside _convert's own handler
+        return InputResult(path, sha, "interrupted", INTERRUPTED, attempts=1)
+    finally:
+        _task["running"] = 0
+
+
+def _convert(path: str, sha: str, out_dir: str, ledger_path: str | None, as_of: date, created: datetime,
+             group: str, strict: bool) -> InputResult:
     from otbill_xl.ledger import LedgerChoice, open_ledger
     from otbill_xl.workbook.check import check_charges
     from otbill_xl.workbook.claims import create_claims, run_stamp
@@ -96,12 +206,14 @@ def convert_one(path: str, sha: str, out_dir: str, ledger_path: str | None, as_o
     from otbill_xl.workbook.reader import read_book
 
     start = time.perf_counter()
-    result = InputResult(path=path, sha256=sha)
+    result = InputResult(path=path, sha256=sha, attempts=1)
     src = Path(path)
     try:
         port = FileWorkbook(src)
         choice = LedgerChoice(Path(ledger_path) if ledger_path else None, Path(out_dir))
         location = choice.locate(read_book(port)[0].practice)
+        result.ledger = str(location.path)
+        _step("located", path)
         ledger, notes = open_ledger(location)
         try:
             if ledger.input_done(sha):
@@ -119,19 +231,24 @@ def convert_one(path: str, sha: str, out_dir: str, ledger_path: str | None, as_o
         with Ledger(location.path) as ledger:
             claims = create_claims(port, out_dir=Path(out_dir), ledger=ledger, as_of=as_of, created=created,
                                    group=group, strict=strict, command="batch", workbook_sha256=sha)
+            result.claims = len(claims.billed_claims)
+            result.lines_billed = claims.lines_billed
+            result.files = [f.path for f in claims.files if f.state == "written"]
+            result.already_billed = sum(1 for p in claims.prior.values() if p.kind == "billed")
+            _step("billed", path)
             suffix = ".xlsm" if src.suffix.lower() == ".xlsm" else ".xlsx"  # keep macros loadable
             annotated = unused_name(Path(out_dir) / f"{src.stem}-{sha[:8]}.otbill-{run_stamp(created)}{suffix}")
             # What was billed is in the ledger: record the input before anything else can fail.
             ledger.mark_input(sha, path, "converted", created)
-            result.claims = len(claims.billed_claims)
-            result.lines_billed = claims.lines_billed
-            result.files = [f.path for f in claims.files if f.state == "written"]
             port.save(str(annotated))
+            _step("saved", path)
         result.lines_held = len(claims.assembly.excluded)
         result.annotated = str(annotated)
         result.outcome = "held-lines" if result.lines_held else "converted"
         if claims.problems or notes or claims.notes:
             result.message = "; ".join([*claims.problems, *notes, *claims.notes])
+    except BatchStopped:
+        result.outcome, result.message = "interrupted", INTERRUPTED
     except OtbillError as exc:
         result.outcome, result.message = "unusable", str(exc)
     except Exception as exc:  # a bug must not stop the batch; no data in the message
@@ -148,6 +265,7 @@ class BatchResult:
     report_json: str
     report_xlsx: str
     seconds: float
+    interrupted: bool = False
 
     @property
     def counts(self) -> dict[str, int]:
@@ -157,71 +275,256 @@ class BatchResult:
         return out
 
 
+class _CtrlC:
+    """While running in the main thread, SIGINT sets a flag instead of raising KeyboardInterrupt."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.at = 0.0
+        self._previous: Any = None
+
+    def __enter__(self) -> _CtrlC:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.count += 1
+        self.at = self.at or time.monotonic()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def _practice_of(path: str):
+    """Only the Practice sheet of a workbook (to find its ledger without reading its charges)."""
+    from otbill_xl.workbook.files import FileWorkbook
+    from otbill_xl.workbook.mapping import merge_overrides, overrides_from_rows
+    from otbill_xl.workbook.reader import COLUMNS_SHEET, SHEETS, _practice, _Reader
+
+    port = FileWorkbook(Path(path))
+    sheet_overrides = overrides_from_rows(port.values(COLUMNS_SHEET)) if COLUMNS_SHEET in port.sheet_names() else {}
+    reader = _Reader(port, merge_overrides(sheet_overrides, {}))
+    spec = next(s for s in SHEETS if s.name == "Practice")
+    return _practice(reader, reader.read_sheet(spec))
+
+
+def _ledger_of(r: InputResult, out_dir: Path, ledger_path: Path | None) -> Path:
+    from otbill_xl.ledger import LedgerChoice
+
+    if r.ledger:
+        return Path(r.ledger)
+    if ledger_path is not None:
+        return ledger_path
+    return LedgerChoice(None, out_dir).locate(_practice_of(r.path)).path
+
+
+def _billed(r: InputResult, out_dir: Path, ledger_path: Path | None, created: datetime) -> dict[str, Any] | None:
+    """What this batch billed for ``r``'s input, from its ledger (pending files of stopped workers settled
+    first); None when the ledger cannot be found or read."""
+    try:
+        path = _ledger_of(r, out_dir, ledger_path)
+        r.ledger = str(path)
+        if not path.is_file():
+            return {"claims": 0, "lines": 0, "files": []}
+        with Ledger(path) as ledger:
+            ledger.resolve_pending()
+            return ledger.billed_by_input(r.sha256, since=created)
+    except Exception:  # the report must still be written; say the figure is unknown
+        return None
+
+
+def _from_ledger(r: InputResult, out_dir: Path, ledger_path: Path | None, created: datetime) -> None:
+    """A failed or interrupted input: its claims, lines and files as its ledger has them."""
+    got = _billed(r, out_dir, ledger_path, created)
+    if got is None:
+        r.message += " — what it billed could not be read from the ledger; run `otbill ledger check`"
+        return
+    before = r.lines_billed
+    r.claims, r.lines_billed, r.files = got["claims"], got["lines"], got["files"]
+    if r.lines_billed and not before:
+        r.message += (f" — {r.lines_billed} lines were billed before it stopped (they are in the ledger and will "
+                      "not be billed again)")
+
+
+def _after_retry(r: InputResult, out_dir: Path, ledger_path: Path | None, created: datetime) -> None:
+    """A retried input: lines billed by the attempt a dead worker cut short count as billed by it (the
+    retry held them back as already billed)."""
+    if r.outcome not in ("converted", "held-lines"):
+        return
+    got = _billed(r, out_dir, ledger_path, created)
+    earlier = (got["lines"] - r.lines_billed) if got else 0
+    note = f"retried after a worker stopped (attempt {r.attempts})"
+    if got and earlier > 0:
+        r.claims, r.lines_billed, r.files = got["claims"], got["lines"], got["files"]
+        r.lines_held = max(0, r.lines_held - earlier)
+        r.outcome = "held-lines" if r.lines_held else "converted"
+        note += (f"; {earlier} lines billed by the stopped attempt are reported as already billed (billed once; "
+                 "they are in lines_billed)")
+    r.message = "; ".join(x for x in (note, r.message) if x)
+
+
 def run_batch(inputs: Iterable[str], out_dir: Path, *, ledger_path: Path | None = None, workers: int | None = None,
               as_of: date, created: datetime, group: str = "visit", strict: bool = False,
-              on_result: Callable[[InputResult, int, int], None] | None = None) -> BatchResult:
+              on_result: Callable[[InputResult, int, int], None] | None = None,
+              stop_grace: float = STOP_GRACE) -> BatchResult:
     """Convert every input workbook; returns per-input results and writes the batch reports.
 
     Each workbook bills into its submitter's ledger (or ``ledger_path`` for all). Inputs with the same
-    content (SHA-256) are converted once; the others are reported as duplicates of the first.
+    content (SHA-256) are converted once; the others are reported as duplicates of the first. A dead
+    worker fails only its input; Ctrl-C stops the batch cleanly (``BatchResult.interrupted``).
     """
     start = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = expand_inputs(inputs)
+    total = len(paths)
     results: list[InputResult] = []
-    todo: list[tuple[str, str]] = []
+
+    def report(r: InputResult) -> None:  # each input once: the progress count never repeats
+        results.append(r)
+        if on_result:
+            on_result(r, len(results), total)
+
+    todo: deque[tuple[str, str]] = deque()
     first_of: dict[str, Path] = {}
     for p in paths:
         if not p.exists():
-            results.append(InputResult(str(p), outcome="unusable", message=f"{p.name}: the file does not exist."))
+            report(InputResult(str(p), outcome="unusable", message=f"{p.name}: the file does not exist."))
             continue
         sha = file_sha256(p)
         if sha in first_of:
-            results.append(InputResult(str(p), sha, "duplicate",
-                                       f"same content as {first_of[sha].name}; converted once, as that input"))
+            report(InputResult(str(p), sha, "duplicate",
+                               f"same content as {first_of[sha].name}; converted once, as that input"))
             continue
         first_of[sha] = p
         todo.append((str(p), sha))
-    total = len(paths)
-    for i, r in enumerate(results, start=1):
-        if on_result:
-            on_result(r, i, total)
-    workers = max(1, workers or os.cpu_count() or 1)
-    if todo:
-        # No max_tasks_per_child: on Python 3.11 the pool hangs once a worker retires after its quota
-        # (seen here after 25 tasks); a worker frees each workbook when its task returns anyway.
-        with ProcessPoolExecutor(max_workers=min(workers, len(todo))) as pool:
-            origin: dict[Future, tuple[str, str]] = {
-                pool.submit(convert_one, p, sha, str(out_dir), str(ledger_path) if ledger_path else None, as_of,
-                            created, group, strict): (p, sha)
-                for p, sha in todo}
-            pending: set[Future] = set(origin)
-            try:
-                while pending:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        try:
-                            results.append(fut.result())
-                        except Exception as exc:  # the worker process died (e.g. out of memory)
-                            p, sha = origin[fut]
-                            results.append(InputResult(p, sha, "failed", f"worker stopped ({type(exc).__name__})"))
-                        if on_result:
-                            on_result(results[-1], len(results), total)
-            except BaseException:
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
-    order = {str(p): i for i, p in enumerate(paths)}
-    results.sort(key=lambda r: order.get(r.path, len(order)))
-    stamp = created.strftime("%Y%m%d-%H%M%S")  # a re-run never replaces an earlier run's report
-    batch = BatchResult(results, str(unused_name(out_dir / f"{REPORT_STEM}-{stamp}.json")),
-                        str(unused_name(out_dir / f"{REPORT_STEM}-{stamp}.xlsx")), round(time.perf_counter() - start, 3))
-    write_reports(batch, as_of=as_of, created=created)
+    workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
+    with _CtrlC() as ctrl_c:
+        interrupted = _run_pool(todo, report, ctrl_c, out_dir=out_dir, ledger_path=ledger_path, workers=workers,
+                                as_of=as_of, created=created, group=group, strict=strict, stop_grace=stop_grace)
+        if interrupted or any(r.outcome in ("failed", "interrupted") for r in results):
+            from otbill_xl.workbook.claims import remove_stray_parts
+
+            remove_stray_parts(out_dir)  # no worker is left: a .part here is a stopped worker's
+        order = {str(p): i for i, p in enumerate(paths)}
+        results.sort(key=lambda r: order.get(r.path, len(order)))
+        stamp = created.strftime("%Y%m%d-%H%M%S")  # a re-run never replaces an earlier run's report
+        batch = BatchResult(results, str(unused_name(out_dir / f"{REPORT_STEM}-{stamp}.json")),
+                            str(unused_name(out_dir / f"{REPORT_STEM}-{stamp}.xlsx")),
+                            round(time.perf_counter() - start, 3), interrupted)
+        write_reports(batch, as_of=as_of, created=created)
     return batch
+
+
+def _run_pool(todo: deque[tuple[str, str]], report: Callable[[InputResult], None], ctrl_c: _CtrlC, *, out_dir: Path,
+              ledger_path: Path | None, workers: int, as_of: date, created: datetime, group: str, strict: bool,
+              stop_grace: float) -> bool:
+    """Run ``todo`` in worker processes, at most ``workers`` inputs in flight (so no input waits in a
+    queue that a Ctrl-C could not take back, and a dead worker's suspects are known). Returns whether
+    the batch was interrupted."""
+    if not todo:
+        return bool(ctrl_c.count)
+    ctx = multiprocessing.get_context()
+    stop_flag = ctx.RawValue("b", 0)  # no lock: a killed parent can never leave one held
+    solo: deque[tuple[str, str]] = deque()    # in flight when a worker died: retried one at a time
+    attempts: dict[str, int] = {}
+    inflight: dict[Future, tuple[str, str]] = {}
+    alone_inflight: set[Future] = set()  # a suspect's retry: nothing else starts beside it
+    pool: ProcessPoolExecutor | None = None
+    pool_broken = False
+    args = (str(out_dir), str(ledger_path) if ledger_path else None, as_of, created, group, strict)
+
+    def finish(r: InputResult) -> None:
+        r.attempts = attempts.get(r.sha256, 1)
+        if r.outcome in ("failed", "interrupted"):
+            _from_ledger(r, out_dir, ledger_path, created)
+        elif r.attempts > 1:
+            _after_retry(r, out_dir, ledger_path, created)
+        report(r)
+
+    try:
+        while todo or solo or inflight:
+            if ctrl_c.count:
+                for p, sha in (*solo, *todo):
+                    report(InputResult(p, sha, "not-started", "the batch was interrupted (Ctrl-C) before this "
+                                                              "input started; run the batch again"))
+                solo.clear()
+                todo.clear()
+                if not stop_flag.value and (ctrl_c.count > 1 or time.monotonic() - ctrl_c.at >= stop_grace):
+                    stop_flag.value = 1  # the running inputs roll back
+            elif not pool_broken:
+                if pool is None:
+                    # No max_tasks_per_child: on Python 3.11 the pool hangs once a worker retires after its
+                    # quota; a worker frees each workbook when its task returns anyway.
+                    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
+                                               initargs=(os.getpid(), stop_flag))
+                alone = bool(solo)  # a suspect runs alone, so a worker it kills names it
+                if alone_inflight:
+                    batch = []
+                elif alone:
+                    batch = [solo.popleft()] if not inflight else []
+                else:
+                    batch = [todo.popleft() for _ in range(min(len(todo), workers - len(inflight)))]
+                for i, (p, sha) in enumerate(batch):
+                    try:
+                        fut = pool.submit(convert_one, p, sha, *args)
+                    except BrokenProcessPool:  # broke since the last look: these never started
+                        (solo if alone else todo).extendleft(reversed(batch[i:]))
+                        pool_broken = True
+                        break
+                    attempts[sha] = attempts.get(sha, 0) + 1
+                    inflight[fut] = (p, sha)
+                    if alone:
+                        alone_inflight.add(fut)
+            broken: list[tuple[str, str]] = []
+            if inflight:
+                done, _ = wait(inflight, timeout=WATCH_INTERVAL, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    p, sha = inflight.pop(fut)
+                    alone_inflight.discard(fut)
+                    try:
+                        finish(fut.result())
+                    except BrokenProcessPool:
+                        broken.append((p, sha))
+                    except BatchStopped:
+                        finish(InputResult(p, sha, "interrupted", INTERRUPTED))
+                    except Exception as exc:  # the result could not come back
+                        finish(InputResult(p, sha, "failed", f"the worker could not return ({type(exc).__name__})"))
+            if broken:
+                # The pool fails every input in flight at once: collect them all before deciding.
+                rest, _ = wait(inflight, timeout=60)
+                for fut in rest:
+                    p, sha = inflight.pop(fut)
+                    alone_inflight.discard(fut)
+                    try:
+                        finish(fut.result())
+                    except BatchStopped:
+                        finish(InputResult(p, sha, "interrupted", INTERRUPTED))
+                    except Exception:
+                        broken.append((p, sha))
+                pool_broken = True
+            if pool_broken and not inflight and pool is not None:
+                pool.shutdown(wait=True)
+                pool, pool_broken = None, False
+            for p, sha in broken:
+                if ctrl_c.count:
+                    finish(InputResult(p, sha, "interrupted", INTERRUPTED))
+                elif len(broken) == 1:
+                    finish(InputResult(p, sha, "failed", "the worker converting it stopped (out of memory or killed)"
+                                       + ("; it stops a worker again when run alone" if attempts[sha] > 1 else "")))
+                else:
+                    solo.append((p, sha))  # one of these stopped the worker: retry each alone
+    finally:
+        if pool is not None:
+            stop_flag.value = 1
+            pool.shutdown(wait=True, cancel_futures=True)
+    return bool(ctrl_c.count)
 
 
 def write_reports(batch: BatchResult, *, as_of: date, created: datetime) -> None:
     payload: dict[str, Any] = {"as_of": as_of.isoformat(), "created": created.isoformat(timespec="seconds"),
-                               "seconds": batch.seconds, "counts": batch.counts,
+                               "seconds": batch.seconds, "interrupted": batch.interrupted, "counts": batch.counts,
                                "inputs": [asdict(r) for r in batch.results]}
     text = json.dumps(payload, indent=2)
     atomic_save(lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), Path(batch.report_json))
@@ -242,5 +545,11 @@ def write_reports(batch: BatchResult, *, as_of: date, created: datetime) -> None
         for cell in ws[ws.max_row]:
             if isinstance(cell.value, str) and cell.value.startswith(("=", "+", "-", "@")):
                 cell.data_type = "s"
+    if batch.interrupted:
+        not_started = sum(1 for r in batch.results if r.outcome == "not-started")
+        ws.append([])
+        ws.append(["interrupted", f"The batch was interrupted (Ctrl-C): {not_started} inputs not started; run the "
+                                  "same batch again to finish (converted inputs are skipped, nothing is billed twice)."])
+        ws.cell(ws.max_row, 1).font = Font(bold=True)
     ws.freeze_panes = "A2"
     atomic_save(wb.save, Path(batch.report_xlsx))

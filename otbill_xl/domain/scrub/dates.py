@@ -145,7 +145,7 @@ def recert_overdue_line(v: VisitContext) -> Iterator[tuple[int, Hit]]:
 def recert_overdue_poc(s: SheetContext) -> Iterator[Finding]:
     """``date.recert-overdue`` on the Patients sheet: a Medicare/MA plan of care whose POCEnd is more
     than 90 days after POCStart cannot be covered by one certification (facts §7)."""
-    for pid, pf in s.charged.items():
+    for pf in s.charged.values():
         p = pf.patient
         if p is None or p.poc_start is None or p.poc_end is None or not _cert_applies(pf):
             continue

@@ -28,7 +28,7 @@ E, W = Severity.ERROR, Severity.WARNING
 def auth_missing(s: SheetContext) -> Iterator[Finding]:
     """Payers with RequiresAuth = Y deny services without a prior authorization (CARC 197). Reported
     once per patient with charge lines, on the Patients sheet."""
-    for pid, pf in s.charged.items():
+    for pf in s.charged.values():
         if pf.patient is None or pf.payer is None or not pf.payer.requires_auth:
             continue
         if not pf.patient.auth_number:
