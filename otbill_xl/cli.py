@@ -479,26 +479,31 @@ def demo(
     from otbill_xl.workbook.check import check_charges
     from otbill_xl.workbook.claims import create_claims
     from otbill_xl.workbook.files import FileWorkbook
+    from otbill_xl.workbook.pipeline import Pipeline
     from otbill_xl.workbook.price import price_charges
     from otbill_xl.workbook.sample import PLANTED_ERRORS
     from otbill_xl.workbook.templates import build_sample
 
     sample = build_sample(dest / "sample-practice.xlsx")
     out.print(f"[bold]Sample practice workbook:[/] {sample}")
-    book, report = load(sample, None)
+    day = parse_as_of(as_of)
+    try:
+        port = FileWorkbook(sample)
+        pipeline = Pipeline(port, as_of=day)  # read once, scrub once: check, price and claims share it
+        book, report = pipeline.read
+    except OtbillError as exc:
+        raise fail(str(exc)) from None
     print_report(report)
     out.print(f"{len(book.charges)} charge lines for {len(book.patients)} patients, {len(book.payers)} payers, "
               f"{len(book.providers)} providers.\n")
 
-    day = parse_as_of(as_of)
-    port = FileWorkbook(sample)
-    outcome = check_charges(port, as_of=day)
+    outcome = check_charges(port, pipeline=pipeline)
     print_findings(outcome.findings, limit=20)
     s = outcome.summary
     out.print(f"[bold]Check[/] as of {day.isoformat()}: {s['lines_checked']} lines, [red]{s['errors']} errors[/], "
               f"[yellow]{s['warnings']} warnings[/], [blue]{s['infos']} infos[/]; units computed for "
               f"{s['units_filled']} blank cells.\n")
-    priced = price_charges(port, as_of=day)
+    priced = price_charges(port, pipeline=pipeline)
     print_price_totals(priced)
     # Claims: the demo keeps its own ledger and claim folder and starts them afresh on every run, so
     # running it twice shows the same result (a real run never forgets what it billed).
@@ -507,7 +512,8 @@ def demo(
     for old in [*claims_dir.glob("*.837"), demo_ledger]:
         old.unlink(missing_ok=True)
     with Ledger(demo_ledger) as ledger:
-        billed = create_claims(port, out_dir=claims_dir, ledger=ledger, as_of=day, created=datetime.now())
+        billed = create_claims(port, out_dir=claims_dir, ledger=ledger, as_of=day, created=datetime.now(),
+                               pipeline=pipeline)
     out.print()
     print_claims_summary(billed)
     annotated = dest / "sample-practice.otbill.xlsx"

@@ -202,16 +202,17 @@ def _convert(path: str, sha: str, out_dir: str, ledger_path: str | None, as_of: 
     from otbill_xl.workbook.check import check_charges
     from otbill_xl.workbook.claims import create_claims, run_stamp
     from otbill_xl.workbook.files import FileWorkbook
+    from otbill_xl.workbook.pipeline import Pipeline
     from otbill_xl.workbook.price import price_charges
-    from otbill_xl.workbook.reader import read_book
 
     start = time.perf_counter()
     result = InputResult(path=path, sha256=sha, attempts=1)
     src = Path(path)
     try:
         port = FileWorkbook(src)
+        pipeline = Pipeline(port, as_of=as_of)  # one read, one scrub for check, price and claims
         choice = LedgerChoice(Path(ledger_path) if ledger_path else None, Path(out_dir))
-        location = choice.locate(read_book(port)[0].practice)
+        location = choice.locate(pipeline.book.practice)
         result.ledger = str(location.path)
         _step("located", path)
         ledger, notes = open_ledger(location)
@@ -222,15 +223,16 @@ def _convert(path: str, sha: str, out_dir: str, ledger_path: str | None, as_of: 
                 return result
         finally:
             ledger.close()
-        checked = check_charges(port, as_of=as_of)
+        checked = check_charges(port, pipeline=pipeline)
         summary = checked.summary
         result.charge_lines = summary["lines_checked"]
         result.errors, result.warnings = summary["errors"], summary["warnings"]
-        priced = price_charges(port, as_of=as_of)
+        priced = price_charges(port, pipeline=pipeline)
         result.expected_payment = f"{sum((t.expected_payer_payment for t in priced.result.totals), start=0):.2f}"
         with Ledger(location.path) as ledger:
             claims = create_claims(port, out_dir=Path(out_dir), ledger=ledger, as_of=as_of, created=created,
-                                   group=group, strict=strict, command="batch", workbook_sha256=sha)
+                                   group=group, strict=strict, command="batch", workbook_sha256=sha,
+                                   pipeline=pipeline)
             result.claims = len(claims.billed_claims)
             result.lines_billed = claims.lines_billed
             result.files = [f.path for f in claims.files if f.state == "written"]

@@ -15,10 +15,11 @@ from datetime import date
 from typing import Any
 
 from otbill_xl.domain.findings import Finding, Severity, count_by_severity
-from otbill_xl.domain.scrub import RULES, scrub
+from otbill_xl.domain.scrub import RULES
 from otbill_xl.workbook.mapping import Overrides
+from otbill_xl.workbook.pipeline import Pipeline
 from otbill_xl.workbook.port import FILL_COMPUTED, FILL_ERROR, FILL_INFO, FILL_WARNING, WorkbookPort
-from otbill_xl.workbook.reader import ReadReport, finding_dict, read_book
+from otbill_xl.workbook.reader import ReadReport, finding_dict
 
 FINDINGS_SHEET = "Findings"
 SUMMARY_SHEET = "Check Summary"
@@ -61,16 +62,25 @@ class CheckOutcome:
                 "units_filled": self.units_filled, "as_of": self.as_of.isoformat()}
 
 
+def _required(as_of: date | None) -> date:
+    if as_of is None:
+        raise TypeError("as_of is required without a pipeline")
+    return as_of
+
+
 def _order(f: Finding) -> tuple:
     return (f.severity.rank, f.location.sheet, f.location.row or 0, f.location.column, f.rule)
 
 
-def check_charges(port: WorkbookPort, *, as_of: date, overrides: Overrides | None = None,
-                  annotate: bool = True, group_by_discipline: bool = True) -> CheckOutcome:
-    """Check the charge sheet in ``port`` as of ``as_of`` and (by default) annotate the port."""
-    book, report = read_book(port, overrides=overrides)
-    result = scrub(book, as_of=as_of, group_by_discipline=group_by_discipline)
-    findings = tuple(sorted((*report.findings, *map(report.locate, result.findings)), key=_order))
+def check_charges(port: WorkbookPort, *, as_of: date | None = None, overrides: Overrides | None = None,
+                  annotate: bool = True, group_by_discipline: bool = True,
+                  pipeline: Pipeline | None = None) -> CheckOutcome:
+    """Check the charge sheet in ``port`` as of ``as_of`` and (by default) annotate the port. With a
+    ``pipeline`` (the same port), its read and scrub are used (and shared with price and claims)."""
+    if pipeline is None:
+        pipeline = Pipeline(port, as_of=_required(as_of), overrides=overrides, group_by_discipline=group_by_discipline)
+    as_of, book, report, result = pipeline.as_of, pipeline.book, pipeline.report, pipeline.scrubbed
+    findings = tuple(sorted(pipeline.findings, key=_order))
     units_filled = 0
     if annotate:
         units_filled = _fill_units(port, report, book.charges, result.computed_units, findings)

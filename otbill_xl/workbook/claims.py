@@ -35,14 +35,14 @@ from otbill_xl.domain.identity import (
     sending_identity,
     service_identity,
 )
-from otbill_xl.domain.scrub import scrub
 from otbill_xl.errors import OutputError
 from otbill_xl.formats.x12 import ControlNumbers, X12Error, write_837p
 from otbill_xl.ledger import Ledger, LedgerChoice, open_ledger
 from otbill_xl.ledger.store import AlreadyBilled, ClaimRecord, LineRecord, Resolution, legacy_line_key
 from otbill_xl.workbook.mapping import Overrides
+from otbill_xl.workbook.pipeline import Pipeline
 from otbill_xl.workbook.port import FILL_COMPUTED, FILL_WARNING, WorkbookPort
-from otbill_xl.workbook.reader import ReadReport, read_book
+from otbill_xl.workbook.reader import ReadReport
 
 CLAIMS_SHEET = "Claims"
 HELD_SHEET = "Held Back"
@@ -195,7 +195,8 @@ def remove_stray_parts(folder: Path) -> int:
 def create_claims(port: WorkbookPort, *, out_dir: Path, ledger: Ledger | LedgerChoice, as_of: date,
                   created: datetime, group: str = "visit", strict: bool = False, dry_run: bool = False,
                   preview: bool = False, rebill: frozenset[str] = frozenset(), overrides: Overrides | None = None,
-                  annotate: bool = True, command: str = "claims", workbook_sha256: str = "") -> ClaimsOutcome:
+                  annotate: bool = True, command: str = "claims", workbook_sha256: str = "",
+                  pipeline: Pipeline | None = None) -> ClaimsOutcome:
     """Bill the clean, not-yet-billed lines of the workbook in ``port`` into 837P files in ``out_dir``.
 
     ``ledger`` is an open :class:`Ledger` or a :class:`LedgerChoice` (the ledger is then found from
@@ -203,9 +204,9 @@ def create_claims(port: WorkbookPort, *, out_dir: Path, ledger: Ledger | LedgerC
     (a dry run) writes ``*.837.preview`` files with ISA15=T and never touches the ledger.
     """
     dry_run = dry_run or preview
-    book, report = read_book(port, overrides=overrides)
-    scrubbed = scrub(book, as_of=as_of)
-    findings = tuple(report.locate(f) for f in (*report.findings, *scrubbed.findings))
+    if pipeline is None:
+        pipeline = Pipeline(port, as_of=as_of, overrides=overrides)
+    book, report, scrubbed, findings = pipeline.book, pipeline.report, pipeline.scrubbed, pipeline.findings
     notes: list[str] = []
     own_ledger = isinstance(ledger, LedgerChoice)
     if own_ledger:

@@ -12,13 +12,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from otbill_xl.domain.findings import Finding, Severity
-from otbill_xl.domain.pricing import LinePrice, PayerTotals, PricingResult, price_book
-from otbill_xl.domain.scrub import scrub
+from otbill_xl.domain.findings import Finding
+from otbill_xl.domain.pricing import LinePrice, PayerTotals, PricingResult
 from otbill_xl.workbook.check import annotate_cells
 from otbill_xl.workbook.mapping import Overrides
+from otbill_xl.workbook.pipeline import Pipeline
 from otbill_xl.workbook.port import FILL_ERROR, WorkbookPort
-from otbill_xl.workbook.reader import ReadReport, finding_dict, read_book
+from otbill_xl.workbook.reader import ReadReport, finding_dict
 
 PRICING_SHEET = "Pricing"
 TOTALS_SHEET = "Pricing Totals"
@@ -80,17 +80,17 @@ def totals_dict(t: PayerTotals) -> dict[str, Any]:
             for k, v in zip(TOTAL_COLUMNS, totals_values(t), strict=True)}
 
 
-def price_charges(port: WorkbookPort, *, as_of: date, overrides: Overrides | None = None,
-                  annotate: bool = True) -> PriceOutcome:
-    """Price every charge line in ``port`` and (by default) write the Pricing sheets into it."""
-    book, report = read_book(port, overrides=overrides)
-    scrubbed = scrub(book, as_of=as_of)
+def price_charges(port: WorkbookPort, *, as_of: date | None = None, overrides: Overrides | None = None,
+                  annotate: bool = True, pipeline: Pipeline | None = None) -> PriceOutcome:
+    """Price every charge line in ``port`` and (by default) write the Pricing sheets into it. With a
+    ``pipeline`` (the same port), its read, scrub and pricing are used."""
+    if pipeline is None:
+        if as_of is None:
+            raise TypeError("as_of is required without a pipeline")
+        pipeline = Pipeline(port, as_of=as_of, overrides=overrides)
+    as_of, report = pipeline.as_of, pipeline.report
     charges_sheet = report.sheet("Charges")
-    rejected = {f.location.row for f in scrubbed.findings
-                if f.severity is Severity.ERROR and f.location.sheet == "Charges" and f.location.row}
-    if charges_sheet and charges_sheet.sheet:  # unreadable cells (error cells, out-of-range values) too
-        rejected |= {f.location.row for f in report.errors if f.location.sheet == charges_sheet.sheet and f.location.row}
-    result = price_book(book, units=scrubbed.computed_units, flagged_rows=rejected)
+    result = pipeline.pricing
     findings = tuple(report.locate(f) for f in result.findings)
     if annotate:
         annotate_cells(port, report, findings)
