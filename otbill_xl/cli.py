@@ -489,7 +489,7 @@ def demo(
     day = parse_as_of(as_of)
     try:
         port = FileWorkbook(sample)
-        pipeline = Pipeline(port, as_of=day)  # read once, scrub once: check, price and claims share it
+        pipeline = Pipeline(port, as_of=day, prices=True)  # read once, scrub once: check, price and claims share it
         book, report = pipeline.read
     except OtbillError as exc:
         raise fail(str(exc)) from None

@@ -496,3 +496,29 @@ def test_schema_1_ledgers_are_migrated_and_still_hold_their_lines(tmp_path):
         outcome = create_claims(FileWorkbook(src), out_dir=tmp_path / "o", ledger=lg, as_of=DAY, created=CREATED)
     assert outcome.lines_billed == 0
     assert outcome.assembly.excluded[0].reasons[0].startswith("already billed in claim OTOLD on 2026-08-05")
+
+
+def test_service_keys_fast_path_agrees_with_the_identity_functions():
+    """The batch-speed key builder (caches per modifier set and date) against the plain domain
+    functions, on the sample workbook's 1,740 lines (typed and computed units, every modifier mix)."""
+    from conftest import ROOT
+
+    from otbill_xl import read_practice
+    from otbill_xl.domain.claims import normalize_frequency
+    from otbill_xl.domain.identity import line_identity, sending_identity, service_identity
+    from otbill_xl.domain.scrub import scrub
+    from otbill_xl.workbook.claims import service_keys
+
+    book, _ = read_practice(ROOT / "workbook_templates" / "examples" / "sample-practice.xlsx")
+    computed = scrub(book, as_of=date(2026, 11, 27)).computed_units
+    keys = service_keys(book, computed)
+    assert len(keys) == len(book.charges) > 1000
+    for k, ln in zip(keys, book.charges, strict=True):
+        units = ln.units if ln.units is not None else computed.get(ln.row)
+        service = service_identity(book.practice.billing_npi,
+                                   ln.patient_id, ln.dos, ln.code, (ln.mod1, ln.mod2, ln.mod3, ln.mod4),
+                                   ln.rendering_npi, units)
+        frequency = (normalize_frequency(ln.frequency) or "") if ln.frequency else "1"
+        assert (k.line_key, k.service_key, k.sending_key, k.frequency) == (
+            line_identity(ln.line_id, ln.patient_id, ln.dos), service,
+            sending_identity(frequency, ln.original_claim_number, service), frequency)

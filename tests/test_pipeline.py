@@ -68,7 +68,7 @@ def test_one_pipeline_gives_what_separate_runs_give(tmp_path):
     with Ledger(tmp_path / "a.sqlite") as lg:
         billed = create_claims(apart, out_dir=tmp_path / "a", ledger=lg, as_of=day, created=created)
     together = FileWorkbook(SAMPLE)
-    pipe = Pipeline(together, as_of=day)
+    pipe = Pipeline(together, as_of=day, prices=True)
     checked2, priced2 = check_charges(together, pipeline=pipe), price_charges(together, pipeline=pipe)
     with Ledger(tmp_path / "b.sqlite") as lg:
         billed2 = create_claims(together, out_dir=tmp_path / "b", ledger=lg, as_of=day, created=created,

@@ -210,7 +210,7 @@ def _convert(path: str, sha: str, out_dir: str, ledger_path: str | None, as_of: 
     src = Path(path)
     try:
         port = FileWorkbook(src)
-        pipeline = Pipeline(port, as_of=as_of)  # one read, one scrub for check, price and claims
+        pipeline = Pipeline(port, as_of=as_of, prices=True)  # one read, one scrub for check, price and claims
         choice = LedgerChoice(Path(ledger_path) if ledger_path else None, Path(out_dir))
         location = choice.locate(pipeline.book.practice)
         result.ledger = str(location.path)

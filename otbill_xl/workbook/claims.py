@@ -27,13 +27,12 @@ from otbill_xl.domain.claims import Assembly, Claim, Excluded, assemble_claims, 
 from otbill_xl.domain.findings import Finding
 from otbill_xl.domain.identity import (
     EMPTY_HISTORY,
+    SEP,
     Prior,
     ServiceKeys,
-    line_identity,
     modifiers_text,
     prior_billing,
     sending_identity,
-    service_identity,
 )
 from otbill_xl.errors import OutputError
 from otbill_xl.formats.x12 import ControlNumbers, X12Error, write_837p
@@ -162,17 +161,36 @@ def run_stamp(created: datetime) -> str:
 
 
 def service_keys(book, computed_units: dict[int, int]) -> list[ServiceKeys]:
-    """Every charge line's identities as it would be billed now (units typed, else computed)."""
+    """Every charge line's identities as it would be billed now (units typed, else computed).
+
+    The identities are those of :mod:`otbill_xl.domain.identity`; a batch's lines share a handful of
+    modifier combinations and dates, so each is normalised once (measured on 100,920 lines: 1.3 s
+    without these caches, 0.3 s with them, against a 2.5 s check)."""
     npi = practice_key(book)
+    mods_of: dict[tuple[str, ...], str] = {}
+    day_of: dict[object, str] = {}
+    freq_of: dict[str, str] = {}
+    sep = SEP
     out = []
     for line in book.charges:
         units = line.units if line.units is not None else computed_units.get(line.row)
-        mods = (line.mod1, line.mod2, line.mod3, line.mod4)
-        service = service_identity(npi, line.patient_id, line.dos, line.code, mods, line.rendering_npi, units)
-        frequency = normalize_frequency(line.frequency) if line.frequency else "1"
-        out.append(ServiceKeys(line.row, line.line_id, frequency or "", line.code.strip().upper(),
-                               modifiers_text(mods), units, line_identity(line.line_id, line.patient_id, line.dos),
-                               service, sending_identity(frequency or "", line.original_claim_number, service)))
+        raw = (line.mod1, line.mod2, line.mod3, line.mod4)
+        mods = mods_of.get(raw)
+        if mods is None:
+            mods = mods_of[raw] = modifiers_text(raw)
+        dos = line.dos
+        day = day_of.get(dos)
+        if day is None:
+            day = day_of[dos] = dos.isoformat() if dos else ""
+        code = line.code.strip().upper()
+        service = sep.join((npi, line.patient_id, day, code, mods, line.rendering_npi,
+                            "" if units is None else str(units)))
+        frequency = freq_of.get(line.frequency)
+        if frequency is None:
+            frequency = freq_of[line.frequency] = (normalize_frequency(line.frequency) or "") if line.frequency else "1"
+        line_key = sep.join((line.line_id, line.patient_id, day)) if line.line_id else ""
+        out.append(ServiceKeys(line.row, line.line_id, frequency, code, mods, units, line_key, service,
+                               sending_identity(frequency, line.original_claim_number, service)))
     return out
 
 
@@ -265,17 +283,22 @@ def _bill(port, book, report, scrubbed, findings, ledger: Ledger, notes: list[st
         run_id = ledger.start_run(command=command, workbook=getattr(port, "name", ""),
                                   workbook_sha256=workbook_sha256, started=created)
     for payer_key, claims in sorted(by_payer.items()):
-        claims, bad = _writable(claims, practice, created)
-        for claim, why in bad:
-            unwritable += [Excluded(s.row, s.line_id, (f"cannot be sent as X12: {why}",)) for s in claim.lines]
-        if not claims:
-            continue
         numbers = ledger.peek_numbers() if dry_run else ledger.next_numbers()
         try:
             x12 = write_837p(claims, practice, ControlNumbers(*numbers), created=created)
-        except X12Error as exc:  # _writable tried each claim; a file-level limit is all that is left
-            problems.append(f"{payer_key}: no file written: {exc}")
-            continue
+        except X12Error:
+            # One bad record must not stop the payer's file: find the claims the writer refuses, hold
+            # them back with its reason, and write the rest (with the numbers already taken).
+            claims, bad = _writable(claims, practice, created)
+            for claim, why in bad:
+                unwritable += [Excluded(s.row, s.line_id, (f"cannot be sent as X12: {why}",)) for s in claim.lines]
+            if not claims:
+                continue
+            try:
+                x12 = write_837p(claims, practice, ControlNumbers(*numbers), created=created)
+            except X12Error as exc:  # each claim alone was fine: a file-level limit is all that is left
+                problems.append(f"{payer_key}: no file written: {exc}")
+                continue
         data = x12.text.encode("ascii")
         sha = hashlib.sha256(data).hexdigest()
         total = sum((c.total_charge for c in claims), Decimal("0"))
@@ -342,11 +365,6 @@ def _line_record(keys: ServiceKeys, line) -> LineRecord:
 def _writable(claims: list[Claim], practice, created: datetime) -> tuple[list[Claim], list[tuple[Claim, str]]]:
     """The claims that make a valid 837P, and each other claim with the writer's reason: one bad
     patient record holds back that patient's claims, never the payer's whole file."""
-    try:
-        write_837p(claims, practice, ControlNumbers(1, 1, 1), created=created)
-        return claims, []
-    except X12Error:
-        pass
     good, bad = [], []
     for claim in claims:
         try:

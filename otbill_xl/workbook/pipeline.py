@@ -24,11 +24,16 @@ class Pipeline:
     """A workbook's records and results, each stage computed once (see the module doc)."""
 
     def __init__(self, port: WorkbookPort, *, as_of: date, overrides: Overrides | None = None,
-                 group_by_discipline: bool = True) -> None:
+                 group_by_discipline: bool = True, prices: bool = False) -> None:
+        """``prices``: the caller will price the book (price, claims, batch): the scrub's KX rule then
+        reads the whole book's pricing, which :attr:`pricing` reuses, instead of pricing the patients
+        near a threshold apart (measured on 100,920 lines: saves about 0.5 s of a 4.4 s check + price +
+        claims)."""
         self.port = port
         self.as_of = as_of
         self.overrides = overrides
         self.group_by_discipline = group_by_discipline
+        self.prices = prices
 
     @cached_property
     def read(self) -> PracticeRead:
@@ -44,7 +49,13 @@ class Pipeline:
 
     @cached_property
     def scrubbed(self) -> ScrubResult:
-        return scrub(self.book, as_of=self.as_of, group_by_discipline=self.group_by_discipline)
+        # The KX rule reads the running totals of the whole book's pricing, which price() reuses.
+        return scrub(self.book, as_of=self.as_of, group_by_discipline=self.group_by_discipline,
+                     price_all=self._price_unflagged if self.prices else None)
+
+    def _price_unflagged(self, computed_units: dict[int, int]) -> PricingResult:
+        self._unflagged = price_book(self.book, units=computed_units)
+        return self._unflagged
 
     @cached_property
     def findings(self) -> tuple[Finding, ...]:
@@ -65,4 +76,11 @@ class Pipeline:
 
     @cached_property
     def pricing(self) -> PricingResult:
-        return price_book(self.book, units=self.scrubbed.computed_units, flagged_rows=self.rejected_rows)
+        """Every line priced (the scrub's pricing, with the rejected lines flagged)."""
+        scrubbed = self.scrubbed
+        base = getattr(self, "_unflagged", None)
+        if base is None:  # the book has no Medicare RVUs/patients: the KX rule priced nothing
+            return price_book(self.book, units=scrubbed.computed_units, flagged_rows=self.rejected_rows)
+        rejected = self.rejected_rows
+        lines = tuple(p._replace(flagged=True) if p.row in rejected else p for p in base.lines)
+        return PricingResult(lines, base.totals, base.findings)

@@ -87,7 +87,7 @@ def price_charges(port: WorkbookPort, *, as_of: date | None = None, overrides: O
     if pipeline is None:
         if as_of is None:
             raise TypeError("as_of is required without a pipeline")
-        pipeline = Pipeline(port, as_of=as_of, overrides=overrides)
+        pipeline = Pipeline(port, as_of=as_of, overrides=overrides, prices=True)
     as_of, report = pipeline.as_of, pipeline.report
     charges_sheet = report.sheet("Charges")
     result = pipeline.pricing

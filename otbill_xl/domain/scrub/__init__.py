@@ -28,9 +28,11 @@ from __future__ import annotations
 import bisect
 import gc
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from operator import itemgetter
+from typing import Any
 
 from otbill_xl.domain import npi as npi_mod
 from otbill_xl.domain.book import PracticeBook
@@ -386,12 +388,15 @@ def _sort_key(f: Finding) -> tuple:
     return (_SHEET_RANK.get(loc.sheet, 9), loc.row or 0, f.severity.rank, f.rule, loc.column)
 
 
-def scrub(book: PracticeBook, *, as_of: date, group_by_discipline: bool = True) -> ScrubResult:
+def scrub(book: PracticeBook, *, as_of: date, group_by_discipline: bool = True,
+          price_all: Callable[[dict[int, int]], Any] | None = None) -> ScrubResult:
     """Check every charge line and the reference sheets of ``book`` as of the day ``as_of``.
 
     ``group_by_discipline`` (default) computes timed units per patient + DOS + discipline
     (GO/GP/GN); when False, a patient's timed minutes of one day are pooled across disciplines
-    (facts §1.3 "Per discipline?").
+    (facts §1.3 "Per discipline?"). ``price_all`` — given the computed units, the pricing of the whole
+    book (a pipeline that prices anyway passes it) — lets the KX rule read its running totals instead
+    of pricing the patients near a threshold again.
     """
     gc_was_enabled = gc.isenabled()
     gc.disable()
@@ -400,7 +405,7 @@ def scrub(book: PracticeBook, *, as_of: date, group_by_discipline: bool = True) 
         groups = s.index()
         computed = s.visits(groups)
         s.sheets()
-        s.findings.extend(kx.kx_findings(book, computed))
+        s.findings.extend(kx.kx_findings(book, computed, priced=price_all(computed) if price_all else None))
         findings = sorted(s.findings, key=_sort_key)
         return ScrubResult(tuple(findings), computed, len(book.charges))
     finally:

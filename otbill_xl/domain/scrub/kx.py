@@ -19,8 +19,12 @@ register("kx.targeted-review", Severity.INFO, "modifiers",
          "Medicare line past $3,000 for the year (per discipline): the claim may get targeted medical review.")
 
 
-def kx_findings(book, computed_units: dict[int, int]) -> list[Finding]:
-    """Findings for Medicare lines whose running KX total passes the threshold or $3,000."""
+def kx_findings(book, computed_units: dict[int, int], priced=None) -> list[Finding]:
+    """Findings for Medicare lines whose running KX total passes the threshold or $3,000.
+
+    ``priced`` is the pricing of the whole book with these units, when the caller has it: its KX
+    statuses are the same as those of pricing only the candidate patients (KX runs per beneficiary,
+    and a candidate's lines are all priced together either way), so nothing is priced twice."""
     from otbill_xl.domain.book import PracticeBook
     from otbill_xl.domain.pricing import price_book
 
@@ -28,14 +32,20 @@ def kx_findings(book, computed_units: dict[int, int]) -> list[Finding]:
                          if (payer := book.payers_by_key.get(p.payer_key)) and payer.payer_type is PayerType.MEDICARE}
     if not medicare_patients or not book.medicare_rvus:
         return []
-    lines = _candidates(book, medicare_patients, computed_units)
-    if not lines:
-        return []
-    sub = PracticeBook(practice=book.practice, payers=book.payers, providers=book.providers, patients=book.patients,
-                       medicare_rvus=book.medicare_rvus, medicare_gpcis=book.medicare_gpcis, charges=lines)
+    if priced is not None:
+        lines = book.charges
+        priced_lines = priced.lines
+    else:
+        lines = _candidates(book, medicare_patients, computed_units)
+        if not lines:
+            return []
+        sub = PracticeBook(practice=book.practice, payers=book.payers, providers=book.providers,
+                           patients=book.patients, medicare_rvus=book.medicare_rvus,
+                           medicare_gpcis=book.medicare_gpcis, charges=lines)
+        priced_lines = price_book(sub, units=computed_units).lines
     out = []
     by_row = {c.row: c for c in lines}
-    for p in price_book(sub, units=computed_units).lines:
+    for p in priced_lines:
         if "KX missing" in p.kx_status:
             line = by_row[p.row]
             column = next((f"Mod{i}" for i, m in enumerate((line.mod1, line.mod2, line.mod3, line.mod4), 1) if not m),
