@@ -293,6 +293,11 @@ def claims(
                                 workbook_sha256=file_sha256(workbook))
     except OtbillError as exc:
         raise fail(str(exc)) from None
+    charges = outcome.report.sheet("Charges")
+    if charges is None or charges.found_as == "missing":
+        raise fail(f"{workbook.name}: the workbook has no Charges sheet (one row per service line), so there is "
+                   "nothing to bill; nothing was written. Fix: add a sheet named Charges (copy it from "
+                   "workbook_templates/otbill-practice.xlsx), or rename the sheet holding your charge lines.")
     annotated: Path | None = None
     problems = list(outcome.problems)
     if not outcome.dry_run:

@@ -522,3 +522,12 @@ def test_service_keys_fast_path_agrees_with_the_identity_functions():
         assert (k.line_key, k.service_key, k.sending_key, k.frequency) == (
             line_identity(ln.line_id, ln.patient_id, ln.dos), service,
             sending_identity(frequency, ln.original_claim_number, service), frequency)
+
+
+def test_claims_without_a_charges_sheet_exits_2_and_writes_nothing(tmp_path):
+    sheets = contract_sheets()
+    del sheets["Charges"]
+    src = make_workbook(tmp_path / "p.xlsx", sheets)
+    result = runner.invoke(app, ["claims", str(src), "--out", str(tmp_path / "o"), "--as-of", AS_OF])
+    assert result.exit_code == 2 and "no Charges sheet" in " ".join(result.output.split())
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
