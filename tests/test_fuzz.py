@@ -43,6 +43,7 @@ from otbill_xl.ledger import Ledger
 from otbill_xl.workbook import templates
 from otbill_xl.workbook.check import check_charges
 from otbill_xl.workbook.claims import create_claims
+from otbill_xl.workbook.contract import SHEETS, CellKind
 from otbill_xl.workbook.files import FileWorkbook
 from otbill_xl.workbook.price import price_charges
 from otbill_xl.workbook.sample import sample_rows
@@ -218,8 +219,58 @@ def row_blank(draw) -> list[Mutation]:
     return [Mutation(sheet, row, c, None) for c in range(1, cols + 1)]
 
 
+#: Values at and past the edges of each kind of column (the wrong-type values come from ``values``).
+_EDGE_NUMBERS = (10**30, -10**30, 1e30, -1e30, 1e20, 1e26, 10**6, -1, 0, 999, 1000, 1440, 1441, 1.5, -0.5,
+                 float("nan"), float("inf"), "1e30", "-1e30", "1E+100", "NaN", "-Infinity", "38 min", "-38 min")
+KIND_EDGES = {
+    CellKind.DATE: st.one_of(st.sampled_from(ODD_DATES), st.dates(min_value=date(1, 1, 1)), st.sampled_from((
+        "12/31/9999", "1/1/0001", "1/2/0001", "2/30/2026", "03.08.2026", "31.12.2026", "0/0/0", "9999-12-31",
+        "00010101", "1/1/1799", "12/31/2199", "1/1/2200", 2958465, 2958466, -1, 0, 1, 59, 60, 61, 1e15, -1e15))),
+    CellKind.INT: st.one_of(st.sampled_from(_EDGE_NUMBERS), st.integers(-10**40, 10**40)),
+    CellKind.MONEY: st.one_of(st.sampled_from(_EDGE_NUMBERS + (9999999.99, 10000000, 0.005, -0.01, "$1e30",
+                                                                "(1e30)", Decimal("1E+100"), "1e-30"))),
+    CellKind.DECIMAL: st.one_of(st.sampled_from(_EDGE_NUMBERS + (Decimal("1E+100"), "1e-30", 1e-300)),
+                                st.floats(allow_nan=False, allow_infinity=False)),
+}
+_KIND_OF = {(s.name, c.name): c.kind for s in SHEETS for c in s.columns}
+#: Charges and Patients drive billing: they get most of the mutations.
+_WEIGHTED_SHEETS = ("Charges",) * 5 + ("Patients",) * 2 + ("Practice", "Payers", "Providers", "ChargeMaster",
+                                                            "FeeSchedule", "MedicareRVU", "MedicareGPCI", "Payments")
+
+
+@cache
+def headers(sheet: str) -> tuple[str, ...]:
+    return tuple(str(c.value) for c in base_book()[sheet][1])
+
+
+def _value_for(sheet: str, column: int):
+    """Values for a cell: the edges of its column's kind, or anything."""
+    name = headers(sheet)[column - 1] if column <= len(headers(sheet)) else ""
+    edges = KIND_EDGES.get(_KIND_OF.get((sheet, name)))
+    return st.one_of(edges, values) if edges is not None else values
+
+
+@st.composite
+def typed_mutation(draw) -> list[Mutation]:
+    """A cell of a (mostly Charges or Patients) data row gets a value at the edge of its column's kind."""
+    sheet = draw(st.sampled_from(_WEIGHTED_SHEETS))
+    rows, cols = sheet_shapes()[sheet]
+    row, column = draw(st.integers(2, rows)), draw(st.integers(1, cols))
+    return [Mutation(sheet, row, column, draw(_value_for(sheet, column)))]
+
+
+@st.composite
+def typed_column_fill(draw) -> list[Mutation]:
+    sheet = draw(st.sampled_from(_WEIGHTED_SHEETS))
+    rows, cols = sheet_shapes()[sheet]
+    column = draw(st.integers(1, cols))
+    value = draw(_value_for(sheet, column))
+    return [Mutation(sheet, r, column, value) for r in range(2, rows + 1)]
+
+
 mutation_groups = st.lists(
-    st.one_of(cell_mutation(), cell_mutation(), cell_mutation(), column_fill(), row_blank(), sheet_blank()),
+    st.one_of(typed_mutation(), typed_mutation(), cell_mutation(), cell_mutation(), typed_column_fill(),
+              column_fill(), row_blank(), sheet_blank()),
     min_size=1, max_size=10,
 ).map(lambda groups: [m for g in groups for m in g])
 
@@ -467,6 +518,50 @@ def test_finding_text_is_printable_and_short():
     assert ILLEGAL_CHARACTERS_RE.search(f.message) is None and ILLEGAL_CHARACTERS_RE.search(f.fix) is None
     assert "\ud800" not in f.message and f.message.endswith(" an assistant.")
     assert "A" * 41 not in f.message and len(f.fix) <= MESSAGE_LIMIT
+
+
+def _charges(column: str, value, rows: range | None = None) -> list[Mutation]:
+    index = headers("Charges").index(column) + 1
+    return [Mutation("Charges", r, index, value) for r in (rows or range(2, 3))]
+
+
+def _patients(column: str, value) -> list[Mutation]:
+    index = headers("Patients").index(column) + 1
+    return [Mutation("Patients", r, index, value) for r in range(2, sheet_shapes()["Patients"][0] + 1)]
+
+
+#: Inputs that crashed an action or produced an 837P pyx12 rejects, before the fixes in this branch.
+FIXED = {
+    # OverflowError in filing_deadline (domain/scrub/dates.py): DOS + TimelyFilingDays past 9999-12-31
+    "DOS 12/31/9999": _charges("DOS", "12/31/9999"),
+    "DOS 9999-12-31 date cell": _charges("DOS", date(9999, 12, 31)),
+    "POCStart 9999-12-31": _patients("POCStart", date(9999, 12, 31)),
+    # InvalidOperation in cents (domain/money.py) from pricing (also run by the KX scrub rule)
+    "Units 1e30": _charges("Units", 1e30),
+    "Units 10**30 on every line": _charges("Units", 10**30, range(2, CHARGE_ROWS + 2)),
+    "Units blank, ChargeMaster rate 1e30": (_charges("Units", None) + _charges("Charge", None)
+                                            + [Mutation("ChargeMaster", r, 2, 1e30) for r in range(2, 20)]),
+    "FeeSchedule rate 1e30": [Mutation("FeeSchedule", r, 6, 1e30) for r in range(2, sheet_shapes()["FeeSchedule"][0])],
+    "MedicareRVU 1e30": [Mutation("MedicareRVU", r, 4, 1e30) for r in range(2, sheet_shapes()["MedicareRVU"][0])],
+    "DeductibleRemaining -1e30": _patients("DeductibleRemaining", -1e30),
+    # pyx12: DMG02 year 0001 is not a date (formats/x12/write837.py)
+    "DOB 1/1/0001": _patients("DOB", "1/1/0001"),
+    # pyx12: PER04 longer than 256 (formats/x12/write837.py)
+    "ContactPhone of 857 digits": [Mutation("Practice", 14, 2, "9" * 857)],
+    # X12Error for the whole payer file (amount too large): the line is held back instead
+    "Charge 1e30": _charges("Charge", 1e30),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FIXED))
+def test_fixed_by_fuzzing(name):
+    result = check_case(FIXED[name])
+    messages = [str(f) for f in result.failures + result.known] + result.problems
+    assert not messages, "\n\n".join(messages)
+
+
+def test_contact_phone_row_is_the_contact_phone():
+    assert base_book()["Practice"].cell(14, 1).value == "ContactPhone"
 
 
 if __name__ == "__main__":  # pragma: no cover - ad-hoc: python tests/test_fuzz.py
