@@ -43,7 +43,7 @@ from otbill_xl.ledger import Ledger
 from otbill_xl.workbook import templates
 from otbill_xl.workbook.check import check_charges
 from otbill_xl.workbook.claims import create_claims
-from otbill_xl.workbook.contract import SHEETS, CellKind
+from otbill_xl.workbook.contract import PATIENTS, SHEETS, CellKind
 from otbill_xl.workbook.files import FileWorkbook
 from otbill_xl.workbook.price import price_charges
 from otbill_xl.workbook.sample import sample_rows
@@ -166,7 +166,7 @@ DATE_FORMAT = "m/d/yyyy"
 @dataclass(frozen=True)
 class Mutation:
     sheet: str
-    row: int          # 1-based worksheet row (1 is the header)
+    row: int          # 1-based worksheet row (1 is the header); 0 leaves the whole sheet out
     column: int       # 1-based
     value: Any
     date_format: bool = False
@@ -268,9 +268,38 @@ def typed_column_fill(draw) -> list[Mutation]:
     return [Mutation(sheet, r, column, value) for r in range(2, rows + 1)]
 
 
+@st.composite
+def row_copy(draw) -> list[Mutation]:
+    """One data row copied over another (duplicate lines, patients, rates)."""
+    sheet = draw(st.sampled_from(_WEIGHTED_SHEETS))
+    rows, cols = sheet_shapes()[sheet]
+    source, target = draw(st.integers(2, rows)), draw(st.integers(2, rows + 1))
+    ws = base_book()[sheet]
+    return [Mutation(sheet, target, c, ws.cell(source, c).value) for c in range(1, cols + 1)]
+
+
+#: Text put into patient-data cells (names, DOB, member IDs, addresses: the contract's ``phi``
+#: columns); no message, fix, reason or warning may quote it.
+PHI_CANARY = "qzphi"
+_PHI_COLUMNS = tuple(c.name for c in PATIENTS.columns if c.phi)
+
+
+@st.composite
+def phi_canary(draw) -> list[Mutation]:
+    rows, _ = sheet_shapes()["Patients"]
+    column = headers("Patients").index(draw(st.sampled_from(_PHI_COLUMNS))) + 1
+    text = draw(st.sampled_from(("Qzphi", "QZPHI DOE", "qzphi*~:^", "Qzphi" + "x" * 80, "qzphié", "1/2/qzphi")))
+    return [Mutation("Patients", draw(st.integers(2, rows)), column, text)]
+
+
+@st.composite
+def sheet_drop(draw) -> list[Mutation]:
+    return [Mutation(draw(st.sampled_from(sorted(sheet_shapes()))), 0, 0, None)]
+
+
 mutation_groups = st.lists(
     st.one_of(typed_mutation(), typed_mutation(), cell_mutation(), cell_mutation(), typed_column_fill(),
-              column_fill(), row_blank(), sheet_blank()),
+              column_fill(), row_blank(), row_copy(), sheet_blank(), sheet_drop(), phi_canary()),
     min_size=1, max_size=10,
 ).map(lambda groups: [m for g in groups for m in g])
 
@@ -279,8 +308,16 @@ def write_mutated(path: Path, mutations: list[Mutation]) -> None:
     """Apply ``mutations`` to the base book, save it to ``path``, and undo them."""
     wb = base_book()
     undo = []
+    dropped: list[tuple[int, Any]] = []
     try:
         for m in mutations:
+            if m.row == 0:  # the whole sheet is left out
+                if m.sheet in wb.sheetnames:
+                    dropped.append((wb.sheetnames.index(m.sheet), wb[m.sheet]))
+                    wb.remove(wb[m.sheet])
+                continue
+            if m.sheet not in wb.sheetnames:
+                continue
             ws = wb[m.sheet]
             existed = (m.row, m.column) in ws._cells
             cell = ws.cell(row=m.row, column=m.column)
@@ -290,6 +327,8 @@ def write_mutated(path: Path, mutations: list[Mutation]) -> None:
                 cell.number_format = DATE_FORMAT
         wb.save(path)
     finally:
+        for index, ws in reversed(dropped):
+            wb._sheets.insert(index, ws)
         for ws, existed, cell, value, data_type, number_format in reversed(undo):
             if not existed:
                 ws._cells.pop((cell.row, cell.column), None)
@@ -380,16 +419,28 @@ def run_case(src: Path, work: Path) -> CaseResult:
             return None
 
     port = attempt("open", lambda: FileWorkbook(src))
+    texts: list[str] = []  # every message the actions produced (they must not quote patient data)
     if port is not None:
-        attempt("check", lambda: check_charges(port, as_of=AS_OF))
-        attempt("price", lambda: price_charges(port, as_of=AS_OF))
+        checked = attempt("check", lambda: check_charges(port, as_of=AS_OF))
+        if checked is not None:
+            texts += [f"{f.message} {f.fix}" for f in checked.findings]
+        priced = attempt("price", lambda: price_charges(port, as_of=AS_OF))
+        if priced is not None:
+            texts += [f"{f.message} {f.fix}" for f in priced.findings] + [p.basis for p in priced.result.lines]
 
         def claims():
             with Ledger(work / "ledger.sqlite") as ledger:
                 return create_claims(port, out_dir=out_dir, ledger=ledger, as_of=AS_OF, created=CREATED)
 
-        attempt("claims", claims)
+        billed = attempt("claims", claims)
+        if billed is not None:
+            texts += [f"{f.message} {f.fix}" for f in billed.findings] + list(billed.problems)
+            texts += [r for e in billed.assembly.excluded for r in e.reasons]
+            texts += [w for f in billed.files for w in f.warnings]
         attempt("save", lambda: port.save(str(work / "annotated.xlsx")))
+    quoted = [t for t in texts if PHI_CANARY in t.lower()]
+    if quoted:
+        result.problems.append(f"{len(quoted)} message(s) quote a patient-data cell, e.g. {quoted[0][:300]!r}")
     for path in sorted(out_dir.glob("*.837")) if out_dir.is_dir() else ():
         result.files += 1
         try:
@@ -453,6 +504,21 @@ def test_harness_tolerates_only_otbill_errors(monkeypatch):
     assert result.failures == [] and result.problems == []
 
 
+def test_harness_reports_a_quoted_patient_name(monkeypatch):
+    """A message quoting a patient-data cell is reported (here a planted reader that echoes names)."""
+    import otbill_xl.workbook.reader as reader
+
+    real = reader._Reader.cell_problem
+
+    def echo(self, spec, sheet, col, index, row, value, reason):
+        return real(self, spec, sheet, col.__class__(col.name, col.kind, col.required, col.aliases), index, row,
+                    value, reason)
+
+    monkeypatch.setattr(reader._Reader, "cell_problem", echo)
+    result = check_case([Mutation("Patients", 3, headers("Patients").index("DOB") + 1, "qzphi")])
+    assert any("quote a patient-data cell" in p for p in result.problems)
+
+
 def test_harness_rejects_an_invalid_837():
     assert validate_837("ISA*00*garbage~") != []
 
@@ -475,10 +541,14 @@ def test_harness_detects_a_modified_input(monkeypatch, tmp_path):
 def test_mutations_are_undone(tmp_path):
     """Each case starts from the same base book."""
     rows, cols = sheet_shapes()["Charges"]
+    sheets = base_book().sheetnames
     before = [[c.value for c in r] for r in base_book()["Charges"].iter_rows()]
-    write_mutated(tmp_path / "a.xlsx", [Mutation("Charges", r, c, "#N/A") for r in range(1, rows + 1)
-                                        for c in range(1, cols + 1)])
+    write_mutated(tmp_path / "a.xlsx", [Mutation("Charges", r, c, "#N/A") for r in range(1, rows + 2)
+                                        for c in range(1, cols + 2)] + [Mutation("Patients", 0, 0, None)])
     assert [[c.value for c in r] for r in base_book()["Charges"].iter_rows()] == before
+    assert base_book().sheetnames == sheets
+    assert (base_book()["Charges"].max_row, base_book()["Charges"].max_column) == (rows, cols)
+    assert "Patients" not in openpyxl.load_workbook(tmp_path / "a.xlsx", read_only=True).sheetnames
 
 
 KNOWN_REPRODUCERS.update({
