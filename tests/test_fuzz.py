@@ -630,6 +630,9 @@ FIXED = {
     "ContactPhone of 857 digits": [Mutation("Practice", 14, 2, "9" * 857)],
     # X12Error for the whole payer file (amount too large): the line is held back instead
     "Charge 1e30": _charges("Charge", 1e30),
+    # OverflowError saving the annotated copy: price wrote a 309-digit Units into the Pricing sheet
+    "Units of 309 digits": _charges("Units", "9" * 309),
+    "Minutes of 309 digits, Units blank": _charges("Units", None) + _charges("Minutes", "9" * 309),
 }
 
 

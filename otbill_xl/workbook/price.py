@@ -73,10 +73,17 @@ def totals_dict(t: PayerTotals) -> dict[str, Any]:
             for k, v in zip(TOTAL_COLUMNS, totals_values(t), strict=True)}
 
 
+#: Excel keeps 15 significant digits; a number this large (units typed as 10**30, a charge of 1e20) is
+#: written as text so that it is shown as typed (and a 300-digit one cannot break the save).
+_EXCEL_DIGITS = 10**15
+
+
 def _writable(values: list[Any]) -> list[Any]:
     """Text from the workbook (line IDs, payer keys, codes) may hold control characters a cell
     cannot store (a value typed as ``_x0001_``): they are shown as U+FFFD in the Pricing sheets."""
-    return [printable(v) if isinstance(v, str) else v for v in values]
+    return [printable(v) if isinstance(v, str) else
+            str(v) if isinstance(v, int | Decimal) and not isinstance(v, bool) and abs(v) >= _EXCEL_DIGITS else v
+            for v in values]
 
 
 def price_charges(port: WorkbookPort, *, as_of: date, overrides: Overrides | None = None,
