@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test bench lint templates clean
+.PHONY: demo test fuzz bench lint templates clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ demo: $(STAMP)
 
 test: $(DEVSTAMP)
 	$(PY) -m pytest
+
+# 1,000 random fuzz cases of check / price / claims (tests/test_fuzz.py); `make test` runs 30.
+fuzz: $(DEVSTAMP)
+	OTBILL_FUZZ=long $(PY) -m pytest tests/test_fuzz.py -k never_crashes --hypothesis-show-statistics
 
 bench: $(STAMP)
 	$(PY) -m benchmarks

@@ -19,7 +19,7 @@ from typing import NamedTuple
 from otbill_xl.domain.book import PracticeBook
 from otbill_xl.domain.findings import Finding, Severity
 from otbill_xl.domain.models import ChargeLine, Patient, Payer, PayerType, Provider, Relationship
-from otbill_xl.domain.money import cents
+from otbill_xl.domain.money import MAX_AMOUNT, MAX_UNITS, cents, in_range
 
 #: SBR09 claim filing indicator by payer type (X12 005010X222A1, element 1032).
 FILING_INDICATOR = {
@@ -283,27 +283,33 @@ def _assemble(book: PracticeBook, findings: Iterable[Finding], computed_units: d
         fixed = facts[2]
         if units is None:
             units = units_of.get(row)
-        if charge is None and units and dos is not None:
+        too_many = units is not None and not -MAX_UNITS <= units <= MAX_UNITS
+        if charge is None and units and not too_many and dos is not None:
             # the ChargeMaster rate on that date times the units, once per (code, date, units)
             rated = (code, dos, units)
             charge = rates.get(rated, _UNRATED)
             if charge is _UNRATED:
                 entry = next((e for e in reversed(charge_master.get(code, ()))
                               if e.effective_from is None or e.effective_from <= dos), None)
-                charge = rates[rated] = cents(entry.charge_per_unit * units) if entry else None
+                charge = rates[rated] = (cents(entry.charge_per_unit * units)
+                                         if entry and in_range(entry.charge_per_unit) else None)
         frequency = _FREQUENCY.get(frequency_text.strip().lower()) if frequency_text else "1"
-        if (fixed or row in held or frequency != "1" or not units or units < 0 or charge is None or charge <= _ZERO
-                or dos is None or not code or not dx1):
+        if (fixed or row in held or frequency != "1" or not units or units < 0 or too_many or charge is None
+                or charge <= _ZERO or charge > MAX_AMOUNT or dos is None or not code or not dx1):
             reasons = list(fixed) + list(by_row.get(row, ()))
             if frequency is None:
-                reasons.append(f"Frequency {frequency_text!r} is not 1 (original), 7 (corrected) or 8 (void)")
+                reasons.append(f"Frequency {frequency_text[:20]!r} is not 1 (original), 7 (corrected) or 8 (void)")
             elif frequency in ("7", "8") and not original:
                 reasons.append(f"a {'corrected' if frequency == '7' else 'void'} claim needs the payer's "
                                "OriginalClaimNumber (REF*F8)")
             if not units or units < 0:
                 reasons.append("no billable units")
+            elif too_many:
+                reasons.append(f"more than {MAX_UNITS} units on one line")
             if charge is None or charge <= 0:
                 reasons.append("no charge (fill Charge, or the code's ChargeMaster rate)")
+            elif charge > MAX_AMOUNT:
+                reasons.append(f"the charge is over {MAX_AMOUNT}")
             if dos is None or not code or not dx1:
                 reasons.append("missing date of service, code or primary diagnosis")
             if row in already:

@@ -6,9 +6,10 @@ records), so one bad cell never stops the others from being checked.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 
 class Severity(StrEnum):
@@ -34,6 +35,36 @@ def column_letter(index: int) -> str:
         index, rem = divmod(index - 1, 26)
         letters = chr(65 + rem) + letters
     return letters
+
+
+#: Characters a worksheet cell (XML 1.0) cannot hold, or that only confuse a reader of a message:
+#: C0/C1 controls except tab and newline, lone surrogates, and the non-characters U+FFFE/U+FFFF.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+#: A run of this many characters without a space is a pasted value, not prose: it is shortened.
+_LONG_RUN = re.compile(r"\S{61,}")
+#: Messages longer than this are searched for such runs (shorter ones are left as they are).
+_LONG_MESSAGE = 200
+#: A message or fix longer than this is cut (a cell can hold 32,767 characters; a note far fewer).
+MESSAGE_LIMIT = 1000
+
+
+def printable(text: str, limit: int | None = None) -> str:
+    """``text`` safe to show and to write into a cell: unprintable characters become U+FFFD and,
+    with ``limit``, text longer than that is cut with an ellipsis."""
+    if not text.isprintable():  # the usual case is printable: one C-level scan (tabs, newlines land here)
+        text = _UNPRINTABLE.sub("\ufffd", text)
+    if limit is not None and len(text) > limit:
+        text = text[:limit - 1] + "\u2026"
+    return text
+
+
+def _shown(text: str) -> str:
+    """A finding's text with every quoted value short and printable (messages quote cell values).
+    Runs for every finding, so the common case (short words, printable) is a few C-level calls."""
+    text = printable(text)
+    if len(text) > _LONG_MESSAGE:  # a message this long most likely quotes a pasted value
+        text = _LONG_RUN.sub(lambda m: m[0][:40] + "\u2026", text)
+    return printable(text, MESSAGE_LIMIT) if len(text) > MESSAGE_LIMIT else text
 
 
 class Location(BaseModel):
@@ -82,6 +113,11 @@ class Finding(BaseModel):
     location: Location
     message: str
     fix: str = ""
+
+    @field_validator("message", "fix")
+    @classmethod
+    def _printable(cls, text: str) -> str:
+        return _shown(text)
 
     def to_dict(self) -> dict[str, object]:
         """The one JSON shape of a finding, everywhere (``check``, ``price``, ``info``, imports)."""

@@ -28,7 +28,7 @@ from functools import cache
 
 from otbill_xl import refdata
 from otbill_xl.domain.models import MedicareGPCI, MedicareRVU
-from otbill_xl.domain.money import cents
+from otbill_xl.domain.money import MAX_AMOUNT, cents, in_range
 
 ONE = Decimal("1")
 
@@ -171,4 +171,7 @@ class MedicarePFS:
         basis = (f"PFS {year} {code}: ({rvu.work_rvu}×{gpci.work_gpci} + {pe_rvu}×{gpci.pe_gpci} "
                  f"{'facility' if facility else 'non-facility'} PE + {rvu.mp_rvu}×{gpci.mp_gpci}) × "
                  f"{cf_label} {cf.value} [locality {self.locality}]")
-        return UnitPrice(cents(work + pe + mp), cents(work + pe * mppr + mp), pe, basis)
+        full, reduced = work + pe + mp, work + pe * mppr + mp
+        if not (in_range(full) and in_range(reduced) and in_range(pe)):
+            return f"the {year} RVUs and GPCIs of {code} give a unit price over {MAX_AMOUNT} (check the tables)"
+        return UnitPrice(cents(full), cents(reduced), pe, basis)

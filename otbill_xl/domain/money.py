@@ -6,6 +6,17 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
+#: The largest amount (per unit or per line) otbill prices or bills, and the most units on one line:
+#: the bounds the workbook reader enforces on cells. Arithmetic on anything larger could overflow
+#: the 28-digit decimal context (1e30 units x a rate cannot be rounded to cents), so the domain
+#: refuses such values itself too, with a finding, whatever reader handed them over.
+MAX_AMOUNT = Decimal("9999999.99")
+MAX_UNITS = 999
+
+
+def in_range(amount: Decimal) -> bool:
+    """``amount`` is a finite amount no larger than :data:`MAX_AMOUNT` either way."""
+    return amount.is_finite() and -MAX_AMOUNT <= amount <= MAX_AMOUNT
 
 
 def cents(amount: Decimal) -> Decimal:

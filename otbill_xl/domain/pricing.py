@@ -48,7 +48,7 @@ from otbill_xl.domain.medicare_pfs import (
     sequestration_rate,
 )
 from otbill_xl.domain.models import ChargeLine, Discipline, Payer, PayerType
-from otbill_xl.domain.money import ZERO, cents
+from otbill_xl.domain.money import MAX_AMOUNT, MAX_UNITS, ZERO, cents, in_range
 
 CHARGES = "Charges"
 _KX_OT, _KX_PT_SLP = "OT", "PT/SLP"
@@ -201,6 +201,11 @@ def _price_book(book: PracticeBook, computed: dict[int, int], flagged_rows) -> P
             always = (rvu.always_therapy or always) if rvu else always
             return _Rate(up.full, up.reduced, up.pe_payment, up.basis, always)
         entry = schedule.lookup(payer.payer_key, line.code, mods, line.dos)
+
+        if entry is not None and not in_range(entry.allowed_per_unit):
+            return _Rate(None, None, ZERO, "not priced: the FeeSchedule rate is out of range", False, (
+                "price.rate-out-of-range", f"The {payer.payer_key} FeeSchedule rate for {line.code} (row {entry.row}) "
+                f"is over {MAX_AMOUNT} per unit.", "Correct AllowedPerUnit in the FeeSchedule sheet."))
         if entry is None:
             when = line.dos.isoformat()
             return _Rate(None, None, ZERO, f"not priced: no {payer.payer_key} FeeSchedule rate for {line.code} on {when}",
@@ -229,11 +234,12 @@ def _price_book(book: PracticeBook, computed: dict[int, int], flagged_rows) -> P
         else:
             payer = payer_of[pid] = book.payer_for(pid)
         n = line.units if line.units is not None else computed.get(line.row)
+        units_ok = n is None or -MAX_UNITS <= n <= MAX_UNITS
         charge = line.charge
-        if charge is None and n is not None and line.dos is not None:
+        if charge is None and n is not None and units_ok and line.dos is not None:
             entry = next((e for e in reversed(charge_master.get(line.code, ())) if
                           e.effective_from is None or e.effective_from <= line.dos), None)
-            charge = cents(entry.charge_per_unit * n) if entry else None
+            charge = cents(entry.charge_per_unit * n) if entry and in_range(entry.charge_per_unit) else None
         medicare = payer is not None and payer.payer_type is PayerType.MEDICARE
         w = _Work(line, payer.payer_key if payer else "", medicare, n, charge, "")
         append(w)
@@ -243,6 +249,12 @@ def _price_book(book: PracticeBook, computed: dict[int, int], flagged_rows) -> P
             continue
         if n is None:
             w.basis = "not priced: no units (enter Units or Minutes)"
+            continue
+        if not units_ok:
+            w.basis = f"not priced: more than {MAX_UNITS} units"
+            findings.append(_price_finding("price.units-out-of-range", Severity.WARNING, line, "Units",
+                                           f"Cannot price more than {MAX_UNITS} units on one line.",
+                                           "Correct Units (or Minutes) on the line."))
             continue
         if payer.payer_type is PayerType.SELF_PAY:
             if charge is None:
@@ -320,7 +332,7 @@ def _medicare_payments(medicare: list[_Work], book: PracticeBook) -> None:
             patient = book.patients_by_id.get(w.line.patient_id)
             remaining[key] = patient.deductible_remaining if patient else ZERO
         left = remaining[key]
-        if left:
+        if left > 0:  # a negative DeductibleRemaining means none is left
             w.deductible = min(left, w.allowed)
             remaining[key] = left - w.deductible
         r = rates.get(dos)

@@ -15,6 +15,7 @@ from datetime import date
 from typing import Any
 
 from otbill_xl.domain.findings import Finding, Severity, count_by_severity
+from otbill_xl.domain.money import MAX_UNITS
 from otbill_xl.domain.scrub import RULES
 from otbill_xl.workbook.mapping import Overrides
 from otbill_xl.workbook.pipeline import Pipeline
@@ -111,6 +112,8 @@ def _fill_units(port: WorkbookPort, report: ReadReport, charges, computed: dict[
     for line in charges:
         if line.units is None and line.row in computed and line.row not in unreadable:
             units = computed[line.row]
+            if not 0 <= units <= MAX_UNITS:  # from absurd Minutes: reported there, not written
+                continue
             port.write_values(sheet, line.row, column, [[units]])
             port.fill(sheet, line.row, column, FILL_COMPUTED)
             port.note(sheet, line.row, column, f"otbill computed {units} unit(s) from the minutes under the payer's "

@@ -12,7 +12,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from otbill_xl.domain.findings import Finding
+from otbill_xl.domain.findings import Finding, printable
 from otbill_xl.domain.pricing import LinePrice, PayerTotals, PricingResult
 from otbill_xl.workbook.check import annotate_cells
 from otbill_xl.workbook.mapping import Overrides
@@ -80,6 +80,19 @@ def totals_dict(t: PayerTotals) -> dict[str, Any]:
             for k, v in zip(TOTAL_COLUMNS, totals_values(t), strict=True)}
 
 
+#: Excel keeps 15 significant digits; a number this large (units typed as 10**30, a charge of 1e20) is
+#: written as text so that it is shown as typed (and a 300-digit one cannot break the save).
+_EXCEL_DIGITS = 10**15
+
+
+def _writable(values: list[Any]) -> list[Any]:
+    """Text from the workbook (line IDs, payer keys, codes) may hold control characters a cell
+    cannot store (a value typed as ``_x0001_``): they are shown as U+FFFD in the Pricing sheets."""
+    return [printable(v) if isinstance(v, str) else
+            str(v) if isinstance(v, int | Decimal) and not isinstance(v, bool) and abs(v) >= _EXCEL_DIGITS else v
+            for v in values]
+
+
 def price_charges(port: WorkbookPort, *, as_of: date | None = None, overrides: Overrides | None = None,
                   annotate: bool = True, pipeline: Pipeline | None = None) -> PriceOutcome:
     """Price every charge line in ``port`` and (by default) write the Pricing sheets into it. With a
@@ -94,7 +107,7 @@ def price_charges(port: WorkbookPort, *, as_of: date | None = None, overrides: O
     findings = tuple(report.locate(f) for f in result.findings)
     if annotate:
         annotate_cells(port, report, findings)
-        rows = [list(LINE_COLUMNS)] + [line_values(p) for p in result.lines]
+        rows = [list(LINE_COLUMNS)] + [_writable(line_values(p)) for p in result.lines]
         port.replace_sheet(PRICING_SHEET, rows, widths=(10, 6, 10, 8, 6, 10, 10, 10, 10, 10, 10, 10, 10, 10, 11, 30, 90, 12))
         for i, p in enumerate(result.lines, start=2):
             if p.flagged:
@@ -102,6 +115,6 @@ def price_charges(port: WorkbookPort, *, as_of: date | None = None, overrides: O
         if charges_sheet and charges_sheet.index_of("LineID"):
             for i, p in enumerate(result.lines, start=2):
                 port.hyperlink(PRICING_SHEET, i, 1, f"#'{charges_sheet.sheet}'!{charges_sheet.cell('LineID', p.row)}")
-        totals = [list(TOTAL_COLUMNS)] + [totals_values(t) for t in result.totals]
+        totals = [list(TOTAL_COLUMNS)] + [_writable(totals_values(t)) for t in result.totals]
         port.replace_sheet(TOTALS_SHEET, totals, widths=(12, 8, 8, 12, 12, 12, 12, 12, 14, 14, 12))
     return PriceOutcome(result, findings, report, as_of)

@@ -52,7 +52,7 @@ def date_bounds(pf: PatientFacts, as_of: date) -> tuple[date, date]:
     if p.poc_start is not None:
         lo = max(lo, p.poc_start)
         if _cert_applies(pf):
-            hi = min(hi, p.poc_start + timedelta(days=CERT_DAYS - 1))
+            hi = min(hi, shift(p.poc_start, CERT_DAYS - 1))
     if p.poc_end is not None:
         hi = min(hi, p.poc_end)
     if pf.timely is not None:
@@ -131,7 +131,7 @@ def recert_overdue_line(v: VisitContext) -> Iterator[tuple[int, Hit]]:
     p = v.pf.patient
     if v.dos is None or p is None or p.poc_start is None or not _cert_applies(v.pf):
         return
-    last = p.poc_start + timedelta(days=CERT_DAYS - 1)
+    last = shift(p.poc_start, CERT_DAYS - 1)
     if v.dos <= last or (p.poc_end is not None and v.dos > p.poc_end):
         return
     yield from _all(v, hit("date.recert-overdue", "DOS",
@@ -149,7 +149,7 @@ def recert_overdue_poc(s: SheetContext) -> Iterator[Finding]:
         p = pf.patient
         if p is None or p.poc_start is None or p.poc_end is None or not _cert_applies(pf):
             continue
-        last = p.poc_start + timedelta(days=CERT_DAYS - 1)
+        last = shift(p.poc_start, CERT_DAYS - 1)
         if p.poc_end > last:
             yield finding("date.recert-overdue", PATIENTS, p.row, "POCEnd",
                           f"The plan of care runs {(p.poc_end - p.poc_start).days + 1} days; "
@@ -180,15 +180,26 @@ def progress_report_due(pv: PatientVisits) -> Iterator[tuple[int, int, Hit]]:
                             "replace it).")
 
 
+def shift(day: date, days: int) -> date:
+    """``day`` plus ``days`` days, held at the first or last date Python has (0001-01-01,
+    9999-12-31) instead of overflowing: a typed 12/31/9999 or a huge TimelyFilingDays never crashes."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.max if days > 0 else date.min
+
+
 def filing_deadline(dos: date, limit: int | str) -> date:
     """Last day a claim for ``dos`` is timely: DOS + N days, or (Medicare) the same day one calendar
     year later, 29 February giving 28 February (facts §7)."""
     if limit == "year":
+        if dos.year == date.max.year:
+            return date.max
         try:
             return dos.replace(year=dos.year + 1)
         except ValueError:  # 29 February
             return date(dos.year + 1, 2, 28)
-    return dos + timedelta(days=int(limit))
+    return shift(dos, int(limit))
 
 
 def _billed(line) -> bool:
@@ -209,7 +220,7 @@ def timely_filing(v: VisitContext) -> Iterator[tuple[int, Hit]]:
     if limit is None or v.dos is None:
         return
     deadline = filing_deadline(v.dos, limit)
-    if v.as_of < deadline - timedelta(days=TIMELY_WARNING_DAYS):
+    if v.as_of < shift(deadline, -TIMELY_WARNING_DAYS):
         return
     rule_text = "one calendar year after the DOS" if limit == "year" else f"{limit} days after the DOS"
     payer = v.pf.payer.payer_key

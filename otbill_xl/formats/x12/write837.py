@@ -72,6 +72,11 @@ _PROCEDURE = re.compile(r"[A-Z0-9]{5}")
 _MODIFIER = re.compile(r"[A-Z0-9]{2}")
 _POS = re.compile(r"[0-9]{2}")
 _TAXONOMY = re.compile(r"[0-9A-Z]{9}X")
+#: Dates an 837P can carry: CCYYMMDD from 1900 (X12 validators refuse years before 1800; nobody billed
+#: today was born before 1900) to 2199 (the range the workbook reader accepts).
+MIN_X12_YEAR, MAX_X12_YEAR = 1900, 2199
+#: The longest phone number there is (ITU E.164: 15 digits); PER04 itself allows 256 characters.
+_PHONE_MAX_DIGITS = 15
 _STATE = re.compile(r"[A-Z]{2}")
 _NOTHING = object()  # matches no provider
 
@@ -218,8 +223,9 @@ class _Writer:
         submitter_id = clean.ident(p.submitter_id, owner, "submitter ID (1000A NM109)", min_len=2, max_len=80)
         contact = clean.text(p.contact_name or submitter_name, owner, "contact name (1000A PER02)", max_len=60)
         phone = digits_only(p.contact_phone or p.phone)
-        if len(phone) < 10:
-            raise X12Error(f"{owner}: contact phone (1000A PER04) must have at least 10 digits")
+        if not 10 <= len(phone) <= _PHONE_MAX_DIGITS:
+            raise X12Error(f"{owner}: contact phone (1000A PER04) must have 10 to {_PHONE_MAX_DIGITS} digits "
+                           "(a phone number, area code first)")
         receiver_name = clean.text(p.receiver_name, owner, "receiver name (1000B NM103)", max_len=60,
                                    required=True)
         receiver_id = clean.ident(p.receiver_id, owner, "receiver ID (1000B NM109)", min_len=2, max_len=80)
@@ -289,6 +295,9 @@ class _Writer:
     def dmg(self, dob, sex: str, owner: str, who: str, loop: str) -> str:
         if dob is None:
             raise X12Error(f"{owner}: {who} date of birth ({loop} DMG02) is blank")
+        if not MIN_X12_YEAR <= dob.year <= MAX_X12_YEAR:
+            raise X12Error(f"{owner}: {who} date of birth ({loop} DMG02) is not in the years {MIN_X12_YEAR} to "
+                           f"{MAX_X12_YEAR}")
         code = _SEX.get((sex or "").strip().upper())
         if code is None:
             code = "U"
@@ -574,6 +583,9 @@ class _Writer:
         """DTP*472 of a date of service (checked, cached)."""
         if type(dos) is not date:
             raise X12Error(f"{owner}: line {n} date of service (DTP03) is blank or not a date")
+        if not MIN_X12_YEAR <= dos.year <= MAX_X12_YEAR:
+            raise X12Error(f"{owner}: line {n} date of service (DTP03) is not in the years {MIN_X12_YEAR} to "
+                           f"{MAX_X12_YEAR}")
         dtp = self._dtps[dos] = f"DTP{self.e}472{self.e}D8{self.e}{format_date(dos)}"
         return dtp
 
