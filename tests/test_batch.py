@@ -9,7 +9,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from datetime import date, datetime
 from pathlib import Path
 
@@ -75,11 +74,16 @@ def test_interrupted_batch_leaves_no_partial_files_and_resumes(tmp_path):
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "otbill_xl", "batch", str(inputs), "--out", str(out), "--workers", "2",
            "--as-of", "2026-11-27"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    time.sleep(5)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    # Interrupt right after the first input is reported (a deterministic point, not a sleep): with two
+    # workers, eight of the ten inputs are still to come.
+    while (first := proc.stderr.readline()) and not first.startswith("["):
+        pass
+    assert first.startswith("[1/10]"), first
     os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group, workers included
     proc.communicate(timeout=120)
-    assert proc.returncode != 0  # it really was interrupted (10 sample workbooks take well over 5 s)
+    assert proc.returncode == 130  # it really was interrupted
     assert len(list(out.glob("*.otbill-*.xlsx"))) < 10
     leftovers = [p for p in out.rglob("*") if p.name.endswith(".part") or p.name.startswith(".") and p.is_file()
                  and p.suffix != ".sqlite" and "ledger" not in p.name]
