@@ -76,6 +76,10 @@ class LinePrice(NamedTuple):
     kx_status: str
     basis: str
     flagged: bool
+    #: At or past the year's KX threshold without KX (the ``kx.missing`` rule reads this, not the text).
+    kx_missing: bool = False
+    #: Past the targeted-review amount ($3,000).
+    kx_review: bool = False
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,8 @@ class _Work:
     sequestration: Decimal = ZERO
     kx_total: Decimal | None = None
     kx_status: str = ""
+    kx_missing: bool = False
+    kx_review: bool = False
 
 
 def _price_finding(rule: str, severity: Severity, line: ChargeLine, column: str, message: str, fix: str) -> Finding:
@@ -306,7 +312,7 @@ def _price_book(book: PracticeBook, computed: dict[int, int], flagged_rows) -> P
     priced = tuple(new(LinePrice, (
         w.line.row, w.line.line_id, w.payer_key, w.line.code, w.units, w.charge, w.fee, w.mppr, w.assistant, w.allowed,
         w.deductible, w.payment, w.patient, w.sequestration, w.kx_total, w.kx_status, w.basis,
-        w.line.row in flagged_rows)) for w in works)
+        w.line.row in flagged_rows, w.kx_missing, w.kx_review)) for w in works)
     return PricingResult(priced, _totals(priced), tuple(findings))
 
 
@@ -373,10 +379,12 @@ def _kx(medicare: list[_Work], book: PracticeBook) -> None:
             continue
         threshold, review = limits
         if w.kx_total >= threshold:  # "at or past" the threshold needs KX
-            w.kx_status = "at or over threshold: " + ("KX present" if "KX" in line.modifiers else "KX missing")
+            w.kx_missing = "KX" not in line.modifiers
+            w.kx_status = "at or over threshold: " + ("KX missing" if w.kx_missing else "KX present")
         else:
             w.kx_status = "below threshold"
         if w.kx_total > review:
+            w.kx_review = True
             w.kx_status += "; over $3,000 (targeted review)" if review == 3000 else f"; over ${review} (targeted review)"
 
 

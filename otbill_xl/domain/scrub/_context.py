@@ -77,6 +77,9 @@ RULES: dict[str, RuleInfo] = {}
 #: Rule functions per scope, in registration order.
 SCOPES: dict[str, list[Callable[..., Any]]] = {
     "line": [], "dx": [], "visit": [], "dated": [], "patient": [], "sheet": [],
+    # whole-book rules that need every line's units first: ``fn(book, computed_units, priced)``
+    # returns findings (``priced``: the book's pricing when the caller has it, else None)
+    "book": [],
 }
 #: Functions ``(PatientFacts, as_of) -> (lo, hi)``: DOS range where no dated rule can fire.
 BOUNDS: list[Callable[..., tuple[date, date]]] = []

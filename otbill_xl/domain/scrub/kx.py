@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from otbill_xl.domain.findings import Finding, Severity
 from otbill_xl.domain.models import PayerType
-from otbill_xl.domain.scrub._context import CHARGES, finding, register
+from otbill_xl.domain.scrub._context import CHARGES, finding, register, runs_in
 
 register("kx.missing", Severity.ERROR, "modifiers",
          "Medicare line at or past the year's KX threshold (per discipline) without KX.")
@@ -19,6 +19,7 @@ register("kx.targeted-review", Severity.INFO, "modifiers",
          "Medicare line past $3,000 for the year (per discipline): the claim may get targeted medical review.")
 
 
+@runs_in("book")
 def kx_findings(book, computed_units: dict[int, int], priced=None) -> list[Finding]:
     """Findings for Medicare lines whose running KX total passes the threshold or $3,000.
 
@@ -46,7 +47,7 @@ def kx_findings(book, computed_units: dict[int, int], priced=None) -> list[Findi
     out = []
     by_row = {c.row: c for c in lines}
     for p in priced_lines:
-        if "KX missing" in p.kx_status:
+        if p.kx_missing:
             line = by_row[p.row]
             column = next((f"Mod{i}" for i, m in enumerate((line.mod1, line.mod2, line.mod3, line.mod4), 1) if not m),
                           "Mod4")
@@ -55,7 +56,7 @@ def kx_findings(book, computed_units: dict[int, int], priced=None) -> list[Findi
                                "line, past the KX threshold; without KX it is denied (PR-119).",
                                f"If the service is medically necessary and documented, add KX in {column}; if not, give "
                                "the patient an ABN and bill with GA instead."))
-        if "targeted review" in p.kx_status:
+        if p.kx_review:
             out.append(finding("kx.targeted-review", CHARGES, p.row, "Code",
                                f"Medicare therapy for this patient passes $3,000 this year (${p.kx_running_total:,.2f}).",
                                "Make sure the plan of care, progress notes and medical necessity are documented; "
