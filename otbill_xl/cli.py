@@ -284,6 +284,7 @@ def claims(
 
     day = parse_as_of(as_of)
     _check_group(group)
+    _check_out_folder(out_dir)
     try:
         port = FileWorkbook(workbook)
         outcome = create_claims(port, out_dir=out_dir, ledger=LedgerChoice(ledger_path, out_dir), as_of=day,
@@ -321,6 +322,13 @@ def claims(
             out.print(f"Annotated copy (ClaimID/Status filled, Claims and Held Back sheets): {escape(str(annotated))}",
                       highlight=False)
     raise typer.Exit(EXIT_FINDINGS if problems or outcome.held_for_errors else EXIT_OK)
+
+
+def _check_out_folder(out_dir: Path) -> None:
+    """--out of claims and batch names a folder: say so in words when it names a file."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise fail(f"--out {out_dir.name} is a file, not a folder; claim files and copies go into a folder. "
+                   f"Fix: give a folder name, e.g. --out {out_dir.with_suffix('')}-claims.")
 
 
 def _unused(path: Path) -> Path:
@@ -401,6 +409,7 @@ def batch(
 
     day = parse_as_of(as_of)
     _check_group(group)
+    _check_out_folder(out_dir)
     if workers is not None and workers < 1:
         raise fail("--workers must be 1 or more.")
     tally = {"claims": 0, "lines": 0, "errors": 0}

@@ -531,3 +531,13 @@ def test_claims_without_a_charges_sheet_exits_2_and_writes_nothing(tmp_path):
     result = runner.invoke(app, ["claims", str(src), "--out", str(tmp_path / "o"), "--as-of", AS_OF])
     assert result.exit_code == 2 and "no Charges sheet" in " ".join(result.output.split())
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+@pytest.mark.parametrize("command", ["claims", "batch"])
+def test_out_naming_a_file_is_refused_in_words(tmp_path, command):
+    src = book(tmp_path / "p.xlsx", [line("L1")])
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+    result = runner.invoke(app, [command, str(src), "--out", str(afile), "--as-of", AS_OF])
+    assert result.exit_code == 2 and "is a file, not a folder" in " ".join(result.output.split())
+    assert afile.read_text() == "not a folder"
