@@ -436,7 +436,8 @@ class FileWorkbook:
             cell.hyperlink = target
         cell.style = "Hyperlink"
 
-    def replace_sheet(self, sheet: str, rows: Sequence[Sequence[Any]], *, widths: Sequence[float] = ()) -> None:
+    def replace_sheet(self, sheet: str, rows: Sequence[Sequence[Any]], *, widths: Sequence[float | None] = (),
+                      formats: Sequence[str | None] | None = None) -> None:
         from openpyxl.styles import Font
         from openpyxl.utils import get_column_letter
 
@@ -454,7 +455,13 @@ class FileWorkbook:
                 cell.font = Font(bold=True)
             ws.freeze_panes = "A2"
         for i, width in enumerate(widths, start=1):
-            ws.column_dimensions[get_column_letter(i)].width = width
+            if width is not None:
+                ws.column_dimensions[get_column_letter(i)].width = width
+        for c, number_format in enumerate(formats or (), start=1):
+            if number_format:
+                for r in range(2, len(rows) + 1):
+                    if c <= len(rows[r - 1]):
+                        ws.cell(row=r, column=c).number_format = number_format
 
     def save(self, path: str | None = None, *, replace: bool = True) -> None:
         """Write the copy to ``path`` atomically; ``replace=False`` never replaces an existing file."""
