@@ -246,3 +246,18 @@ def test_batch_report_sheet_is_written_as_declared(tmp_path):
     assert ws.cell(5, 1).value == "interrupted" and ws.cell(5, 2).number_format == "General"
     assert ws.cell(2, BATCH.index("errors")).number_format == "0"
     assert ws.cell(2, BATCH.index("files")).value == "out/a.837, out/b.837"
+
+
+def test_file_adapter_formats_data_rows_only_and_defaults_to_general(tmp_path):
+    port = FileWorkbook(make_workbook(tmp_path / "b.xlsx", {"Data": [["x"], [1]]}, tables=False))
+    port.replace_sheet("Formatted", [["Amount", "Units", "Note"], [D("1234.5"), 3, "a"], [D("2")]],
+                       widths=(12, None, 30), formats=("#,##0.00", "0", None))
+    port.replace_sheet("Plain", [["Amount"], [D("1234.5")]], widths=(12,))
+    port.save(str(tmp_path / "out.xlsx"))
+    wb = openpyxl.load_workbook(tmp_path / "out.xlsx")
+    ws = wb["Formatted"]
+    assert [c.number_format for c in ws[1]] == ["General"] * 3  # the header keeps General
+    assert [c.number_format for c in ws[2]] == ["#,##0.00", "0", "General"] and ws["A3"].number_format == "#,##0.00"
+    assert ws["A2"].value == 1234.5 and ws.column_dimensions["A"].width == 12
+    assert ws.column_dimensions.get("B") is None or not ws.column_dimensions["B"].customWidth
+    assert wb["Plain"]["A2"].number_format == "General"  # no formats: today's behaviour

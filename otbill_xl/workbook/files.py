@@ -447,9 +447,13 @@ class FileWorkbook:
             index = wb.sheetnames.index(sheet)
             del wb[sheet]
         ws = wb.create_sheet(sheet, index)
+        column_formats = list(formats or ())
         for r, values in enumerate(rows, start=1):
             for c, value in enumerate(values, start=1):
-                _set(ws.cell(row=r, column=c), value)
+                cell = ws.cell(row=r, column=c)
+                _set(cell, value)
+                if r > 1 and c <= len(column_formats) and column_formats[c - 1]:
+                    cell.number_format = column_formats[c - 1]
         if rows:
             for cell in ws[1]:
                 cell.font = Font(bold=True)
@@ -457,11 +461,6 @@ class FileWorkbook:
         for i, width in enumerate(widths, start=1):
             if width is not None:
                 ws.column_dimensions[get_column_letter(i)].width = width
-        for c, number_format in enumerate(formats or (), start=1):
-            if number_format:
-                for r in range(2, len(rows) + 1):
-                    if c <= len(rows[r - 1]):
-                        ws.cell(row=r, column=c).number_format = number_format
 
     def save(self, path: str | None = None, *, replace: bool = True) -> None:
         """Write the copy to ``path`` atomically; ``replace=False`` never replaces an existing file."""
