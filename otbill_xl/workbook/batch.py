@@ -48,6 +48,8 @@ from typing import Any
 from otbill_xl.errors import OtbillError
 from otbill_xl.ledger import Ledger
 from otbill_xl.workbook.files import atomic_save
+from otbill_xl.workbook.port import is_formula_like
+from otbill_xl.workbook.sheets import COUNT, NUMBER, TEXT, Column, SheetSpec
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 REPORT_STEM = "batch-report"  # batch-report-YYYYmmdd-HHMMSS.json / .xlsx
@@ -83,6 +85,25 @@ class InputResult:
     ledger: str = ""
     attempts: int = 0
     seconds: float = 0.0
+
+
+def _field(name: str) -> Callable[[InputResult], Any]:
+    return lambda r: getattr(r, name)
+
+
+#: The batch report's Batch sheet: one row per input, a column per :class:`InputResult` field (in
+#: field order; ``tests/test_sheets.py`` checks they match). Widths are Excel's default.
+BATCH: SheetSpec[InputResult] = SheetSpec("Batch", (
+    *(Column(name, None, TEXT, _field(name)) for name in ("path", "sha256", "outcome", "message")),
+    *(Column(name, None, COUNT, _field(name))
+      for name in ("charge_lines", "errors", "warnings", "claims", "lines_billed", "lines_held", "already_billed")),
+    Column("expected_payment", None, TEXT, _field("expected_payment")),  # already text ("12.50") in the JSON report
+    Column("files", None, TEXT, lambda r: ", ".join(r.files)),
+    Column("annotated", None, TEXT, _field("annotated")),
+    Column("ledger", None, TEXT, _field("ledger")),
+    Column("attempts", None, COUNT, _field("attempts")),
+    Column("seconds", None, NUMBER, _field("seconds")),
+))
 
 
 INTERRUPTED = "stopped by Ctrl-C before it finished; run the batch again to finish it"
@@ -536,17 +557,17 @@ def write_reports(batch: BatchResult, *, as_of: date, created: datetime) -> None
 
     wb = openpyxl.Workbook()
     ws = wb.active
-    ws.title = "Batch"
-    columns = list(InputResult.__dataclass_fields__)
-    ws.append(columns)
+    ws.title = BATCH.name
+    ws.append(list(BATCH.headers))
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for r in batch.results:
-        row = asdict(r)
-        ws.append([", ".join(v) if isinstance(v, list) else v for v in (row[c] for c in columns)])
-        for cell in ws[ws.max_row]:
-            if isinstance(cell.value, str) and cell.value.startswith(("=", "+", "-", "@")):
+        ws.append(BATCH.values(r))
+        for cell, number_format in zip(ws[ws.max_row], BATCH.formats, strict=True):
+            if is_formula_like(cell.value):
                 cell.data_type = "s"
+            if number_format:
+                cell.number_format = number_format
     if batch.interrupted:
         not_started = sum(1 for r in batch.results if r.outcome == "not-started")
         ws.append([])

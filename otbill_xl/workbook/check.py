@@ -21,6 +21,7 @@ from otbill_xl.workbook.mapping import Overrides
 from otbill_xl.workbook.pipeline import Pipeline
 from otbill_xl.workbook.port import FILL_COMPUTED, FILL_ERROR, FILL_INFO, FILL_WARNING, WorkbookPort
 from otbill_xl.workbook.reader import ReadReport, finding_dict
+from otbill_xl.workbook.sheets import COUNT, TEXT, Column, SheetSpec
 
 FINDINGS_SHEET = "Findings"
 SUMMARY_SHEET = "Check Summary"
@@ -151,25 +152,60 @@ def _column_from_cell(cell: str) -> int:
     return n
 
 
+def _cell_ref(f: Finding) -> str:
+    loc = f.location
+    return f"{loc.sheet}!{loc.cell}" if loc.cell else loc.sheet
+
+
+#: The Findings sheet: one row per finding, worst first (the Cell column links to the cell).
+FINDINGS: SheetSpec[Finding] = SheetSpec(FINDINGS_SHEET, (
+    Column("Severity", 10, TEXT, lambda f: f.severity.value),
+    Column("Rule", 28, TEXT, lambda f: f.rule),
+    Column("Cell", 16, TEXT, _cell_ref),
+    Column("Sheet", 14, TEXT, lambda f: f.location.sheet),
+    Column("Row", 7, COUNT, lambda f: f.location.row or ""),
+    Column("Column", 14, TEXT, lambda f: f.location.column),
+    Column("Message", 80, TEXT, lambda f: f.message),
+    Column("Fix", 60, TEXT, lambda f: f.fix),
+))
+
+
+@dataclass(frozen=True)
+class RuleCount:
+    """One row of the Check Summary's table: how often a rule fired at a severity."""
+
+    rule: str
+    severity: Severity
+    count: int
+
+
+#: The Check Summary sheet's table of counts by rule and severity (below the Item/Value block).
+CHECK_SUMMARY: SheetSpec[RuleCount] = SheetSpec(SUMMARY_SHEET, (
+    Column("Rule", 34, TEXT, lambda c: c.rule),
+    Column("Severity", 12, TEXT, lambda c: c.severity.value),
+    Column("Count", 8, COUNT, lambda c: c.count),
+    Column("What it checks", 80, TEXT, lambda c: _describe(c.rule)),
+))
+
+
+def _describe(rule: str) -> str:
+    info = RULES.get(rule)
+    return info.description if info else "reading the workbook"
+
+
 def _write_findings_sheet(port: WorkbookPort, findings: tuple[Finding, ...]) -> None:
-    rows: list[list[Any]] = [["Severity", "Rule", "Cell", "Sheet", "Row", "Column", "Message", "Fix"]]
-    links = []
-    for f in findings:
-        loc = f.location
-        ref = f"{loc.sheet}!{loc.cell}" if loc.cell else loc.sheet
-        rows.append([f.severity.value, f.rule, ref, loc.sheet, loc.row or "", loc.column, f.message, f.fix])
-        if loc.cell:
-            links.append((len(rows), f"#'{loc.sheet}'!{loc.cell}"))
-    port.replace_sheet(FINDINGS_SHEET, rows, widths=(10, 28, 16, 14, 7, 14, 80, 60))
-    for row, target in links:
-        port.hyperlink(FINDINGS_SHEET, row, 3, target)
+    FINDINGS.write(port, findings)
+    cell = FINDINGS.index("Cell")
+    for row, f in enumerate(findings, start=2):
+        if f.location.cell:
+            port.hyperlink(FINDINGS_SHEET, row, cell, f"#'{f.location.sheet}'!{f.location.cell}")
     for i, f in enumerate(findings, start=2):
-        port.fill(FINDINGS_SHEET, i, 1, _FILL[f.severity])
+        port.fill(FINDINGS_SHEET, i, FINDINGS.index("Severity"), _FILL[f.severity])
 
 
 def _write_summary_sheet(port: WorkbookPort, outcome: CheckOutcome) -> None:
     s = outcome.summary
-    rows: list[list[Any]] = [
+    above: list[list[Any]] = [
         ["Item", "Value"],
         ["Checked as of", outcome.as_of.isoformat()],
         ["Charge lines checked", s["lines_checked"]],
@@ -178,10 +214,7 @@ def _write_summary_sheet(port: WorkbookPort, outcome: CheckOutcome) -> None:
         ["Infos", s["infos"]],
         ["Units computed for blank cells", s["units_filled"]],
         [],
-        ["Rule", "Severity", "Count", "What it checks"],
     ]
     counts = Counter((f.rule, f.severity) for f in outcome.findings)
-    for (rule, severity), n in sorted(counts.items(), key=lambda kv: (kv[0][1].rank, -kv[1], kv[0][0])):
-        info = RULES.get(rule)
-        rows.append([rule, severity.value, n, info.description if info else "reading the workbook"])
-    port.replace_sheet(SUMMARY_SHEET, rows, widths=(34, 12, 8, 80))
+    ordered = sorted(counts.items(), key=lambda kv: (kv[0][1].rank, -kv[1], kv[0][0]))
+    CHECK_SUMMARY.write(port, [RuleCount(rule, severity, n) for (rule, severity), n in ordered], above=above)

@@ -42,6 +42,7 @@ from otbill_xl.workbook.mapping import Overrides
 from otbill_xl.workbook.pipeline import Pipeline
 from otbill_xl.workbook.port import FILL_COMPUTED, FILL_WARNING, WorkbookPort
 from otbill_xl.workbook.reader import ReadReport
+from otbill_xl.workbook.sheets import COUNT, MONEY, TEXT, Column, SheetSpec
 
 CLAIMS_SHEET = "Claims"
 HELD_SHEET = "Held Back"
@@ -468,20 +469,11 @@ def _annotate(port: WorkbookPort, report: ReadReport, outcome: ClaimsOutcome, as
             continue
         port.write_values(name, e.row, status_col, [["held: " + _clean(e.reasons[0])[:200]]])
         port.fill(name, e.row, status_col, FILL_WARNING)
-    rows: list[list[Any]] = [["ClaimID", "Payer", "PatientID", "Lines", "LineIDs", "Total", "Frequency",
-                              "OriginalClaimNumber", "Run", "File", "State"]]
-    for c in outcome.ledger_claims:
-        rows.append([c["claim_id"], c["payer_key"], c["patient_id"], c["lines"], _clean(c["line_ids"] or ""),
-                     Decimal(c["total"]), c["frequency"], c["original_claim_number"], c["run"],
-                     Path(c["file"]).name, c["state"]])
-    port.replace_sheet(CLAIMS_SHEET, rows, widths=(20, 12, 12, 7, 40, 12, 10, 20, 20, 40, 10))
-    held: list[list[Any]] = [["LineID", "Row", "Reasons"]]
-    for e in outcome.assembly.excluded:
-        held.append([_clean(e.line_id), e.row, _clean(" | ".join(e.reasons))])
-    port.replace_sheet(HELD_SHEET, held, widths=(12, 7, 140))
+    CLAIMS.write(port, outcome.ledger_claims)
+    HELD_BACK.write(port, outcome.assembly.excluded)
     for i, e in enumerate(outcome.assembly.excluded, start=2):
         cell = sheet.cell("LineID", e.row) or f"A{e.row}"
-        port.hyperlink(HELD_SHEET, i, 1, f"#'{name}'!{cell}")
+        port.hyperlink(HELD_SHEET, i, HELD_BACK.index("LineID"), f"#'{name}'!{cell}")
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -490,3 +482,26 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 def _clean(text: str) -> str:
     """Text for a cell: control characters (which a workbook cannot hold) shown as '?'."""
     return _CONTROL.sub("?", text)
+
+
+#: The Claims sheet: every claim the ledger has billed for the workbook's lines (a dict from
+#: :meth:`Ledger.claims_for` per row), oldest first.
+CLAIMS: SheetSpec[dict[str, Any]] = SheetSpec(CLAIMS_SHEET, (
+    Column("ClaimID", 20, TEXT, lambda c: c["claim_id"]),
+    Column("Payer", 12, TEXT, lambda c: c["payer_key"]),
+    Column("PatientID", 12, TEXT, lambda c: c["patient_id"]),
+    Column("Lines", 7, COUNT, lambda c: c["lines"]),
+    Column("LineIDs", 40, TEXT, lambda c: _clean(c["line_ids"] or "")),
+    Column("Total", 12, MONEY, lambda c: Decimal(c["total"])),
+    Column("Frequency", 10, TEXT, lambda c: c["frequency"]),
+    Column("OriginalClaimNumber", 20, TEXT, lambda c: c["original_claim_number"]),
+    Column("Run", 20, TEXT, lambda c: c["run"]),
+    Column("File", 40, TEXT, lambda c: Path(c["file"]).name),
+    Column("State", 10, TEXT, lambda c: c["state"]),
+))
+#: The Held Back sheet: every line not billed, with its reasons (LineID links to the charge line).
+HELD_BACK: SheetSpec[Excluded] = SheetSpec(HELD_SHEET, (
+    Column("LineID", 12, TEXT, lambda e: _clean(e.line_id)),
+    Column("Row", 7, COUNT, lambda e: e.row),
+    Column("Reasons", 140, TEXT, lambda e: _clean(" | ".join(e.reasons))),
+))

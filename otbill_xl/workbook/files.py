@@ -436,7 +436,8 @@ class FileWorkbook:
             cell.hyperlink = target
         cell.style = "Hyperlink"
 
-    def replace_sheet(self, sheet: str, rows: Sequence[Sequence[Any]], *, widths: Sequence[float] = ()) -> None:
+    def replace_sheet(self, sheet: str, rows: Sequence[Sequence[Any]], *, widths: Sequence[float | None] = (),
+                      formats: Sequence[str | None] | None = None) -> None:
         from openpyxl.styles import Font
         from openpyxl.utils import get_column_letter
 
@@ -446,15 +447,20 @@ class FileWorkbook:
             index = wb.sheetnames.index(sheet)
             del wb[sheet]
         ws = wb.create_sheet(sheet, index)
+        column_formats = list(formats or ())
         for r, values in enumerate(rows, start=1):
             for c, value in enumerate(values, start=1):
-                _set(ws.cell(row=r, column=c), value)
+                cell = ws.cell(row=r, column=c)
+                _set(cell, value)
+                if r > 1 and c <= len(column_formats) and column_formats[c - 1]:
+                    cell.number_format = column_formats[c - 1]
         if rows:
             for cell in ws[1]:
                 cell.font = Font(bold=True)
             ws.freeze_panes = "A2"
         for i, width in enumerate(widths, start=1):
-            ws.column_dimensions[get_column_letter(i)].width = width
+            if width is not None:
+                ws.column_dimensions[get_column_letter(i)].width = width
 
     def save(self, path: str | None = None, *, replace: bool = True) -> None:
         """Write the copy to ``path`` atomically; ``replace=False`` never replaces an existing file."""

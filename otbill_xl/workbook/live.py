@@ -83,7 +83,8 @@ class LiveWorkbook:
         cell = self.book.sheets[sheet].range((row, column))
         cell.add_hyperlink(target, text_to_display=str(cell.value or target))
 
-    def replace_sheet(self, sheet: str, rows: Sequence[Sequence[Any]], *, widths: Sequence[float] = ()) -> None:
+    def replace_sheet(self, sheet: str, rows: Sequence[Sequence[Any]], *, widths: Sequence[float | None] = (),
+                      formats: Sequence[str | None] | None = None) -> None:
         names = self.sheet_names()
         ws = self.book.sheets[sheet] if sheet in names else self.book.sheets.add(sheet, after=self.book.sheets[-1])
         ws.clear()
@@ -91,7 +92,12 @@ class LiveWorkbook:
             ws.range("A1").value = _safe(rows)
             ws.range((1, 1), (1, len(rows[0]))).font.bold = True
         for i, width in enumerate(widths, start=1):
-            ws.range((1, i)).column_width = width
+            if width is not None:
+                ws.range((1, i)).column_width = width
+        if len(rows) > 1:
+            for i, number_format in enumerate(formats or (), start=1):
+                if number_format:
+                    ws.range((2, i), (len(rows), i)).number_format = number_format
 
     def save(self, path: str | None = None) -> None:
         if path:

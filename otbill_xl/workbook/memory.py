@@ -18,6 +18,9 @@ class MemoryWorkbook:
     def __init__(self, sheets: dict[str, list[list[Any]]], name: str = "range") -> None:
         self.sheets = {k: [list(r) for r in v] for k, v in sheets.items()}
         self.name = name
+        #: What :meth:`replace_sheet` was given for each sheet it wrote: column widths, number formats.
+        self.widths: dict[str, tuple[float | None, ...]] = {}
+        self.formats: dict[str, tuple[str | None, ...] | None] = {}
 
     def sheet_names(self) -> list[str]:
         return list(self.sheets)
@@ -65,8 +68,11 @@ class MemoryWorkbook:
     def hyperlink(self, sheet: str, row: int, column: int, target: str) -> None:
         pass
 
-    def replace_sheet(self, sheet: str, rows: Sequence[Sequence[Any]], *, widths: Sequence[float] = ()) -> None:
+    def replace_sheet(self, sheet: str, rows: Sequence[Sequence[Any]], *, widths: Sequence[float | None] = (),
+                      formats: Sequence[str | None] | None = None) -> None:
         self.sheets[sheet] = [list(r) for r in rows]
+        self.widths[sheet] = tuple(widths)
+        self.formats[sheet] = None if formats is None else tuple(formats)
 
     def save(self, path: str | None = None) -> None:
         pass

@@ -87,8 +87,12 @@ class WorkbookPort(Protocol):
     def hyperlink(self, sheet: str, row: int, column: int, target: str) -> None:
         """Make a cell a link to a place in the workbook (``#Charges!F17``) or a URL."""
 
-    def replace_sheet(self, sheet: str, rows: Sequence[Sequence[Any]], *, widths: Sequence[float] = ()) -> None:
-        """Create the sheet (or clear it if it exists) and fill it from A1; the first row is a header."""
+    def replace_sheet(self, sheet: str, rows: Sequence[Sequence[Any]], *, widths: Sequence[float | None] = (),
+                      formats: Sequence[str | None] | None = None) -> None:
+        """Create the sheet (or clear it if it exists) and fill it from A1; the first row is a header.
+        ``widths`` and ``formats`` go column by column from A (``None``: Excel's default width, or
+        General); each format (e.g. ``#,##0.00``) applies to the rows below the header. Output sheets
+        pass both from their declaration (:class:`otbill_xl.workbook.sheets.SheetSpec`)."""
 
     def save(self, path: str | None = None) -> None:
         """Persist the changes (a file adapter writes a new file; it never overwrites its input)."""

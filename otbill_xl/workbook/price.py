@@ -19,14 +19,48 @@ from otbill_xl.workbook.mapping import Overrides
 from otbill_xl.workbook.pipeline import Pipeline
 from otbill_xl.workbook.port import FILL_ERROR, WorkbookPort
 from otbill_xl.workbook.reader import ReadReport, finding_dict
+from otbill_xl.workbook.sheets import COUNT, MONEY, TEXT, Column, SheetSpec
 
 PRICING_SHEET = "Pricing"
 TOTALS_SHEET = "Pricing Totals"
-LINE_COLUMNS = ("LineID", "Row", "PayerKey", "Code", "Units", "Charge", "FeeAllowed", "MPPRReduction",
-                "AssistantReduction", "ExpectedAllowed", "Deductible", "ExpectedPayerPayment", "ExpectedPatientResp",
-                "Sequestration", "KXRunningTotal", "KXStatus", "Basis", "Flagged")
-TOTAL_COLUMNS = ("PayerKey", "Lines", "Units", "Charge", "FeeAllowed", "MPPRReduction", "AssistantReduction",
-                 "ExpectedAllowed", "ExpectedPayerPayment", "ExpectedPatientResp", "Sequestration")
+
+#: The Pricing sheet: one row per charge line. Its headers are also the keys of a line's JSON shape.
+PRICING: SheetSpec[LinePrice] = SheetSpec(PRICING_SHEET, (
+    Column("LineID", 10, TEXT, lambda p: p.line_id),
+    Column("Row", 6, COUNT, lambda p: p.row),
+    Column("PayerKey", 10, TEXT, lambda p: p.payer_key),
+    Column("Code", 8, TEXT, lambda p: p.code),
+    Column("Units", 6, COUNT, lambda p: p.units),
+    Column("Charge", 10, MONEY, lambda p: p.charge),
+    Column("FeeAllowed", 10, MONEY, lambda p: p.fee_allowed),
+    Column("MPPRReduction", 10, MONEY, lambda p: p.mppr_reduction),
+    Column("AssistantReduction", 10, MONEY, lambda p: p.assistant_reduction),
+    Column("ExpectedAllowed", 10, MONEY, lambda p: p.expected_allowed),
+    Column("Deductible", 10, MONEY, lambda p: p.deductible),
+    Column("ExpectedPayerPayment", 10, MONEY, lambda p: p.expected_payer_payment),
+    Column("ExpectedPatientResp", 10, MONEY, lambda p: p.expected_patient_resp),
+    Column("Sequestration", 10, MONEY, lambda p: p.sequestration),
+    Column("KXRunningTotal", 11, MONEY, lambda p: p.kx_running_total),
+    Column("KXStatus", 30, TEXT, lambda p: p.kx_status),
+    Column("Basis", 90, TEXT, lambda p: p.basis),
+    Column("Flagged", 12, TEXT, lambda p: "scrub errors" if p.flagged else "", data=lambda p: p.flagged),
+))
+#: The Pricing Totals sheet: one row per payer (also the keys of a payer's JSON totals).
+PRICING_TOTALS: SheetSpec[PayerTotals] = SheetSpec(TOTALS_SHEET, (
+    Column("PayerKey", 12, TEXT, lambda t: t.payer_key),
+    Column("Lines", 8, COUNT, lambda t: t.lines),
+    Column("Units", 8, COUNT, lambda t: t.units),
+    Column("Charge", 12, MONEY, lambda t: t.charge),
+    Column("FeeAllowed", 12, MONEY, lambda t: t.fee_allowed),
+    Column("MPPRReduction", 12, MONEY, lambda t: t.mppr_reduction),
+    Column("AssistantReduction", 12, MONEY, lambda t: t.assistant_reduction),
+    Column("ExpectedAllowed", 12, MONEY, lambda t: t.expected_allowed),
+    Column("ExpectedPayerPayment", 14, MONEY, lambda t: t.expected_payer_payment),
+    Column("ExpectedPatientResp", 14, MONEY, lambda t: t.expected_patient_resp),
+    Column("Sequestration", 12, MONEY, lambda t: t.sequestration),
+))
+LINE_COLUMNS = PRICING.headers
+TOTAL_COLUMNS = PRICING_TOTALS.headers
 
 
 @dataclass(frozen=True)
@@ -41,43 +75,29 @@ class PriceOutcome:
         in object columns, so sums are exact)."""
         import pandas as pd
 
-        return pd.DataFrame([line_values(p) for p in self.result.lines], columns=list(LINE_COLUMNS))
+        return pd.DataFrame([PRICING.values(p) for p in self.result.lines], columns=list(PRICING.headers))
 
     def to_dict(self) -> dict[str, Any]:
         return {"as_of": self.as_of.isoformat(),
-                "lines": [line_dict(p) for p in self.result.lines],
-                "totals": [totals_dict(t) for t in self.result.totals],
+                "lines": [PRICING.as_dict(p) for p in self.result.lines],
+                "totals": [PRICING_TOTALS.as_dict(t) for t in self.result.totals],
                 "findings": [finding_dict(f) for f in self.findings]}
 
 
-def money_text(value: Decimal | None) -> str | None:
-    """Money for JSON: a string with two decimals (never a float)."""
-    return None if value is None else f"{value:.2f}"
-
-
 def line_values(p: LinePrice) -> list[Any]:
-    return [p.line_id, p.row, p.payer_key, p.code, p.units, p.charge, p.fee_allowed, p.mppr_reduction,
-            p.assistant_reduction, p.expected_allowed, p.deductible, p.expected_payer_payment, p.expected_patient_resp,
-            p.sequestration, p.kx_running_total, p.kx_status, p.basis, "scrub errors" if p.flagged else ""]
+    return PRICING.values(p)
 
 
 def line_dict(p: LinePrice) -> dict[str, Any]:
-    out = dict(zip(LINE_COLUMNS, line_values(p), strict=True))
-    for key, value in out.items():
-        if isinstance(value, Decimal):
-            out[key] = money_text(value)
-    out["Flagged"] = p.flagged
-    return out
+    return PRICING.as_dict(p)
 
 
 def totals_values(t: PayerTotals) -> list[Any]:
-    return [t.payer_key, t.lines, t.units, t.charge, t.fee_allowed, t.mppr_reduction, t.assistant_reduction,
-            t.expected_allowed, t.expected_payer_payment, t.expected_patient_resp, t.sequestration]
+    return PRICING_TOTALS.values(t)
 
 
 def totals_dict(t: PayerTotals) -> dict[str, Any]:
-    return {k: money_text(v) if isinstance(v, Decimal) else v
-            for k, v in zip(TOTAL_COLUMNS, totals_values(t), strict=True)}
+    return PRICING_TOTALS.as_dict(t)
 
 
 #: Excel keeps 15 significant digits; a number this large (units typed as 10**30, a charge of 1e20) is
@@ -85,12 +105,14 @@ def totals_dict(t: PayerTotals) -> dict[str, Any]:
 _EXCEL_DIGITS = 10**15
 
 
-def _writable(values: list[Any]) -> list[Any]:
+def _writable(value: Any) -> Any:
     """Text from the workbook (line IDs, payer keys, codes) may hold control characters a cell
     cannot store (a value typed as ``_x0001_``): they are shown as U+FFFD in the Pricing sheets."""
-    return [printable(v) if isinstance(v, str) else
-            str(v) if isinstance(v, int | Decimal) and not isinstance(v, bool) and abs(v) >= _EXCEL_DIGITS else v
-            for v in values]
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, int | Decimal) and not isinstance(value, bool) and abs(value) >= _EXCEL_DIGITS:
+        return str(value)
+    return value
 
 
 def price_charges(port: WorkbookPort, *, as_of: date | None = None, overrides: Overrides | None = None,
@@ -107,14 +129,14 @@ def price_charges(port: WorkbookPort, *, as_of: date | None = None, overrides: O
     findings = tuple(report.locate(f) for f in result.findings)
     if annotate:
         annotate_cells(port, report, findings)
-        rows = [list(LINE_COLUMNS)] + [_writable(line_values(p)) for p in result.lines]
-        port.replace_sheet(PRICING_SHEET, rows, widths=(10, 6, 10, 8, 6, 10, 10, 10, 10, 10, 10, 10, 10, 10, 11, 30, 90, 12))
+        PRICING.write(port, result.lines, cell=_writable)
+        flagged = PRICING.index("Flagged")
         for i, p in enumerate(result.lines, start=2):
             if p.flagged:
-                port.fill(PRICING_SHEET, i, len(LINE_COLUMNS), FILL_ERROR)
+                port.fill(PRICING_SHEET, i, flagged, FILL_ERROR)
         if charges_sheet and charges_sheet.index_of("LineID"):
             for i, p in enumerate(result.lines, start=2):
-                port.hyperlink(PRICING_SHEET, i, 1, f"#'{charges_sheet.sheet}'!{charges_sheet.cell('LineID', p.row)}")
-        totals = [list(TOTAL_COLUMNS)] + [_writable(totals_values(t)) for t in result.totals]
-        port.replace_sheet(TOTALS_SHEET, totals, widths=(12, 8, 8, 12, 12, 12, 12, 12, 14, 14, 12))
+                port.hyperlink(PRICING_SHEET, i, PRICING.index("LineID"),
+                               f"#'{charges_sheet.sheet}'!{charges_sheet.cell('LineID', p.row)}")
+        PRICING_TOTALS.write(port, result.totals, cell=_writable)
     return PriceOutcome(result, findings, report, as_of)
