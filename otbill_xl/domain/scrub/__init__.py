@@ -120,7 +120,7 @@ _USE_SAFE_RANGE = True
 
 def _era_boundaries() -> list[date]:
     """Dates on which a dated table used by visit rules changes (NCCI pairs, unit limits)."""
-    days = set()
+    days: set[date] = set()
     for pairs in modifiers.ncci_pairs().values():
         for p in pairs:
             days.update(d for d in (p.effective_from, p.deleted_on) if d is not None)
