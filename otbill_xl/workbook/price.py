@@ -89,7 +89,8 @@ def _writable(values: list[Any]) -> list[Any]:
     """Text from the workbook (line IDs, payer keys, codes) may hold control characters a cell
     cannot store (a value typed as ``_x0001_``): they are shown as U+FFFD in the Pricing sheets."""
     return [printable(v) if isinstance(v, str) else
-            str(v) if isinstance(v, int | Decimal) and not isinstance(v, bool) and abs(v) >= _EXCEL_DIGITS else v
+            str(v) if isinstance(v, int | Decimal) and not isinstance(v, bool) and not -_EXCEL_DIGITS < v < _EXCEL_DIGITS
+            else v
             for v in values]
 
 
