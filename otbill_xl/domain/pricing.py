@@ -289,9 +289,8 @@ def _price_book(book: PracticeBook, computed: dict[int, int], flagged_rows) -> P
         if reduced_units and w.reduced is not None:
             w.mppr = cents((w.full - w.reduced) * reduced_units)
         # (dos is never None here: only lines with a DOS get a full amount in the first loop)
-        if w.medicare and (dos := line.dos) is not None and (
-                "CO" in (line.mod1, line.mod2, line.mod3, line.mod4) or
-                "CQ" in (line.mod1, line.mod2, line.mod3, line.mod4)):
+        if w.medicare and ("CO" in (line.mod1, line.mod2, line.mod3, line.mod4) or
+                           "CQ" in (line.mod1, line.mod2, line.mod3, line.mod4)) and (dos := line.dos) is not None:
             if dos not in assistant_paid:
                 assistant_paid[dos] = medicare_rate("assistant_paid", dos)
             paid = assistant_paid[dos]
