@@ -32,8 +32,10 @@ fuzz: $(DEVSTAMP)
 bench: $(STAMP)
 	$(PY) -m benchmarks
 
+# ruff, then mypy over the files listed in pyproject.toml [tool.mypy].
 lint: $(DEVSTAMP)
 	$(PY) -m ruff check otbill_xl tests benchmarks
+	$(PY) -m mypy
 
 templates: $(STAMP)
 	$(VENV)/bin/otbill templates build

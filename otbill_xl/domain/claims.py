@@ -229,7 +229,9 @@ if ChargeLine._fields != _CHARGE_FIELDS:  # pragma: no cover - a guard for whoev
 
 _CLAIM_ID_SEP = "\x1f"  # between the parts hashed by claim_id_for
 _ZERO = Decimal(0)  # comparing a Decimal with int 0 converts the 0 to a Decimal every time
-_UNRATED = object()  # not looked up in the ChargeMaster yet (None means: no rate)
+# Not looked up in the ChargeMaster yet (None means: no rate). Compared by identity, never stored; a
+# Decimal so that ``rates.get(key, _UNRATED)`` keeps the ``Decimal | None`` type of a charge.
+_UNRATED = Decimal("NaN")
 
 
 def _assemble(book: PracticeBook, findings: Iterable[Finding], computed_units: dict[int, int] | None,
@@ -314,7 +316,9 @@ def _assemble(book: PracticeBook, findings: Iterable[Finding], computed_units: d
                 reasons.append("missing date of service, code or primary diagnosis")
             if row in already:
                 reasons.append(already[row])
-            if reasons:
+            # (a line without a DOS or with an unknown Frequency always has a reason: the two tests only
+            # tell the type checker that both are known below)
+            if reasons or dos is None or frequency is None:
                 excluded.append(Excluded(row, line_id, tuple(dict.fromkeys(reasons))))
                 continue
         raw = (dx1, dx2, dx3, dx4, mod1, mod2, mod3, mod4)
@@ -344,7 +348,7 @@ def _assemble(book: PracticeBook, findings: Iterable[Finding], computed_units: d
     # are the rule, and each tie costs a generic comparison), claims go into buckets by payer, then by
     # date; each bucket, entered as (patient ID, ClaimID, sequence number, claim), sorts on plain
     # strings, and the unique sequence number means two claims are never compared.
-    by_payer: dict[str, dict[date, list[tuple]]] = {}
+    claims_by_payer: dict[str, dict[date, list[tuple]]] = {}
     seq = 0
     facts_of: dict[str, tuple] = {}
     rendering_of: dict[str, Provider | None] = {}
@@ -361,9 +365,9 @@ def _assemble(book: PracticeBook, findings: Iterable[Finding], computed_units: d
             if patient.referring_npi:
                 referring = Referring(patient.referring_npi, patient.referring_last_name, patient.referring_first_name)
             auth = patient.auth_number if patient.auth_number and (payer.requires_auth or patient.auth_start) else ""
-            days = by_payer.get(payer.payer_key)
+            days = claims_by_payer.get(payer.payer_key)
             if days is None:
-                days = by_payer[payer.payer_key] = {}
+                days = claims_by_payer[payer.payer_key] = {}
             facts = facts_of[patient_id] = (patient, payer, patient.member_id, auth, referring, days,
                                             sep.join((billing_npi, payer.payer_key, patient_id, "")))
         patient, payer, member_id, auth, referring, days, patient_part = facts
@@ -421,8 +425,8 @@ def _assemble(book: PracticeBook, findings: Iterable[Finding], computed_units: d
         else:
             bucket.append(entry)
     claims: list[Claim] = []
-    for payer_key in sorted(by_payer):
-        days = by_payer[payer_key]
+    for payer_key in sorted(claims_by_payer):
+        days = claims_by_payer[payer_key]
         for dos in sorted(days):
             bucket = days[dos]
             if len(bucket) > 1:

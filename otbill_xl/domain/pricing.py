@@ -192,28 +192,29 @@ def _price_book(book: PracticeBook, computed: dict[int, int], flagged_rows) -> P
     payer_of: dict[str, Payer | None] = {}
     rates: dict[tuple, _Rate] = {}
 
-    def rate(payer: Payer, line: ChargeLine) -> _Rate:
+    def rate(payer: Payer, line: ChargeLine, dos: date) -> _Rate:
+        """The rate of ``line`` (its DOS passed narrowed: only dated lines are priced)."""
         mods = tuple(m for m in (line.mod1, line.mod2, line.mod3, line.mod4) if m)
         info = cat.get(line.code)
         always = info.always_therapy if info else False
         if payer.payer_type is PayerType.MEDICARE:
-            up = pfs.unit_price(line.code, line.dos, line.pos)
+            up = pfs.unit_price(line.code, dos, line.pos)
             if isinstance(up, str):
                 return _Rate(None, None, ZERO, "not priced: " + up, False, (
                     "price.no-medicare-rate", f"Cannot price {line.code} for Medicare: {up}.",
                     "Fill the MedicareRVU / MedicareGPCI sheets (otbill feeschedule import-cms) and the Practice "
                     "MedicareLocality."))
-            rvu = pfs.rvu(line.code, line.dos.year)
+            rvu = pfs.rvu(line.code, dos.year)
             always = (rvu.always_therapy or always) if rvu else always
             return _Rate(up.full, up.reduced, up.pe_payment, up.basis, always)
-        entry = schedule.lookup(payer.payer_key, line.code, mods, line.dos)
+        entry = schedule.lookup(payer.payer_key, line.code, mods, dos)
 
         if entry is not None and not in_range(entry.allowed_per_unit):
             return _Rate(None, None, ZERO, "not priced: the FeeSchedule rate is out of range", False, (
                 "price.rate-out-of-range", f"The {payer.payer_key} FeeSchedule rate for {line.code} (row {entry.row}) "
                 f"is over {MAX_AMOUNT} per unit.", "Correct AllowedPerUnit in the FeeSchedule sheet."))
         if entry is None:
-            when = line.dos.isoformat()
+            when = dos.isoformat()
             return _Rate(None, None, ZERO, f"not priced: no {payer.payer_key} FeeSchedule rate for {line.code} on {when}",
                          False, ("price.no-contract-rate", f"No {payer.payer_key} rate for {line.code} on {when} in the "
                                  "FeeSchedule sheet.", "Add the contracted rate to FeeSchedule (or import the payer's "
@@ -222,10 +223,10 @@ def _price_book(book: PracticeBook, computed: dict[int, int], flagged_rows) -> P
         basis = (f"FeeSchedule {where}: {payer.payer_key} {line.code}"
                  f"{' ' + entry.modifier if entry.modifier else ''} {entry.allowed_per_unit}/unit")
         if payer.apply_mppr and always:
-            up = pfs.unit_price(line.code, line.dos, line.pos)
+            up = pfs.unit_price(line.code, dos, line.pos)
             if isinstance(up, UnitPrice) and up.full:
                 share = up.pe_payment / up.full
-                factor = medicare_rate("mppr_pe_paid", line.dos) or Decimal("1")
+                factor = medicare_rate("mppr_pe_paid", dos) or Decimal("1")
                 reduced = cents(entry.allowed_per_unit * (1 - share * (1 - factor)))
                 return _Rate(entry.allowed_per_unit, reduced, entry.allowed_per_unit * share,
                              basis + f"; MPPR on the PE share {share:.4f} from the Medicare RVUs", True)
@@ -273,7 +274,7 @@ def _price_book(book: PracticeBook, computed: dict[int, int], flagged_rows) -> P
         key = (payer.payer_key, line.code, line.mod1, line.mod2, line.mod3, line.mod4, line.dos, line.pos)
         r = rates.get(key)
         if r is None:
-            r = rates[key] = rate(payer, line)
+            r = rates[key] = rate(payer, line, line.dos)
         w.basis = r.basis
         if r.problem is not None:
             findings.append(_price_finding(r.problem[0], Severity.WARNING, line, "Code", r.problem[1], r.problem[2]))
@@ -293,20 +294,21 @@ def _price_book(book: PracticeBook, computed: dict[int, int], flagged_rows) -> P
         w.fee = cents(w.full * w.units)
         if reduced_units and w.reduced is not None:
             w.mppr = cents((w.full - w.reduced) * reduced_units)
+        # (dos is never None here: only lines with a DOS get a full amount in the first loop)
         if w.medicare and ("CO" in (line.mod1, line.mod2, line.mod3, line.mod4) or
-                           "CQ" in (line.mod1, line.mod2, line.mod3, line.mod4)):
-            if line.dos not in assistant_paid:
-                assistant_paid[line.dos] = medicare_rate("assistant_paid", line.dos)
-            paid = assistant_paid[line.dos]
+                           "CQ" in (line.mod1, line.mod2, line.mod3, line.mod4)) and (dos := line.dos) is not None:
+            if dos not in assistant_paid:
+                assistant_paid[dos] = medicare_rate("assistant_paid", dos)
+            paid = assistant_paid[dos]
             if paid is not None:
                 w.assistant = cents((w.fee - w.mppr) * (1 - paid))
         w.allowed = w.fee - w.mppr - w.assistant
         if not w.medicare:
             w.payment = w.allowed
-    medicare = sorted((w for w in works if w.medicare and w.allowed is not None),
-                      key=lambda w: (w.line.patient_id, w.line.dos, w.line.row))
-    _medicare_payments(medicare, book)
-    _kx(medicare, book)
+    medicare_works = sorted((w for w in works if w.medicare and w.allowed is not None),
+                            key=lambda w: (w.line.patient_id, w.line.dos, w.line.row))
+    _medicare_payments(medicare_works, book)
+    _kx(medicare_works, book)
 
     new = tuple.__new__
     priced = tuple(new(LinePrice, (
@@ -332,14 +334,16 @@ def _medicare_payments(medicare: list[_Work], book: PracticeBook) -> None:
     remaining: dict[tuple[str, int], Decimal] = {}
     rates: dict[date, tuple[Decimal, Decimal, str]] = {}
     for w in medicare:
-        dos = w.line.dos
+        dos, allowed = w.line.dos, w.allowed
+        if dos is None or allowed is None:  # never: only priced lines (a DOS and an allowed amount) come here
+            continue
         key = (w.line.patient_id, dos.year)
         if key not in remaining:
             patient = book.patients_by_id.get(w.line.patient_id)
             remaining[key] = patient.deductible_remaining if patient else ZERO
         left = remaining[key]
         if left > 0:  # a negative DeductibleRemaining means none is left
-            w.deductible = min(left, w.allowed)
+            w.deductible = min(left, allowed)
             remaining[key] = left - w.deductible
         r = rates.get(dos)
         if r is None:
@@ -347,8 +351,8 @@ def _medicare_payments(medicare: list[_Work], book: PracticeBook) -> None:
             seq = sequestration_rate(dos)
             r = rates[dos] = (1 - coinsurance, seq,
                               f"; Medicare pays {1 - coinsurance:.0%} after the deductible, less {seq:.0%} sequestration")
-        before_seq = cents((w.allowed - w.deductible) * r[0])
-        w.patient = w.allowed - before_seq
+        before_seq = cents((allowed - w.deductible) * r[0])
+        w.patient = allowed - before_seq
         w.sequestration = cents(before_seq * r[1]) if r[1] else ZERO
         w.payment = before_seq - w.sequestration
         w.basis += r[2]
@@ -361,17 +365,23 @@ def _kx(medicare: list[_Work], book: PracticeBook) -> None:
     thresholds = kx_thresholds()
     latest_year: dict[str, int] = {}
     for w in medicare:
-        latest_year[w.line.patient_id] = max(latest_year.get(w.line.patient_id, 0), w.line.dos.year)
+        dos = w.line.dos
+        if dos is None:  # never: only priced lines (with a DOS) come here
+            continue
+        latest_year[w.line.patient_id] = max(latest_year.get(w.line.patient_id, 0), dos.year)
     running: dict[tuple, Decimal] = {}
     for w in medicare:
         line = w.line
-        year = line.dos.year
+        dos, allowed = line.dos, w.allowed
+        if dos is None or allowed is None:  # never: only priced lines (a DOS and an allowed amount) come here
+            continue
+        year = dos.year
         key = (line.patient_id, year, kx_bucket(line, book))
         if key not in running:
             patient = book.patients_by_id.get(line.patient_id)
             prior = patient.prior_therapy_spend if patient and year == latest_year[line.patient_id] else ZERO
             running[key] = prior
-        running[key] += w.allowed
+        running[key] += allowed
         w.kx_total = running[key]
         limits = thresholds.get(year)
         if limits is None:

@@ -29,7 +29,7 @@ from decimal import Decimal
 from fractions import Fraction
 from itertools import combinations
 from operator import index as _as_index
-from typing import NamedTuple
+from typing import NamedTuple, SupportsIndex, cast
 from weakref import WeakKeyDictionary
 
 from otbill_xl.domain.codes import CodeCatalogue, normalize_code
@@ -210,6 +210,7 @@ _last: tuple[CodeCatalogue | None, dict[str, int] | None] = (None, None)
 
 def _table_for(cat: CodeCatalogue | None) -> dict[str, int]:
     global _bundled_table, _last
+    table: dict[str, int] | None
     if cat is None or cat is _bundled_catalogue():
         if _bundled_table is None:
             _bundled_table = _build_table(_bundled_catalogue())
@@ -258,7 +259,8 @@ def _check_minutes(minutes: object, line: int) -> int:
     if isinstance(minutes, bool):
         raise UnitsInputError(f"line {line}: minutes must be a whole number of minutes, not yes/no")
     try:
-        value = _as_index(minutes)
+        # duck-typed on purpose: a value without __index__ raises the TypeError handled below
+        value = _as_index(cast(SupportsIndex, minutes))
     except TypeError:
         if isinstance(minutes, (float, Decimal, Fraction)):
             if minutes != minutes or minutes in (float("inf"), float("-inf")):
@@ -359,8 +361,11 @@ def _run(lines: Sequence[object], unit_rule: UnitRule, table: dict[str, int], ex
     mins: list[int] = []
     timed: list[int] = []
     special = False
+    # The fast path takes the lines as canonical (code, minutes) pairs; anything else raises in the
+    # loop and goes through _canonical.
+    pairs = cast("Sequence[tuple[str, int | None]]", lines)
     try:
-        for i, (code, minutes) in enumerate(lines):
+        for i, (code, minutes) in enumerate(pairs):
             tag = table[code]
             if minutes is None:
                 minutes = 0
@@ -403,7 +408,8 @@ def _canonical(lines: Sequence[object], table: dict[str, int]) -> list[tuple[str
     out: list[tuple[str, int]] = []
     for i, line in enumerate(lines, 1):
         try:
-            code, minutes = line  # type: ignore[misc]
+            # anything but a pair raises the TypeError / ValueError handled below
+            code, minutes = cast("tuple[object, object]", line)
         except (TypeError, ValueError):
             raise UnitsInputError(f"line {i}: expected a (code, minutes) pair") from None
         key = normalize_code(code) if isinstance(code, (str, int, float)) else ""

@@ -381,12 +381,12 @@ def parse_pprrvu(table: Rows, *, year: int, all_codes: bool = False) -> RvuRead:
             continue
         fac_na = cols["na_facility"] is not None and cell_text(cell(cells, cols["na_facility"])).upper() == "NA"
         pe_f = None if fac_na else values.get("pe_facility")
-        if (key := (code, modifier)) in seen:
+        if (code_key := (code, modifier)) in seen:
             findings.append(_finding(table, "pfs.duplicate", Severity.WARNING, line,
-                                     f"{label} appears again (first at line {seen[key]}); the repeat is ignored.",
+                                     f"{label} appears again (first at line {seen[code_key]}); the repeat is ignored.",
                                      index=code_col, column="HCPCS"))
             continue
-        seen[key] = line
+        seen[code_key] = line
         status = cell_text(cell(cells, cols["status"])).upper() if cols["status"] is not None else ""
         if status and status not in _PAYABLE_STATUS and info is not None:
             findings.append(_finding(table, "pfs.status", Severity.INFO, line,
@@ -478,11 +478,11 @@ def parse_gpci(table: Rows, *, year: int) -> GpciRead:
     name_i = next((i for i, k in enumerate(keys) if "localityname" in k), None)
     work_candidates = [i for i, k in enumerate(keys) if ("pwgpci" in k or "workgpci" in k) and "without" not in k]
     floored = [i for i in work_candidates if "floor" in keys[i]]
-    work_i = (floored or work_candidates or [None])[0]
+    work_i = floored[0] if floored else work_candidates[0] if work_candidates else None
     pe_i = next((i for i, k in enumerate(keys) if "pegpci" in k), None)
     mp_i = next((i for i, k in enumerate(keys) if "mpgpci" in k or "malpracticegpci" in k), None)
-    missing = [label for label, i in (("PW GPCI", work_i), ("PE GPCI", pe_i), ("MP GPCI", mp_i)) if i is None]
-    if missing:
+    if work_i is None or pe_i is None or mp_i is None:
+        missing = [label for label, i in (("PW GPCI", work_i), ("PE GPCI", pe_i), ("MP GPCI", mp_i)) if i is None]
         raise CmsFileError(
             f"{file} line {header_line}: the GPCI header has no {', '.join(missing)} column (columns read: "
             f"{', '.join(n for n in names if n)}). Fix: use the GPCI CSV exactly as CMS ships it."

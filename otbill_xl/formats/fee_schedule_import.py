@@ -288,7 +288,7 @@ def _match_header(cells: list[Any], overrides: Mapping[str, str]) -> tuple[dict[
     for fname, aliases in FIELD_ALIASES.items():
         if fname in overrides:
             continue  # an override names exactly one header: no fallback to the aliases
-        hits: list[int] = []
+        hits = []
         for alias in aliases:
             hits += [i for i, t in enumerate(texts) if t == norm(alias) and i not in used and i not in hits]
         if hits:
@@ -332,7 +332,9 @@ def _amount(value: object) -> Decimal:
     if isinstance(value, str) and _DECIMAL_COMMA.search(value.strip()):
         raise ValueError("uses a comma as the decimal separator")  # 29,40 is not 2940
     amount = to_money(value)
-    if isinstance(value, float) and amount.as_tuple().exponent < -2:  # binary noise from a formula
+    # (to_money keeps a float finite, so its exponent is an int, never NaN/infinity's "n", "N", "F")
+    if isinstance(value, float) and isinstance(exponent := amount.as_tuple().exponent, int) and exponent < -2:
+        # binary noise from a formula
         rounded = amount.quantize(CENT)
         if abs(amount - rounded) < Decimal("0.000001"):
             amount = rounded
@@ -385,16 +387,16 @@ def _parse(table: Rows, payer: str, overrides: dict[str, str], default_from: dat
             best = (pos, line, chosen, candidates)
     if best is None or any(f not in best[2] for f in REQUIRED_FIELDS):
         wanted = [f for f in REQUIRED_FIELDS if best is None or f not in best[2]]
-        seen = ""
+        best_text = ""
         if best is not None:
             heads = [cell_text(c) for c in table.rows[best[0]][1] if cell_text(c)]
-            seen = f" The best candidate, line {best[1]}, has: {', '.join(heads[:12])}."
+            best_text = f" The best candidate, line {best[1]}, has: {', '.join(heads[:12])}."
         missing_overrides = [f"{f} = {h!r}" for f, h in overrides.items()
                              if best is None or f not in best[2]]
         hint = f" These --columns headers were not found: {', '.join(missing_overrides)}." if missing_overrides else ""
         raise FeeScheduleFileError(
             f"{file}{' sheet ' + table.sheet if table.sheet else ''}: no header row naming "
-            f"{' and '.join(_label(f) for f in wanted)} in the first {HEADER_SEARCH_ROWS} rows.{seen}{hint} "
+            f"{' and '.join(_label(f) for f in wanted)} in the first {HEADER_SEARCH_ROWS} rows.{best_text}{hint} "
             "Fix: name the columns (e.g. CPT and Allowed), or map your headers with --columns "
             "(a TOML file with lines like Code = \"Proc\" and AllowedPerUnit = \"Max Allowable\")."
         )

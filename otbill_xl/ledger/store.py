@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from otbill_xl._locks import in_use
 from otbill_xl.domain.identity import BilledService, BillingHistory
@@ -212,9 +212,10 @@ class Ledger:
     # -- runs ---------------------------------------------------------------------------------
     def start_run(self, *, command: str, workbook: str, workbook_sha256: str, started: datetime) -> int:
         with self.transaction() as conn:
-            return int(conn.execute("INSERT INTO runs (started, command, workbook, workbook_sha256) VALUES (?,?,?,?)",
-                                    (started.isoformat(timespec="seconds"), command, workbook,
-                                     workbook_sha256)).lastrowid)
+            # (an INSERT's cursor always has the new row's id: lastrowid is only None before one)
+            return cast(int, conn.execute(
+                "INSERT INTO runs (started, command, workbook, workbook_sha256) VALUES (?,?,?,?)",
+                (started.isoformat(timespec="seconds"), command, workbook, workbook_sha256)).lastrowid)
 
     # -- what was billed ------------------------------------------------------------------------
     def history(self, practice: str, *, line_keys: Iterable[str], service_keys: Iterable[str],
@@ -274,13 +275,13 @@ class Ledger:
         out: list[dict] = []
         ordered = sorted(ids)
         for i in range(0, len(ordered), 500):
-            chunk = ordered[i:i + 500]
+            id_chunk = ordered[i:i + 500]
             rows = self._rows(
                 f"SELECT c.claim_id, c.payer_key, c.patient_id, c.frequency, c.original_claim_number, c.lines, c.total, "
                 f"c.created, f.path, f.state, f.interchange, COALESCE(r.started, c.created), "
                 f"(SELECT group_concat(line_id, ', ') FROM billed_lines WHERE claim_row = c.id) "
                 f"FROM claims c JOIN files f ON f.id = c.file_id LEFT JOIN runs r ON r.id = f.run_id "
-                f"WHERE c.id IN ({','.join('?' * len(chunk))}) AND f.state IN {BILLED_STATES}", chunk)
+                f"WHERE c.id IN ({','.join('?' * len(id_chunk))}) AND f.state IN {BILLED_STATES}", id_chunk)
             keys = ("claim_id", "payer_key", "patient_id", "frequency", "original_claim_number", "lines", "total",
                     "created", "file", "state", "interchange", "run", "line_ids")
             out += [dict(zip(keys, r, strict=True)) for r in rows]
@@ -327,7 +328,7 @@ class Ledger:
                 "claims, lines, total, created, state, part_path, run_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (path, sha256, practice, payer_key, *numbers, len(claims), sum(len(c.lines) for c in claims),
                  str(total), stamp, "pending", part_path, run_id))
-            file_id = int(cur.lastrowid)
+            file_id = cast(int, cur.lastrowid)  # (set by the INSERT)
             for c in claims:
                 row = conn.execute(
                     "INSERT INTO claims (claim_id, practice, payer_key, patient_id, frequency, original_claim_number, "

@@ -43,7 +43,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from otbill_xl.errors import OtbillError
 from otbill_xl.ledger import Ledger
@@ -151,7 +151,7 @@ def _alive(pid: int) -> bool:
 
 
 def _watch(parent: int, stop_flag: Any) -> None:
-    main = threading.main_thread().ident
+    main = cast(int, threading.main_thread().ident)  # (a started thread has an ident; the main thread is running)
     while True:
         if os.getppid() != parent:  # re-parented: the parent is gone
             os._exit(ORPHAN_EXIT)

@@ -103,7 +103,9 @@ def _fill_units(port: WorkbookPort, report: ReadReport, charges, computed: dict[
                 findings: tuple[Finding, ...]) -> int:
     """Write computed units into blank Units cells (never over something the biller typed)."""
     sheet_report = report.sheet("Charges")
-    column = sheet_report.index_of("Units") if sheet_report else 0
+    if not sheet_report:
+        return 0
+    column = sheet_report.index_of("Units")
     if not column:
         return 0
     sheet = sheet_report.sheet

@@ -228,18 +228,20 @@ def create_claims(port: WorkbookPort, *, out_dir: Path, ledger: Ledger | LedgerC
     book, report, scrubbed, findings = pipeline.book, pipeline.report, pipeline.scrubbed, pipeline.findings
     notes: list[str] = []
     own_ledger = isinstance(ledger, LedgerChoice)
-    if own_ledger:
+    if isinstance(ledger, LedgerChoice):
         location = ledger.locate(book.practice)
         opened, opened_notes = open_ledger(location, readonly=dry_run)
         notes += opened_notes
-        ledger = opened
+        billing_ledger = opened
+    else:
+        billing_ledger = ledger
     try:
-        return _bill(port, book, report, scrubbed, findings, ledger, notes, out_dir=out_dir, as_of=as_of,
+        return _bill(port, book, report, scrubbed, findings, billing_ledger, notes, out_dir=out_dir, as_of=as_of,
                      created=created, group=group, strict=strict, dry_run=dry_run, preview=preview, rebill=rebill,
                      annotate=annotate, command=command, workbook_sha256=workbook_sha256)
     finally:
         if own_ledger:
-            ledger.close()
+            billing_ledger.close()
 
 
 def _bill(port, book, report, scrubbed, findings, ledger: Ledger, notes: list[str], *, out_dir: Path, as_of: date,

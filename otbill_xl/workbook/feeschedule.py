@@ -161,9 +161,9 @@ def _merge(port: WorkbookPort, spec: Sheet, new_rows: Sequence[dict[str, Any]] |
     if not sheet:
         if callable(new_rows):
             new_rows = new_rows()
-        header = list(spec.column_names)
-        rows = [header] + [[r.get(c) for c in header] for r in new_rows]
-        port.replace_sheet(spec.name, rows, widths=[_width(h, [r[i] for r in rows[1:]]) for i, h in enumerate(header)])
+        names = list(spec.column_names)
+        rows = [names] + [[r.get(c) for c in names] for r in new_rows]
+        port.replace_sheet(spec.name, rows, widths=[_width(h, [r[i] for r in rows[1:]]) for i, h in enumerate(names)])
         return SheetUpdate(spec.name, spec.name, True, 0, 0, len(new_rows))
 
     overrides = _overrides(port, spec)
@@ -184,7 +184,7 @@ def _merge(port: WorkbookPort, spec: Sheet, new_rows: Sequence[dict[str, Any]] |
             "so otbill cannot copy their values. Fix: open the workbook in Excel, let it calculate, save it, and "
             "import again."
         )
-    header = list(values[header_row - 1]) if header_row - 1 < len(values) else []
+    header: list[Any] = list(values[header_row - 1]) if header_row - 1 < len(values) else []
     mapping, _extras, _problems = map_headers(header, spec, overrides)
     index = {name: m.index - 1 for name, m in mapping.items() if m.index}
     for col in spec.columns:  # a contract column the sheet lacks gets a header at the end
@@ -350,8 +350,7 @@ def import_fee_schedule(port: WorkbookPort, entries: Sequence[FeeScheduleEntry],
         if found is None:
             return None
         rate_key, rate = found
-        entry = by_key.get(rate_key) if rate_key is not None else None
-        if entry is None:
+        if rate_key is None or (entry := by_key.get(rate_key)) is None:
             note = "a row of this code had errors in the file" if rate.code in protected else "not in the imported file"
             kept.append(Rate(rate.code, rate.modifier, rate.effective_from, rate.effective_to, old=rate.old, note=note))
             return None

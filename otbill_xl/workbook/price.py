@@ -110,7 +110,8 @@ def _writable(value: Any) -> Any:
     cannot store (a value typed as ``_x0001_``): they are shown as U+FFFD in the Pricing sheets."""
     if isinstance(value, str):
         return printable(value)
-    if isinstance(value, int | Decimal) and not isinstance(value, bool) and abs(value) >= _EXCEL_DIGITS:
+    # not abs(): mypy types abs() of int | Decimal as object
+    if isinstance(value, int | Decimal) and not isinstance(value, bool) and not -_EXCEL_DIGITS < value < _EXCEL_DIGITS:
         return str(value)
     return value
 

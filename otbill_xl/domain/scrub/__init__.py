@@ -121,7 +121,7 @@ _USE_WHEN_MASKS = True  # skip visit rules whose ``when`` bits / ``min_lines`` c
 
 def _era_boundaries() -> list[date]:
     """Dates on which a dated table used by visit rules changes (NCCI pairs, unit limits)."""
-    days = set()
+    days: set[date] = set()
     for pairs in modifiers.ncci_pairs().values():
         for p in pairs:
             days.update(d for d in (p.effective_from, p.deleted_on) if d is not None)

@@ -48,9 +48,9 @@ def code_deleted(f: LineFacts) -> Iterator[Hit]:
     """A code is invalid from its deletion date on (payer answer CARC 181). 97003/97004 were
     deleted for DOS from 2017-01-01: evaluations are 97165-97167 (by complexity, a clinician's
     choice, never auto-mapped) and the re-evaluation is 97168 (facts §3, §9)."""
-    if f.status is not CodeStatus.DELETED or f.info is None:
-        return
     info = f.info
+    if f.status is not CodeStatus.DELETED or info is None or info.deleted_on is None:
+        return
     repl = info.replaced_by
     if f.code == "97003":
         fix = ("Bill the OT evaluation as 97165 (low), 97166 (moderate) or 97167 (high complexity); "
@@ -71,10 +71,11 @@ def code_deleted(f: LineFacts) -> Iterator[Hit]:
 def code_not_yet_effective(f: LineFacts) -> Iterator[Hit]:
     """A code is invalid before its effective date (e.g. 97129 before 2020-01-01, 97550 before
     2024-01-01; facts §3, §1.6)."""
-    if f.status is CodeStatus.NOT_YET_EFFECTIVE and f.info is not None:
+    if (f.status is CodeStatus.NOT_YET_EFFECTIVE and f.info is not None
+            and (start := f.info.effective_from) is not None):
         yield hit("code.not-yet-effective", "Code",
                   f"Code {f.code} is valid only for dates of service from "
-                  f"{f.info.effective_from.isoformat()}.",
+                  f"{start.isoformat()}.",
                   "Check the DOS, or bill the code in use on that date.")
 
 
@@ -136,8 +137,10 @@ def _evaluations(v: VisitContext) -> list[tuple[int, Discipline, bool]]:
     out = []
     for i, e in enumerate(v.entries):
         f = e.facts
-        if f.kind is CodeKind.EVALUATION and f.active and f.info.disciplines and i not in v.dup:
-            out.append((i, f.info.disciplines[0], f.code in REEVALUATIONS))
+        info = f.info
+        if (info is not None and info.kind is CodeKind.EVALUATION and f.active and info.disciplines
+                and i not in v.dup):
+            out.append((i, info.disciplines[0], f.code in REEVALUATIONS))
     return out
 
 

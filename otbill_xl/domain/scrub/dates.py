@@ -47,6 +47,8 @@ def date_bounds(pf: PatientFacts, as_of: date) -> tuple[date, date]:
     before the filing limit."""
     p = pf.patient
     lo, hi = date.min, as_of
+    if p is None:  # (bounds are only asked for a known patient)
+        return lo, hi
     if p.dob is not None:
         lo = max(lo, p.dob)
     if p.poc_start is not None:
@@ -223,7 +225,7 @@ def timely_filing(v: VisitContext) -> Iterator[tuple[int, Hit]]:
     if v.as_of < shift(deadline, -TIMELY_WARNING_DAYS):
         return
     rule_text = "one calendar year after the DOS" if limit == "year" else f"{limit} days after the DOS"
-    payer = v.pf.payer.payer_key
+    payer = v.pf.payer_key  # (a timely filing limit comes from the payer: there is one)
     if v.as_of > deadline:
         h = hit("date.timely-filing-passed", "DOS",
                 f"The filing limit of payer {payer} ({rule_text}) passed on {deadline.isoformat()}.",

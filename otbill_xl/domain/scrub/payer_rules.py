@@ -47,7 +47,7 @@ def _auth_applies(pf) -> bool:
 def auth_bounds(pf: PatientFacts, as_of: date) -> tuple[date, date]:
     """DOS range in which ``auth.outside-window`` cannot fire: inside AuthStart-AuthEnd."""
     p = pf.patient
-    if not _auth_applies(pf):
+    if p is None or not _auth_applies(pf):
         return date.min, date.max
     return p.auth_start or date.min, p.auth_end or date.max
 
@@ -57,7 +57,7 @@ def auth_bounds(pf: PatientFacts, as_of: date) -> tuple[date, date]:
 def auth_outside_window(v: VisitContext) -> Iterator[tuple[int, Hit]]:
     """An authorization covers services from AuthStart to AuthEnd; others deny CARC 197/198."""
     p = v.pf.patient
-    if v.dos is None or not _auth_applies(v.pf) or (p.auth_start is None and p.auth_end is None):
+    if v.dos is None or p is None or not _auth_applies(v.pf) or (p.auth_start is None and p.auth_end is None):
         return
     if p.auth_start is not None and v.dos < p.auth_start:
         what = f"before the authorization starts ({p.auth_start.isoformat()})"

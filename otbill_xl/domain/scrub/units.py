@@ -69,9 +69,10 @@ def _needs_minutes(e: Entry) -> bool:
 
 def _computable(e: Entry) -> bool:
     f = e.facts
-    if not f.active:
+    info = f.info
+    if not f.active or info is None:  # (an active code is a catalogue code: info is set)
         return False
-    kind = f.info.kind
+    kind = info.kind
     if kind is CodeKind.TIMED or kind in UNTIMED_KINDS:
         return True
     return f.code in _FAMILY_CODES
@@ -94,8 +95,8 @@ def _outcome(rule_: UnitRule, lines: tuple[tuple[str, int | None, int | None], .
     complete: dict[str, bool] = {}
     untimed = set()
     for i, (code, _m, u) in enumerate(lines):
-        info = catalogue().get(code)
-        if info.kind in UNTIMED_KINDS:
+        info = catalogue().get(code)  # (visit_units accepted the codes: all are in the catalogue)
+        if info is not None and info.kind in UNTIMED_KINDS:
             untimed.add(code)
         first.setdefault(code, i)
         complete[code] = complete.get(code, True) and u is not None
@@ -161,7 +162,9 @@ def _outcome(rule_: UnitRule, lines: tuple[tuple[str, int | None, int | None], .
         idx = [i for i in range(n) if lines[i][0] == code]
         if len(idx) > 1 and sum(computed[i] for i in idx) == entered[code]:
             for i in idx:
-                computed[i] = lines[i][2]
+                entered_units = lines[i][2]
+                if entered_units is not None:  # always: a compared code has units on every line
+                    computed[i] = entered_units
     return tuple(computed), tuple(hits)
 
 

@@ -134,7 +134,9 @@ class _Reader:
     def __init__(self, element: str, component: str) -> None:
         self.e, self.c = element, component
         self.sender = self.receiver = self.usage = ""
-        self.interchange = self.group = self.transaction = None
+        self.interchange: int | None = None
+        self.group: int | None = None
+        self.transaction: int | None = None
         self.claims: list[ParsedClaim] = []
         self.hl: dict[str, dict] = {}
         self.ctx: dict | None = None

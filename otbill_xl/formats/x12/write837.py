@@ -488,11 +488,11 @@ class _Writer:
             # cleaning warning is kept, so each claim reports its own.
             entry = self._last_providers
             if entry[0] is not referring or entry[1] is not rendering:
-                entry = self._providers.get((id(referring), id(rendering)))
-                if entry is None or entry[0] is not referring or entry[1] is not rendering:
+                cached = self._providers.get((id(referring), id(rendering)))
+                if cached is None or cached[0] is not referring or cached[1] is not rendering:
                     entry = self.providers(referring, rendering, claim_id)  # (becomes the last pair if kept)
                 else:
-                    self._last_providers = entry
+                    entry = self._last_providers = cached
             providers = entry[2]
             segments += entry[3]
         body[at] = f"CLM{e}{claim_id}{e}{clm02}{clm_tail}{refs}{t}{hi}{providers}"
