@@ -303,7 +303,9 @@ def claims(
     problems = list(outcome.problems)
     if not outcome.dry_run:
         # A new name per run (run stamp): an earlier run's annotated copy is never replaced.
-        annotated = _unused(out_dir / f"{workbook.stem}.claims-{outcome.run_stamp}{_book_suffix(workbook)}")
+        from otbill_xl.workbook.files import unused_name
+
+        annotated = unused_name(out_dir / f"{workbook.stem}.claims-{outcome.run_stamp}{_book_suffix(workbook)}")
         try:
             port.save(str(annotated), replace=False)
         except Exception as exc:  # billing is done and recorded: say so, whatever failed here
@@ -329,15 +331,6 @@ def _check_out_folder(out_dir: Path) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise fail(f"--out {out_dir.name} is a file, not a folder; claim files and copies go into a folder. "
                    f"Fix: give a folder name, e.g. --out {out_dir.with_suffix('')}-claims.")
-
-
-def _unused(path: Path) -> Path:
-    """``path``, or ``NAME-2.EXT``, ``NAME-3.EXT``... when a file of that name exists."""
-    n, candidate = 1, path
-    while candidate.exists():
-        n += 1
-        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
-    return candidate
 
 
 def _reason(exc: Exception) -> str:

@@ -43,21 +43,12 @@ def dumps(data: Any) -> str:
     return json.dumps(data, indent=2, default=str, ensure_ascii=False)
 
 
-def run_stamp(now: datetime | None = None) -> str:
-    """``20261129-194501``: the local date and time of this run, for default output names."""
-    return (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
-
-
 def default_output(workbook: Path, tag: str, suffix: str, *, now: datetime | None = None) -> Path:
     """``WORKBOOK.<tag>-<run stamp><suffix>`` next to the workbook, never an existing file (``-2``, ``-3``
     ... are appended when a run in the same second already wrote one)."""
-    base = f"{workbook.stem}.{tag}-{run_stamp(now)}"
-    candidate = workbook.with_name(base + suffix)
-    n = 2
-    while candidate.exists() or candidate.is_symlink():
-        candidate = workbook.with_name(f"{base}-{n}{suffix}")
-        n += 1
-    return candidate
+    from otbill_xl.workbook.files import run_stamp, unused_name
+
+    return unused_name(workbook.with_name(f"{workbook.stem}.{tag}-{run_stamp(now)}{suffix}"))
 
 
 def output_target(workbook: Path, out_file: Path | None, tag: str, suffix: str,
@@ -85,4 +76,4 @@ def save_copy(port: Any, target: Path, *, replace: bool) -> None:
 
 
 __all__ = ["EXIT_FINDINGS", "EXIT_OK", "EXIT_UNUSABLE", "default_output", "dumps", "err", "escape", "fail", "out",
-           "output_target", "run_stamp", "save_copy"]
+           "output_target", "save_copy"]

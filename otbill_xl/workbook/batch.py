@@ -47,7 +47,7 @@ from typing import Any, cast
 
 from otbill_xl.errors import OtbillError
 from otbill_xl.ledger import Ledger
-from otbill_xl.workbook.files import atomic_save
+from otbill_xl.workbook.files import atomic_save, run_stamp, unused_name
 from otbill_xl.workbook.port import is_formula_like
 from otbill_xl.workbook.sheets import COUNT, NUMBER, TEXT, Column, SheetSpec
 
@@ -186,15 +186,6 @@ def expand_inputs(inputs: Iterable[str]) -> list[Path]:
     return list(seen.values())
 
 
-def unused_name(path: Path) -> Path:
-    """``path``, or ``NAME-2.EXT``, ``NAME-3.EXT``... when a file of that name exists."""
-    n, candidate = 1, path
-    while candidate.exists():
-        n += 1
-        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
-    return candidate
-
-
 def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:
@@ -221,7 +212,7 @@ def _convert(path: str, sha: str, out_dir: str, ledger_path: str | None, as_of: 
              group: str, strict: bool) -> InputResult:
     from otbill_xl.ledger import LedgerChoice, open_ledger
     from otbill_xl.workbook.check import check_charges
-    from otbill_xl.workbook.claims import create_claims, run_stamp
+    from otbill_xl.workbook.claims import create_claims
     from otbill_xl.workbook.files import FileWorkbook
     from otbill_xl.workbook.pipeline import Pipeline
     from otbill_xl.workbook.price import price_charges
@@ -432,7 +423,7 @@ def run_batch(inputs: Iterable[str], out_dir: Path, *, ledger_path: Path | None 
             remove_stray_parts(out_dir)  # no worker is left: a .part here is a stopped worker's
         order = {str(p): i for i, p in enumerate(paths)}
         results.sort(key=lambda r: order.get(r.path, len(order)))
-        stamp = created.strftime("%Y%m%d-%H%M%S")  # a re-run never replaces an earlier run's report
+        stamp = run_stamp(created)  # a re-run never replaces an earlier run's report
         batch = BatchResult(results, str(unused_name(out_dir / f"{REPORT_STEM}-{stamp}.json")),
                             str(unused_name(out_dir / f"{REPORT_STEM}-{stamp}.xlsx")),
                             round(time.perf_counter() - start, 3), interrupted)

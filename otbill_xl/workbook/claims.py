@@ -38,6 +38,7 @@ from otbill_xl.errors import OutputError
 from otbill_xl.formats.x12 import ControlNumbers, X12Error, write_837p
 from otbill_xl.ledger import Ledger, LedgerChoice, open_ledger
 from otbill_xl.ledger.store import AlreadyBilled, ClaimRecord, LineRecord, Resolution, legacy_line_key
+from otbill_xl.workbook.files import run_stamp
 from otbill_xl.workbook.mapping import Overrides
 from otbill_xl.workbook.pipeline import Pipeline
 from otbill_xl.workbook.port import FILL_COMPUTED, FILL_WARNING, WorkbookPort
@@ -154,11 +155,6 @@ def _slug(text: str) -> str:
 
 def practice_key(book) -> str:
     return book.practice.billing_npi or book.practice.practice_name or "practice"
-
-
-def run_stamp(created: datetime) -> str:
-    """The run's stamp in output names: outputs of another run are never replaced."""
-    return created.strftime("%Y%m%d-%H%M%S")
 
 
 def service_keys(book, computed_units: dict[int, int]) -> list[ServiceKeys]:

@@ -18,6 +18,7 @@ import warnings
 import zipfile
 from collections.abc import Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +140,22 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def run_stamp(when: datetime | None = None) -> str:
+    """``20261129-194501``: a run's local date and time, in the names of outputs it must not share with
+    another run (annotated copies, reports, fee-schedule copies, claim previews)."""
+    return (when or datetime.now()).strftime("%Y%m%d-%H%M%S")
+
+
+def unused_name(path: Path) -> Path:
+    """``path``, or ``NAME-2.EXT``, ``NAME-3.EXT``... when a file of that name exists: an output never
+    replaces another (two runs in the same second)."""
+    n, candidate = 1, path
+    while candidate.exists() or candidate.is_symlink():
+        n += 1
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    return candidate
 
 
 def atomic_save(write, target: Path, *, replace: bool = True) -> None:
