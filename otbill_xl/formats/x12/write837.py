@@ -35,7 +35,16 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from otbill_xl.domain import npi as npi_check
-from otbill_xl.domain.claims import FILING_INDICATOR, RELATIONSHIP_CODE, Claim, ServiceLine
+from otbill_xl.domain.claims import (
+    CLAIM_ID_MAX,
+    FILING_INDICATOR,
+    MAX_DIAGNOSES,
+    MAX_LINES,
+    RELATIONSHIP_CODE,
+    Claim,
+    ServiceLine,
+    dx_key,
+)
 from otbill_xl.domain.models import Patient, Practice, Relationship
 from otbill_xl.formats.x12.envelope import (
     VERSION_837P,
@@ -59,11 +68,8 @@ from otbill_xl.formats.x12.envelope import (
 __all__ = ["VERSION_837P", "ControlNumbers", "Separators", "X12Error", "X12File", "write_837p"]
 
 #: 837P limits (005010X222A1): 50 service lines per claim (2400 repeat), 12 diagnoses (HI), 4 modifiers.
-MAX_LINES = 50
-MAX_DIAGNOSES = 12
 MAX_MODIFIERS = 4
 MAX_POINTERS = 4
-CLAIM_ID_MAX = 20  # CLM01
 FREQUENCIES = frozenset({"1", "7", "8"})
 PAYER_SEQUENCES = frozenset("PSTABCDEFGHU")
 
@@ -593,7 +599,7 @@ class _Writer:
         hit = self._diagnoses.get(code)
         if hit is not None:
             return hit
-        s = (code or "").strip().upper().replace(".", "")
+        s = dx_key(code or "")
         if not _ICD10.fullmatch(s):
             raise X12Error(f"{owner}: diagnosis {position} (HI) is not an ICD-10-CM code (3 to 7 characters, "
                            f"letter then digit, no dot)")
