@@ -285,3 +285,22 @@ def test_fast_837p_writer_equals_the_reference_writer(case, name, usage):
         assert fast.text == text
         assert fast.warnings == warnings
         assert fast.lines == n_lines
+
+
+def test_claim_id_for_is_the_assembly_s_claim_id():
+    """The public ClaimID function gives the ClaimID assembly writes (the hand-listed parts of one
+    claim: billing NPI, payer, patient, rendering ('' = the billing provider), POS, frequency, original
+    claim number, then line_id|dos|code)."""
+    from otbill_xl.domain.claims import claim_id_for
+
+    patient = _patient(1, "MCR", False)
+    day = date(2026, 8, 3)
+    lines = tuple(ChargeLine(2 + k, f"L{k}", "P1", day, BILLING_NPI, code, "GO", "", "", "", None, 1, "M62.81", "",
+                             "", "", "11", Decimal("65.00"), "", "", "", "", "") for k, code in enumerate(["97110",
+                                                                                                          "97530"]))
+    book = PracticeBook(practice=Practice(billing_npi=BILLING_NPI), payers=PAYERS, providers=PROVIDERS,
+                        patients=(patient,), charges=lines)
+    (claim,) = assemble_claims(book, [], computed_units={}, prior={}).claims
+    assert claim.claim_id == claim_id_for([BILLING_NPI, "MCR", "P1", "", "11", "1", "",
+                                           "L0|2026-08-03|97110", "L1|2026-08-03|97530"])
+    assert len(claim.claim_id) == 20 and claim.claim_id.startswith("OT")

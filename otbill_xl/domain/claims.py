@@ -145,9 +145,15 @@ def dx_key(code: str) -> str:
 
 def claim_id_for(parts: Iterable[str]) -> str:
     """A stable patient control number (CLM01): ``OT`` + the first 18 hex digits (72 bits) of a
-    SHA-256 of what identifies the claim, so the same lines give the same ClaimID on every run
-    (20 characters)."""
-    return "OT" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:18].upper()
+    SHA-256 of what identifies the claim — billing NPI, payer, patient, rendering NPI, place of
+    service, frequency, original claim number, then ``line_id|dos|code`` per line, joined by U+001F —
+    so the same lines give the same ClaimID on every run (20 characters)."""
+    return _hashed_id("\x1f".join(parts))
+
+
+def _hashed_id(text: str) -> str:
+    """The one place a ClaimID is made from its identifying text (see :func:`claim_id_for`)."""
+    return "OT" + hashlib.sha256(text.encode()).hexdigest()[:18].upper()
 
 
 def _blocking_findings(book: PracticeBook, findings: Iterable[Finding], strict: bool,
@@ -353,7 +359,6 @@ def _assemble(book: PracticeBook, findings: Iterable[Finding], computed_units: d
     facts_of: dict[str, tuple] = {}
     rendering_of: dict[str, Provider | None] = {}
     dos_text: dict[date, str] = {}
-    sha256 = hashlib.sha256
     sep = _CLAIM_ID_SEP
     for key, members in groups.items():
         patient_id, rendering_npi, pos, frequency, original, _ = key
@@ -412,7 +417,7 @@ def _assemble(book: PracticeBook, findings: Iterable[Finding], computed_units: d
                 hashed = f"{prefix}{first.line_id}|{day}|{first.code}"
             else:
                 hashed = prefix + sep.join([f"{s.line_id}|{day}|{s.code}" for s in services])
-            claim_id = "OT" + sha256(hashed.encode()).hexdigest()[:18].upper()
+            claim_id = _hashed_id(hashed)
         else:
             claim_id = _claim_id(prefix, services, dos_text)
         seq += 1
@@ -462,7 +467,7 @@ def _rendering(book: PracticeBook, rendering_npi: str, billing_npi: str) -> Prov
     return rendering
 
 
-def _claim_id(prefix: str, services: Iterable[ServiceLine], dos_text: dict[date, str], sha256=hashlib.sha256) -> str:
+def _claim_id(prefix: str, services: Iterable[ServiceLine], dos_text: dict[date, str]) -> str:
     """claim_id_for(parts + one ``line_id|dos|code`` per line), from the parts already joined as
     ``prefix``; each date's text is made once (``dos_text``)."""
     pieces = []
@@ -472,7 +477,7 @@ def _claim_id(prefix: str, services: Iterable[ServiceLine], dos_text: dict[date,
         if text is None:
             text = dos_text[dos] = f"{dos}"
         pieces.append(f"{s.line_id}|{text}|{s.code}")
-    return "OT" + sha256((prefix + _CLAIM_ID_SEP.join(pieces)).encode()).hexdigest()[:18].upper()
+    return _hashed_id(prefix + _CLAIM_ID_SEP.join(pieces))
 
 
 def _by_dos_row(member: tuple) -> tuple:
