@@ -12,8 +12,9 @@ from datetime import date, timedelta
 import openpyxl
 
 from benchmarks._util import BENCH_DIR, calamine_rows, line, ratio, timed
+from otbill_xl.domain._gc import gc_paused
 from otbill_xl.workbook.contract import CHARGES
-from otbill_xl.workbook.reader import gc_paused, read_practice
+from otbill_xl.workbook.reader import read_practice
 
 ROWS = 100_000
 CODES = ["97110", "97112", "97140", "97530", "97535", "97165", "97150", "97018"]

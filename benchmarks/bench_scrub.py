@@ -21,12 +21,13 @@ from pathlib import Path
 import openpyxl
 
 from benchmarks._util import BENCH_DIR, calamine_rows, line, ratio, timed
+from otbill_xl.domain._gc import gc_paused
 from otbill_xl.domain.book import PracticeBook
 from otbill_xl.domain.models import ChargeLine
 from otbill_xl.domain.scrub import scrub
 from otbill_xl.excel.udfs import OT_UNITS
 from otbill_xl.workbook.contract import CHARGES
-from otbill_xl.workbook.reader import gc_paused, read_practice
+from otbill_xl.workbook.reader import read_practice
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "workbook_templates" / "examples" / "sample-practice.xlsx"

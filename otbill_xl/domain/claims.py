@@ -7,7 +7,6 @@ frequency, diagnoses and service lines. Money is Decimal.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -16,6 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
 
+from otbill_xl.domain._gc import gc_paused
 from otbill_xl.domain.book import PracticeBook
 from otbill_xl.domain.findings import Finding, Severity
 from otbill_xl.domain.models import ChargeLine, Patient, Payer, PayerType, Provider, Relationship
@@ -212,13 +212,8 @@ def assemble_claims(
     """
     if group not in ("visit", "period"):
         raise ValueError("group must be 'visit' or 'period'")
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # tens of thousands of small records, no cycles (as in scrub and pricing)
-    try:
+    with gc_paused():  # tens of thousands of small records, no cycles
         return _assemble(book, findings, computed_units, prior, group, strict, sheet_names)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
 
 
 # Assembly runs over every charge line of a batch (often 100,000 lines and more in one call),

@@ -29,13 +29,13 @@ Self-pay lines are priced at the practice's charge.
 
 from __future__ import annotations
 
-import gc
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
 
+from otbill_xl.domain._gc import gc_paused
 from otbill_xl.domain.book import PracticeBook
 from otbill_xl.domain.codes import catalogue
 from otbill_xl.domain.fee_schedule import FeeSchedule
@@ -170,13 +170,8 @@ def price_book(book: PracticeBook, *, units: dict[int, int] | None = None,
     ``units`` supplies units for lines whose Units cell is blank (the scrubber's computed units);
     ``flagged_rows`` marks lines the scrubber rejects (they are priced anyway).
     """
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # many small objects, no cycles: avoid repeated full collections (as in scrub)
-    try:
+    with gc_paused():  # many small objects, no cycles
         return _price_book(book, units or {}, flagged_rows)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
 
 
 def _price_book(book: PracticeBook, computed: dict[int, int], flagged_rows) -> PricingResult:

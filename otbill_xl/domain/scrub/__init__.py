@@ -26,7 +26,6 @@ How it stays fast on a million lines (see ``_context`` for the rule scopes):
 from __future__ import annotations
 
 import bisect
-import gc
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from operator import itemgetter
 from typing import Any
 
 from otbill_xl.domain import npi as npi_mod
+from otbill_xl.domain._gc import gc_paused
 from otbill_xl.domain.book import PracticeBook
 from otbill_xl.domain.codes import CodeKind, CodeStatus, catalogue, normalize_code
 from otbill_xl.domain.findings import Finding
@@ -400,9 +400,7 @@ def scrub(book: PracticeBook, *, as_of: date, group_by_discipline: bool = True,
     book (a pipeline that prices anyway passes it) — lets the KX rule read its running totals instead
     of pricing the patients near a threshold again.
     """
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         s = _Scrubber(book, as_of, group_by_discipline)
         groups = s.index()
         computed = s.visits(groups)
@@ -412,6 +410,3 @@ def scrub(book: PracticeBook, *, as_of: date, group_by_discipline: bool = True,
             s.findings.extend(fn(book, computed, priced))
         findings = sorted(s.findings, key=_sort_key)
         return ScrubResult(tuple(findings), computed, len(book.charges))
-    finally:
-        if gc_was_enabled:
-            gc.enable()
