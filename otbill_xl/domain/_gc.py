@@ -5,21 +5,25 @@ values, tuples, records); each allocation burst triggers collections that rescan
 alive (measured at ~0.4 s of a 1.7 s load). None of these objects form reference cycles, so nothing
 is lost by letting the collector run once afterwards instead. Nested pauses are fine: only the
 outermost restores the collector.
+
+A small class rather than a ``@contextmanager`` generator: measured on the 100,920-line claim
+assembly benchmark, the generator version made assembly 0.33 s → 0.41 s.
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
+class gc_paused:  # noqa: N801 - used like a function: ``with gc_paused(): ...``
+    """Pause the cyclic collector for the ``with`` block (restored only if it was enabled)."""
+
+    __slots__ = ("_enabled",)
+
+    def __enter__(self) -> None:
+        self._enabled = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._enabled:
             gc.enable()
