@@ -228,13 +228,11 @@ class Ledger:
         by_sending: dict[str, BilledService] = {}
         for column, keys, sink in (("line_identity", line_keys, "line"), ("service_identity", service_keys, "service"),
                                    ("sending_identity", sending_keys, "sending")):
-            wanted = [k for k in dict.fromkeys(keys) if k]
-            for i in range(0, len(wanted), 500):
-                chunk = wanted[i:i + 500]
+            for chunk, marks in _chunked(_wanted(keys)):
                 rows = self._rows(
                     f"SELECT {cols} FROM billed_lines b JOIN claims c ON c.id = b.claim_row "
                     f"JOIN files f ON f.id = c.file_id WHERE b.practice = ? AND b.{column} IN "
-                    f"({','.join('?' * len(chunk))}) AND f.state IN {BILLED_STATES} ORDER BY b.billed_at, b.rowid",
+                    f"({marks}) AND f.state IN {BILLED_STATES} ORDER BY b.billed_at, b.rowid",
                     (practice, *chunk))
                 for r in rows:
                     rec = BilledService(*r)
@@ -248,14 +246,12 @@ class Ledger:
 
     def billed(self, practice: str, keys: Iterable[str]) -> dict[str, BilledLine]:
         """Which of these schema-1 line keys (LineID|patient|DOS|code) were billed, with their claim."""
-        wanted = list(dict.fromkeys(keys))
         found: dict[str, BilledLine] = {}
-        for i in range(0, len(wanted), 500):
-            chunk = wanted[i:i + 500]
+        for chunk, marks in _chunked(list(dict.fromkeys(keys))):
             rows = self._rows(
                 f"SELECT b.line_key, b.line_id, c.claim_id, b.frequency, b.billed_at, f.path FROM billed_lines b "
                 f"JOIN claims c ON c.id = b.claim_row JOIN files f ON f.id = c.file_id "
-                f"WHERE b.practice = ? AND b.line_key IN ({','.join('?' * len(chunk))}) AND f.state IN "
+                f"WHERE b.practice = ? AND b.line_key IN ({marks}) AND f.state IN "
                 f"{BILLED_STATES} ORDER BY b.billed_at", (practice, *chunk))
             for key, line_id, claim_id, freq, at, path in rows:
                 found[key] = BilledLine(line_id, claim_id, freq, at, path)
@@ -266,22 +262,18 @@ class Ledger:
         the run and file it came from."""
         ids: set[int] = set()
         for column, keys in (("line_identity", line_keys), ("service_identity", service_keys)):
-            wanted = [k for k in dict.fromkeys(keys) if k]
-            for i in range(0, len(wanted), 500):
-                chunk = wanted[i:i + 500]
+            for chunk, marks in _chunked(_wanted(keys)):
                 ids.update(r[0] for r in self._rows(
-                    f"SELECT DISTINCT claim_row FROM billed_lines WHERE practice = ? AND {column} IN "
-                    f"({','.join('?' * len(chunk))})", (practice, *chunk)))
+                    f"SELECT DISTINCT claim_row FROM billed_lines WHERE practice = ? AND {column} IN ({marks})",
+                    (practice, *chunk)))
         out: list[dict] = []
-        ordered = sorted(ids)
-        for i in range(0, len(ordered), 500):
-            id_chunk = ordered[i:i + 500]
+        for id_chunk, id_marks in _chunked(sorted(ids)):
             rows = self._rows(
                 f"SELECT c.claim_id, c.payer_key, c.patient_id, c.frequency, c.original_claim_number, c.lines, c.total, "
                 f"c.created, f.path, f.state, f.interchange, COALESCE(r.started, c.created), "
                 f"(SELECT group_concat(line_id, ', ') FROM billed_lines WHERE claim_row = c.id) "
                 f"FROM claims c JOIN files f ON f.id = c.file_id LEFT JOIN runs r ON r.id = f.run_id "
-                f"WHERE c.id IN ({','.join('?' * len(id_chunk))}) AND f.state IN {BILLED_STATES}", id_chunk)
+                f"WHERE c.id IN ({id_marks}) AND f.state IN {BILLED_STATES}", id_chunk)
             keys = ("claim_id", "payer_key", "patient_id", "frequency", "original_claim_number", "lines", "total",
                     "created", "file", "state", "interchange", "run", "line_ids")
             out += [dict(zip(keys, r, strict=True)) for r in rows]
@@ -312,12 +304,10 @@ class Ledger:
                     else:
                         checks["sending_identity"].append(ln.sending_key)
             for column, keys in checks.items():
-                wanted = [k for k in dict.fromkeys(keys) if k]
-                for i in range(0, len(wanted), 500):
-                    chunk = wanted[i:i + 500]
+                for chunk, marks in _chunked(_wanted(keys)):
                     hit = conn.execute(
                         f"SELECT b.line_id FROM billed_lines b JOIN claims c ON c.id = b.claim_row JOIN files f ON "
-                        f"f.id = c.file_id WHERE b.practice = ? AND b.{column} IN ({','.join('?' * len(chunk))}) "
+                        f"f.id = c.file_id WHERE b.practice = ? AND b.{column} IN ({marks}) "
                         f"AND f.state IN {BILLED_STATES} LIMIT 1", (practice, *chunk)).fetchone()
                     if hit:
                         raise AlreadyBilled(f"line {hit[0] or '(no LineID)'} was billed by another run while this "
@@ -505,6 +495,19 @@ def _create(path: Path) -> None:
                 os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _wanted(keys: Iterable[str]) -> list[str]:
+    """The keys to look up: each once, blanks (no identity) left out."""
+    return [k for k in dict.fromkeys(keys) if k]
+
+
+def _chunked(values: list, size: int = 500) -> Iterator[tuple[list, str]]:
+    """``values`` in chunks for ``IN (...)`` (SQLite caps the number of parameters), each with its
+    ``?,?,...`` placeholders."""
+    for i in range(0, len(values), size):
+        chunk = values[i:i + size]
+        yield chunk, ",".join("?" * len(chunk))
 
 
 def _sha256(path: Path) -> str | None:
