@@ -106,7 +106,7 @@ _CHILD = """
 import json, sys, time, shutil
 from datetime import date, datetime
 from pathlib import Path
-from otbill_xl.workbook.batch import run_batch
+from otbill_xl.actions.batch import run_batch
 inputs, out, workers = sys.argv[1:4]
 files = sorted(Path(inputs).glob('practice-*.xlsx'))[: int(sys.argv[4])]
 shutil.rmtree(out, ignore_errors=True)

@@ -64,12 +64,12 @@ def full_book_xlsx(cohorts: int) -> Path:
 
 
 def _jobs(path: Path):
+    from otbill_xl.actions.check import check_charges
+    from otbill_xl.actions.claims import create_claims
+    from otbill_xl.actions.pipeline import Pipeline
+    from otbill_xl.actions.price import price_charges
     from otbill_xl.ledger import Ledger
-    from otbill_xl.workbook.check import check_charges
-    from otbill_xl.workbook.claims import create_claims
     from otbill_xl.workbook.files import FileWorkbook
-    from otbill_xl.workbook.pipeline import Pipeline
-    from otbill_xl.workbook.price import price_charges
 
     nowhere = BENCH_DIR / "no-such-ledger.sqlite"
 

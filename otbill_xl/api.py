@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from otbill_xl.workbook.check import CheckOutcome
-    from otbill_xl.workbook.claims import ClaimsOutcome
-    from otbill_xl.workbook.price import PriceOutcome
+    from otbill_xl.actions.check import CheckOutcome
+    from otbill_xl.actions.claims import ClaimsOutcome
+    from otbill_xl.actions.price import PriceOutcome
 
 
 def _port_and_overrides(workbook: str | Path, columns: str | Path | None):
@@ -30,7 +30,7 @@ def _port_and_overrides(workbook: str | Path, columns: str | Path | None):
 def check(workbook: str | Path, *, as_of: date | None = None, columns: str | Path | None = None) -> CheckOutcome:
     """Scrub the workbook's charge lines (every rule of :data:`otbill_xl.domain.scrub.RULES`) as of
     ``as_of`` (default today): findings per cell, units computed for blank Units cells."""
-    from otbill_xl.workbook.check import check_charges
+    from otbill_xl.actions.check import check_charges
 
     port, overrides = _port_and_overrides(workbook, columns)
     return check_charges(port, as_of=as_of or date.today(), overrides=overrides)
@@ -38,7 +38,7 @@ def check(workbook: str | Path, *, as_of: date | None = None, columns: str | Pat
 
 def price(workbook: str | Path, *, as_of: date | None = None, columns: str | Path | None = None) -> PriceOutcome:
     """Expected allowed amount, payer payment and patient share of every line (Decimal, to the cent)."""
-    from otbill_xl.workbook.price import price_charges
+    from otbill_xl.actions.price import price_charges
 
     port, overrides = _port_and_overrides(workbook, columns)
     return price_charges(port, as_of=as_of or date.today(), overrides=overrides)
@@ -49,8 +49,8 @@ def claims(workbook: str | Path, *, out_dir: str | Path, as_of: date | None = No
            columns: str | Path | None = None) -> ClaimsOutcome:
     """837P claims for the clean, not-yet-billed lines. A **dry run by default** for library callers:
     pass ``dry_run=False`` to write the files and record them in the submitter's ledger (or ``ledger``)."""
+    from otbill_xl.actions.claims import create_claims
     from otbill_xl.ledger import LedgerChoice
-    from otbill_xl.workbook.claims import create_claims
 
     port, overrides = _port_and_overrides(workbook, columns)
     return create_claims(port, out_dir=Path(out_dir), ledger=LedgerChoice(Path(ledger) if ledger else None,

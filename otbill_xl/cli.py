@@ -26,26 +26,29 @@ from otbill_xl.cli_common import (
     fail,
     out,
     output_target,
+    print_findings,
     save_copy,
 )
-from otbill_xl.domain.findings import Finding, Severity, count_by_severity
+from otbill_xl.domain.findings import Severity, count_by_severity
 from otbill_xl.errors import OtbillError
-from otbill_xl.workbook.reader import PracticeRead, ReadReport, finding_dict, read_practice
+from otbill_xl.workbook.reader import PracticeRead, ReadReport, read_practice
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="otbill — occupational-therapy billing for Excel workbooks.")
 templates_app = typer.Typer(no_args_is_help=True, help="Workbook templates.")
 app.add_typer(templates_app, name="templates")
 
 
-def _register_feeschedule() -> None:
-    from otbill_xl.cli_feeschedule import feeschedule_app
+def _register_subcommands() -> None:
+    from otbill_xl.cli_fee_schedule import fee_schedule_app
     from otbill_xl.cli_ledger import ledger_app
 
-    app.add_typer(feeschedule_app, name="feeschedule")
+    app.add_typer(fee_schedule_app, name="fee-schedule")
+    # the spelling of the first releases, still accepted (not listed in --help)
+    app.add_typer(fee_schedule_app, name="feeschedule", hidden=True)
     app.add_typer(ledger_app, name="ledger")
 
 
-_register_feeschedule()
+_register_subcommands()
 
 ColumnsOpt = Annotated[Path | None, typer.Option("--columns", help="TOML file mapping your headers to otbill columns.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
@@ -69,26 +72,6 @@ def load(path: Path, columns: Path | None) -> PracticeRead:
         return read_practice(path, columns=columns)
     except OtbillError as exc:
         raise fail(str(exc)) from None
-
-
-def _severity_style(severity: Severity) -> str:
-    return {"error": "red", "warning": "yellow", "info": "blue"}[severity.value]
-
-
-def print_findings(findings: list[Finding] | tuple[Finding, ...], limit: int = 50) -> None:
-    if not findings:
-        return
-    table = Table(title=f"Findings ({len(findings)})", show_lines=False)
-    for col in ("Severity", "Rule", "Where", "Message", "Fix"):
-        table.add_column(col, overflow="fold")
-    for f in sorted(findings, key=lambda f: (f.severity.rank, f.location.sheet, f.location.row or 0))[:limit]:
-        loc = f.location
-        where = f"{loc.sheet}!{loc.cell}" if loc.cell else (f"{loc.sheet} row {loc.row}" if loc.row else loc.sheet)
-        table.add_row(f"[{_severity_style(f.severity)}]{f.severity.value}[/]", escape(f.rule), escape(where),
-                      escape(f.message), escape(f.fix))
-    out.print(table)
-    if len(findings) > limit:
-        out.print(f"... and {len(findings) - limit} more (use --json for all).")
 
 
 def print_report(report: ReadReport) -> None:
@@ -184,7 +167,7 @@ def check(
     columns: ColumnsOpt = None,
 ) -> None:
     """Scrub the charge sheet: write an annotated copy (cells filled, notes, Findings sheet)."""
-    from otbill_xl.workbook.check import check_charges
+    from otbill_xl.actions.check import check_charges
 
     day = parse_as_of(as_of)
     outcome, target = run_on_copy(workbook, out_file, "checked", columns,
@@ -215,7 +198,7 @@ def price(
 
     Exits 1 when a line has a scrub error or could not be priced (see its Basis), 2 when the workbook
     cannot be used (no copy written)."""
-    from otbill_xl.workbook.price import price_charges
+    from otbill_xl.actions.price import price_charges
 
     day = parse_as_of(as_of)
     outcome, target = run_on_copy(workbook, out_file, "priced", columns,
@@ -231,7 +214,7 @@ def price(
 
 
 def print_price_totals(outcome) -> None:
-    from otbill_xl.workbook.price import TOTAL_COLUMNS, totals_values
+    from otbill_xl.actions.price import TOTAL_COLUMNS, totals_values
 
     table = Table(title=f"Expected reimbursement by payer (as of {outcome.as_of.isoformat()})")
     for col in TOTAL_COLUMNS:
@@ -276,9 +259,9 @@ def claims(
     """Create 837P (005010X222A1) claim files, one per payer; never bill a service twice."""
     from datetime import datetime
 
+    from otbill_xl.actions.batch import file_sha256
+    from otbill_xl.actions.claims import create_claims
     from otbill_xl.ledger import LedgerChoice
-    from otbill_xl.workbook.batch import file_sha256
-    from otbill_xl.workbook.claims import create_claims
     from otbill_xl.workbook.files import FileWorkbook
     from otbill_xl.workbook.mapping import overrides_from_toml
 
@@ -398,7 +381,7 @@ def batch(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from otbill_xl.workbook.batch import run_batch
+    from otbill_xl.actions.batch import run_batch
 
     day = parse_as_of(as_of)
     _check_group(group)
@@ -466,7 +449,7 @@ def templates_build(
     dest: Annotated[Path, typer.Option("--dest", help="Folder to write the templates into.")] = Path("workbook_templates"),
 ) -> None:
     """Write otbill-practice.xlsx (empty) and examples/sample-practice.xlsx (synthetic practice)."""
-    from otbill_xl.workbook.templates import build_all
+    from otbill_xl.templates.build import build_all
 
     for path in build_all(dest):
         out.print(f"wrote {escape(str(path))}", highlight=False)
@@ -482,14 +465,14 @@ def demo(
     found them all (the planted errors are expected)."""
     from datetime import datetime
 
+    from otbill_xl.actions.check import check_charges
+    from otbill_xl.actions.claims import create_claims
+    from otbill_xl.actions.pipeline import Pipeline
+    from otbill_xl.actions.price import price_charges
     from otbill_xl.ledger import Ledger
-    from otbill_xl.workbook.check import check_charges
-    from otbill_xl.workbook.claims import create_claims
+    from otbill_xl.templates.build import build_sample
+    from otbill_xl.templates.sample import PLANTED_ERRORS
     from otbill_xl.workbook.files import FileWorkbook
-    from otbill_xl.workbook.pipeline import Pipeline
-    from otbill_xl.workbook.price import price_charges
-    from otbill_xl.workbook.sample import PLANTED_ERRORS
-    from otbill_xl.workbook.templates import build_sample
 
     sample = build_sample(dest / "sample-practice.xlsx")
     out.print(f"[bold]Sample practice workbook:[/] {sample}")
@@ -553,4 +536,4 @@ def main() -> None:
         sys.exit(EXIT_UNUSABLE)
 
 
-__all__ = ["app", "main", "finding_dict"]
+__all__ = ["app", "main"]

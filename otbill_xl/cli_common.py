@@ -1,5 +1,5 @@
-"""Helpers shared by the ``otbill`` command modules (:mod:`otbill_xl.cli`, :mod:`otbill_xl.cli_feeschedule`):
-the consoles, exit codes, :func:`fail`, JSON output, and where an output copy goes.
+"""Helpers shared by the ``otbill`` command modules (:mod:`otbill_xl.cli`, :mod:`otbill_xl.cli_fee_schedule`):
+the consoles, exit codes, :func:`fail`, the findings table, JSON output, and where an output copy goes.
 
 Exit codes: 0 ok, 1 findings with errors (or an import written with ``--partial`` and bad rows), 2 unusable
 input or nothing written.
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from otbill_xl.domain.findings import Finding
 from otbill_xl.errors import OtbillError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_UNUSABLE = 0, 1, 2
@@ -37,6 +39,26 @@ def fail(message: str, code: int = EXIT_UNUSABLE) -> typer.Exit:
     """Print ``otbill: message`` to stderr (escaped) and return the :class:`typer.Exit` to raise."""
     err.print(f"[bold red]otbill:[/] {escape(message)}", highlight=False)
     return typer.Exit(code)
+
+
+def print_findings(findings: Sequence[Finding], limit: int = 50) -> None:
+    """The findings table every command prints: worst first, then by sheet and row, at most ``limit``."""
+    if not findings:
+        return
+    from rich.table import Table
+
+    table = Table(title=f"Findings ({len(findings)})", show_lines=False)
+    for col in ("Severity", "Rule", "Where", "Message", "Fix"):
+        table.add_column(col, overflow="fold")
+    for f in sorted(findings, key=lambda f: (f.severity.rank, f.location.sheet, f.location.row or 0))[:limit]:
+        table.add_row(f"[{_STYLE[f.severity.value]}]{f.severity.value}[/]", escape(f.rule), escape(str(f.location)),
+                      escape(f.message), escape(f.fix))
+    out.print(table)
+    if len(findings) > limit:
+        out.print(f"... and {len(findings) - limit} more (use --json for all).")
+
+
+_STYLE = {"error": "red", "warning": "yellow", "info": "blue"}
 
 
 def dumps(data: Any) -> str:
@@ -76,4 +98,4 @@ def save_copy(port: Any, target: Path, *, replace: bool) -> None:
 
 
 __all__ = ["EXIT_FINDINGS", "EXIT_OK", "EXIT_UNUSABLE", "default_output", "dumps", "err", "escape", "fail", "out",
-           "output_target", "save_copy"]
+           "output_target", "print_findings", "save_copy"]

@@ -16,8 +16,8 @@ import openpyxl
 from conftest import CHARGE_HEADER, ROOT, contract_sheets, make_workbook
 from x12util import pyx12_validate
 
+from otbill_xl.actions.batch import run_batch
 from otbill_xl.formats.x12 import read_837p
-from otbill_xl.workbook.batch import run_batch
 
 SAMPLE = ROOT / "workbook_templates" / "examples" / "sample-practice.xlsx"
 

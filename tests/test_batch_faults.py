@@ -18,9 +18,9 @@ import pytest
 from batch_hooks import MARKS_ENV
 from conftest import CHARGE_HEADER, charge_row, contract_sheets, make_workbook
 
+from otbill_xl.actions.batch import HOOK_ENV, run_batch
 from otbill_xl.formats.x12 import read_837p
 from otbill_xl.ledger import Ledger
-from otbill_xl.workbook.batch import HOOK_ENV, run_batch
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="signals and /proc")
 

@@ -12,12 +12,12 @@ import pytest
 from conftest import CHARGE_HEADER, ROOT, charge_row, contract_sheets, fingerprint, make_workbook
 from typer.testing import CliRunner
 
+from otbill_xl.actions.check import FINDINGS_SHEET, SUMMARY_SHEET, check_charges
 from otbill_xl.cli import app
 from otbill_xl.excel.macros import check_charges_action
-from otbill_xl.workbook.check import FINDINGS_SHEET, SUMMARY_SHEET, check_charges
+from otbill_xl.templates.sample import PLANTED_ERRORS
 from otbill_xl.workbook.files import FileWorkbook
 from otbill_xl.workbook.port import FILL_COMPUTED, FILL_ERROR, FILL_WARNING
-from otbill_xl.workbook.sample import PLANTED_ERRORS
 
 SAMPLE = ROOT / "workbook_templates" / "examples" / "sample-practice.xlsx"
 AS_OF = date(2026, 11, 27)

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from conftest import CHARGE_HEADER, PATIENT_ROWS, PAYER_ROWS, PROVIDER_ROWS, contract_sheets, make_workbook
 
-from otbill_xl.workbook.check import check_charges
+from otbill_xl.actions.check import check_charges
 from otbill_xl.workbook.files import FileWorkbook
 
 AS_OF = date(2026, 8, 20)

@@ -25,12 +25,12 @@ from typer.testing import CliRunner
 from x12util import check_structure, pyx12_validate
 
 from otbill_xl import read_practice
+from otbill_xl.actions.claims import CLAIMS_SHEET, HELD_SHEET, create_claims
 from otbill_xl.cli import app
 from otbill_xl.formats.x12 import ControlNumbers, read_837p
 from otbill_xl.ledger import Ledger
-from otbill_xl.workbook.claims import CLAIMS_SHEET, HELD_SHEET, create_claims
+from otbill_xl.templates.sample import PLANTED_ERRORS
 from otbill_xl.workbook.files import FileWorkbook
-from otbill_xl.workbook.sample import PLANTED_ERRORS
 
 SAMPLE = ROOT / "workbook_templates" / "examples" / "sample-practice.xlsx"
 AS_OF = date(2026, 11, 27)

@@ -54,7 +54,15 @@ def test_info_exit_2_on_unusable_file(tmp_path):
 
 def test_every_command_is_registered_on_the_main_app():
     result = runner.invoke(app, ["--help"])
-    for command in ("info", "check", "units", "price", "claims", "batch", "demo", "templates", "feeschedule"):
+    for command in ("info", "check", "units", "price", "claims", "batch", "demo", "templates", "fee-schedule"):
         assert command in result.stdout, command
-    sub = runner.invoke(app, ["feeschedule", "--help"])
+    sub = runner.invoke(app, ["fee-schedule", "--help"])
     assert sub.exit_code == 0 and "import-cms" in sub.stdout
+
+
+def test_the_old_feeschedule_spelling_still_runs_but_is_not_listed():
+    """One spelling (``fee-schedule``) in help and docs; scripts written for ``feeschedule`` keep working."""
+    listed = runner.invoke(app, ["--help"], env={"COLUMNS": "200"}).stdout
+    assert "fee-schedule" in listed and "feeschedule" not in listed.replace("fee-schedule", "")
+    old = runner.invoke(app, ["feeschedule", "import", "--help"])
+    assert old.exit_code == 0 and "--payer" in old.stdout

@@ -1,4 +1,4 @@
-"""Exit codes and messages of check / price / info / feeschedule / units as documented (issue 9 §5), and
+"""Exit codes and messages of check / price / info / fee-schedule / units as documented (issue 9 §5), and
 the output rules they share: run-stamped default copies that never erase an earlier run, an explicit
 --out that replaces (never a folder or a read-only file), files created with the user's umask, and
 rich markup in user strings printed as given."""
@@ -18,7 +18,7 @@ import pytest
 from conftest import CHARGE_HEADER, PATIENT_ROWS, contract_sheets, fingerprint, make_workbook
 from typer.testing import CliRunner
 
-from otbill_xl import cli, cli_common, cli_feeschedule
+from otbill_xl import cli, cli_common, cli_fee_schedule
 from otbill_xl.cli import app
 from otbill_xl.workbook.files import FileWorkbook, atomic_save
 
@@ -152,8 +152,8 @@ def test_explicit_out_replaces_an_earlier_output(tmp_path):
 
 
 def test_help_says_out_replaces_and_default_is_new(tmp_path):
-    for args in (["check", "--help"], ["price", "--help"], ["feeschedule", "import", "--help"],
-                 ["feeschedule", "import-cms", "--help"]):
+    for args in (["check", "--help"], ["price", "--help"], ["fee-schedule", "import", "--help"],
+                 ["fee-schedule", "import-cms", "--help"]):
         text = words(runner.invoke(app, args, env={"COLUMNS": "200"}).stdout.replace("│", " "))
         assert "replaces FILE if it exists" in text and "HHMMSS.xlsx on every run" in text, args
 
@@ -196,13 +196,13 @@ def test_out_under_a_file_is_refused_in_words(tmp_path):
     assert "notes.txt in the output path is a file, not a folder" in words(result.stderr)
 
 
-def test_feeschedule_out_naming_a_folder_says_so(tmp_path):
+def test_fee_schedule_out_naming_a_folder_says_so(tmp_path):
     path = acme_book(tmp_path / "p.xlsx")
     fees = tmp_path / "acme.csv"
     fees.write_text("CPT,Allowed,Effective Date\n97110,41.00,1/1/2026\n", encoding="utf-8")
     folder = tmp_path / "results"
     folder.mkdir()
-    result = runner.invoke(app, ["feeschedule", "import", str(fees), str(path), "--payer", "ACME", "--out",
+    result = runner.invoke(app, ["fee-schedule", "import", str(fees), str(path), "--payer", "ACME", "--out",
                                  str(folder)])
     assert result.exit_code == 2 and "is a folder, not a file name" in words(result.stderr)
 
@@ -246,7 +246,7 @@ def test_markup_in_file_names_prints_as_given(tmp_path):
         assert result.exit_code == 2, args
         assert "missing[bold]." in result.stderr, (args, result.stderr)
     path = acme_book(tmp_path / "p.xlsx")
-    result = runner.invoke(app, ["feeschedule", "import", str(tmp_path / "missing[bold].csv"), str(path),
+    result = runner.invoke(app, ["fee-schedule", "import", str(tmp_path / "missing[bold].csv"), str(path),
                                  "--payer", "ACME"])
     assert result.exit_code == 2 and "missing[bold].csv: the file does not exist" in words(result.stderr)
 
@@ -259,7 +259,7 @@ def test_markup_in_output_names_and_payer_keys_prints_as_given(tmp_path):
     assert "out[red].xlsx" in result.stdout.replace("\n", "") and target.exists()
     fees = tmp_path / "x.csv"
     fees.write_text("Payer,CPT,Allowed,Effective Date\n[b]ACME,97110,41.00,1/1/2026\n", encoding="utf-8")
-    result = runner.invoke(app, ["feeschedule", "import", str(fees), str(path), "--payer", "[b]ACME", "--out",
+    result = runner.invoke(app, ["fee-schedule", "import", str(fees), str(path), "--payer", "[b]ACME", "--out",
                                  str(tmp_path / "f.xlsx")])
     assert result.exit_code == 0, result.stdout + result.stderr
     assert "[b]ACME rates: 1 added" in result.stdout
@@ -271,7 +271,7 @@ def test_markup_in_output_names_and_payer_keys_prints_as_given(tmp_path):
 # One set of helpers
 # ------------------------------------------------------------------------------------------------
 
-def test_feeschedule_commands_share_the_cli_helpers():
+def test_fee_schedule_commands_share_the_cli_helpers():
     for name in ("fail", "out", "err", "dumps", "EXIT_OK", "EXIT_FINDINGS", "EXIT_UNUSABLE"):
-        assert getattr(cli_feeschedule, name) is getattr(cli, name) is getattr(cli_common, name), name
-    assert not hasattr(cli_feeschedule, "_fail") and not hasattr(cli_feeschedule, "Console")
+        assert getattr(cli_fee_schedule, name) is getattr(cli, name) is getattr(cli_common, name), name
+    assert not hasattr(cli_fee_schedule, "_fail") and not hasattr(cli_fee_schedule, "Console")

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from x12util import pyx12_validate
 
 from otbill_xl.cli import app
-from otbill_xl.workbook.sample import PLANTED_ERRORS
+from otbill_xl.templates.sample import PLANTED_ERRORS
 
 
 def test_demo_runs_the_pipeline(tmp_path):

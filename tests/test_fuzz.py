@@ -42,15 +42,15 @@ from hypothesis.control import current_build_context
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from x12util import pyx12_validate
 
+from otbill_xl.actions.check import check_charges
+from otbill_xl.actions.claims import create_claims
+from otbill_xl.actions.price import price_charges
 from otbill_xl.errors import OtbillError
 from otbill_xl.ledger import Ledger
-from otbill_xl.workbook import templates
-from otbill_xl.workbook.check import check_charges
-from otbill_xl.workbook.claims import create_claims
+from otbill_xl.templates import build as templates
+from otbill_xl.templates.sample import sample_rows
 from otbill_xl.workbook.contract import PATIENTS, SHEETS, CellKind
 from otbill_xl.workbook.files import FileWorkbook
-from otbill_xl.workbook.price import price_charges
-from otbill_xl.workbook.sample import sample_rows
 
 AS_OF = date(2026, 11, 27)
 CREATED = datetime(2026, 11, 27, 9, 30)
@@ -488,7 +488,7 @@ def test_fuzzed_workbook_never_crashes(mutations):
 
 def test_harness_reports_an_unexpected_exception(monkeypatch):
     """A crash inside an action (not an OtbillError) is reported with its type and function."""
-    import otbill_xl.workbook.pipeline as pipeline
+    import otbill_xl.actions.pipeline as pipeline
 
     def boom(*_a, **_k):
         raise ZeroDivisionError("planted")
@@ -499,7 +499,7 @@ def test_harness_reports_an_unexpected_exception(monkeypatch):
 
 
 def test_harness_tolerates_only_otbill_errors(monkeypatch):
-    import otbill_xl.workbook.pipeline as pipeline
+    import otbill_xl.actions.pipeline as pipeline
 
     def refuse(*_a, **_k):
         raise OtbillError("planted")

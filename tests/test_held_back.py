@@ -8,8 +8,8 @@ from decimal import Decimal
 
 from conftest import CHARGE_HEADER, PATIENT_ROWS, PAYER_ROWS, contract_sheets, make_workbook
 
+from otbill_xl.actions.claims import create_claims
 from otbill_xl.ledger import Ledger
-from otbill_xl.workbook.claims import create_claims
 from otbill_xl.workbook.files import FileWorkbook
 
 DAY = date(2026, 8, 20)
@@ -47,7 +47,7 @@ def test_self_pay_is_priced_at_the_charge_and_never_billed(tmp_path):
                                 "3 Bay Rd", "Boston", "MA", "02134"]]
     src = make_workbook(tmp_path / "p.xlsx", contract_sheets(
         Payers=payers, Patients=patients, Charges=[HEADER, row("S1", patient="P009", charge=195.0)]))
-    from otbill_xl.workbook.price import price_charges
+    from otbill_xl.actions.price import price_charges
 
     (line,) = price_charges(FileWorkbook(src), as_of=DAY).result.lines
     # Self-pay: the practice's charge is what the patient owes; no payer pays anything.

@@ -11,13 +11,22 @@ import pytest
 PKG = Path(__file__).resolve().parent.parent / "otbill_xl"
 
 # What each layer may not import (modules above it, and for the domain any I/O).
+ABOVE_DOMAIN = ("otbill_xl.workbook", "otbill_xl.formats", "otbill_xl.ledger", "otbill_xl.actions",
+                "otbill_xl.templates", "otbill_xl.excel", "otbill_xl.cli", "otbill_xl.api")
+SURFACES = ("otbill_xl.excel", "otbill_xl.cli", "otbill_xl.api")
 FORBIDDEN = {
     "domain": ("openpyxl", "python_calamine", "xlwings", "pandas", "os", "pathlib", "shutil", "tempfile",
-               "sqlite3", "zipfile", "glob", "subprocess", "socket", "urllib", "requests", "time",
-               "otbill_xl.workbook", "otbill_xl.formats", "otbill_xl.excel", "otbill_xl.cli"),
-    "formats": ("xlwings", "openpyxl", "otbill_xl.workbook", "otbill_xl.excel", "otbill_xl.cli", "otbill_xl.ledger"),
-    "ledger": ("xlwings", "openpyxl", "python_calamine", "otbill_xl.workbook", "otbill_xl.excel", "otbill_xl.cli"),
-    "workbook": ("xlwings", "otbill_xl.excel", "otbill_xl.cli"),
+               "sqlite3", "zipfile", "glob", "subprocess", "socket", "urllib", "requests", "time", *ABOVE_DOMAIN),
+    "formats": ("xlwings", "openpyxl", "otbill_xl.workbook", "otbill_xl.ledger", "otbill_xl.actions",
+                "otbill_xl.templates", *SURFACES),
+    "ledger": ("xlwings", "openpyxl", "python_calamine", "otbill_xl.workbook", "otbill_xl.actions",
+               "otbill_xl.templates", *SURFACES),
+    # the port, its adapters and reading: no actions, no ledger, no surface
+    "workbook": ("xlwings", "otbill_xl.actions", "otbill_xl.ledger", "otbill_xl.templates", *SURFACES),
+    # check, price, claims, batch, fee-schedule import: any layer below, never a surface
+    "actions": ("xlwings", "otbill_xl.templates", *SURFACES),
+    # the template and the sample practice: written through openpyxl from the contract and the domain
+    "templates": ("xlwings", "otbill_xl.actions", "otbill_xl.ledger", *SURFACES),
 }
 # Calls that read files or the clock, wherever they come from.
 FORBIDDEN_CALLS_IN_DOMAIN = {"open", "today", "now", "utcnow", "read_text", "read_bytes", "write_text",

@@ -22,13 +22,13 @@ from conftest import CHARGE_HEADER, PATIENT_ROWS, PRACTICE_ROWS, contract_sheets
 from typer.testing import CliRunner
 from x12util import pyx12_validate
 
+from otbill_xl.actions import claims as claims_action
+from otbill_xl.actions.batch import run_batch
+from otbill_xl.actions.claims import create_claims
 from otbill_xl.cli import app
 from otbill_xl.formats.x12 import read_837p
 from otbill_xl.ledger import Ledger, LedgerChoice
 from otbill_xl.ledger.location import submitter_ledger_path
-from otbill_xl.workbook import claims as claims_action
-from otbill_xl.workbook.batch import run_batch
-from otbill_xl.workbook.claims import create_claims
 from otbill_xl.workbook.files import FileWorkbook
 
 runner = CliRunner()
@@ -369,7 +369,7 @@ def test_duplicate_patient_ids_are_errors_on_both_rows_and_hold_their_lines(tmp_
     twin[0] = "P001"  # a child dependent typed with P001's ID
     patients.append(twin)
     src = book(tmp_path / "p.xlsx", [line("L1"), line("L3", patient="P002")], Patients=patients)
-    from otbill_xl.workbook.check import check_charges
+    from otbill_xl.actions.check import check_charges
 
     checked = check_charges(FileWorkbook(src), as_of=DAY)
     dup = sorted(f.location.cell for f in checked.findings if f.rule == "ref.patient-duplicate")
@@ -388,7 +388,7 @@ def test_an_unsendable_patient_record_holds_only_that_patients_lines(tmp_path):
                      "10/29/2026", "6 Pine St", "Boston", "MA", "02134"])
     rows = [line("L1"), line("L5", patient="P003"), line("L6", patient="P004")]
     src = book(tmp_path / "p.xlsx", rows, Patients=patients)
-    from otbill_xl.workbook.check import check_charges
+    from otbill_xl.actions.check import check_charges
 
     checked = check_charges(FileWorkbook(src), as_of=DAY)
     cells = sorted(f.location.cell for f in checked.findings if f.rule == "ref.patient-unsendable")
@@ -504,10 +504,10 @@ def test_service_keys_fast_path_agrees_with_the_identity_functions():
     from conftest import ROOT
 
     from otbill_xl import read_practice
+    from otbill_xl.actions.claims import service_keys
     from otbill_xl.domain.claims import normalize_frequency
     from otbill_xl.domain.identity import line_identity, sending_identity, service_identity
     from otbill_xl.domain.scrub import scrub
-    from otbill_xl.workbook.claims import service_keys
 
     book, _ = read_practice(ROOT / "workbook_templates" / "examples" / "sample-practice.xlsx")
     computed = scrub(book, as_of=date(2026, 11, 27)).computed_units

@@ -34,11 +34,11 @@ def reads(monkeypatch):
 
 
 def test_batch_worker_reads_each_sheet_once(tmp_path, reads):
-    from otbill_xl.workbook.batch import _convert
+    from otbill_xl.actions.batch import _convert
 
     src = tmp_path / "practice.xlsx"
     shutil.copy(SAMPLE, src)
-    from otbill_xl.workbook.batch import file_sha256
+    from otbill_xl.actions.batch import file_sha256
 
     result = _convert(str(src), file_sha256(src), str(tmp_path / "out"), None, date(2026, 11, 27),
                       datetime(2026, 11, 27, 10, 0), "visit", False)
@@ -56,11 +56,11 @@ def test_demo_reads_each_sheet_once(tmp_path, reads):
 
 
 def test_one_pipeline_gives_what_separate_runs_give(tmp_path):
+    from otbill_xl.actions.check import check_charges
+    from otbill_xl.actions.claims import create_claims
+    from otbill_xl.actions.pipeline import Pipeline
+    from otbill_xl.actions.price import price_charges
     from otbill_xl.ledger import Ledger
-    from otbill_xl.workbook.check import check_charges
-    from otbill_xl.workbook.claims import create_claims
-    from otbill_xl.workbook.pipeline import Pipeline
-    from otbill_xl.workbook.price import price_charges
 
     day, created = date(2026, 11, 27), datetime(2026, 11, 27, 10, 0)
     apart = FileWorkbook(SAMPLE)

@@ -13,11 +13,11 @@ from conftest import CHARGE_HEADER, PATIENT_ROWS, contract_sheets, fingerprint, 
 from typer.testing import CliRunner
 
 import otbill_xl
+from otbill_xl.actions.price import LINE_COLUMNS, PRICING_SHEET, TOTALS_SHEET
 from otbill_xl.cli import app
 from otbill_xl.excel.macros import price_charges_action
 from otbill_xl.excel.udfs import OT_EXPECTED, OT_FEE, OT_MEDICARE_ALLOWED
 from otbill_xl.workbook.files import FileWorkbook
-from otbill_xl.workbook.price import LINE_COLUMNS, PRICING_SHEET, TOTALS_SHEET
 
 D = Decimal
 runner = CliRunner()

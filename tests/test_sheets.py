@@ -1,4 +1,4 @@
-"""Output sheets are declared once (otbill_xl/workbook/sheets.py): every declaration agrees with the
+"""Output sheets are declared once (otbill_xl/actions/sheets.py): every declaration agrees with the
 values it produces, and the file adapter writes each sheet with the declared headers, widths and
 number formats — on an inline workbook and on the sample."""
 
@@ -17,18 +17,18 @@ from openpyxl.utils import get_column_letter
 from test_price_action import FEE, GPCI, PATIENTS, RVU
 from test_price_action import row as price_row
 
+from otbill_xl.actions.batch import BATCH, BatchResult, InputResult, write_reports
+from otbill_xl.actions.check import CHECK_SUMMARY, FINDINGS, RuleCount, check_charges
+from otbill_xl.actions.claims import CLAIMS, HELD_BACK, create_claims
+from otbill_xl.actions.pipeline import Pipeline
+from otbill_xl.actions.price import PRICING, PRICING_TOTALS, line_dict, price_charges, totals_dict
+from otbill_xl.actions.sheets import COUNT, DATE, MONEY, NUMBER, NUMBER_FORMATS, TEXT, Column, SheetSpec
 from otbill_xl.domain.claims import Excluded
 from otbill_xl.domain.findings import Finding, Location, Severity
 from otbill_xl.domain.pricing import LinePrice, PayerTotals
 from otbill_xl.ledger import Ledger
-from otbill_xl.workbook.batch import BATCH, BatchResult, InputResult, write_reports
-from otbill_xl.workbook.check import CHECK_SUMMARY, FINDINGS, RuleCount, check_charges
-from otbill_xl.workbook.claims import CLAIMS, HELD_BACK, create_claims
 from otbill_xl.workbook.files import FileWorkbook
 from otbill_xl.workbook.memory import MemoryWorkbook
-from otbill_xl.workbook.pipeline import Pipeline
-from otbill_xl.workbook.price import PRICING, PRICING_TOTALS, line_dict, price_charges, totals_dict
-from otbill_xl.workbook.sheets import COUNT, DATE, MONEY, NUMBER, NUMBER_FORMATS, TEXT, Column, SheetSpec
 
 D = Decimal
 SAMPLE = ROOT / "workbook_templates" / "examples" / "sample-practice.xlsx"
@@ -133,7 +133,7 @@ def test_actions_write_output_sheets_only_through_declarations():
     (the fee-schedule import writes input sheets, whose columns are the imported file's)."""
     bad = []
     for path in sorted((ROOT / "otbill_xl").rglob("*.py")):
-        if path.name in ("sheets.py", "feeschedule.py", "port.py", "files.py", "live.py", "memory.py"):
+        if path.name in ("sheets.py", "fee_schedule.py", "port.py", "files.py", "live.py", "memory.py"):
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "replace_sheet":

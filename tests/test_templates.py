@@ -17,9 +17,9 @@ import pytest
 
 from otbill_xl.domain import npi
 from otbill_xl.domain.codes import CodeKind, catalogue
-from otbill_xl.workbook import sample
+from otbill_xl.templates import sample
+from otbill_xl.templates.build import build_all, build_sample, build_template
 from otbill_xl.workbook.contract import PRACTICE_SETTINGS, SHEETS, SHEETS_BY_NAME
-from otbill_xl.workbook.templates import build_all, build_sample, build_template
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMITTED = ROOT / "workbook_templates"

@@ -13,13 +13,13 @@ import pytest
 from conftest import CHARGE_HEADER, PATIENT_ROWS, charge_row, contract_sheets, fingerprint, make_workbook
 
 import otbill_xl
+from otbill_xl.actions.check import check_charges
+from otbill_xl.actions.claims import create_claims
+from otbill_xl.actions.price import price_charges
 from otbill_xl.domain.claims import assemble_claims
 from otbill_xl.domain.findings import Finding, Location, Severity
 from otbill_xl.ledger import Ledger
-from otbill_xl.workbook.check import check_charges
-from otbill_xl.workbook.claims import create_claims
 from otbill_xl.workbook.files import FileWorkbook
-from otbill_xl.workbook.price import price_charges
 
 AS_OF = date(2026, 11, 27)
 

@@ -7,11 +7,11 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from otbill_xl.workbook.check import CheckOutcome, check_charges
-from otbill_xl.workbook.claims import ClaimsOutcome, create_claims
+from otbill_xl.actions.check import CheckOutcome, check_charges
+from otbill_xl.actions.claims import ClaimsOutcome, create_claims
+from otbill_xl.actions.price import PriceOutcome, price_charges
 from otbill_xl.workbook.live import LiveWorkbook
 from otbill_xl.workbook.port import WorkbookPort
-from otbill_xl.workbook.price import PriceOutcome, price_charges
 
 
 def check_charges_action(port: WorkbookPort, today: date) -> CheckOutcome:

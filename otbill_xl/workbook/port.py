@@ -92,7 +92,7 @@ class WorkbookPort(Protocol):
         """Create the sheet (or clear it if it exists) and fill it from A1; the first row is a header.
         ``widths`` and ``formats`` go column by column from A (``None``: Excel's default width, or
         General); each format (e.g. ``#,##0.00``) applies to the rows below the header. Output sheets
-        pass both from their declaration (:class:`otbill_xl.workbook.sheets.SheetSpec`)."""
+        pass both from their declaration (:class:`otbill_xl.actions.sheets.SheetSpec`)."""
 
     def save(self, path: str | None = None) -> None:
         """Persist the changes (a file adapter writes a new file; it never overwrites its input)."""

@@ -12,14 +12,14 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from otbill_xl.actions.check import annotate_cells
+from otbill_xl.actions.pipeline import Pipeline
+from otbill_xl.actions.sheets import COUNT, MONEY, TEXT, Column, SheetSpec
 from otbill_xl.domain.findings import Finding, printable
 from otbill_xl.domain.pricing import LinePrice, PayerTotals, PricingResult
-from otbill_xl.workbook.check import annotate_cells
 from otbill_xl.workbook.mapping import Overrides
-from otbill_xl.workbook.pipeline import Pipeline
 from otbill_xl.workbook.port import FILL_ERROR, WorkbookPort
-from otbill_xl.workbook.reader import ReadReport, finding_dict
-from otbill_xl.workbook.sheets import COUNT, MONEY, TEXT, Column, SheetSpec
+from otbill_xl.workbook.reader import ReadReport
 
 PRICING_SHEET = "Pricing"
 TOTALS_SHEET = "Pricing Totals"
@@ -81,7 +81,7 @@ class PriceOutcome:
         return {"as_of": self.as_of.isoformat(),
                 "lines": [PRICING.as_dict(p) for p in self.result.lines],
                 "totals": [PRICING_TOTALS.as_dict(t) for t in self.result.totals],
-                "findings": [finding_dict(f) for f in self.findings]}
+                "findings": [f.to_dict() for f in self.findings]}
 
 
 def line_values(p: LinePrice) -> list[Any]:

@@ -1,4 +1,4 @@
-"""``otbill feeschedule ...``: import fee schedules into a copy of a practice workbook.
+"""``otbill fee-schedule ...``: import fee schedules into a copy of a practice workbook.
 
 * ``import-cms --rvu PPRRVU.csv --gpci GPCI.csv --year 2026 WORKBOOK`` reads CMS's Physician Fee
   Schedule files and replaces that year's MedicareRVU / MedicareGPCI rows.
@@ -15,7 +15,7 @@ Exit codes: 0 written cleanly (warnings allowed), 1 written with ``--partial`` a
 errors (listed with file and line), 2 nothing written (error rows without ``--partial``, a bad file,
 wrong layout, nothing to import).
 
-Registered by :mod:`otbill_xl.cli` as ``app.add_typer(feeschedule_app, name="feeschedule")``; the output
+Registered by :mod:`otbill_xl.cli` as ``app.add_typer(fee_schedule_app, name="fee-schedule")``; the output
 helpers are shared through :mod:`otbill_xl.cli_common` (this module does not import :mod:`otbill_xl.cli`).
 """
 
@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from otbill_xl.cli_common import (
     EXIT_FINDINGS,
@@ -39,12 +38,13 @@ from otbill_xl.cli_common import (
     fail,
     out,
     output_target,
+    print_findings,
     save_copy,
 )
 from otbill_xl.domain.findings import Finding, Location, Severity
 from otbill_xl.errors import OtbillError
 
-feeschedule_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Import fee schedules: CMS's yearly PFS files and payers' "
+fee_schedule_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Import fee schedules: CMS's yearly PFS files and payers' "
                                                            "contracted rates.")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
@@ -52,29 +52,6 @@ PartialOpt = Annotated[bool, typer.Option("--partial", help="Write the good rows
                                                             "(the bad rows' codes keep their current rates; exit 1). "
                                                             "Without it, any error row means nothing is written "
                                                             "(exit 2).")]
-
-
-def _where(loc: Location) -> str:
-    return str(loc)
-
-
-def _finding_dict(f: Finding) -> dict[str, Any]:
-    return f.to_dict()
-
-
-def _print_findings(findings: list[Finding], limit: int = 60) -> None:
-    if not findings:
-        return
-    table = Table(title=f"Findings ({len(findings)})")
-    for col in ("Severity", "Rule", "Where", "Message", "Fix"):
-        table.add_column(col, overflow="fold")
-    style = {"error": "red", "warning": "yellow", "info": "blue"}
-    for f in sorted(findings, key=lambda f: f.severity.rank)[:limit]:
-        table.add_row(f"[{style[f.severity.value]}]{f.severity.value}[/]", escape(f.rule), escape(_where(f.location)),
-                      escape(f.message), escape(f.fix))
-    out.print(table)
-    if len(findings) > limit:
-        out.print(f"... and {len(findings) - limit} more (use --json for all).")
 
 
 def _output_path(workbook: Path, out_file: Path | None, tag: str, inputs: list[Path]) -> tuple[Path, bool]:
@@ -96,10 +73,10 @@ def _parse_date(option: str, value: str | None) -> date | None:
 def _unusable(messages: list[str], findings: list[Finding], as_json: bool) -> typer.Exit:
     """Exit 2 after reporting why nothing could be imported (no output file is written)."""
     if as_json:
-        sys.stdout.write(dumps({"errors": messages, "findings": [_finding_dict(f) for f in findings],
+        sys.stdout.write(dumps({"errors": messages, "findings": [f.to_dict() for f in findings],
                                 "written": None}) + "\n")
     else:
-        _print_findings(findings)
+        print_findings(findings, limit=60)
     for message in messages:
         err.print(f"[bold red]otbill:[/] {escape(message)}", highlight=False)
     err.print("otbill: nothing was written.", highlight=False)
@@ -118,12 +95,12 @@ def _rows(n: int, word: str = "row") -> str:
 
 def _finish(findings: list[Finding], payload: dict[str, Any], as_json: bool, lines: list[str]) -> None:
     errors = sum(1 for f in findings if f.severity is Severity.ERROR)
-    payload["findings"] = [_finding_dict(f) for f in findings]
+    payload["findings"] = [f.to_dict() for f in findings]
     payload["summary"] = {s.value: sum(1 for f in findings if f.severity is s) for s in Severity}
     if as_json:
         sys.stdout.write(dumps(payload) + "\n")
     else:
-        _print_findings(findings)
+        print_findings(findings, limit=60)
         for line in lines:
             out.print(line, highlight=False, markup=False)
     raise typer.Exit(EXIT_FINDINGS if errors else EXIT_OK)
@@ -131,7 +108,7 @@ def _finish(findings: list[Finding], payload: dict[str, Any], as_json: bool, lin
 
 # ------------------------------------------------------------------------------------------------
 
-@feeschedule_app.command("import-cms")
+@fee_schedule_app.command("import-cms")
 def import_cms(
     workbook: Annotated[Path, typer.Argument(help="Practice workbook (.xlsx); it is not modified.")],
     year: Annotated[int, typer.Option("--year", help="Fee-schedule year of the files, e.g. 2026.")],
@@ -154,8 +131,8 @@ def import_cms(
     keep their current rows). Exit codes: 0 written cleanly (warnings allowed); 1 written with --partial
     although rows had errors; 2 nothing written (rows with errors and no --partial, or an unusable
     file)."""
+    from otbill_xl.actions.fee_schedule import import_medicare, practice_setting
     from otbill_xl.formats.cms_pfs import CmsFileError, read_gpci, read_pprrvu
-    from otbill_xl.workbook.feeschedule import import_medicare, practice_setting
     from otbill_xl.workbook.files import FileWorkbook
 
     if rvu is None and gpci is None:
@@ -247,7 +224,7 @@ def _locality_check(locality: str | None, keys: set[str], workbook: str, year: i
     return None
 
 
-@feeschedule_app.command("import")
+@fee_schedule_app.command("import")
 def import_payer(
     file: Annotated[Path, typer.Argument(help="The payer's fee schedule: CSV or Excel.")],
     workbook: Annotated[Path, typer.Argument(help="Practice workbook (.xlsx); it is not modified.")],
@@ -281,12 +258,12 @@ def import_payer(
     current rates, also with --replace). Exit codes: 0 written cleanly (warnings allowed); 1 written
     with --partial although rows had errors; 2 nothing written (rows with errors and no --partial, or
     an unusable file)."""
+    from otbill_xl.actions.fee_schedule import import_fee_schedule, payer_keys
     from otbill_xl.formats.fee_schedule_import import (
         FeeScheduleFileError,
         mapping_from_toml,
         read_fee_schedule,
     )
-    from otbill_xl.workbook.feeschedule import import_fee_schedule, payer_keys
     from otbill_xl.workbook.files import FileWorkbook
 
     start = _parse_date("--effective-from", effective_from)
@@ -353,4 +330,4 @@ def _rate_lines(word: str, rates: Any, describe: Any, limit: int = 25) -> list[s
     return lines
 
 
-__all__ = ["feeschedule_app"]
+__all__ = ["fee_schedule_app"]

@@ -1,4 +1,4 @@
-"""``otbill feeschedule import`` / ``import-cms`` keep data (issue 9 §4): a file with error rows writes
+"""``otbill fee-schedule import`` / ``import-cms`` keep data (issue 9 §4): a file with error rows writes
 nothing unless --partial (then the bad rows' codes keep their rates), rates absent from the file are kept
 unless --replace, and the summary / --json list the rates added, changed (old -> new), unchanged, kept and
 removed. Exit codes: 0 written cleanly, 1 written with --partial and bad rows, 2 nothing written.
@@ -19,9 +19,9 @@ from conftest import CHARGE_HEADER, PATIENT_ROWS, contract_sheets, fingerprint, 
 from typer.testing import CliRunner
 
 from otbill_xl import read_practice
+from otbill_xl.actions.price import price_charges
 from otbill_xl.cli import app
 from otbill_xl.workbook.files import FileWorkbook
-from otbill_xl.workbook.price import price_charges
 
 runner = CliRunner()
 CODES = ["97110", "97112", "97129", "97130", "97140", "97150", "97165", "97166", "97167", "97168", "97530", "97533",
@@ -69,7 +69,7 @@ def rates(path: Path, payer: str = "ACME", start: date | None = date(2026, 1, 1)
 
 
 def invoke(*args: str):
-    return runner.invoke(app, ["feeschedule", "import", *args])
+    return runner.invoke(app, ["fee-schedule", "import", *args])
 
 
 def copies(tmp_path: Path) -> list[Path]:
@@ -200,7 +200,7 @@ def test_a_rerun_writes_a_new_copy_and_explicit_out_replaces(workbook, tmp_path)
 
 def test_help_states_the_exit_rule():
     for command in ("import", "import-cms"):
-        text = " ".join(runner.invoke(app, ["feeschedule", command, "--help"], env={"COLUMNS": "200"})
+        text = " ".join(runner.invoke(app, ["fee-schedule", command, "--help"], env={"COLUMNS": "200"})
                         .stdout.replace("│", " ").split())
         assert ("Exit codes: 0 written cleanly (warnings allowed); 1 written with --partial although rows had "
                 "errors; 2 nothing written") in text, command
@@ -230,13 +230,13 @@ def cms_book(tmp_path: Path) -> Path:
 def test_import_cms_error_row_writes_nothing_without_partial(cms_book, tmp_path):
     rvu = tmp_path / "PPRRVU26_JAN.csv"
     rvu.write_text("\n".join([*RVU_LINES, BAD_RVU]) + "\n", encoding="utf-8")
-    result = runner.invoke(app, ["feeschedule", "import-cms", str(cms_book), "--year", "2026", "--rvu", str(rvu)])
+    result = runner.invoke(app, ["fee-schedule", "import-cms", str(cms_book), "--year", "2026", "--rvu", str(rvu)])
     assert result.exit_code == 2, result.stdout + result.stderr
     assert "1 row of the file had errors" in " ".join(result.stderr.split())
     assert "--partial to import 2 RVU rows anyway" in " ".join(result.stderr.split())
     assert list(tmp_path.glob("practice.pfs*")) == []
 
-    result = runner.invoke(app, ["feeschedule", "import-cms", str(cms_book), "--year", "2026", "--rvu", str(rvu),
+    result = runner.invoke(app, ["fee-schedule", "import-cms", str(cms_book), "--year", "2026", "--rvu", str(rvu),
                                  "--partial", "--json"])
     assert result.exit_code == 1, result.stdout + result.stderr
     data = json.loads(result.stdout)
@@ -249,5 +249,5 @@ def test_import_cms_error_row_writes_nothing_without_partial(cms_book, tmp_path)
 
     clean = tmp_path / "PPRRVU26_CLEAN.csv"
     clean.write_text("\n".join(RVU_LINES) + "\n", encoding="utf-8")
-    result = runner.invoke(app, ["feeschedule", "import-cms", str(cms_book), "--year", "2026", "--rvu", str(clean)])
+    result = runner.invoke(app, ["fee-schedule", "import-cms", str(cms_book), "--year", "2026", "--rvu", str(clean)])
     assert result.exit_code == 0, result.stdout + result.stderr

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from otbill_xl.actions.pipeline import Pipeline
+from otbill_xl.actions.sheets import COUNT, TEXT, Column, SheetSpec
 from otbill_xl.domain.findings import Finding, Severity, count_by_severity
 from otbill_xl.domain.money import MAX_UNITS
 from otbill_xl.domain.scrub import RULES
 from otbill_xl.workbook.mapping import Overrides
-from otbill_xl.workbook.pipeline import Pipeline
 from otbill_xl.workbook.port import FILL_COMPUTED, FILL_ERROR, FILL_INFO, FILL_WARNING, WorkbookPort
-from otbill_xl.workbook.reader import ReadReport, finding_dict
-from otbill_xl.workbook.sheets import COUNT, TEXT, Column, SheetSpec
+from otbill_xl.workbook.reader import ReadReport
 
 FINDINGS_SHEET = "Findings"
 SUMMARY_SHEET = "Check Summary"
@@ -54,13 +54,13 @@ class CheckOutcome:
         """The findings as a pandas DataFrame (one row per finding, the JSON shape's columns)."""
         import pandas as pd
 
-        return pd.DataFrame([finding_dict(f) for f in self.findings],
+        return pd.DataFrame([f.to_dict() for f in self.findings],
                             columns=["rule", "severity", "sheet", "row", "column", "cell", "message", "fix"])
 
     def to_dict(self) -> dict[str, Any]:
         summary = self.summary
         summary.pop("units_filled")
-        return {"findings": [finding_dict(f) for f in self.findings], "summary": summary,
+        return {"findings": [f.to_dict() for f in self.findings], "summary": summary,
                 "units_filled": self.units_filled, "as_of": self.as_of.isoformat()}
 
 

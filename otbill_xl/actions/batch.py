@@ -15,7 +15,7 @@ Faults (issue #9 §3):
   failed or interrupted input really billed is read from its ledger (:meth:`Ledger.billed_by_input`).
 * **Ctrl-C** (SIGINT): workers ignore it; the parent stops starting inputs at once, gives running ones
   :data:`STOP_GRACE` seconds to finish, then asks them to roll back (the two-phase recording in
-  :mod:`otbill_xl.workbook.claims` makes a stopped file safe), writes the report marked
+  :mod:`otbill_xl.actions.claims` makes a stopped file safe), writes the report marked
   ``interrupted`` with the inputs not started, and the command exits 130. A second Ctrl-C skips the grace.
 * **The parent is killed** (kill -9): each worker runs a daemon thread that polls ``os.getppid()``
   every :data:`WATCH_INTERVAL` seconds and ends the worker (``os._exit``) when the parent is gone. Not
@@ -45,11 +45,11 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, cast
 
+from otbill_xl.actions.sheets import COUNT, NUMBER, TEXT, Column, SheetSpec
 from otbill_xl.errors import OtbillError
 from otbill_xl.ledger import Ledger
 from otbill_xl.workbook.files import atomic_save, run_stamp, unused_name
 from otbill_xl.workbook.port import is_formula_like
-from otbill_xl.workbook.sheets import COUNT, NUMBER, TEXT, Column, SheetSpec
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 REPORT_STEM = "batch-report"  # batch-report-YYYYmmdd-HHMMSS.json / .xlsx
@@ -210,12 +210,12 @@ def convert_one(path: str, sha: str, out_dir: str, ledger_path: str | None, as_o
 
 def _convert(path: str, sha: str, out_dir: str, ledger_path: str | None, as_of: date, created: datetime,
              group: str, strict: bool) -> InputResult:
+    from otbill_xl.actions.check import check_charges
+    from otbill_xl.actions.claims import create_claims
+    from otbill_xl.actions.pipeline import Pipeline
+    from otbill_xl.actions.price import price_charges
     from otbill_xl.ledger import LedgerChoice, open_ledger
-    from otbill_xl.workbook.check import check_charges
-    from otbill_xl.workbook.claims import create_claims
     from otbill_xl.workbook.files import FileWorkbook
-    from otbill_xl.workbook.pipeline import Pipeline
-    from otbill_xl.workbook.price import price_charges
 
     start = time.perf_counter()
     result = InputResult(path=path, sha256=sha, attempts=1)
@@ -418,7 +418,7 @@ def run_batch(inputs: Iterable[str], out_dir: Path, *, ledger_path: Path | None 
         interrupted = _run_pool(todo, report, ctrl_c, out_dir=out_dir, ledger_path=ledger_path, workers=workers,
                                 as_of=as_of, created=created, group=group, strict=strict, stop_grace=stop_grace)
         if interrupted or any(r.outcome in ("failed", "interrupted") for r in results):
-            from otbill_xl.workbook.claims import remove_stray_parts
+            from otbill_xl.actions.claims import remove_stray_parts
 
             remove_stray_parts(out_dir)  # no worker is left: a .part here is a stopped worker's
         order = {str(p): i for i, p in enumerate(paths)}

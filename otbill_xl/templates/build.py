@@ -4,7 +4,7 @@
   contract sheet, in :data:`~otbill_xl.workbook.contract.SHEETS` order, + a hidden ``Lists`` sheet
   feeding the dropdowns).
 * ``examples/sample-practice.xlsx``: the same layout filled with the synthetic sample practice
-  of :mod:`otbill_xl.workbook.sample`.
+  of :mod:`otbill_xl.templates.sample`.
 
 Builds are deterministic: the same cell values, tables and validations every run, fixed document
 dates and fixed zip entry times, so a rebuild of unchanged code gives the same bytes.
@@ -439,7 +439,7 @@ def build_template(path: Path) -> Path:
 
 def build_sample(path: Path) -> Path:
     """Write the sample practice workbook to ``path`` (atomically) and return the path."""
-    from otbill_xl.workbook.sample import sample_rows
+    from otbill_xl.templates.sample import sample_rows
 
     return _write_atomic(Path(path), _stable_bytes(_workbook(sample_rows())))
 

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from otbill_xl._locks import fsync_dir, in_use, try_lock
+from otbill_xl.actions.pipeline import Pipeline
+from otbill_xl.actions.sheets import COUNT, MONEY, TEXT, Column, SheetSpec
 from otbill_xl.domain.claims import Assembly, Claim, Excluded, assemble_claims, normalize_frequency
 from otbill_xl.domain.findings import Finding
 from otbill_xl.domain.identity import (
@@ -40,10 +42,8 @@ from otbill_xl.ledger import Ledger, LedgerChoice, open_ledger
 from otbill_xl.ledger.store import AlreadyBilled, ClaimRecord, LineRecord, Resolution, legacy_line_key
 from otbill_xl.workbook.files import run_stamp
 from otbill_xl.workbook.mapping import Overrides
-from otbill_xl.workbook.pipeline import Pipeline
 from otbill_xl.workbook.port import FILL_COMPUTED, FILL_WARNING, WorkbookPort
 from otbill_xl.workbook.reader import ReadReport
-from otbill_xl.workbook.sheets import COUNT, MONEY, TEXT, Column, SheetSpec
 
 CLAIMS_SHEET = "Claims"
 HELD_SHEET = "Held Back"

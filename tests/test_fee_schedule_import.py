@@ -1,5 +1,5 @@
 """Fee-schedule imports: CMS's PPRRVU and GPCI files, payers' contracted rates (CSV and Excel), the
-workbook merge, and the ``otbill feeschedule`` commands.
+workbook merge, and the ``otbill fee-schedule`` commands.
 
 The CMS excerpts in tests/data are written for these tests in CMS's layout (preamble lines with the
 title under DESCRIPTION, the header split over five lines, a blank line and a trailer; the GPCI banner,
@@ -19,11 +19,11 @@ from conftest import contract_sheets, fingerprint, make_workbook
 from typer.testing import CliRunner
 
 from otbill_xl import read_practice
-from otbill_xl.cli_feeschedule import feeschedule_app
+from otbill_xl.actions.fee_schedule import import_fee_schedule, import_medicare
+from otbill_xl.cli_fee_schedule import fee_schedule_app
 from otbill_xl.domain.findings import Severity
 from otbill_xl.formats.cms_pfs import CmsFileError, locality_key, read_gpci, read_pprrvu
 from otbill_xl.formats.fee_schedule_import import FeeScheduleFileError, mapping_from_toml, read_fee_schedule
-from otbill_xl.workbook.feeschedule import import_fee_schedule, import_medicare
 from otbill_xl.workbook.files import FileWorkbook
 
 DATA = Path(__file__).parent / "data"
@@ -341,16 +341,16 @@ def test_workbook_merge_creates_missing_sheets_and_keeps_title_rows(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------
-# otbill feeschedule import-cms
+# otbill fee-schedule import-cms
 # ------------------------------------------------------------------------------------------------
 
 def test_cli_import_cms_writes_the_copy_and_leaves_inputs_alone(workbook, tmp_path):
     before = {p: fingerprint(p) for p in (workbook, RVU, GPCI)}
     args = ["import-cms", "--rvu", str(RVU), "--gpci", str(GPCI), "--year", "2026", str(workbook), "--json"]
-    result = runner.invoke(feeschedule_app, args)
+    result = runner.invoke(fee_schedule_app, args)
     assert result.exit_code == 2, result.stdout + result.stderr  # rows in error: nothing written without --partial
     assert json.loads(result.stdout)["written"] is None and not list(tmp_path.glob("practice.pfs*"))
-    result = runner.invoke(feeschedule_app, [*args, "--partial"])
+    result = runner.invoke(fee_schedule_app, [*args, "--partial"])
     assert result.exit_code == 1, result.stdout + result.stderr  # one bad RVU row, one bad GPCI row
     data = json.loads(result.stdout)
     errors = {(f["rule"], f["file"], f["row"]) for f in data["findings"] if f["severity"] == "error"}
@@ -379,14 +379,14 @@ def test_cli_import_cms_exit_0_on_clean_files(workbook, tmp_path):
     rvu = without_lines(RVU, tmp_path / "PPRRVU26_JAN.csv", 15)
     gpci = without_lines(GPCI, tmp_path / "GPCI2026.csv", 10)
     out = tmp_path / "result.xlsx"
-    result = runner.invoke(feeschedule_app, ["import-cms", str(workbook), "--year", "2026", "--rvu", str(rvu),
+    result = runner.invoke(fee_schedule_app, ["import-cms", str(workbook), "--year", "2026", "--rvu", str(rvu),
                                              "--gpci", str(gpci), "--out", str(out)])
     assert result.exit_code == 0, result.stdout + result.stderr
     assert "header at line 10" in result.stdout and "MedicareGPCI: 5 rows for 2026 written" in result.stdout
     assert out.exists()
     # Only the GPCI file: the RVU sheet is left as it was.
     out2 = tmp_path / "gpci-only.xlsx"
-    result = runner.invoke(feeschedule_app, ["import-cms", str(workbook), "--year", "2026", "--gpci", str(gpci),
+    result = runner.invoke(fee_schedule_app, ["import-cms", str(workbook), "--year", "2026", "--gpci", str(gpci),
                                              "--out", str(out2)])
     assert result.exit_code == 0, result.stdout + result.stderr
     book, _ = read_practice(out2)
@@ -404,24 +404,24 @@ def test_cli_import_cms_exit_2_when_nothing_usable(workbook, tmp_path):
     only_other_codes = without_lines(RVU, tmp_path / "PPRRVU26.csv", *range(12, 22))
     cases.append(["--rvu", str(only_other_codes), "--year", "2026"])     # no OT code in the file
     for args in cases:
-        result = runner.invoke(feeschedule_app, ["import-cms", str(workbook), "--out", str(out), *args])
+        result = runner.invoke(fee_schedule_app, ["import-cms", str(workbook), "--out", str(out), *args])
         assert result.exit_code == 2, (args, result.stdout, result.stderr)
         assert "Traceback" not in result.stdout + result.stderr and result.stderr.strip()
         assert not out.exists()
-    result = runner.invoke(feeschedule_app, ["import-cms", str(workbook), "--year", "2026", "--rvu", str(RVU),
+    result = runner.invoke(fee_schedule_app, ["import-cms", str(workbook), "--year", "2026", "--rvu", str(RVU),
                                              "--out", str(RVU)])
     assert result.exit_code == 2 and "never overwrites its input" in result.stderr
-    assert "--all-codes" in runner.invoke(feeschedule_app, ["import-cms", str(workbook), "--year", "2026", "--rvu",
+    assert "--all-codes" in runner.invoke(fee_schedule_app, ["import-cms", str(workbook), "--year", "2026", "--rvu",
                                                             str(only_other_codes)]).stderr
 
 
 # ------------------------------------------------------------------------------------------------
-# otbill feeschedule import
+# otbill fee-schedule import
 # ------------------------------------------------------------------------------------------------
 
 def test_cli_import_payer_csv_replaces_same_period_keeps_others(workbook, tmp_path):
     before = {p: fingerprint(p) for p in (workbook, ACME)}
-    result = runner.invoke(feeschedule_app, ["import", str(ACME), str(workbook), "--payer", "ACME", "--json",
+    result = runner.invoke(fee_schedule_app, ["import", str(ACME), str(workbook), "--payer", "ACME", "--json",
                                              "--partial"])
     assert result.exit_code == 1, result.stdout + result.stderr  # two bad rows reported, the rest imported
     data = json.loads(result.stdout)
@@ -446,11 +446,11 @@ def test_cli_import_payer_csv_replaces_same_period_keeps_others(workbook, tmp_pa
 
 def test_cli_import_payer_xlsx_exit_0_and_unknown_payer_warning(workbook, tmp_path):
     path = summit_xlsx(tmp_path / "summit.xlsx", bad=False)
-    result = runner.invoke(feeschedule_app, ["import", str(path), str(workbook), "--payer", "SUMMIT",
+    result = runner.invoke(fee_schedule_app, ["import", str(path), str(workbook), "--payer", "SUMMIT",
                                              "--effective-to", "2026-12-31"])
     assert result.exit_code == 0, result.stdout + result.stderr
     assert "3 rates for SUMMIT, 1 row of other payers left out" in result.stdout
-    result = runner.invoke(feeschedule_app, ["import", str(path), str(workbook), "--payer", "SUMMIT",
+    result = runner.invoke(fee_schedule_app, ["import", str(path), str(workbook), "--payer", "SUMMIT",
                                              "--effective-to", "2026-12-31", "--json"])
     assert result.exit_code == 0, result.stdout + result.stderr
     data = json.loads(result.stdout)
@@ -470,10 +470,10 @@ def test_cli_import_payer_exit_2(workbook, tmp_path):
     for args in ([str(path), "--payer", "AETNA"], [str(tmp_path / "none.csv"), "--payer", "ACME"],
                  [str(path), "--payer", "SUMMIT", "--effective-from", "someday"],
                  [str(path), "--payer", "SUMMIT", "--sheet", "Nope"]):
-        result = runner.invoke(feeschedule_app, ["import", args[0], str(workbook), *args[1:], "--out", str(out)])
+        result = runner.invoke(fee_schedule_app, ["import", args[0], str(workbook), *args[1:], "--out", str(out)])
         assert result.exit_code == 2, (args, result.stdout, result.stderr)
         assert "Traceback" not in result.stdout + result.stderr and not out.exists()
     notes = tmp_path / "notes.csv"
     notes.write_text("Hello,World\nno,fees\n", encoding="utf-8")
-    result = runner.invoke(feeschedule_app, ["import", str(notes), str(workbook), "--payer", "ACME", "--json"])
+    result = runner.invoke(fee_schedule_app, ["import", str(notes), str(workbook), "--payer", "ACME", "--json"])
     assert result.exit_code == 2 and "--columns" in json.loads(result.stdout)["errors"][0]
