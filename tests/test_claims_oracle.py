@@ -264,7 +264,7 @@ def test_the_generator_reaches_the_hard_cases():
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(books(), st.sampled_from(["", "Ortiz-Núñez", "O'Brien*Jr", "Lee"]), st.sampled_from(["T", "P"]))
 def test_fast_837p_writer_equals_the_reference_writer(case, name, usage):
-    """The cached, pre-joined 837P writer against the plain one in tests/reference_write837.py: the same
+    """The 837P writer (with its caches) against the plain one in tests/reference_write837.py: the same
     bytes and the same cleaning warnings for every payer's claims (names with accents and separator
     characters are cleaned the same way)."""
     from reference_write837 import reference_837p
@@ -285,6 +285,11 @@ def test_fast_837p_writer_equals_the_reference_writer(case, name, usage):
         assert fast.text == text
         assert fast.warnings == warnings
         assert fast.lines == n_lines
+        # X12File.segments is SE01: the number of segments from ST to SE in the reference's text
+        segments = text.split("~\n")
+        st = next(i for i, seg in enumerate(segments) if seg.startswith("ST*"))
+        se = next(i for i, seg in enumerate(segments) if seg.startswith("SE*"))
+        assert fast.segments == int(segments[se].split("*")[1]) == se - st + 1
 
 
 def test_claim_id_for_is_the_assembly_s_claim_id():

@@ -395,8 +395,8 @@ def test_custom_catalogue():
 
 
 def test_result_object_behaves_like_a_plain_dataclass():
-    # The engine writes ``explanation`` on first read; the object must still compare, copy and
-    # pickle like one built with the constructor.
+    # The engine builds its result with the constructor: it compares, hashes, copies and pickles
+    # like any frozen dataclass, explanation included.
     r = visit_units([("97112", 24), ("97110", 23), ("97165", None)], "cms")
     built = VisitUnits(
         UnitRule.CMS,
