@@ -83,7 +83,7 @@ def _units_and_explanations(codes: Any, minutes: Any, rule: Any, visits: Any,
             for i in rows:
                 units[i] = why[i] = f"#ERROR: {exc}"
             continue
-        text = result.explanation if explain else ""  # written on first read: skip it for OT_UNITS
+        text = result.explanation if explain else ""
         for i, u in zip(rows, result.units, strict=True):
             units[i] = u
             why[i] = text
