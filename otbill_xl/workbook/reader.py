@@ -346,8 +346,8 @@ class _Reader:
             return [], {}
         idx = [i for _, i in present]
         need = max(idx) + 1
-        picked = cells.columns(data, idx)  # None: ragged rows (live Excel)
-        if picked is None and any(len(r) < need for r in (data[0], data[-1])):  # ragged input: pad rows
+        picked = cells.columns(data, idx)
+        if picked is None:  # ragged rows (live Excel) or rows shorter than the header: pad them
             data = [list(r) + [""] * (need - len(r)) if len(r) < need else r for r in data]
         first_row = header_row + 1
         errors = self.error_cells(sheet, header_row, present)
