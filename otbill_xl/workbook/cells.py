@@ -35,8 +35,9 @@ def columns(rows: Sequence[Sequence[Any]], indexes: Sequence[int]) -> list[list[
     """The columns ``indexes`` (0-based) of a table, as lists, or ``None`` when its rows differ in
     length or are shorter than an index (live Excel can hand over ragged rows).
 
-    The table is flattened into one list and every column is a stepped slice of it, all at C speed
-    (bench_load, 100,000 rows of 22 columns: 0.04 s where ``zip(*rows)`` took 0.20 s, 10% of the load)."""
+    The table is flattened into one list and every column is a stepped slice of it, all at C speed.
+    Measured (bench_load, 100,000 rows of 22 columns, CPU): load 1.35x -> 1.27x the calamine read;
+    with :func:`text_column`'s joined look, 1.44x -> 1.27x (together 12% of the load)."""
     if not rows:
         return [[] for _ in indexes]
     width = len(rows[0])
@@ -97,7 +98,8 @@ def text_column(values: Sequence[Any], *, upper: bool = False) -> tuple[list[str
         out, _ = convert_column(values, _upper_text if upper else text_of)
         return out, []
     # One look at the joined column instead of a call per cell: no white space anywhere (split, like
-    # strip, splits on str.isspace) and nothing to upper-case leave every cell as it is.
+    # strip, splits on str.isspace) and nothing to upper-case leave every cell as it is. Measured
+    # (bench_load, CPU): load 1.34x -> 1.27x the calamine read; with columns(), 1.44x -> 1.27x.
     if (not joined or joined.split(None, 1) == [joined]) and (not upper or joined.upper() == joined):
         return list(values), []
     return (list(map(str.upper, map(str.strip, values))) if upper else list(map(str.strip, values))), []
