@@ -139,13 +139,8 @@ class ReadReport:
         return {
             "file": self.file,
             "sheets": [s.to_dict() for s in self.sheets],
-            "findings": [finding_dict(f) for f in self.findings],
+            "findings": [f.to_dict() for f in self.findings],
         }
-
-
-def finding_dict(f: Finding) -> dict[str, Any]:
-    """A finding as JSON (:meth:`Finding.to_dict`, the one shape)."""
-    return f.to_dict()
 
 
 class PracticeRead(NamedTuple):
@@ -682,4 +677,4 @@ def read_practice(path: str | Path, *, columns: str | Path | None = None) -> Pra
     return read_book(FileWorkbook(path), overrides=overrides)
 
 
-__all__ = ["PracticeRead", "ReadReport", "SheetReport", "finding_dict", "read_book", "read_practice"]
+__all__ = ["PracticeRead", "ReadReport", "SheetReport", "read_book", "read_practice"]
