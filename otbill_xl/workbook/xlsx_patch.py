@@ -206,7 +206,7 @@ def cell_xml(p: str, ref: str, s: int, value: Any, mac: bool = False) -> str:
             return f'<{p}c r="{ref}"{sa}/>'  # openpyxl writes no value for NaN or infinity
         return f'<{p}c r="{ref}"{sa}><{p}v>{float(value):.16g}</{p}v></{p}c>'
     if isinstance(value, dt.date):
-        return f'<{p}c r="{ref}"{sa}><{p}v>{_serial(value, mac)}</{p}v></{p}c>'
+        return f'<{p}c r="{ref}"{sa}><{p}v>{_serial(value, mac):.16g}</{p}v></{p}c>'
     if isinstance(value, int):
         return f'<{p}c r="{ref}"{sa}><{p}v>{int(value)}</{p}v></{p}c>'
     raise OutputError(f"Cell {ref}: a value of type {type(value).__name__} cannot be written into a workbook "
@@ -1043,13 +1043,19 @@ def _new_vml(notes: dict[Cell, str]) -> bytes:
             f'data="1"/></o:shapelayout>{_VML_SHAPETYPE}{shapes}</xml>').encode()
 
 
-_VML_SHAPE = re.compile(rb"<v:shape\b[^>]*>.*?</v:shape>", re.S)
-_VML_ROW = re.compile(rb"<x:Row>\s*([0-9]+)\s*</x:Row>")
-_VML_COL = re.compile(rb"<x:Column>\s*([0-9]+)\s*</x:Column>")
+_VML_SHAPE = re.compile(rb"<([\w.-]+:)?shape\b[^>]*>.*?</\1shape>", re.S)
+_VML_ROW = re.compile(rb"<(?:[\w.-]+:)?Row>\s*([0-9]+)\s*</(?:[\w.-]+:)?Row>")
+_VML_COL = re.compile(rb"<(?:[\w.-]+:)?Column>\s*([0-9]+)\s*</(?:[\w.-]+:)?Column>")
+_VML_NAMESPACES = ((b"v", b"urn:schemas-microsoft-com:vml"), (b"o", b"urn:schemas-microsoft-com:office:office"),
+                   (b"x", b"urn:schemas-microsoft-com:office:excel"))
 
 
-def _merged_vml(data: bytes, notes: dict[Cell, str]) -> bytes:
-    """The sheet's existing VML drawing with the note shapes at otbill's cells replaced by its own."""
+def _merged_vml(data: bytes, notes: dict[Cell, str], book: str, part: str) -> bytes:
+    """The sheet's existing VML drawing with the note shapes at otbill's cells replaced by its own.
+
+    VML is edited as text (Excel's VML is not always well-formed XML); the v/o/x prefixes otbill's shapes
+    use are declared on the root element when the drawing does not declare them (openpyxl's VML binds
+    its own ns0/ns1 prefixes on each element)."""
     cells = {(r - 1, c - 1) for r, c in notes}
 
     def keep(m: re.Match[bytes]) -> bytes:
@@ -1061,16 +1067,28 @@ def _merged_vml(data: bytes, notes: dict[Cell, str]) -> bytes:
             return b""
         return shape
 
+    root = re.search(rb"<xml\b[^>]*>", data)
+    end = data.rfind(b"</xml>")
+    if root is None or end < 0:
+        raise WorkbookError(f"{book}: part {part} (the drawing of a sheet's notes) has no <xml> root element. "
+                            "Open the workbook in Excel and save it again as .xlsx.")
+    declared = _attrs(root[0])
+    extra = b""
+    for prefix, uri in _VML_NAMESPACES:
+        bound = declared.get(b"xmlns:" + prefix)
+        if bound is None:
+            extra += b" xmlns:" + prefix + b'="' + uri + b'"'
+        elif bound != uri:
+            raise WorkbookError(f"{book}: part {part} binds the prefix {prefix.decode()}: to an unexpected "
+                                "namespace. Open the workbook in Excel and save it again as .xlsx.")
+    data = data[:root.end() - 1] + extra + data[root.end() - 1:]
     data = _VML_SHAPE.sub(keep, data)
     ids = [int(x) for x in re.findall(rb"_x0000_s([0-9]+)", data)]
     start = max([1025, *ids]) + 1
     shapes = "".join(_vml_shape(start + i, r, c) for i, (r, c) in enumerate(sorted(notes))).encode()
-    if b"_x0000_t202" not in data:
+    if b'id="_x0000_t202"' not in data:
         shapes = _VML_SHAPETYPE.encode() + shapes
     end = data.rfind(b"</xml>")
-    if end < 0:
-        raise WorkbookError("A note drawing (VML part) of the workbook has no closing </xml>. Open the workbook "
-                            "in Excel and save it again as .xlsx.")
     return data[:end] + shapes + data[end:]
 
 
@@ -1446,7 +1464,8 @@ def _write_sheet_parts(zin: zipfile.ZipFile, book: str, job: _SheetJob, names: s
         like = zin.getinfo(job.comments_part) if job.comments_existing else None
         put(job.comments_part, _comments_xml(existing, notes, book, job.comments_part), like)
         if job.vml_existing:
-            put(job.vml_part, _merged_vml(_read(zin, job.vml_part, book), notes), zin.getinfo(job.vml_part))
+            put(job.vml_part, _merged_vml(_read(zin, job.vml_part, book), notes, book, job.vml_part),
+                zin.getinfo(job.vml_part))
         else:
             put(job.vml_part, _new_vml(notes))
     # the other VML parts of this sheet pass through unchanged
