@@ -117,8 +117,8 @@ class Edits:
         if key in se.values:
             if se.values[key] is None:
                 se.values[key] = text
-        else:
-            se.link_text_if_empty[key] = text
+        else:  # a second link finds the first one's text in the cell
+            se.link_text_if_empty.setdefault(key, text)
 
     def replace_sheet(self, sheet: str, rows: Sequence[Sequence[Any]], *, widths: Sequence[float | None] = (),
                       formats: Sequence[str | None] | None = None) -> None:
@@ -955,13 +955,14 @@ def _new_sheet_rows(sheet: NewSheet, se: SheetEdits, styles: _Styles, mac: bool)
         for c in allcols:
             value = values[c - 1] if c <= len(values) else None
             ops: tuple[StyleOp, ...] = ()
-            fmt = _date_format(value)
-            if fmt:
-                ops += (("date", fmt),)
-            if n == 1:
-                ops += (("bold",),)
-            elif c <= len(formats) and formats[c - 1]:
-                ops += (("numfmt", formats[c - 1]),)  # type: ignore[operator]
+            if c <= len(values) or (n == 1 and c <= width):  # a cell replace_sheet wrote (not a later edit)
+                fmt = _date_format(value)
+                if fmt:
+                    ops += (("date", fmt),)
+                if n == 1:
+                    ops += (("bold",),)
+                elif c <= len(formats) and formats[c - 1]:
+                    ops += (("numfmt", formats[c - 1]),)  # type: ignore[operator]
             cp = edits.get(c)
             if cp is not None:
                 ops += cp.ops
