@@ -222,6 +222,7 @@ def column_letter(col: int) -> str:
 
 
 _LETTERS = [column_letter(i) for i in range(0, 16385)]
+_LETTERS_B = [x.encode() for x in _LETTERS]
 
 
 def _col_index(letters: bytes) -> int:
@@ -654,12 +655,27 @@ class _SheetPatcher:
     # the rows ------------------------------------------------------------------------------------------------
     def _compile(self) -> None:
         p = re.escape(self.p)
-        self.row_re = re.compile(rb"<" + p + rb"row\b([^>]*?)/>|<" + p + rb"row\b([^>]*)>(.*?)</" + p
-                                 + rb"row>", re.S)
+        self.row_open = re.compile(rb"<" + p + rb"row\b([^>]*?)(/?)>")
+        self.row_no_r = re.compile(rb"<" + p + rb"row(?![^>]*\br\s*=)[\s/>]")
+        self.row_tag = b"<" + self.p + b"row"
+        self.row_close = b"</" + self.p + b"row>"
         self.cell_re = re.compile(rb"<" + p + rb"c\b([^>]*?)/>|<" + p + rb"c\b([^>]*)>(.*?)</" + p + rb"c>",
                                   re.S)
+        self.cell_close = b"</" + self.p + b"c>"
         self.f_re = re.compile(rb"<" + p + rb"f\b([^>]*?)(?:/>|>(.*?)</" + p + rb"f>)", re.S)
         self.end_re = re.compile(rb"</" + p + rb"sheetData\s*>")
+
+    def _row_at(self, buf: bytes, i: int, limit: int) -> tuple[bytes, bytes | None, int] | None:
+        """(attributes, body or None, end) of the complete row starting at ``i``, or None."""
+        m = self.row_open.match(buf, i)
+        if m is None or m.end() > limit:
+            return None
+        if m[2]:
+            return m[1], None, m.end()
+        close = buf.find(self.row_close, m.end(), limit)
+        if close < 0:
+            return None
+        return m[1], buf[m.end():close], close + len(self.row_close)
 
     def _new_row(self, n: int) -> bytes:
         ps = self.ps
@@ -725,6 +741,10 @@ class _SheetPatcher:
 
     def _patch_row(self, n: int, attrs: bytes, body: bytes | None, had_r: bool) -> bytes:
         cells = self.plan.get(n)
+        if cells is not None and body and had_r and not self.unshare:
+            fast = self._patch_cells_by_ref(n, attrs, body, cells)
+            if fast is not None:
+                return fast
         if not had_r:
             attrs = f' r="{n}"'.encode() + attrs
         if cells is None:  # only here for a row without r= or for shared-formula dependents
@@ -766,6 +786,31 @@ class _SheetPatcher:
         if added:
             attrs = _SPANS.sub(b"", attrs)
         return b"<" + self.p + b"row" + attrs + b">" + b"".join(out) + rest + b"</" + self.p + b"row>"
+
+    def _patch_cells_by_ref(self, n: int, attrs: bytes, body: bytes, cells: dict[int, _CellPlan]) -> bytes | None:
+        """Patch a row whose edited cells all exist and start ``<c r="REF"`` (how Excel and openpyxl write
+        them): found with ``bytes.find`` instead of walking every cell of the row. None: use the walk."""
+        out: list[bytes] = []
+        pos = 0
+        opener = b"<" + self.p + b'c r="'
+        row = str(n).encode()
+        for col in sorted(cells):
+            i = body.find(opener + _LETTERS_B[col] + row + b'"', pos)
+            if i < 0:
+                return None
+            gt = body.find(b">", i)
+            if body[gt - 1] == 47:  # "/>"
+                cattrs, inner, end = body[i + 2 + len(self.p):gt - 1], None, gt + 1
+            else:
+                close = body.find(self.cell_close, gt)
+                if close < 0:
+                    return None
+                cattrs, inner, end = body[i + 2 + len(self.p):gt], body[gt + 1:close], close + len(self.cell_close)
+            out.append(body[pos:i])
+            out.append(self._cell(n, col, cattrs, inner, cells[col]))
+            pos = end
+        out.append(body[pos:])
+        return b"<" + self.p + b"row" + attrs + b">" + b"".join(out) + self.row_close
 
     def _keep_cells(self, n: int, body: bytes) -> bytes:
         out: list[bytes] = []
@@ -815,45 +860,20 @@ class _SheetPatcher:
             return
         yield buf[m.start():m.end()]
         buf = buf[m.end():]
-        idx = 0
-        nrows = len(self.rows)
-        plan_rows = self.rows
-        last = 0
+        self.idx = 0
+        self.last = 0
         out: list[bytes] = []
         size = 0
-        row_re = self.row_re
-        end_re = self.end_re
         exhausted = False
         while True:
-            pos = done = 0  # pos: copied up to here; done: end of the last complete row
-            for rm in row_re.finditer(buf):
-                attrs = rm[1] if rm[1] is not None else rm[2]
-                r = _ROW_R.search(attrs)
-                n = int(r[1]) if r else last + 1
-                last = n
-                done = rm.end()
-                if idx < nrows and plan_rows[idx] <= n:
-                    out.append(buf[pos:rm.start()])
-                    pos = rm.start()
-                    while idx < nrows and plan_rows[idx] < n:
-                        out.append(self._new_row(plan_rows[idx]))
-                        idx += 1
-                    if idx < nrows and plan_rows[idx] == n:
-                        idx += 1
-                        out.append(self._patch_row(n, attrs, rm[3] if rm[1] is None else None, r is not None))
-                        pos = done
-                        size += done - rm.start()
-                        continue
-                if r is None or (self.unshare and b"si=" in rm[0]):
-                    out.append(buf[pos:rm.start()])
-                    out.append(self._patch_row(n, attrs, rm[3] if rm[1] is None else None, r is not None))
-                    pos = done
-            end = end_re.search(buf, done)
+            end = self.end_re.search(buf)
+            done, last_n = (end.start(), 1 << 30) if end else self._complete(buf)
+            pos = self._rows(buf, done, last_n, out)
             if end is not None:
                 out.append(buf[pos:end.start()])
-                while idx < nrows:
-                    out.append(self._new_row(plan_rows[idx]))
-                    idx += 1
+                while self.idx < len(self.rows):
+                    out.append(self._new_row(self.rows[self.idx]))
+                    self.idx += 1
                 out.append(buf[end.start():end.end()])
                 yield b"".join(out)
                 self.tail_info = buf[end.end():] + b"".join(pieces)
@@ -861,7 +881,7 @@ class _SheetPatcher:
             if exhausted:
                 raise self._damaged("ends inside its cell table (</sheetData> missing)")
             out.append(buf[pos:done])
-            size += done - pos
+            size += done
             buf = buf[done:]
             if size >= _CHUNK_FLUSH:
                 yield b"".join(out)
@@ -872,6 +892,89 @@ class _SheetPatcher:
                 exhausted = True
             else:
                 buf += piece
+
+    def _complete(self, buf: bytes) -> tuple[int, int]:
+        """(end of the complete rows at the start of ``buf``, number of the last of them; -1 unknown)."""
+        at = len(buf)
+        while True:
+            i = buf.rfind(self.row_tag, 0, at)
+            if i < 0:
+                return 0, -1
+            m = self.row_open.match(buf, i)
+            if m is None:  # the open tag is cut off
+                at = i
+                continue
+            r = _ROW_R.search(m[1])
+            number = int(r[1]) if r else -1
+            if m[2]:
+                return m.end(), number
+            close = buf.find(self.row_close, m.end())
+            if close >= 0:
+                return close + len(self.row_close), number
+            return i, (number - 1 if number > 0 else -1)
+
+    def _rows(self, buf: bytes, done: int, last_n: int, out: list[bytes]) -> int:
+        """Patch the plan's rows in ``buf[:done]``; return how far ``buf`` has been copied into ``out``.
+
+        Fast path: when every row carries ``r=`` (checked at C speed) and no shared formula is being
+        unshared, each planned row is found with ``bytes.find('<row r="N"')``, so the rows between edits
+        are never looked at in Python. Otherwise every row is walked."""
+        rows = self.rows
+        pos = 0
+        if last_n >= 0 and not self.unshare and not self.row_no_r.search(buf, 0, done):
+            tag = self.row_tag + b' r="'
+            while self.idx < len(rows) and rows[self.idx] <= last_n:
+                n = rows[self.idx]
+                i = buf.find(tag + str(n).encode() + b'"', pos, done)
+                row = self._row_at(buf, i, done) if i >= 0 else None
+                if row is None:  # not written r-first, or a row to insert: walk to it
+                    before = self.idx
+                    pos = self._walk(buf, pos, done, out, stop=n)
+                    if self.idx == before:
+                        break
+                    continue
+                self.idx += 1
+                out.append(buf[pos:i])
+                out.append(self._patch_row(n, row[0], row[1], True))
+                pos = row[2]
+                if self.unshare:  # a shared formula's master was overwritten: its dependents follow
+                    self.last = n
+                    return self._walk(buf, pos, done, out)
+            self.last = max(self.last, last_n) if last_n < 1 << 30 else self.last
+            return pos
+        return self._walk(buf, pos, done, out)
+
+    def _walk(self, buf: bytes, pos: int, done: int, out: list[bytes], stop: int | None = None) -> int:
+        """Walk the rows of ``buf[pos:done]`` one by one (numbering rows without ``r=``); with ``stop``,
+        only until the planned row ``stop`` has been written."""
+        rows = self.rows
+        i = buf.find(self.row_tag, pos, done)
+        while i >= 0:
+            row = self._row_at(buf, i, done)
+            if row is None:
+                break
+            attrs, body, end = row
+            r = _ROW_R.search(attrs)
+            n = int(r[1]) if r else self.last + 1
+            self.last = n
+            while self.idx < len(rows) and rows[self.idx] < n:
+                out.append(buf[pos:i])
+                pos = i
+                out.append(self._new_row(rows[self.idx]))
+                self.idx += 1
+                if stop is not None and rows[self.idx - 1] == stop:
+                    return pos
+            planned = self.idx < len(rows) and rows[self.idx] == n
+            if planned or r is None or (self.unshare and body is not None and b"si=" in body):
+                if planned:
+                    self.idx += 1
+                out.append(buf[pos:i])
+                out.append(self._patch_row(n, attrs, body, r is not None))
+                pos = end
+                if planned and stop == n:
+                    return pos
+            i = buf.find(self.row_tag, end, done)
+        return pos
 
     def _dimension(self, ref: bytes) -> bytes:
         m = _REF_RANGE.match(ref.decode("ascii", "replace"))

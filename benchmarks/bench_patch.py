@@ -1,0 +1,107 @@
+"""Issue #11 benchmark: writing an annotated copy of a 100,000-row Charges sheet.
+
+Three figures for the same file and the same edits: python-calamine's read of the sheet (the baseline
+every command is compared with), the streaming writer (``xlsx_patch.write_patched``) and openpyxl's
+load + save (what ``FileWorkbook`` does today). The edits are what ``check``/``price`` write: a value in
+every row (Units), a fill on one row in five, a note on one in fifty, a link on one in a hundred, and a
+Findings sheet of 20,000 rows with a link in each. Peak memory is measured in a child process
+(``ru_maxrss``) so the parent's earlier work does not count.
+"""
+
+from __future__ import annotations
+
+import resource
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+from benchmarks._util import BENCH_DIR, calamine_rows, line, ratio, timed
+from benchmarks.bench_load import ROWS, charges_workbook
+from otbill_xl.workbook.xlsx_patch import Edits, write_patched
+
+FINDINGS = 20_000
+
+
+def make_edits(rows: int = ROWS) -> Edits:
+    edits = Edits()
+    for r in range(2, rows + 2):
+        edits.write_values("Charges", r, 11, [[r % 4 + 1]])
+        if r % 5 == 0:
+            edits.fill("Charges", r, 5, "FFC7CE")
+        if r % 50 == 0:
+            edits.note("Charges", r, 5, "Code 97110 needs the GO modifier for this payer.")
+        if r % 100 == 0:
+            edits.hyperlink("Charges", r, 1, f"#Findings!A{r // 100 + 1}")
+    header = ["Sheet", "Row", "Column", "Rule", "Severity", "Message", "Amount"]
+    body = [["Charges", r, "Code", "codes.go", "error", "Code 97110 needs GO.", Decimal("65.00")]
+            for r in range(2, FINDINGS + 2)]
+    edits.replace_sheet("Findings", [header, *body], widths=[10, 6, 10, 16, 8, 60, 10],
+                        formats=[None, "0", None, None, None, None, "#,##0.00"])
+    for i in range(2, FINDINGS + 2):
+        edits.hyperlink("Findings", i, 2, f"#Charges!A{i}")
+    return edits
+
+
+def _openpyxl_copy(path: Path, out: Path) -> None:
+    from otbill_xl.workbook.files import FileWorkbook
+
+    class Port:  # applies the same edits through the openpyxl adapter
+        def __init__(self) -> None:
+            self.fw = FileWorkbook(path)
+
+    fw = Port().fw
+    edits = make_edits()
+    for name, new in edits.new_sheets.items():
+        fw.replace_sheet(name, new.rows, widths=new.widths, formats=new.formats)
+    for name, se in edits.sheets.items():
+        for (r, c), v in se.values.items():
+            fw.write_values(name, r, c, [[v]])
+        for (r, c), target in se.links.items():
+            fw.hyperlink(name, r, c, target)
+        for (r, c), rgb in se.fills.items():
+            fw.fill(name, r, c, rgb)
+        for (r, c), text in se.notes.items():
+            fw.note(name, r, c, text)
+    fw.save(str(out))
+
+
+def _child_peak(code: str) -> tuple[float, float]:
+    """Wall time and peak RSS (MB) of ``code`` run in a fresh interpreter."""
+    start = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parent.parent)
+    wall = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return wall, max(peak, before) / 1024
+
+
+def run(openpyxl: bool = True) -> None:
+    path = charges_workbook()
+    out = BENCH_DIR / "patched-100000.xlsx"
+    print(f"Annotated-copy benchmark: {ROWS:,} charge rows ({path.name}), {FINDINGS:,} findings")
+    edits = make_edits()
+    t_cal = timed(lambda: calamine_rows(path), repeat=5)
+    t_patch = timed(lambda: write_patched(path, edits, out), repeat=5)
+    t_edits = timed(make_edits, repeat=3)
+    line("python-calamine read of Charges (baseline)", t_cal)
+    line("write_patched (stream copy with the edits)", t_patch)
+    line("  building the Edits record (not part of the copy)", t_edits)
+    ratio("write_patched / calamine read", t_patch / t_cal, "(whole command target ≤ 3.0)")
+    wall, peak = _child_peak(
+        "from benchmarks.bench_patch import make_edits, charges_workbook, BENCH_DIR\n"
+        "from otbill_xl.workbook.xlsx_patch import write_patched\n"
+        "write_patched(charges_workbook(), make_edits(), BENCH_DIR / 'patched-child.xlsx')")
+    line("process: edits + write_patched, wall", wall)
+    print(f"  {'process: edits + write_patched, peak RSS':<58} {peak:8.0f} MB  (target ≤ 400 MB)")
+    if openpyxl:
+        start = time.perf_counter()
+        _openpyxl_copy(path, BENCH_DIR / "openpyxl-100000.xlsx")
+        t_opx = time.perf_counter() - start
+        line("openpyxl load + edits + save (FileWorkbook today), one run", t_opx)
+        ratio("openpyxl / write_patched", t_opx / t_patch)
+
+
+if __name__ == "__main__":
+    run(openpyxl="--no-openpyxl" not in sys.argv)
