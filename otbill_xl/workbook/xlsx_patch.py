@@ -767,6 +767,7 @@ class _SheetPatcher:
         self.cell_re = re.compile(rb"<" + p + rb"c\b([^>]*?)/>|<" + p + rb"c\b([^>]*)>(.*?)</" + p + rb"c>",
                                   re.S)
         self.cell_close = b"</" + self.p + b"c>"
+        self.cell_opener = b"<" + self.p + b'c r="'
         self.f_re = re.compile(rb"<" + p + rb"f\b([^>]*?)(?:/>|>(.*?)</" + p + rb"f>)", re.S)
         self.end_re = re.compile(rb"</" + p + rb"sheetData\s*>")
 
@@ -1030,7 +1031,16 @@ class _SheetPatcher:
             tag = self.row_tag + b' r="'
             while self.idx < len(rows) and rows[self.idx] <= last_n:
                 n = rows[self.idx]
-                i = buf.find(tag + str(n).encode() + b'"', pos, done)
+                i = buf.find(tag + b'%d"' % n, pos, done)
+                if i >= 0 and not self.unshare:
+                    moved = self._patch_in_place(buf, i, done, n, out, pos)
+                    if moved is not None:
+                        self.idx += 1
+                        pos = moved
+                        if self.unshare:
+                            self.last = n
+                            return self._walk(buf, pos, done, out)
+                        continue
                 row = self._row_at(buf, i, done) if i >= 0 else None
                 if row is None:  # not written r-first, or a row to insert: walk to it
                     before = self.idx
@@ -1048,6 +1058,45 @@ class _SheetPatcher:
             self.last = max(self.last, last_n) if last_n < 1 << 30 else self.last
             return pos
         return self._walk(buf, pos, done, out)
+
+    def _patch_in_place(self, buf: bytes, i: int, done: int, n: int, out: list[bytes], pos: int) -> int | None:
+        """Patch row ``n`` starting at ``buf[i]`` when each edited cell exists and starts ``<c r="REF"``
+        (how Excel and openpyxl write cells): the cells are found with ``bytes.find`` and the unchanged
+        bytes go to ``out`` as slices of ``buf`` (no copy of the row). Returns the new copy position, or
+        None (nothing written) for the general path."""
+        m = self.row_open.match(buf, i)
+        if m is None or m[2]:
+            return None
+        close = buf.find(self.row_close, m.end(), done)
+        if close < 0:
+            return None
+        cells = self.plan[n]
+        row = b'%d"' % n
+        opener = self.cell_opener
+        skip = len(opener) - 4  # the attributes start after "<c"
+        start = m.end()
+        found = []
+        for col in sorted(cells) if len(cells) > 1 else cells:
+            ci = buf.find(opener + _LETTERS_B[col] + row, start, close)
+            if ci < 0:
+                return None
+            gt = buf.find(b">", ci, close)
+            if gt < 0:
+                return None
+            if buf[gt - 1] == 47:  # "/>"
+                found.append((ci, gt + 1, col, buf[ci + skip:gt - 1], None))
+                start = gt + 1
+            else:
+                cc = buf.find(self.cell_close, gt, close)
+                if cc < 0:
+                    return None
+                start = cc + len(self.cell_close)
+                found.append((ci, start, col, buf[ci + skip:gt], buf[gt + 1:cc]))
+        for ci, end, col, cattrs, inner in found:
+            out.append(buf[pos:ci])
+            out.append(self._cell(n, col, cattrs, inner, cells[col]))
+            pos = end
+        return pos
 
     def _walk(self, buf: bytes, pos: int, done: int, out: list[bytes], stop: int | None = None) -> int:
         """Walk the rows of ``buf[pos:done]`` one by one (numbering rows without ``r=``); with ``stop``,
