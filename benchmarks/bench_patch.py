@@ -103,5 +103,73 @@ def run(openpyxl: bool = True) -> None:
         ratio("openpyxl / write_patched", t_opx / t_patch)
 
 
+def run_alternatives() -> None:
+    """The figures behind the design comments in ``xlsx_patch``: the same patch (one value per row of the
+    100,000-row sheet) with lxml's ``iterparse`` + incremental writer instead of the byte-level row
+    search, and the 20,000-row Findings sheet written with lxml's ``xmlfile`` instead of joined strings."""
+    import io
+    import zipfile
+
+    from lxml import etree
+
+    from otbill_xl.workbook.xlsx_patch import _new_sheet_rows, _Styles
+
+    path = charges_workbook()
+    ns = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+
+    def lxml_patch() -> None:
+        with zipfile.ZipFile(path) as zf, zf.open("xl/worksheets/sheet1.xml") as src:
+            sink = io.BytesIO()
+            with etree.xmlfile(sink) as xf, xf.element(ns + "worksheet"), xf.element(ns + "sheetData"):
+                for _, row in etree.iterparse(src, tag=ns + "row"):
+                    for c in row:
+                        if c.get("r", "").startswith("K"):
+                            c.set("s", "5")
+                            for child in list(c):
+                                c.remove(child)
+                            etree.SubElement(c, ns + "v").text = "3"
+                    xf.write(row)
+                    row.clear()
+                    while row.getprevious() is not None:
+                        del row.getparent()[0]
+
+    edits = make_edits()
+    sheet, se = edits.new_sheets["Findings"], edits.sheets["Findings"]
+
+    def strings() -> None:
+        for _ in _new_sheet_rows(sheet, se, _Styles(None, "bench"), False):
+            pass
+
+    def lxml_writer() -> None:
+        sink = io.BytesIO()
+        with etree.xmlfile(sink) as xf, xf.element("sheetData"):
+            for n, values in enumerate(sheet.rows, start=1):
+                with xf.element("row", r=str(n)):
+                    for c, value in enumerate(values, start=1):
+                        cell = etree.Element("c", r=f"{chr(64 + c)}{n}")
+                        if isinstance(value, str):
+                            cell.set("t", "inlineStr")
+                            etree.SubElement(etree.SubElement(cell, "is"), "t").text = value
+                        else:
+                            etree.SubElement(cell, "v").text = str(value)
+                        xf.write(cell)
+
+    line("lxml iterparse + xmlfile patch of Charges (values only)", timed(lxml_patch, repeat=3))
+    line("byte-level write_patched of Charges (values only)",
+         timed(lambda: write_patched(path, _values_only(), BENCH_DIR / "values-only.xlsx"), repeat=3))
+    line("Findings rows as joined strings (write_patched's way)", timed(strings, repeat=3))
+    line("Findings rows with lxml xmlfile", timed(lxml_writer, repeat=3))
+
+
+def _values_only() -> Edits:
+    edits = Edits()
+    for r in range(2, ROWS + 2):
+        edits.write_values("Charges", r, 11, [[r % 4 + 1]])
+    return edits
+
+
 if __name__ == "__main__":
-    run(openpyxl="--no-openpyxl" not in sys.argv)
+    if "--alternatives" in sys.argv:
+        run_alternatives()
+    else:
+        run(openpyxl="--no-openpyxl" not in sys.argv)
