@@ -340,6 +340,39 @@ def test_shared_formula_master_overwritten(tmp_path: Path) -> None:
     assert [ws.cell(r, 2).value for r in range(1, 7)] == ["overwritten", "=A2*2", "=A3*2", None, "=A5*2", "=A6*2"]
 
 
+@pytest.mark.parametrize("refs", ["with", "no cell refs", "no refs"])
+def test_large_sheet_across_pieces(tmp_path: Path, refs: str) -> None:
+    """A sheet several unpacked pieces long (rows cut at piece boundaries), with blank rows in the middle
+    that edits fill (new rows inserted mid-stream), with and without r= on rows and cells."""
+    src = tmp_path / "big.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Charges"
+    ws.append(["LineID", "Code", "Units", "Note"])
+    for i in range(2, 12_001):
+        if i % 97 == 0:
+            continue  # a blank row: no <row> element at all
+        ws.cell(i, 1, f"L{i:06d}")
+        ws.cell(i, 2, "97110")
+        ws.cell(i, 4, "some text to make the rows longer " * (i % 3))
+    wb.save(src)
+    if refs != "with":
+        rewrite_part(src, "xl/worksheets/sheet1.xml",
+                     lambda d: re.sub(rb'(<c\b[^>]*?) r="[A-Z]+[0-9]+"', rb"\1", d))
+    if refs == "no refs":  # rows numbered by position: the blank rows are gone
+        rewrite_part(src, "xl/worksheets/sheet1.xml", lambda d: re.sub(rb'(<row\b[^>]*?) r="[0-9]+"', rb"\1", d))
+    both = Both(src)
+    for r in range(2, 12_003, 5):
+        both.write_values("Charges", r, 3, [[r % 4 + 1]])
+    for r in range(97, 12_001, 97):
+        both.write_values("Charges", r, 2, [["filled blank row"]])
+    for r in range(3, 12_001, 101):
+        both.fill("Charges", r, 1, "FFC7CE")
+    both.note("Charges", 6000, 2, "middle")
+    a, b = both.save(tmp_path)
+    assert_same(a, b)
+
+
 def test_empty_sheet_data_and_prefixed_xml(tmp_path: Path) -> None:
     src = tmp_path / "empty.xlsx"
     wb = openpyxl.Workbook()
