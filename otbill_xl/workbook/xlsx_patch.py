@@ -993,11 +993,11 @@ class _SheetPatcher:
                 yield b"".join(out)
                 out = []
                 size = 0
-            piece = next(pieces, None)
-            if piece is None:
+            nxt = next(pieces, None)
+            if nxt is None:
                 exhausted = True
             else:
-                buf += piece
+                buf += nxt
 
     def _complete(self, buf: bytes) -> tuple[int, int]:
         """(end of the complete rows at the start of ``buf``, number of the last of them; -1 unknown)."""
@@ -1075,7 +1075,7 @@ class _SheetPatcher:
         opener = self.cell_opener
         skip = len(opener) - 4  # the attributes start after "<c"
         start = m.end()
-        found = []
+        found: list[tuple[int, int, int, bytes, bytes | None]] = []
         for col in sorted(cells) if len(cells) > 1 else cells:
             ci = buf.find(opener + _LETTERS_B[col] + row, start, close)
             if ci < 0:
@@ -1515,12 +1515,12 @@ def _write(zin: zipfile.ZipFile, src: Path, book: str, edits: Edits, out: str | 
     for name, new in edits.new_sheets.items():
         se = edits.sheets.get(name, SheetEdits())
         if name in sheets:
-            info = sheets[name]
-            rel = rel_by_id[info.rid]
+            entry = sheets[name]
+            rel = rel_by_id[entry.rid]
             if rel.type != _REL_WORKSHEET:
                 raise WorkbookError(f"{book}: sheet {name[:40]!r} is a chart sheet or dialog, not a worksheet, so "
                                     "otbill cannot replace it. Fix: rename or delete that sheet in Excel.")
-            part = info.part
+            part = entry.part
             replaced_any = True
             rels_part = _rels_path(part)
             old = _parse_rels(_read(zin, rels_part, book)) if rels_part in names else []
@@ -1589,14 +1589,14 @@ def _write(zin: zipfile.ZipFile, src: Path, book: str, edits: Edits, out: str | 
     # the workbook parts
     new_wb_xml = wb_xml
     if new_sheet_entries:
-        m = re.search(rb"</(?:[\w.-]+:)?sheets\s*>", wb_xml)
-        if m is None:
+        sheets_end = re.search(rb"</(?:[\w.-]+:)?sheets\s*>", wb_xml)
+        if sheets_end is None:
             raise WorkbookError(f"{book}: part {wb_part} has no list of sheets. Open the workbook in Excel and "
                                 "save it again as .xlsx.")
-        p = re.match(rb"</([\w.-]+:)?", m[0])
-        prefix = (p[1] or b"").decode() if p else ""
+        bound = re.match(rb"</([\w.-]+:)?", sheets_end[0])
+        prefix = (bound[1] or b"").decode() if bound else ""
         entries = "".join(e.replace("<sheet ", f"<{prefix}sheet ") for e in new_sheet_entries).encode()
-        new_wb_xml = wb_xml[:m.start()] + entries + wb_xml[m.start():]
+        new_wb_xml = wb_xml[:sheets_end.start()] + entries + wb_xml[sheets_end.start():]
     new_wb_rels = _rels_with(wb_rels_data, wb_new_rels, wb_drop) if (wb_new_rels or wb_drop) else wb_rels_data
     if styles.created:
         rid = _unused_rid(wb_used)
