@@ -750,6 +750,7 @@ class _SheetPatcher:
         self.unshare: dict[bytes, tuple[str, str]] = {}  # si -> (formula, master ref)
         self.overwrote_formula = False
         self.tail_info: bytes = b""
+        self._r_decl = f' xmlns:r="{_NS_REL}"'
         self.max_row = max(self.rows) if self.rows else 0
         self.max_col = max((max(cols) for cols in plan.values()), default=0)
 
@@ -954,6 +955,10 @@ class _SheetPatcher:
         self.ps = self.p.decode()
         self._compile()
         head = buf[:m.start()]
+        # r:id attributes otbill adds need the prefix r bound; declared on the element unless the root does
+        root = re.search(rb"<(?:[\w.-]+:)?worksheet\b[^>]*>", head)
+        if root is not None and f'xmlns:r="{_NS_REL}"'.encode() in root[0]:
+            self._r_decl = ""
         dim = _DIMENSION.search(head)
         if dim and (self.max_row or self.max_col):
             head = head[:dim.start(2)] + self._dimension(dim[2]) + head[dim.end(2):]
@@ -1155,7 +1160,7 @@ class _SheetPatcher:
                 if target.startswith("#"):
                     items.append(f'<{ps}hyperlink ref="{ref}" location="{_esc_attr(target[1:])}"/>')
                 else:
-                    items.append(f'<{ps}hyperlink xmlns:r="{_NS_REL}" ref="{ref}" r:id="{link_rids[(r, c)]}"/>')
+                    items.append(f'<{ps}hyperlink{self._r_decl} ref="{ref}" r:id="{link_rids[(r, c)]}"/>')
             new = "".join(items).encode()
             block = re.search(rb"<" + re.escape(p) + rb"hyperlinks\b[^>]*?(/?)>", tail)
             if block is not None:
@@ -1175,7 +1180,7 @@ class _SheetPatcher:
                                       b"<" + p + b"hyperlinks>" + new + b"</" + p + b"hyperlinks>")
         if legacy_rid is not None:
             tail = _insert_before(tail, p, _AFTER_LEGACY,
-                                  f'<{ps}legacyDrawing xmlns:r="{_NS_REL}" r:id="{legacy_rid}"/>'.encode())
+                                  f'<{ps}legacyDrawing{self._r_decl} r:id="{legacy_rid}"/>'.encode())
         return tail
 
 
@@ -1511,6 +1516,8 @@ def _write(zin: zipfile.ZipFile, src: Path, book: str, edits: Edits, out: str | 
     new_sheet_entries: list[str] = []
     sheet_ids = [int(x) for x in re.findall(rb'<(?:[\w.-]+:)?sheet\b[^>]*?\bsheetId\s*=\s*"([0-9]+)"', wb_xml)]
     next_sheet_id = max([0, *sheet_ids]) + 1
+    wb_root = re.search(rb"<(?:[\w.-]+:)?workbook\b[^>]*>", wb_xml)
+    wb_r_decl = "" if wb_root and f'xmlns:r="{_NS_REL}"'.encode() in wb_root[0] else f' xmlns:r="{_NS_REL}"'
     replaced_any = False
     for name, new in edits.new_sheets.items():
         se = edits.sheets.get(name, SheetEdits())
@@ -1537,7 +1544,7 @@ def _write(zin: zipfile.ZipFile, src: Path, book: str, edits: Edits, out: str | 
             rid = _unused_rid(wb_used)
             wb_new_rels.append(_Rel(rid, _REL_WORKSHEET, _relative(wb_part, part), False))
             ct_add.append((part, _CT_WORKSHEET))
-            new_sheet_entries.append(f'<sheet xmlns:r="{_NS_REL}" name="{_esc_attr(name)}" '
+            new_sheet_entries.append(f'<sheet{wb_r_decl} name="{_esc_attr(name)}" '
                                      f'sheetId="{next_sheet_id}" r:id="{rid}"/>')
             next_sheet_id += 1
             job = _SheetJob(name, part, se, new, _rels_path(part), [], None)
