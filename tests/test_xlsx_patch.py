@@ -250,6 +250,12 @@ def test_rich_workbook_same_as_openpyxl(tmp_path: Path) -> None:
     assert out["xl/tables/table1.xml"] == parts(src)["xl/tables/table1.xml"]
 
 
+def test_no_edits_copies_every_part(tmp_path: Path) -> None:
+    src = xlsm_workbook(tmp_path / "macro.xlsm")
+    write_patched(src, Edits(), tmp_path / "copy.xlsm")
+    assert parts(tmp_path / "copy.xlsm") == parts(src)
+
+
 def test_biller_comments_kept(tmp_path: Path) -> None:
     src = rich_workbook(tmp_path / "rich.xlsx")
     edits = Edits()
@@ -272,6 +278,8 @@ def test_xlsm_keeps_vba(tmp_path: Path) -> None:
     a, b = both.save(tmp_path)
     assert_same(a, b)
     assert parts(b)["xl/vbaProject.bin"] == parts(src)["xl/vbaProject.bin"]
+    assert_untouched_identical(src, b, {"xl/worksheets/sheet1.xml", "xl/worksheets/_rels/sheet1.xml.rels",
+                                        "xl/comments/comment1.xml", "xl/drawings/commentsDrawing1.vml"})
     assert b"macroEnabled" in parts(b)["[Content_Types].xml"]
 
 
