@@ -460,6 +460,9 @@ def test_bad_input_is_a_clear_error(tmp_path: Path) -> None:
     bad.write_values("Charges", 2, 1, [[object()]])
     with pytest.raises(OutputError, match="cannot be written"):
         write_patched(src, bad, tmp_path / "out3.xlsx")
+    assert not (tmp_path / "out3.xlsx").exists()
+    with pytest.raises(OutputError, match="over the input"):
+        write_patched(src, Edits(), src)
     with pytest.raises(WorkbookError, match="cannot be used in Excel"):
         Edits().replace_sheet("a/b", [])
     broken = rewrite_part(rich_workbook(tmp_path / "broken.xlsx"), "xl/worksheets/sheet1.xml",

@@ -1473,13 +1473,22 @@ def write_patched(source_path: str | os.PathLike[str], edits: Edits,
     for a value that cannot be written or an output that cannot be written to."""
     src = Path(source_path)
     book = src.name
+    target = Path(out) if isinstance(out, str | os.PathLike) else None
+    if target is not None and target.exists() and target.resolve() == src.resolve():
+        raise OutputError(f"{book}: refusing to write the copy over the input workbook. Fix: choose another "
+                          "output name.")
     try:
         zin = zipfile.ZipFile(src)
     except (zipfile.BadZipFile, OSError):
         raise WorkbookError(f"{book}: the file is not a complete .xlsx/.xlsm package (zip). Open it in Excel "
                             "and save it again as .xlsx.") from None
-    with zin:
-        _write(zin, src, book, edits, out)
+    try:
+        with zin:
+            _write(zin, src, book, edits, out)
+    except BaseException:
+        if target is not None:  # no half-written workbook is left behind under the output name
+            target.unlink(missing_ok=True)
+        raise
 
 
 def _write(zin: zipfile.ZipFile, src: Path, book: str, edits: Edits, out: str | os.PathLike[str] | IO[bytes]) -> None:
