@@ -68,9 +68,10 @@ def _openpyxl_copy(path: Path, out: Path) -> None:
 
 def _child_peak(code: str) -> tuple[float, float]:
     """Wall time and peak RSS (MB) of ``code`` run in a fresh interpreter. The child reports its own
-    ``ru_maxrss`` (``RUSAGE_CHILDREN`` would count the parent's pages the child holds between fork and exec)."""
+    high-water mark (``VmHWM``, which starts afresh at exec; ``ru_maxrss`` would also count the parent's
+    pages the child holds between fork and exec)."""
     start = time.perf_counter()
-    report = "\nimport resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    report = ("\nimport re; print(re.search(r'VmHWM:\\s+([0-9]+)', open('/proc/self/status').read())[1])")
     done = subprocess.run([sys.executable, "-c", code + report], check=True, capture_output=True, text=True,
                           cwd=Path(__file__).resolve().parent.parent)
     wall = time.perf_counter() - start
