@@ -21,9 +21,10 @@ per-column number formats below the header.
 Speed (``python -m benchmarks.bench_patch``; a 2-core machine shared with other jobs, medians): on the
 100,000-row benchmark workbook with a value written in every row, a fill on one row in five, a note on
 one in fifty, a link on one in a hundred and a 20,000-row Findings sheet with a link per row, the copy
-takes 1.6-1.9 s against 1.0-1.5 s for python-calamine's read of the sheet measured alongside (1.2-1.6x);
-openpyxl's load + edits + save of the same took 39 s. Peak memory of that process: 147 MB (62 MB of
-it the interpreter and imports). Rows are found as bytes (``bytes.find('<row r="N"')``, cells the same
+takes 1.6-2.5 s against 1.05-1.5 s for python-calamine's read of the sheet measured alongside
+(1.2-1.9x, depending on the machine's load); openpyxl's load + edits + save of the same took 38-39 s.
+A copy with a single edit (unpacking and packing the 56 MB sheet) takes 0.8 s. Peak memory of that
+process: 145-148 MB (62 MB of it the interpreter and imports). Rows are found as bytes (``bytes.find('<row r="N"')``, cells the same
 way) and only the rows with an edit are rebuilt: with a value written into every row, the whole copy
 took 2.3 s, while lxml ``iterparse`` + its incremental writer needed 3.7 s for the sheet XML alone
 (no zip), so the byte level was kept. New sheets are written as joined strings: 0.31 s for the
