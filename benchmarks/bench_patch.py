@@ -1,0 +1,176 @@
+"""Issue #11 benchmark: writing an annotated copy of a 100,000-row Charges sheet.
+
+Three figures for the same file and the same edits: python-calamine's read of the sheet (the baseline
+every command is compared with), the streaming writer (``xlsx_patch.write_patched``) and openpyxl's
+load + save (what ``FileWorkbook`` does today). The edits are what ``check``/``price`` write: a value in
+every row (Units), a fill on one row in five, a note on one in fifty, a link on one in a hundred, and a
+Findings sheet of 20,000 rows with a link in each. Peak memory is measured in a child process
+(``ru_maxrss``) so the parent's earlier work does not count.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+from benchmarks._util import BENCH_DIR, calamine_rows, line, ratio, timed
+from benchmarks.bench_load import ROWS, charges_workbook
+from otbill_xl.workbook.xlsx_patch import Edits, write_patched
+
+FINDINGS = 20_000
+
+
+def make_edits(rows: int = ROWS) -> Edits:
+    edits = Edits()
+    for r in range(2, rows + 2):
+        edits.write_values("Charges", r, 11, [[r % 4 + 1]])
+        if r % 5 == 0:
+            edits.fill("Charges", r, 5, "FFC7CE")
+        if r % 50 == 0:
+            edits.note("Charges", r, 5, "Code 97110 needs the GO modifier for this payer.")
+        if r % 100 == 0:
+            edits.hyperlink("Charges", r, 1, f"#Findings!A{r // 100 + 1}")
+    header = ["Sheet", "Row", "Column", "Rule", "Severity", "Message", "Amount"]
+    body = [["Charges", r, "Code", "codes.go", "error", "Code 97110 needs GO.", Decimal("65.00")]
+            for r in range(2, FINDINGS + 2)]
+    edits.replace_sheet("Findings", [header, *body], widths=[10, 6, 10, 16, 8, 60, 10],
+                        formats=[None, "0", None, None, None, None, "#,##0.00"])
+    for i in range(2, FINDINGS + 2):
+        edits.hyperlink("Findings", i, 2, f"#Charges!A{i}")
+    return edits
+
+
+def _openpyxl_copy(path: Path, out: Path) -> None:
+    from otbill_xl.workbook.files import FileWorkbook
+
+    class Port:  # applies the same edits through the openpyxl adapter
+        def __init__(self) -> None:
+            self.fw = FileWorkbook(path)
+
+    fw = Port().fw
+    edits = make_edits()
+    for name, new in edits.new_sheets.items():
+        fw.replace_sheet(name, new.rows, widths=new.widths, formats=new.formats)
+    for name, se in edits.sheets.items():
+        for (r, c), v in se.values.items():
+            fw.write_values(name, r, c, [[v]])
+        for (r, c), target in se.links.items():
+            fw.hyperlink(name, r, c, target)
+        for (r, c), rgb in se.fills.items():
+            fw.fill(name, r, c, rgb)
+        for (r, c), text in se.notes.items():
+            fw.note(name, r, c, text)
+    fw.save(str(out))
+
+
+def _child_peak(code: str) -> tuple[float, float]:
+    """Wall time and peak RSS (MB) of ``code`` run in a fresh interpreter. The child reports its own
+    high-water mark (``VmHWM``, which starts afresh at exec; ``ru_maxrss`` would also count the parent's
+    pages the child holds between fork and exec)."""
+    start = time.perf_counter()
+    report = ("\nimport re; print(re.search(r'VmHWM:\\s+([0-9]+)', open('/proc/self/status').read())[1])")
+    done = subprocess.run([sys.executable, "-c", code + report], check=True, capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parent.parent)
+    wall = time.perf_counter() - start
+    return wall, int(done.stdout.split()[-1]) / 1024
+
+
+def run(openpyxl: bool = True) -> None:
+    path = charges_workbook()
+    out = BENCH_DIR / "patched-100000.xlsx"
+    print(f"Annotated-copy benchmark: {ROWS:,} charge rows ({path.name}), {FINDINGS:,} findings")
+    edits = make_edits()
+    t_cal = timed(lambda: calamine_rows(path), repeat=5)
+    t_patch = timed(lambda: write_patched(path, edits, out), repeat=5)
+    t_edits = timed(make_edits, repeat=3)
+    line("python-calamine read of Charges (baseline)", t_cal)
+    line("write_patched (stream copy with the edits)", t_patch)
+    line("  building the Edits record (not part of the copy)", t_edits)
+    ratio("write_patched / calamine read", t_patch / t_cal, "(whole command target ≤ 3.0)")
+    wall, peak = _child_peak(
+        "from benchmarks.bench_patch import make_edits, charges_workbook, BENCH_DIR\n"
+        "from otbill_xl.workbook.xlsx_patch import write_patched\n"
+        "write_patched(charges_workbook(), make_edits(), BENCH_DIR / 'patched-child.xlsx')")
+    line("process: edits + write_patched, wall", wall)
+    print(f"  {'process: edits + write_patched, peak RSS':<58} {peak:8.0f} MB  (target ≤ 400 MB)")
+    if openpyxl:
+        start = time.perf_counter()
+        _openpyxl_copy(path, BENCH_DIR / "openpyxl-100000.xlsx")
+        t_opx = time.perf_counter() - start
+        line("openpyxl load + edits + save (FileWorkbook today), one run", t_opx)
+        ratio("openpyxl / write_patched", t_opx / t_patch)
+
+
+def run_alternatives() -> None:
+    """The figures behind the design comments in ``xlsx_patch``: the same patch (one value per row of the
+    100,000-row sheet) with lxml's ``iterparse`` + incremental writer instead of the byte-level row
+    search, and the 20,000-row Findings sheet written with lxml's ``xmlfile`` instead of joined strings."""
+    import io
+    import zipfile
+
+    from lxml import etree
+
+    from otbill_xl.workbook.xlsx_patch import _new_sheet_rows, _Styles
+
+    path = charges_workbook()
+    ns = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+
+    def lxml_patch() -> None:
+        with zipfile.ZipFile(path) as zf, zf.open("xl/worksheets/sheet1.xml") as src:
+            sink = io.BytesIO()
+            with etree.xmlfile(sink) as xf, xf.element(ns + "worksheet"), xf.element(ns + "sheetData"):
+                for _, row in etree.iterparse(src, tag=ns + "row"):
+                    for c in row:
+                        if c.get("r", "").startswith("K"):
+                            c.set("s", "5")
+                            for child in list(c):
+                                c.remove(child)
+                            etree.SubElement(c, ns + "v").text = "3"
+                    xf.write(row)
+                    row.clear()
+                    while row.getprevious() is not None:
+                        del row.getparent()[0]
+
+    edits = make_edits()
+    sheet, se = edits.new_sheets["Findings"], edits.sheets["Findings"]
+
+    def strings() -> None:
+        for _ in _new_sheet_rows(sheet, se, _Styles(None, "bench"), False):
+            pass
+
+    def lxml_writer() -> None:
+        sink = io.BytesIO()
+        with etree.xmlfile(sink) as xf, xf.element("sheetData"):
+            for n, values in enumerate(sheet.rows, start=1):
+                with xf.element("row", r=str(n)):
+                    for c, value in enumerate(values, start=1):
+                        cell = etree.Element("c", r=f"{chr(64 + c)}{n}")
+                        if isinstance(value, str):
+                            cell.set("t", "inlineStr")
+                            etree.SubElement(etree.SubElement(cell, "is"), "t").text = value
+                        else:
+                            etree.SubElement(cell, "v").text = str(value)
+                        xf.write(cell)
+
+    line("lxml iterparse + xmlfile patch of Charges (values only)", timed(lxml_patch, repeat=3))
+    line("byte-level write_patched of Charges (values only)",
+         timed(lambda: write_patched(path, _values_only(), BENCH_DIR / "values-only.xlsx"), repeat=3))
+    line("Findings rows as joined strings (write_patched's way)", timed(strings, repeat=3))
+    line("Findings rows with lxml xmlfile", timed(lxml_writer, repeat=3))
+
+
+def _values_only() -> Edits:
+    edits = Edits()
+    for r in range(2, ROWS + 2):
+        edits.write_values("Charges", r, 11, [[r % 4 + 1]])
+    return edits
+
+
+if __name__ == "__main__":
+    if "--alternatives" in sys.argv:
+        run_alternatives()
+    else:
+        run(openpyxl="--no-openpyxl" not in sys.argv)
