@@ -24,9 +24,9 @@ from openpyxl.styles import Border, Font, PatternFill, Side
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.table import Table, TableStyleInfo
+from openpyxl_copy import OpenpyxlCopy
 
 from otbill_xl.errors import OutputError, WorkbookError
-from otbill_xl.workbook.files import FileWorkbook
 from otbill_xl.workbook.xlsx_patch import Edits, write_patched
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,11 +105,11 @@ def rewrite_part(path: Path, part: str, fn) -> Path:
 # -- applying the same edits both ways ----------------------------------------------------------------------------
 
 class Both:
-    """Sends every port call to openpyxl (``FileWorkbook``) and to an :class:`Edits` record."""
+    """Sends every port call to openpyxl (``OpenpyxlCopy``, the reference) and to an :class:`Edits` record."""
 
     def __init__(self, source: Path) -> None:
         self.source = source
-        self.fw = FileWorkbook(source)
+        self.fw = OpenpyxlCopy(source)
         self.edits = Edits()
 
     def __getattr__(self, name: str):

@@ -14,10 +14,8 @@ import re
 import stat
 import tempfile
 import threading
-import warnings
 import zipfile
 from collections.abc import Sequence
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -43,7 +41,8 @@ from otbill_xl.workbook.parts import (
     rows_one_by_one,
     scan_sheet,
 )
-from otbill_xl.workbook.port import TableInfo, is_formula_like
+from otbill_xl.workbook.port import TableInfo
+from otbill_xl.workbook.xlsx_patch import Edits
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -271,7 +270,7 @@ class FileWorkbook:
         self._scans: dict[str, SheetScan] = {}
         self._unreadable: dict[str, dict[int, list[int]]] = {}
         self._xml_paths: dict[str, str] | None = None
-        self._wb = None  # openpyxl workbook, loaded on first write
+        self._edits = Edits()  # what the copy changes, applied by save()
 
     # -- reading -------------------------------------------------------------------------
     def sheet_names(self) -> list[str]:
@@ -408,76 +407,25 @@ class FileWorkbook:
                 finditer_part(self.path, info, self.name, (_FORMULA_NO_VALUE,))]
 
     # -- writing -------------------------------------------------------------------------
-    def _openpyxl(self):
-        if self._wb is None:
-            import openpyxl  # deferred: only needed when annotating
-
-            with _openpyxl_quiet():
-                try:
-                    self._wb = openpyxl.load_workbook(self.path, keep_vba=self.path.suffix.lower() == ".xlsm")
-                except (ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
-                    raise WorkbookError(
-                        f"{self.name}: the workbook can be read but not copied with otbill's notes "
-                        f"({type(exc).__name__}: a part Excel would repair). Open it in Excel, save it again "
-                        "as .xlsx, and run otbill on the saved copy.") from None
-        return self._wb
-
-    def _ws(self, sheet: str):
-        return self._openpyxl()[sheet]
-
+    # Writes are recorded (an :class:`Edits`) and applied by :meth:`save`, which copies the package
+    # part by part and streams only the changed sheets (issue #11: openpyxl's load + save of a
+    # 100,000-line workbook took ~40 s and ~1 GB; the streamed copy ~1.5 s and ~150 MB). The openpyxl
+    # way stays in the tests as the reference (tests/openpyxl_copy.py; tests/test_xlsx_patch.py).
     def write_values(self, sheet: str, row: int, column: int, rows: Sequence[Sequence[Any]]) -> None:
-        ws = self._ws(sheet)
-        for r, values in enumerate(rows):
-            for c, value in enumerate(values):
-                _set(ws.cell(row=row + r, column=column + c), value)
+        self._edits.write_values(sheet, row, column, rows)
 
     def fill(self, sheet: str, row: int, column: int, rgb: str) -> None:
-        from openpyxl.styles import PatternFill
-
-        self._ws(sheet).cell(row=row, column=column).fill = PatternFill("solid", start_color=rgb, end_color=rgb)
+        self._edits.fill(sheet, row, column, rgb)
 
     def note(self, sheet: str, row: int, column: int, text: str) -> None:
-        from openpyxl.comments import Comment
-
-        comment = Comment(text, "otbill")
-        comment.width, comment.height = 320, 140
-        self._ws(sheet).cell(row=row, column=column).comment = comment
+        self._edits.note(sheet, row, column, text)
 
     def hyperlink(self, sheet: str, row: int, column: int, target: str) -> None:
-        from openpyxl.worksheet.hyperlink import Hyperlink
-
-        cell = self._ws(sheet).cell(row=row, column=column)
-        if target.startswith("#"):
-            cell.hyperlink = Hyperlink(ref=cell.coordinate, location=target[1:])
-        else:
-            cell.hyperlink = target
-        cell.style = "Hyperlink"
+        self._edits.hyperlink(sheet, row, column, target)
 
     def replace_sheet(self, sheet: str, rows: Sequence[Sequence[Any]], *, widths: Sequence[float | None] = (),
                       formats: Sequence[str | None] | None = None) -> None:
-        from openpyxl.styles import Font
-        from openpyxl.utils import get_column_letter
-
-        wb = self._openpyxl()
-        index = None
-        if sheet in wb.sheetnames:
-            index = wb.sheetnames.index(sheet)
-            del wb[sheet]
-        ws = wb.create_sheet(sheet, index)
-        column_formats = list(formats or ())
-        for r, values in enumerate(rows, start=1):
-            for c, value in enumerate(values, start=1):
-                cell = ws.cell(row=r, column=c)
-                _set(cell, value)
-                if r > 1 and c <= len(column_formats) and column_formats[c - 1]:
-                    cell.number_format = column_formats[c - 1]
-        if rows:
-            for cell in ws[1]:
-                cell.font = Font(bold=True)
-            ws.freeze_panes = "A2"
-        for i, width in enumerate(widths, start=1):
-            if width is not None:
-                ws.column_dimensions[get_column_letter(i)].width = width
+        self._edits.replace_sheet(sheet, rows, widths=widths, formats=formats)
 
     def save(self, path: str | None = None, *, replace: bool = True) -> None:
         """Write the copy to ``path`` atomically; ``replace=False`` never replaces an existing file."""
@@ -487,18 +435,12 @@ class FileWorkbook:
         if target.resolve() == self.path.resolve():
             raise OutputError(f"{self.name}: refusing to overwrite the input workbook; choose another name.")
         check_output_file(target, replace=replace)
-        wb = self._openpyxl()
+        from otbill_xl.workbook.xlsx_patch import write_patched
+
         try:
-            with _openpyxl_quiet():
-                atomic_save(wb.save, target, replace=replace)
+            atomic_save(lambda tmp: write_patched(self.path, self._edits, tmp), target, replace=replace)
         except OSError as exc:
             raise _output_error(target, exc) from None
-
-
-def _set(cell, value: Any) -> None:
-    cell.value = value
-    if is_formula_like(value):
-        cell.data_type = "s"  # stored as text: Excel never evaluates it
 
 
 def _xml_unescape(text: str) -> str:
@@ -550,12 +492,3 @@ def _read_small(zf: zipfile.ZipFile, member: str, name: str, limit: int = 64 << 
         raise WorkbookError(f"{name}: part {member} is larger than {limit >> 20} MB, far more than a workbook "
                             "needs. Open it in Excel and save it again as .xlsx.")
     return data
-
-
-@contextmanager
-def _openpyxl_quiet():
-    """openpyxl warns about features it drops (data-validation extensions, unknown parts ...) on
-    stderr; otbill keeps the user's workbook as it is and says nothing about them."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
