@@ -37,6 +37,7 @@ from typing import NamedTuple
 
 from otbill_xl.domain._gc import gc_paused
 from otbill_xl.domain.book import PracticeBook
+from otbill_xl.domain.charge_master import charge_master_by_code, charge_master_charge
 from otbill_xl.domain.codes import catalogue
 from otbill_xl.domain.fee_schedule import FeeSchedule
 from otbill_xl.domain.findings import Finding, Location, Severity
@@ -181,9 +182,8 @@ def _price_book(book: PracticeBook, computed: dict[int, int], flagged_rows) -> P
     pfs = MedicarePFS(book.medicare_rvus, book.medicare_gpcis, practice.medicare_locality,
                       practice.qualifying_apm.strip().upper() in ("Y", "YES", "TRUE", "1"))
     findings: list[Finding] = list(schedule.problems())
-    charge_master: dict[str, list] = defaultdict(list)
-    for e in sorted(book.charge_master, key=lambda e: e.effective_from or date.min):
-        charge_master[e.code].append(e)
+    charge_master = charge_master_by_code(book.charge_master)
+    charged: dict[tuple, Decimal | None] = {}  # (code, DOS, units) -> the ChargeMaster charge
     payer_of: dict[str, Payer | None] = {}
     rates: dict[tuple, _Rate] = {}
 
@@ -239,9 +239,11 @@ def _price_book(book: PracticeBook, computed: dict[int, int], flagged_rows) -> P
         units_ok = n is None or -MAX_UNITS <= n <= MAX_UNITS
         charge = line.charge
         if charge is None and n is not None and units_ok and line.dos is not None:
-            entry = next((e for e in reversed(charge_master.get(line.code, ())) if
-                          e.effective_from is None or e.effective_from <= line.dos), None)
-            charge = cents(entry.charge_per_unit * n) if entry and in_range(entry.charge_per_unit) else None
+            rated = (line.code, line.dos, n)
+            if rated in charged:
+                charge = charged[rated]
+            else:
+                charge = charged[rated] = charge_master_charge(charge_master, line.code, line.dos, n)
         medicare = payer is not None and payer.payer_type is PayerType.MEDICARE
         w = _Work(line, payer.payer_key if payer else "", medicare, n, charge, "")
         append(w)
