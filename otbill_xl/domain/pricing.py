@@ -296,7 +296,8 @@ def _price_book(book: PracticeBook, computed: dict[int, int], flagged_rows) -> P
             if top is None or (w.pe_rank, r.full, -line.row) > (top.pe_rank, top.full, -top.line.row):
                 top_of[visit] = w  # (strictly greater: of equals, the first stays, as max() would keep it)
             continue
-        # The amounts depend on the rate and the units only: worked out once per (rate, units).
+        # The amounts depend on the rate and the units only: worked out once per (rate, units). (This
+        # cache and _medicare_payments' together: price_book 0.77 s → 0.69 s CPU on 100,920 lines.)
         done = amounts.get((key, n))
         if done is None:
             done = amounts[(key, n)] = _amounts(r, n, n, medicare, line)
@@ -355,7 +356,7 @@ def _medicare_payments(medicare: list[_Work], book: PracticeBook) -> None:
     remaining: dict[tuple[str, int], Decimal] = {}
     rates: dict[date, tuple[Decimal, Decimal, str]] = {}
     # (allowed, deductible, DOS) -> (patient's share, sequestration, payment): a handful of amounts
-    # repeat over a whole book.
+    # repeat over a whole book (see _price_book's amounts for the measured gain).
     split: dict[tuple, tuple[Decimal, Decimal, Decimal]] = {}
     for w in medicare:
         dos, allowed = w.line.dos, w.allowed

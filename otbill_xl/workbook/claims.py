@@ -239,7 +239,7 @@ def create_claims(port: WorkbookPort, *, out_dir: Path, ledger: Ledger | LedgerC
     try:
         # Service keys, assembly and 837P text are ~10 objects per line: without the pause, the
         # collector scans them (and the whole pipeline's records) several times over (measured on
-        # 100,920 lines: 0.5 s of a 4.8 s check + price + claims).
+        # 100,920 lines: check + price + claims 4.4 s → 3.9 s CPU).
         with gc_paused():
             return _bill(port, book, report, scrubbed, findings, billing_ledger, notes, out_dir=out_dir, as_of=as_of,
                          created=created, group=group, strict=strict, dry_run=dry_run, preview=preview, rebill=rebill,
