@@ -152,9 +152,6 @@ def kx_bucket(line: ChargeLine, book: PracticeBook) -> str:
     return _KX_OT
 
 
-_UNSEEN = object()  # not looked up yet (None: the patient has no payer)
-
-
 class _Rate(NamedTuple):
     """How one payer prices one code with given modifiers on a DOS at a place of service."""
 
@@ -238,8 +235,9 @@ def _price_book(book: PracticeBook, computed: dict[int, int], flagged_rows) -> P
     top_of: dict[tuple, _Work] = {}
     for line in book.charges:
         pid = line.patient_id
-        payer = payer_of.get(pid, _UNSEEN)
-        if payer is _UNSEEN:
+        if pid in payer_of:
+            payer = payer_of[pid]
+        else:
             payer = payer_of[pid] = book.payer_for(pid)
         n = line.units
         if n is None:
