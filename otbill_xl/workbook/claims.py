@@ -267,14 +267,15 @@ def _bill(port, book, report, scrubbed, findings, ledger: Ledger, notes: list[st
             notes.append(f"removed {stray} partial file(s) left in {out_dir} by a run that stopped")
     pkey = practice_key(book)
     keys = service_keys(book, scrubbed.computed_units)
-    history = ledger.history(pkey, line_keys=[k.line_key for k in keys], service_keys=[k.service_key for k in keys],
-                             sending_keys=[k.sending_key for k in keys]) if ledger is not None else EMPTY_HISTORY
+    history = ledger.history(pkey, line_keys=(k.line_key for k in keys), service_keys=(k.service_key for k in keys),
+                             sending_keys=(k.sending_key for k in keys)) if ledger is not None else EMPTY_HISTORY
     prior = prior_billing(keys, history, rebill)
     assembly = assemble_claims(book, findings, computed_units=scrubbed.computed_units,
                                prior={row: p.reason for row, p in prior.items()}, group=group, strict=strict,
                                sheet_names={s.contract: s.sheet for s in report.sheets if s.sheet})
-    key_of = {k.row: k for k in keys}
-    line_of = {line.row: line for line in book.charges}
+    # (what the ledger records for each billed line: not needed for a dry run)
+    key_of = {k.row: k for k in keys} if not dry_run else {}
+    line_of = {line.row: line for line in book.charges} if not dry_run else {}
     by_payer: dict[str, list[Claim]] = defaultdict(list)
     for claim in assembly.claims:
         by_payer[claim.payer.payer_key].append(claim)
