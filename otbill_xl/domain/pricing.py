@@ -182,7 +182,6 @@ def _price_book(book: PracticeBook, computed: dict[int, int], flagged_rows) -> P
                       practice.qualifying_apm.strip().upper() in ("Y", "YES", "TRUE", "1"))
     findings: list[Finding] = list(schedule.problems())
     charge_master = charge_master_by_code(book.charge_master)
-    charged: dict[tuple, Decimal | None] = {}  # (code, DOS, units) -> the ChargeMaster charge
     payer_of: dict[str, Payer | None] = {}
     rates: dict[tuple, _Rate] = {}
     amounts: dict[tuple, tuple[Decimal, Decimal, Decimal, Decimal]] = {}
@@ -246,11 +245,7 @@ def _price_book(book: PracticeBook, computed: dict[int, int], flagged_rows) -> P
         charge = line.charge
         dos = line.dos
         if charge is None and n is not None and units_ok and dos is not None:
-            rated = (line.code, dos, n)
-            if rated in charged:
-                charge = charged[rated]
-            else:
-                charge = charged[rated] = charge_master_charge(charge_master, line.code, dos, n)
+            charge = charge_master_charge(charge_master, line.code, dos, n)
         if payer is None:
             append(_Work(line, "", False, n, charge, "not priced: no payer for the patient"))
             continue
