@@ -25,6 +25,7 @@ from typing import Any
 from otbill_xl._locks import fsync_dir, in_use, try_lock
 from otbill_xl.actions.pipeline import Pipeline
 from otbill_xl.actions.sheets import COUNT, MONEY, TEXT, Column, SheetSpec
+from otbill_xl.domain._gc import gc_paused
 from otbill_xl.domain.claims import Assembly, Claim, Excluded, assemble_claims, normalize_frequency
 from otbill_xl.domain.findings import Finding
 from otbill_xl.domain.identity import (
@@ -167,6 +168,7 @@ def service_keys(book, computed_units: dict[int, int]) -> list[ServiceKeys]:
     mods_of: dict[tuple[str, ...], str] = {}
     day_of: dict[object, str] = {}
     freq_of: dict[str, str] = {}
+    code_of: dict[str, str] = {}
     sep = SEP
     out = []
     for line in book.charges:
@@ -179,7 +181,9 @@ def service_keys(book, computed_units: dict[int, int]) -> list[ServiceKeys]:
         day = day_of.get(dos)
         if day is None:
             day = day_of[dos] = dos.isoformat() if dos else ""
-        code = line.code.strip().upper()
+        code = code_of.get(line.code)
+        if code is None:
+            code = code_of[line.code] = line.code.strip().upper()
         service = sep.join((npi, line.patient_id, day, code, mods, line.rendering_npi,
                             "" if units is None else str(units)))
         frequency = freq_of.get(line.frequency)
@@ -187,7 +191,8 @@ def service_keys(book, computed_units: dict[int, int]) -> list[ServiceKeys]:
             frequency = freq_of[line.frequency] = (normalize_frequency(line.frequency) or "") if line.frequency else "1"
         line_key = sep.join((line.line_id, line.patient_id, day)) if line.line_id else ""
         out.append(ServiceKeys(line.row, line.line_id, frequency, code, mods, units, line_key, service,
-                               sending_identity(frequency, line.original_claim_number, service)))
+                               "" if frequency == "1" else sending_identity(frequency, line.original_claim_number,
+                                                                             service)))
     return out
 
 
@@ -232,9 +237,13 @@ def create_claims(port: WorkbookPort, *, out_dir: Path, ledger: Ledger | LedgerC
     else:
         billing_ledger = ledger
     try:
-        return _bill(port, book, report, scrubbed, findings, billing_ledger, notes, out_dir=out_dir, as_of=as_of,
-                     created=created, group=group, strict=strict, dry_run=dry_run, preview=preview, rebill=rebill,
-                     annotate=annotate, command=command, workbook_sha256=workbook_sha256)
+        # Service keys, assembly and 837P text are ~10 objects per line: without the pause, the
+        # collector scans them (and the whole pipeline's records) several times over (measured on
+        # 100,920 lines: check + price + claims 4.4 s → 3.9 s CPU).
+        with gc_paused():
+            return _bill(port, book, report, scrubbed, findings, billing_ledger, notes, out_dir=out_dir, as_of=as_of,
+                         created=created, group=group, strict=strict, dry_run=dry_run, preview=preview, rebill=rebill,
+                         annotate=annotate, command=command, workbook_sha256=workbook_sha256)
     finally:
         if own_ledger:
             billing_ledger.close()
@@ -258,14 +267,15 @@ def _bill(port, book, report, scrubbed, findings, ledger: Ledger, notes: list[st
             notes.append(f"removed {stray} partial file(s) left in {out_dir} by a run that stopped")
     pkey = practice_key(book)
     keys = service_keys(book, scrubbed.computed_units)
-    history = ledger.history(pkey, line_keys=[k.line_key for k in keys], service_keys=[k.service_key for k in keys],
-                             sending_keys=[k.sending_key for k in keys]) if ledger is not None else EMPTY_HISTORY
+    history = ledger.history(pkey, line_keys=(k.line_key for k in keys), service_keys=(k.service_key for k in keys),
+                             sending_keys=(k.sending_key for k in keys)) if ledger is not None else EMPTY_HISTORY
     prior = prior_billing(keys, history, rebill)
     assembly = assemble_claims(book, findings, computed_units=scrubbed.computed_units,
                                prior={row: p.reason for row, p in prior.items()}, group=group, strict=strict,
                                sheet_names={s.contract: s.sheet for s in report.sheets if s.sheet})
-    key_of = {k.row: k for k in keys}
-    line_of = {line.row: line for line in book.charges}
+    # (what the ledger records for each billed line: not needed for a dry run)
+    key_of = {k.row: k for k in keys} if not dry_run else {}
+    line_of = {line.row: line for line in book.charges} if not dry_run else {}
     by_payer: dict[str, list[Claim]] = defaultdict(list)
     for claim in assembly.claims:
         by_payer[claim.payer.payer_key].append(claim)
@@ -300,7 +310,7 @@ def _bill(port, book, report, scrubbed, findings, ledger: Ledger, notes: list[st
                 continue
         data = x12.text.encode("ascii")
         sha = hashlib.sha256(data).hexdigest()
-        total = sum((c.total_charge for c in claims), Decimal("0"))
+        total = sum([s.charge for c in claims for s in c.lines], Decimal("0"))  # (Claim.total_charge, summed)
         n_lines = sum(len(c.lines) for c in claims)
         base = f"{_slug(book.practice.practice_name)}-{_slug(payer_key)}"
         if dry_run and not preview:

@@ -17,9 +17,10 @@ from typing import NamedTuple
 
 from otbill_xl.domain._gc import gc_paused
 from otbill_xl.domain.book import PracticeBook
+from otbill_xl.domain.charge_master import charge_master_by_code, charge_master_charge
 from otbill_xl.domain.findings import Finding, Severity
 from otbill_xl.domain.models import ChargeLine, Patient, Payer, PayerType, Provider, Relationship
-from otbill_xl.domain.money import MAX_AMOUNT, MAX_UNITS, cents, in_range
+from otbill_xl.domain.money import MAX_AMOUNT, MAX_UNITS
 
 #: SBR09 claim filing indicator by payer type (X12 005010X222A1, element 1032).
 FILING_INDICATOR = {
@@ -243,9 +244,7 @@ def _assemble(book: PracticeBook, findings: Iterable[Finding], computed_units: d
     by_row, by_patient, by_payer, everywhere = _blocking_findings(book, findings, strict, sheet_names)
     practice = book.practice
     billing_npi = practice.billing_npi
-    charge_master: dict[str, list] = defaultdict(list)
-    for e in sorted(book.charge_master, key=lambda e: e.effective_from or date.min):
-        charge_master[e.code].append(e)
+    charge_master = charge_master_by_code(book.charge_master)
 
     rates: dict[tuple, Decimal | None] = {}
     held = set(by_row).union(already)  # rows with a blocking finding or held by the ledger: one test per line
@@ -292,10 +291,7 @@ def _assemble(book: PracticeBook, findings: Iterable[Finding], computed_units: d
             rated = (code, dos, units)
             charge = rates.get(rated, _UNRATED)
             if charge is _UNRATED:
-                entry = next((e for e in reversed(charge_master.get(code, ()))
-                              if e.effective_from is None or e.effective_from <= dos), None)
-                charge = rates[rated] = (cents(entry.charge_per_unit * units)
-                                         if entry and in_range(entry.charge_per_unit) else None)
+                charge = rates[rated] = charge_master_charge(charge_master, code, dos, units)
         frequency = _FREQUENCY.get(frequency_text.strip().lower()) if frequency_text else "1"
         if (fixed or row in held or frequency != "1" or not units or units < 0 or too_many or charge is None
                 or charge <= _ZERO or charge > MAX_AMOUNT or dos is None or not code or not dx1):

@@ -131,6 +131,8 @@ def prior_billing(lines: Iterable[ServiceKeys], history: BillingHistory,
       not lift it: change the line or the original claim number to send another).
     """
     out: dict[int, Prior] = {}
+    if not (history.by_line or history.by_service or history.by_sending):
+        return out  # nothing billed under any of these identities: nothing to hold back
     for s in lines:
         if s.frequency in ("7", "8"):
             hit = history.by_sending.get(s.sending_key) if s.sending_key else None

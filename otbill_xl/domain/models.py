@@ -13,6 +13,7 @@ and reports bad cells as findings, so nothing is lost by skipping pydantic's val
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -202,6 +203,24 @@ class Patient(BaseModel):
     prior_therapy_spend: Decimal = Decimal("0")
     #: Part B deductible still to meet this year (0 = met).
     deductible_remaining: Decimal = Decimal("0")
+
+
+#: The modifier columns of a charge line, in order.
+MOD_COLUMNS = ("Mod1", "Mod2", "Mod3", "Mod4")
+
+
+#: What separates modifiers typed in one cell ("GO,KX"), besides spaces.
+MODIFIER_SEPARATORS = ",;/|"
+_SEPARATORS_TO_SPACES = str.maketrans(MODIFIER_SEPARATORS, " " * len(MODIFIER_SEPARATORS))
+
+
+def first_free_modifier(cells: Sequence[object], *, when_full: str = "Mod1") -> str:
+    """The first of Mod1..Mod4 (their cells given in order) that holds no modifier: where a missing
+    modifier goes. ``when_full``: the column named when all four hold one."""
+    for column, cell in zip(MOD_COLUMNS, cells, strict=True):
+        if not cell or not str(cell).translate(_SEPARATORS_TO_SPACES).split():
+            return column
+    return when_full
 
 
 class ChargeMasterEntry(BaseModel):

@@ -29,7 +29,6 @@ Self-pay lines are priced at the practice's charge.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -37,6 +36,7 @@ from typing import NamedTuple
 
 from otbill_xl.domain._gc import gc_paused
 from otbill_xl.domain.book import PracticeBook
+from otbill_xl.domain.charge_master import charge_master_by_code, charge_master_charge
 from otbill_xl.domain.codes import catalogue
 from otbill_xl.domain.fee_schedule import FeeSchedule
 from otbill_xl.domain.findings import Finding, Location, Severity
@@ -117,7 +117,7 @@ class _Work:
     full: Decimal | None = None        # per-unit full amount
     reduced: Decimal | None = None     # per-unit MPPR-reduced amount
     pe_rank: Decimal = ZERO            # PE payment per unit, to pick MPPR's full-price unit
-    mppr_group: tuple | None = None
+    rate_key: tuple = ()               # an MPPR line's key in the rates of _price_book
     full_units: int = 0                # units paid in full (after MPPR); the rest are reduced
     fee: Decimal | None = None
     mppr: Decimal = ZERO
@@ -181,11 +181,10 @@ def _price_book(book: PracticeBook, computed: dict[int, int], flagged_rows) -> P
     pfs = MedicarePFS(book.medicare_rvus, book.medicare_gpcis, practice.medicare_locality,
                       practice.qualifying_apm.strip().upper() in ("Y", "YES", "TRUE", "1"))
     findings: list[Finding] = list(schedule.problems())
-    charge_master: dict[str, list] = defaultdict(list)
-    for e in sorted(book.charge_master, key=lambda e: e.effective_from or date.min):
-        charge_master[e.code].append(e)
+    charge_master = charge_master_by_code(book.charge_master)
     payer_of: dict[str, Payer | None] = {}
     rates: dict[tuple, _Rate] = {}
+    amounts: dict[tuple, tuple[Decimal, Decimal, Decimal, Decimal]] = {}
 
     def rate(payer: Payer, line: ChargeLine, dos: date) -> _Rate:
         """The rate of ``line`` (its DOS passed narrowed: only dated lines are priced)."""
@@ -229,25 +228,32 @@ def _price_book(book: PracticeBook, computed: dict[int, int], flagged_rows) -> P
 
     works: list[_Work] = []
     append = works.append
+    mppr_works: list[_Work] = []
+    # MPPR (facts §5.2): per visit (payer, patient, DOS) the line with the highest PE payment per unit
+    # (then the higher full amount, then the earlier row) is paid one unit in full.
+    top_of: dict[tuple, _Work] = {}
     for line in book.charges:
         pid = line.patient_id
         if pid in payer_of:
             payer = payer_of[pid]
         else:
             payer = payer_of[pid] = book.payer_for(pid)
-        n = line.units if line.units is not None else computed.get(line.row)
+        n = line.units
+        if n is None:
+            n = computed.get(line.row)
         units_ok = n is None or -MAX_UNITS <= n <= MAX_UNITS
         charge = line.charge
-        if charge is None and n is not None and units_ok and line.dos is not None:
-            entry = next((e for e in reversed(charge_master.get(line.code, ())) if
-                          e.effective_from is None or e.effective_from <= line.dos), None)
-            charge = cents(entry.charge_per_unit * n) if entry and in_range(entry.charge_per_unit) else None
-        medicare = payer is not None and payer.payer_type is PayerType.MEDICARE
-        w = _Work(line, payer.payer_key if payer else "", medicare, n, charge, "")
+        dos = line.dos
+        if charge is None and n is not None and units_ok and dos is not None:
+            charge = charge_master_charge(charge_master, line.code, dos, n)
+        if payer is None:
+            append(_Work(line, "", False, n, charge, "not priced: no payer for the patient"))
+            continue
+        medicare = payer.payer_type is PayerType.MEDICARE
+        w = _Work(line, payer.payer_key, medicare, n, charge, "")
         append(w)
-        if payer is None or line.dos is None or not line.code:
-            w.basis = "not priced: " + ("no payer for the patient" if payer is None else
-                                        "no date of service" if line.dos is None else "no code")
+        if dos is None or not line.code:
+            w.basis = "not priced: " + ("no date of service" if dos is None else "no code")
             continue
         if n is None:
             w.basis = "not priced: no units (enter Units or Minutes)"
@@ -266,38 +272,41 @@ def _price_book(book: PracticeBook, computed: dict[int, int], flagged_rows) -> P
             w.payment, w.patient = ZERO, charge
             w.basis = "self-pay: the practice's charge"
             continue
-        key = (payer.payer_key, line.code, line.mod1, line.mod2, line.mod3, line.mod4, line.dos, line.pos)
+        key = (payer.payer_key, line.code, line.mod1, line.mod2, line.mod3, line.mod4, dos, line.pos)
         r = rates.get(key)
         if r is None:
-            r = rates[key] = rate(payer, line, line.dos)
+            r = rates[key] = rate(payer, line, dos)
         w.basis = r.basis
         if r.problem is not None:
             findings.append(_price_finding(r.problem[0], Severity.WARNING, line, "Code", r.problem[1], r.problem[2]))
             continue
         w.full, w.reduced, w.pe_rank = r.full, r.reduced, r.pe_rank
-        w.full_units = n
-        if r.mppr and n > 0:
-            w.mppr_group = (w.payer_key, pid, line.dos)
-
-    _apply_mppr(works)
-    assistant_paid: dict[date, Decimal | None] = {}
-    for w in works:
-        if w.full is None or w.units is None:
+        if r.mppr and n > 0:  # the units paid in full are known once the visit is complete
+            w.rate_key = key
+            mppr_works.append(w)
+            visit = (w.payer_key, pid, dos)
+            top = top_of.get(visit)
+            if top is None or (w.pe_rank, r.full, -line.row) > (top.pe_rank, top.full, -top.line.row):
+                top_of[visit] = w  # (strictly greater: of equals, the first stays, as max() would keep it)
             continue
-        line = w.line
-        reduced_units = w.units - w.full_units
-        w.fee = cents(w.full * w.units)
-        if reduced_units and w.reduced is not None:
-            w.mppr = cents((w.full - w.reduced) * reduced_units)
-        # (dos is never None here: only lines with a DOS get a full amount in the first loop)
-        if w.medicare and ("CO" in (line.mod1, line.mod2, line.mod3, line.mod4) or
-                           "CQ" in (line.mod1, line.mod2, line.mod3, line.mod4)) and (dos := line.dos) is not None:
-            if dos not in assistant_paid:
-                assistant_paid[dos] = medicare_rate("assistant_paid", dos)
-            paid = assistant_paid[dos]
-            if paid is not None:
-                w.assistant = cents((w.fee - w.mppr) * (1 - paid))
-        w.allowed = w.fee - w.mppr - w.assistant
+        # The amounts depend on the rate and the units only: worked out once per (rate, units). (This
+        # cache and _medicare_payments' together: price_book 0.77 s → 0.69 s CPU on 100,920 lines.)
+        done = amounts.get((key, n))
+        if done is None:
+            done = amounts[(key, n)] = _amounts(r, n, n, medicare, line)
+        w.full_units = n
+        w.fee, w.mppr, w.assistant, w.allowed = done
+        if not medicare:
+            w.payment = w.allowed
+
+    for top in top_of.values():
+        top.full_units = 1  # (the others of the visit: 0, the default)
+    for w in mppr_works:
+        done = amounts.get((w.rate_key, w.units, w.full_units))
+        if done is None:
+            done = amounts[(w.rate_key, w.units, w.full_units)] = _amounts(rates[w.rate_key], w.units or 0,
+                                                                           w.full_units, w.medicare, w.line)
+        w.fee, w.mppr, w.assistant, w.allowed = done
         if not w.medicare:
             w.payment = w.allowed
     medicare_works = sorted((w for w in works if w.medicare and w.allowed is not None),
@@ -313,21 +322,35 @@ def _price_book(book: PracticeBook, computed: dict[int, int], flagged_rows) -> P
     return PricingResult(priced, _totals(priced), tuple(findings))
 
 
-def _apply_mppr(works: list[_Work]) -> None:
-    groups: dict[tuple, list[_Work]] = defaultdict(list)
-    for w in works:
-        if w.mppr_group is not None:
-            groups[w.mppr_group].append(w)
-    for members in groups.values():
-        top = max(members, key=lambda w: (w.pe_rank, w.full, -w.line.row))
-        for w in members:
-            w.full_units = 1 if w is top else 0
+def _amounts(r: _Rate, units: int, full_units: int, medicare: bool, line: ChargeLine
+             ) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+    """Fee, MPPR reduction, assistant (CO/CQ) reduction and allowed amount of ``units`` at rate ``r``,
+    ``full_units`` of them paid in full (the rest at MPPR's reduced amount); the line gives the
+    modifiers and the DOS of the assistant reduction (Medicare only)."""
+    full = r.full
+    if full is None:  # never: only rates without a problem come here
+        raise ValueError("no rate")
+    fee = cents(full * units)
+    mppr = assistant = ZERO
+    reduced_units = units - full_units
+    if reduced_units and r.reduced is not None:
+        mppr = cents((full - r.reduced) * reduced_units)
+    # (dos is never None here: only lines with a DOS are priced)
+    if medicare and ("CO" in (line.mod1, line.mod2, line.mod3, line.mod4) or
+                     "CQ" in (line.mod1, line.mod2, line.mod3, line.mod4)) and (dos := line.dos) is not None:
+        paid = medicare_rate("assistant_paid", dos)
+        if paid is not None:
+            assistant = cents((fee - mppr) * (1 - paid))
+    return fee, mppr, assistant, fee - mppr - assistant
 
 
 def _medicare_payments(medicare: list[_Work], book: PracticeBook) -> None:
     """Deductible, 80% payment and sequestration, over Medicare lines sorted by patient, DOS, row."""
     remaining: dict[tuple[str, int], Decimal] = {}
     rates: dict[date, tuple[Decimal, Decimal, str]] = {}
+    # (allowed, deductible, DOS) -> (patient's share, sequestration, payment): a handful of amounts
+    # repeat over a whole book (see _price_book's amounts for the measured gain).
+    split: dict[tuple, tuple[Decimal, Decimal, Decimal]] = {}
     for w in medicare:
         dos, allowed = w.line.dos, w.allowed
         if dos is None or allowed is None:  # never: only priced lines (a DOS and an allowed amount) come here
@@ -346,10 +369,14 @@ def _medicare_payments(medicare: list[_Work], book: PracticeBook) -> None:
             seq = sequestration_rate(dos)
             r = rates[dos] = (1 - coinsurance, seq,
                               f"; Medicare pays {1 - coinsurance:.0%} after the deductible, less {seq:.0%} sequestration")
-        before_seq = cents((allowed - w.deductible) * r[0])
-        w.patient = allowed - before_seq
-        w.sequestration = cents(before_seq * r[1]) if r[1] else ZERO
-        w.payment = before_seq - w.sequestration
+        # (not for a zero amount: 0.00 and -0.00 are equal keys but give differently signed zeros)
+        shares = split.get((allowed, w.deductible, dos)) if allowed else None
+        if shares is None:
+            before_seq = cents((allowed - w.deductible) * r[0])
+            sequestration = cents(before_seq * r[1]) if r[1] else ZERO
+            shares = split[(allowed, w.deductible, dos)] = (allowed - before_seq, sequestration,
+                                                            before_seq - sequestration)
+        w.patient, w.sequestration, w.payment = shares
         w.basis += r[2]
 
 

@@ -221,6 +221,8 @@ class Ledger:
     def history(self, practice: str, *, line_keys: Iterable[str], service_keys: Iterable[str],
                 sending_keys: Iterable[str]) -> BillingHistory:
         """What was billed (in files pending or written) under any of these identities."""
+        if self._conn is None:  # a read-only ledger that does not exist yet: nothing billed
+            return BillingHistory({}, {}, {})
         cols = ("b.line_id, c.claim_id, b.frequency, c.original_claim_number, b.billed_at, b.code, b.modifiers, "
                 "b.units, b.line_identity, b.service_identity, b.sending_identity")
         by_line: dict[str, list[BilledService]] = defaultdict(list)

@@ -51,7 +51,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 
-from otbill_xl.domain import npi
+from otbill_xl.domain import models, npi
 from otbill_xl.domain.codes import catalogue
 from otbill_xl.workbook.contract import (
     CHARGE_MASTER,
@@ -223,7 +223,7 @@ def medicare_allowed(lines: list[dict[str, object]]) -> list[Decimal | None]:
 
 def first_free_modifier(line: dict[str, object]) -> str:
     """The first empty modifier column of a line (where KX goes)."""
-    return next(m for m in _MOD_COLUMNS if not line.get(m))
+    return models.first_free_modifier([line.get(m) for m in _MOD_COLUMNS])
 
 
 @dataclass(frozen=True)

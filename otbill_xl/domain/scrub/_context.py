@@ -30,6 +30,8 @@ from typing import Any, NamedTuple
 from otbill_xl.domain.codes import CodeInfo, CodeKind, CodeStatus
 from otbill_xl.domain.findings import Finding, Location, Severity
 from otbill_xl.domain.models import (
+    MOD_COLUMNS,
+    MODIFIER_SEPARATORS,
     ChargeLine,
     Discipline,
     Patient,
@@ -37,6 +39,7 @@ from otbill_xl.domain.models import (
     PayerType,
     Provider,
     UnitRule,
+    first_free_modifier,
 )
 
 CHARGES = "Charges"
@@ -44,7 +47,6 @@ PATIENTS = "Patients"
 PRACTICE = "Practice"
 PAYERS = "Payers"
 
-MOD_COLUMNS = ("Mod1", "Mod2", "Mod3", "Mod4")
 DX_COLUMNS = ("Dx1", "Dx2", "Dx3", "Dx4")
 
 #: Plan-of-care discipline modifiers (facts §4).
@@ -192,7 +194,7 @@ def parse_modifier_cells(cells: tuple[str, str, str, str]) -> tuple[tuple[str, s
         text = str(cell).strip().upper()
         if not text:
             continue
-        for sep in ",;/|":
+        for sep in MODIFIER_SEPARATORS:
             text = text.replace(sep, " ")
         for token in text.split():
             out.append((token, column))
@@ -251,8 +253,7 @@ def complete_line_facts(f: LineFacts) -> LineFacts:
     f.expected = prov_disc or code_disc
     f.disc = (f.disc_mods[0][0] if f.disc_mods else None) or f.expected
     f.has_ncci_mod = bool(f.mod_set & NCCI_MODIFIERS)
-    used = {c for _, c in f.mods}
-    f.free_column = next((c for c in MOD_COLUMNS if c not in used), "Mod1")
+    f.free_column = first_free_modifier(f.cells)
     return f
 
 

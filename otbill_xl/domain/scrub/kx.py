@@ -10,7 +10,7 @@ The MAC's own total is authoritative — this is an estimate. Not applied to non
 from __future__ import annotations
 
 from otbill_xl.domain.findings import Finding, Severity
-from otbill_xl.domain.models import PayerType
+from otbill_xl.domain.models import PayerType, first_free_modifier
 from otbill_xl.domain.scrub._context import CHARGES, finding, register, runs_in
 
 register("kx.missing", Severity.ERROR, "modifiers",
@@ -49,8 +49,7 @@ def kx_findings(book, computed_units: dict[int, int], priced=None) -> list[Findi
     for p in priced_lines:
         if p.kx_missing:
             line = by_row[p.row]
-            column = next((f"Mod{i}" for i, m in enumerate((line.mod1, line.mod2, line.mod3, line.mod4), 1) if not m),
-                          "Mod4")
+            column = first_free_modifier((line.mod1, line.mod2, line.mod3, line.mod4), when_full="Mod4")
             out.append(finding("kx.missing", CHARGES, p.row, column,
                                f"Medicare therapy for this patient reaches ${p.kx_running_total:,.2f} this year with this "
                                "line, past the KX threshold; without KX it is denied (PR-119).",
