@@ -106,7 +106,7 @@ def reference_pricing(book: PracticeBook, computed: dict[int, int], flagged_rows
             if isinstance(up, str):
                 return _Rate(None, None, ZERO, "not priced: " + up, False, (
                     "price.no-medicare-rate", f"Cannot price {line.code} for Medicare: {up}.",
-                    "Fill the MedicareRVU / MedicareGPCI sheets (otbill feeschedule import-cms) and the Practice "
+                    "Fill the MedicareRVU / MedicareGPCI sheets (otbill fee-schedule import-cms) and the Practice "
                     "MedicareLocality."))
             rvu = pfs.rvu(line.code, dos.year)
             always = (rvu.always_therapy or always) if rvu else always
