@@ -336,14 +336,14 @@ def print_claims_summary(outcome) -> None:
         shown = Path(f.path).name if f and f.path else ("(not written)" if not f else "(dry run)")
         table.add_row(escape(payer), str(t["claims"]), str(t["lines"]), f"{t['charges']:,.2f}", escape(shown))
     out.print(table)
-    held = outcome.assembly.excluded
+    held = outcome.assembly.held_back
     if outcome.dry_run:
         out.print(f"{len(outcome.assembly.claims)} claims, {outcome.lines_planned} lines would be billed; "
                   f"{len(held)} lines held back.")
     else:
         out.print(f"{len(outcome.billed_claims)} claims, {outcome.lines_billed} lines billed; {len(held)} lines held back.")
     for e in held[:25]:
-        out.print(f"  held {e.line_id or 'row ' + str(e.row)}: {e.reasons[0]}", highlight=False, markup=False)
+        out.print(f"  held back {e.line_id or 'row ' + str(e.row)}: {e.reasons[0]}", highlight=False, markup=False)
     if len(held) > 25:
         out.print(f"  ... and {len(held) - 25} more (see the Held Back sheet).")
     for f in outcome.files:

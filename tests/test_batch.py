@@ -42,7 +42,7 @@ def test_batch_outcomes_reports_and_resume(tmp_path):
     outcome = {Path(r.path).name: r for r in first.results}
     assert set(outcome) == {"sample.xlsx", "small.xlsx", "broken.xlsx"}
     assert outcome["broken.xlsx"].outcome == "unusable" and "CSV" in outcome["broken.xlsx"].message
-    assert outcome["sample.xlsx"].outcome == "held-lines" and outcome["sample.xlsx"].claims > 100
+    assert outcome["sample.xlsx"].outcome == "held-back" and outcome["sample.xlsx"].claims > 100
     assert outcome["small.xlsx"].outcome == "converted" and outcome["small.xlsx"].lines_billed == 1
     for r in (outcome["sample.xlsx"], outcome["small.xlsx"]):
         for f in r.files:
@@ -51,7 +51,7 @@ def test_batch_outcomes_reports_and_resume(tmp_path):
         assert openpyxl.load_workbook(r.annotated, read_only=True)
     assert Path(first.report_json).name == "batch-report-20261127-100000.json"
     report = json.loads(Path(first.report_json).read_text())
-    assert report["counts"] == {"held-lines": 1, "converted": 1, "unusable": 1}
+    assert report["counts"] == {"held-back": 1, "converted": 1, "unusable": 1}
     ws = openpyxl.load_workbook(first.report_xlsx)["Batch"]
     assert ws.max_row == 4 and ws["A1"].value == "path"
 
@@ -99,7 +99,7 @@ def test_interrupted_batch_leaves_no_partial_files_and_resumes(tmp_path):
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     outcomes = [r["outcome"] for r in report["inputs"]]
-    assert len(outcomes) == 10 and set(outcomes) <= {"skipped", "held-lines", "converted"}
+    assert len(outcomes) == 10 and set(outcomes) <= {"skipped", "held-back", "converted"}
     # The ten inputs are the same practice's same lines: however the interruption fell, each line is
     # billed exactly once across both runs (the ledger never bills twice).
     billed = [line_id for f in out.glob("*.837") for c in read_837p(f.read_text()).claims for line_id in

@@ -93,13 +93,13 @@ def test_sample_files_pass_pyx12_and_round_trip(sample_run):
 
 def test_planted_errors_are_held_back_and_the_rest_billed(sample_run):
     _, _, outcome, _ = sample_run
-    held = {e.line_id for e in outcome.assembly.excluded}
+    held = {e.line_id for e in outcome.assembly.held_back}
     planted = {p.line_id for p in PLANTED_ERRORS}
     assert planted <= held
-    assert all(e.reasons for e in outcome.assembly.excluded)  # every held line says why
+    assert all(e.reasons for e in outcome.assembly.held_back)  # every held line says why
     billed = {s.line_id for c in outcome.assembly.claims for s in c.lines}
     assert not billed & held
-    assert outcome.lines_billed + len(outcome.assembly.excluded) == 1740
+    assert outcome.lines_billed + len(outcome.assembly.held_back) == 1740
 
 
 def test_annotated_copy_has_claim_ids_status_and_reports(sample_run):
@@ -112,10 +112,10 @@ def test_annotated_copy_has_claim_ids_status_and_reports(sample_run):
     row = first.lines[0].row
     assert ws.cell(row=row, column=claim_col).value == first.claim_id
     assert ws.cell(row=row, column=status_col).value == f"billed {AS_OF.isoformat()}"
-    held = outcome.assembly.excluded[0]
-    assert ws.cell(row=held.row, column=status_col).value.startswith("held: ")
+    held = outcome.assembly.held_back[0]
+    assert ws.cell(row=held.row, column=status_col).value.startswith("held back: ")
     assert wb[CLAIMS_SHEET].max_row == len(outcome.assembly.claims) + 1
-    assert wb[HELD_SHEET].max_row == len(outcome.assembly.excluded) + 1
+    assert wb[HELD_SHEET].max_row == len(outcome.assembly.held_back) + 1
 
 
 def test_second_run_bills_nothing_then_rebill_and_corrected(sample_run, tmp_path):
@@ -123,7 +123,7 @@ def test_second_run_bills_nothing_then_rebill_and_corrected(sample_run, tmp_path
     out, ledger = tmp_path / "out", d / "ledger.sqlite"
     again, _ = run(src, out, ledger)
     assert again.assembly.claims == () and again.files == ()
-    assert all(any(r.startswith("already billed") for r in e.reasons) for e in again.assembly.excluded
+    assert all(any(r.startswith("already billed") for r in e.reasons) for e in again.assembly.held_back
                if e.line_id not in {p.line_id for p in PLANTED_ERRORS})
     target = first.assembly.claims[0].lines[0].line_id
     rebilled, _ = run(src, out, ledger, rebill=frozenset({target}))
@@ -221,7 +221,7 @@ def test_special_claims_pass_pyx12(tmp_path):
     sheets = contract_sheets(Providers=providers, Patients=patients, Payers=PAYER_ROWS, Charges=rows)
     src = make_workbook(tmp_path / "special.xlsx", sheets)
     outcome, _ = run(src, tmp_path / "o", tmp_path / "l.sqlite", as_of=date(2026, 9, 1), group="period")
-    held = {e.line_id: e.reasons for e in outcome.assembly.excluded}
+    held = {e.line_id: e.reasons for e in outcome.assembly.held_back}
     assert not held, held
     medicare = [c for c in outcome.assembly.claims if c.payer.payer_key == "MCR"]
     assert all(len(c.lines) <= 50 and len(c.diagnoses) <= 12 for c in medicare)
@@ -245,7 +245,7 @@ def test_claims_cli_json(tmp_path):
     assert result.exit_code == 0, result.stdout
     data = json.loads(result.stdout)
     # Two visits → two claims: 3 × $65.00 + 2 × $65.00 = $325.00.
-    assert data["claims"] == 2 and data["lines_billed"] == 2 and data["lines_excluded"] == []
+    assert data["claims"] == 2 and data["lines_billed"] == 2 and data["lines_held_back"] == []
     assert data["totals_by_payer"]["MCR"]["charges"] == f"{Decimal('65.00') * 5:.2f}"
     assert Path(data["files"][0]["path"]).name.endswith("-MCR-000000001.837")
 

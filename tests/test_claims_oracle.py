@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from otbill_xl.domain.book import PracticeBook
 from otbill_xl.domain.claims import (
     Claim,
-    Excluded,
+    HeldBack,
     Referring,
     ServiceLine,
     _blocking_findings,
@@ -60,7 +60,7 @@ def reference_assembly(book: PracticeBook, findings, computed_units, prior, grou
     patients = {p.patient_id: p for p in book.patients}
     payers = {p.payer_key: p for p in book.payers}
     providers = {p.npi: p for p in book.providers}
-    excluded, billable = [], []
+    held_back, billable = [], []
     for line in book.charges:
         patient = patients.get(line.patient_id)
         payer = payers.get(patient.payer_key) if patient else None
@@ -94,7 +94,7 @@ def reference_assembly(book: PracticeBook, findings, computed_units, prior, grou
         if line.row in prior:
             reasons.append(prior[line.row])
         if reasons:
-            excluded.append(Excluded(line.row, line.line_id, tuple(dict.fromkeys(reasons))))
+            held_back.append(HeldBack(line.row, line.line_id, tuple(dict.fromkeys(reasons))))
             continue
         dx = tuple(dict.fromkeys(d.replace(".", "").strip().upper()
                                  for d in (line.dx1, line.dx2, line.dx3, line.dx4) if d))
@@ -144,7 +144,7 @@ def reference_assembly(book: PracticeBook, findings, computed_units, prior, grou
                                 frequency, original, auth, referring, "P"))
     # payer, first date of service, patient, ClaimID, then creation order (a stable sort)
     claims.sort(key=lambda c: (c.payer.payer_key, c.lines[0].dos, c.patient.patient_id, c.claim_id))
-    return tuple(claims), tuple(excluded)
+    return tuple(claims), tuple(held_back)
 
 
 # -- generated books ------------------------------------------------------------------------------
@@ -219,8 +219,8 @@ def books(draw):
 def test_fast_assembly_equals_the_reference_and_writes_the_same_bytes(case):
     book, findings, computed, prior, group, strict = case
     fast = assemble_claims(book, findings, computed_units=computed, prior=prior, group=group, strict=strict)
-    claims, excluded = reference_assembly(book, findings, computed, prior, group, strict)
-    assert fast.excluded == excluded
+    claims, held_back = reference_assembly(book, findings, computed, prior, group, strict)
+    assert fast.held_back == held_back
     assert fast.claims == claims
     if claims:  # steer the search toward the limits: 50 lines, 12 diagnoses per claim
         target(max(len(c.lines) for c in claims), label="lines per claim")

@@ -440,7 +440,7 @@ def run_case(src: Path, work: Path) -> CaseResult:
         billed = attempt("claims", claims)
         if billed is not None:
             texts += [f"{f.message} {f.fix}" for f in billed.findings] + list(billed.problems)
-            texts += [r for e in billed.assembly.excluded for r in e.reasons]
+            texts += [r for e in billed.assembly.held_back for r in e.reasons]
             texts += [w for f in billed.files for w in f.warnings]
         attempt("save", lambda: port.save(str(work / "annotated.xlsx")))
     quoted = [t for t in texts if PHI_CANARY in t.lower()]

@@ -33,7 +33,7 @@ def test_held_back_reasons(tmp_path):
         outcome = create_claims(FileWorkbook(src), out_dir=tmp_path / "o", ledger=lg, as_of=DAY,
                                 created=datetime(2026, 8, 20, 9, 0))
     assert [s.line_id for c in outcome.billed_claims for s in c.lines] == ["L1"]
-    held = {e.line_id: " | ".join(e.reasons) for e in outcome.assembly.excluded}
+    held = {e.line_id: " | ".join(e.reasons) for e in outcome.assembly.held_back}
     assert set(held) == {"L2", "L3", "L4", "L5"}
     assert "Frequency 'SOMETIMES' is not 1 (original), 7 (corrected) or 8 (void)" in held["L2"]
     assert "a void claim needs the payer's OriginalClaimNumber (REF*F8)" in held["L3"]
@@ -57,5 +57,27 @@ def test_self_pay_is_priced_at_the_charge_and_never_billed(tmp_path):
     with Ledger(tmp_path / "l.sqlite") as lg:
         outcome = create_claims(FileWorkbook(src), out_dir=tmp_path / "o", ledger=lg, as_of=DAY,
                                 created=datetime(2026, 8, 20, 9, 0))
-    assert outcome.files == () and outcome.assembly.excluded[0].reasons[0].startswith("self-pay")
+    assert outcome.files == () and outcome.assembly.held_back[0].reasons[0].startswith("self-pay")
     assert outcome.held_for_errors == ()  # held back, but nothing for the biller to fix
+
+
+def test_one_word_for_held_back_lines(tmp_path):
+    """Held-back lines are called that everywhere: the outcome (``assembly.held_back``), the dry run's
+    JSON (``lines_held_back``), the annotated copy's Status cell and its Held Back sheet."""
+    import openpyxl
+
+    src = make_workbook(tmp_path / "p.xlsx", contract_sheets(Charges=[HEADER, row("L1"), row("L2", freq="x")]))
+    with Ledger(tmp_path / "dry.sqlite") as lg:
+        plan = create_claims(FileWorkbook(src), out_dir=tmp_path / "dry", ledger=lg, as_of=DAY, dry_run=True,
+                             created=datetime(2026, 8, 20, 9, 0))
+    assert [e["line_id"] for e in plan.to_dict()["lines_held_back"]] == ["L2"]
+    port = FileWorkbook(src)
+    with Ledger(tmp_path / "l.sqlite") as lg:
+        create_claims(port, out_dir=tmp_path / "o", ledger=lg, as_of=DAY, created=datetime(2026, 8, 20, 9, 0))
+    port.save(str(tmp_path / "annotated.xlsx"))
+    wb = openpyxl.load_workbook(tmp_path / "annotated.xlsx")
+    charges = wb["Charges"]
+    status = [c.value for c in charges[1]].index("Status") + 1
+    assert charges.cell(row=3, column=status).value.startswith("held back: ")
+    held_sheet = list(wb["Held Back"].values)
+    assert len(held_sheet) == 2 and "L2" in held_sheet[1]

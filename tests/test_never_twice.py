@@ -95,7 +95,7 @@ def test_default_ledger_is_the_submitters_whatever_the_output_folder(tmp_path):
     second = claims_cli(str(src), "--out", str(tmp_path / "nov"))
     again = json.loads(second.stdout)
     assert again["lines_billed"] == 0 and again["files"] == []  # nothing billed twice in another folder
-    assert all(r["reasons"][0].startswith("already billed") for r in again["lines_excluded"])
+    assert all(r["reasons"][0].startswith("already billed") for r in again["lines_held_back"])
     # A new service later gets the next interchange number, not 1 again.
     src2 = book(tmp_path / "p2.xlsx", [line("L9", dos="8/10/2026")])
     third = json.loads(claims_cli(str(src2), "--out", str(tmp_path / "dec")).stdout)
@@ -322,7 +322,7 @@ def test_renumbered_lines_are_held_as_probable_duplicates(tmp_path):
     assert first.lines_billed == 2
     renumbered = _bill(book(tmp_path / "b.xlsx", [line("X10"), line("X11", dos="8/4/2026")]), tmp_path)
     assert renumbered.lines_billed == 0 and renumbered.files == ()
-    by_line = {e.line_id: e.reasons[0] for e in renumbered.assembly.excluded}
+    by_line = {e.line_id: e.reasons[0] for e in renumbered.assembly.held_back}
     claim_of = {s.line_id: c.claim_id for c in first.assembly.claims for s in c.lines}
     assert by_line["X10"].startswith("probable duplicate") and claim_of["L1"] in by_line["X10"]
     assert "LineID L1" in by_line["X10"] and "--rebill X10" in by_line["X10"]
@@ -337,7 +337,7 @@ def test_a_changed_line_needs_a_corrected_claim(tmp_path):
     (claim_id,) = [c.claim_id for c in first.assembly.claims]
     changed = _bill(book(tmp_path / "a.xlsx", [line("L1", code="97112")]), tmp_path)
     assert changed.lines_billed == 0
-    (held,) = changed.assembly.excluded
+    (held,) = changed.assembly.held_back
     reason = held.reasons[0]
     assert reason.startswith(f"changed since it was billed in claim {claim_id}")
     assert "billed as 97110-GO ×3, now 97112-GO ×3" in reason and "Frequency to 7" in reason
@@ -350,7 +350,7 @@ def test_corrected_and_void_claims_are_sent_once_per_change(tmp_path):
     sent = _bill(corrected, tmp_path)
     assert [(c.frequency, c.original_claim_number) for c in sent.billed_claims] == [("7", "ICN-1")]
     rerun = _bill(corrected, tmp_path)
-    assert rerun.lines_billed == 0 and rerun.assembly.excluded[0].reasons[0].startswith(
+    assert rerun.lines_billed == 0 and rerun.assembly.held_back[0].reasons[0].startswith(
         "this corrected claim line was already sent")
     changed_again = _bill(book(tmp_path / "a.xlsx", [line("L1", units=1, minutes=15, freq="7", original="ICN-1")]),
                           tmp_path)
@@ -376,7 +376,7 @@ def test_duplicate_patient_ids_are_errors_on_both_rows_and_hold_their_lines(tmp_
     assert dup == ["A2", "A4"]  # the PatientID cells of both rows
     outcome = _bill(src, tmp_path)
     assert [s.line_id for c in outcome.billed_claims for s in c.lines] == ["L3"]
-    (held,) = outcome.assembly.excluded
+    (held,) = outcome.assembly.held_back
     assert held.line_id == "L1" and "ref.patient-duplicate" in held.reasons[0]
 
 
@@ -396,7 +396,7 @@ def test_an_unsendable_patient_record_holds_only_that_patients_lines(tmp_path):
     assert all("1EG4~TE5MK7" not in f.message for f in checked.findings)  # no member ID echoed
     outcome = _bill(src, tmp_path)
     assert [s.line_id for c in outcome.billed_claims for s in c.lines] == ["L1"]  # same payer, still billed
-    assert sorted(e.line_id for e in outcome.assembly.excluded) == ["L5", "L6"]
+    assert sorted(e.line_id for e in outcome.assembly.held_back) == ["L5", "L6"]
 
 
 def test_a_writer_refusal_holds_that_claim_not_the_payers_file(tmp_path):
@@ -408,7 +408,7 @@ def test_a_writer_refusal_holds_that_claim_not_the_payers_file(tmp_path):
     src = book(tmp_path / "p.xlsx", [line("L1"), line("L8", patient="P005")], Patients=patients)
     outcome = _bill(src, tmp_path)
     assert [s.line_id for c in outcome.billed_claims for s in c.lines] == ["L1"]
-    (held,) = outcome.assembly.excluded
+    (held,) = outcome.assembly.held_back
     assert held.line_id == "L8" and held.reasons[0].startswith("cannot be sent as X12")
     assert "Fox" not in held.reasons[0]
 
@@ -495,7 +495,7 @@ def test_schema_1_ledgers_are_migrated_and_still_hold_their_lines(tmp_path):
     with Ledger(path) as lg:
         outcome = create_claims(FileWorkbook(src), out_dir=tmp_path / "o", ledger=lg, as_of=DAY, created=CREATED)
     assert outcome.lines_billed == 0
-    assert outcome.assembly.excluded[0].reasons[0].startswith("already billed in claim OTOLD on 2026-08-05")
+    assert outcome.assembly.held_back[0].reasons[0].startswith("already billed in claim OTOLD on 2026-08-05")
 
 
 def test_service_keys_fast_path_agrees_with_the_identity_functions():

@@ -42,7 +42,7 @@ def test_batch_worker_reads_each_sheet_once(tmp_path, reads):
 
     result = _convert(str(src), file_sha256(src), str(tmp_path / "out"), None, date(2026, 11, 27),
                       datetime(2026, 11, 27, 10, 0), "visit", False)
-    assert result.outcome == "held-lines" and result.lines_billed > 1000  # it really checked, priced, billed
+    assert result.outcome == "held-back" and result.lines_billed > 1000  # it really checked, priced, billed
     per_sheet = {sheet: n for (name, sheet), n in reads.items() if name == "practice.xlsx"}
     assert {"Charges", "Patients", "Payers", "Practice"} <= set(per_sheet)
     assert set(per_sheet.values()) == {1}, per_sheet

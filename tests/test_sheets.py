@@ -23,7 +23,7 @@ from otbill_xl.actions.claims import CLAIMS, HELD_BACK, create_claims
 from otbill_xl.actions.pipeline import Pipeline
 from otbill_xl.actions.price import PRICING, PRICING_TOTALS, line_dict, price_charges, totals_dict
 from otbill_xl.actions.sheets import COUNT, DATE, MONEY, NUMBER, NUMBER_FORMATS, TEXT, Column, SheetSpec
-from otbill_xl.domain.claims import Excluded
+from otbill_xl.domain.claims import HeldBack
 from otbill_xl.domain.findings import Finding, Location, Severity
 from otbill_xl.domain.pricing import LinePrice, PayerTotals
 from otbill_xl.ledger import Ledger
@@ -56,9 +56,9 @@ SAMPLES: dict[str, object] = {
                "original_claim_number": "C0", "lines": 2, "total": "325.00", "created": "2026-11-27T09:30:00",
                "file": "/out/x-000000001.837", "state": "written", "interchange": 1, "run": "2026-11-27T09:30:00",
                "line_ids": "L1, L2"},
-    "Held Back": Excluded(5, "L5", ("no units", "no charge")),
+    "Held Back": HeldBack(5, "L5", ("no units", "no charge")),
     "Batch": InputResult(path="in/a.xlsx", sha256="ab" * 32, outcome="converted", message="ok", charge_lines=3,
-                         errors=1, warnings=2, claims=1, lines_billed=2, lines_held=1, already_billed=0,
+                         errors=1, warnings=2, claims=1, lines_billed=2, lines_held_back=1, already_billed=0,
                          expected_payment="36.03", files=["out/a.837", "out/b.837"], annotated="out/a.otbill.xlsx",
                          ledger="l.sqlite", attempts=1, seconds=0.5),
 }
@@ -202,7 +202,7 @@ def assert_book_as_declared(copy: Path, checked, priced, claimed) -> None:
     assert assert_sheet_as_declared(wb["Pricing"], PRICING) == len(priced.result.lines)
     assert assert_sheet_as_declared(wb["Pricing Totals"], PRICING_TOTALS) == len(priced.result.totals)
     assert assert_sheet_as_declared(wb["Claims"], CLAIMS) == len(claimed.ledger_claims) >= 1
-    assert assert_sheet_as_declared(wb["Held Back"], HELD_BACK) == len(claimed.assembly.excluded)
+    assert assert_sheet_as_declared(wb["Held Back"], HELD_BACK) == len(claimed.assembly.held_back)
     # The Item/Value block above the Check Summary table keeps General formats.
     assert wb["Check Summary"]["B3"].number_format == "General"
 
@@ -221,7 +221,7 @@ def priced_workbook(tmp_path: Path) -> Path:
 
 def test_inline_workbook_sheets_are_written_as_declared(tmp_path):
     copy, checked, priced, claimed = run_all(priced_workbook(tmp_path), tmp_path, date(2026, 8, 20))
-    assert claimed.assembly.claims and [e.line_id for e in claimed.assembly.excluded] == ["L4"]
+    assert claimed.assembly.claims and [e.line_id for e in claimed.assembly.held_back] == ["L4"]
     assert_book_as_declared(copy, checked, priced, claimed)
     ws = openpyxl.load_workbook(copy)["Pricing"]
     money = {ws.cell(1, i).value: ws.cell(2, i) for i in range(1, len(PRICING.columns) + 1)}
@@ -232,7 +232,7 @@ def test_sample_sheets_are_written_as_declared(tmp_path):
     src = tmp_path / "sample.xlsx"
     shutil.copy(SAMPLE, src)
     copy, checked, priced, claimed = run_all(src, tmp_path, date(2026, 11, 27))
-    assert len(claimed.assembly.excluded) and len(checked.findings)
+    assert len(claimed.assembly.held_back) and len(checked.findings)
     assert_book_as_declared(copy, checked, priced, claimed)
 
 

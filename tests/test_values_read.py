@@ -92,7 +92,7 @@ def test_error_cells_hold_their_lines_back(tmp_path):
     outcome = bill(path, tmp_path)
     billed = [line.line_id for claim in outcome.assembly.claims for line in claim.lines]
     assert billed == ["L4"]
-    held = {e.row: e.reasons for e in outcome.assembly.excluded}
+    held = {e.row: e.reasons for e in outcome.assembly.held_back}
     assert sorted(held) == [2, 3, 4]
     assert "Units holds the Excel error #N/A" in held[2][0]
     assert "Charge holds the Excel error #REF!" in held[3][0]
@@ -117,10 +117,10 @@ def test_located_findings_hold_back_lines_of_a_sheet_with_its_own_name(tmp_path)
     finding = Finding(rule="read.error-cell", severity=Severity.ERROR, message="Units holds the Excel error #N/A.",
                       location=Location(file="p.xlsx", sheet="Visits", row=2, column="Units", cell="K2"))
     held = assemble_claims(book, [finding], sheet_names={"Charges": "Visits"})
-    assert [e.row for e in held.excluded] == [2]
+    assert [e.row for e in held.held_back] == [2]
     assert [line.line_id for c in held.claims for line in c.lines] == ["L2"]
     not_mapped = assemble_claims(book, [finding])
-    assert not_mapped.excluded == ()  # without the mapping the sheet name means nothing
+    assert not_mapped.held_back == ()  # without the mapping the sheet name means nothing
 
 
 # -- values out of range -----------------------------------------------------------------------------
@@ -148,7 +148,7 @@ def test_out_of_range_value_is_a_finding_on_its_cell(tmp_path, overrides, cell, 
     priced = price_charges(FileWorkbook(path), as_of=AS_OF)
     assert next(p for p in priced.result.lines if p.row == 2).flagged
     outcome = bill(path, tmp_path)
-    assert 2 in {e.row for e in outcome.assembly.excluded}
+    assert 2 in {e.row for e in outcome.assembly.held_back}
     assert [line.line_id for c in outcome.assembly.claims for line in c.lines] == ["L2"]
 
 
@@ -308,7 +308,7 @@ def test_huge_duration_is_an_error_on_its_cell_and_the_rest_is_read(tmp_path):
     assert "Minutes holds a number far outside Excel's dates" in f.message and "format the cell as a number" in f.fix
     outcome = bill(path, tmp_path)
     assert [line.line_id for c in outcome.assembly.claims for line in c.lines] == ["L1", "L3"]
-    assert [e.row for e in outcome.assembly.excluded] == [4]
+    assert [e.row for e in outcome.assembly.held_back] == [4]
     result = run_cli("check", str(path), "--out", str(tmp_path / "c.xlsx"), "--as-of", "2026-11-27")
     assert result.returncode == 1 and "Traceback" not in result.stdout + result.stderr
     assert "Charges!J4" in result.stdout

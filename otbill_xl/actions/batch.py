@@ -69,7 +69,7 @@ class InputResult:
 
     path: str
     sha256: str = ""
-    # converted | held-lines | skipped | duplicate | unusable | failed | interrupted | not-started
+    # converted | held-back | skipped | duplicate | unusable | failed | interrupted | not-started
     outcome: str = "pending"
     message: str = ""
     charge_lines: int = 0
@@ -77,7 +77,7 @@ class InputResult:
     warnings: int = 0
     claims: int = 0
     lines_billed: int = 0
-    lines_held: int = 0
+    lines_held_back: int = 0
     already_billed: int = 0     # lines held back because the ledger has them billed (by any run)
     expected_payment: str = "0.00"
     files: list[str] = field(default_factory=list)
@@ -96,7 +96,7 @@ def _field(name: str) -> Callable[[InputResult], Any]:
 BATCH: SheetSpec[InputResult] = SheetSpec("Batch", (
     *(Column(name, None, TEXT, _field(name)) for name in ("path", "sha256", "outcome", "message")),
     *(Column(name, None, COUNT, _field(name))
-      for name in ("charge_lines", "errors", "warnings", "claims", "lines_billed", "lines_held", "already_billed")),
+      for name in ("charge_lines", "errors", "warnings", "claims", "lines_billed", "lines_held_back", "already_billed")),
     Column("expected_payment", None, TEXT, _field("expected_payment")),  # already text ("12.50") in the JSON report
     Column("files", None, TEXT, lambda r: ", ".join(r.files)),
     Column("annotated", None, TEXT, _field("annotated")),
@@ -256,9 +256,9 @@ def _convert(path: str, sha: str, out_dir: str, ledger_path: str | None, as_of: 
             ledger.mark_input(sha, path, "converted", created)
             port.save(str(annotated))
             _step("saved", path)
-        result.lines_held = len(claims.assembly.excluded)
+        result.lines_held_back = len(claims.assembly.held_back)
         result.annotated = str(annotated)
-        result.outcome = "held-lines" if result.lines_held else "converted"
+        result.outcome = "held-back" if result.lines_held_back else "converted"
         if claims.problems or notes or claims.notes:
             result.message = "; ".join([*claims.problems, *notes, *claims.notes])
     except BatchStopped:
@@ -365,15 +365,15 @@ def _from_ledger(r: InputResult, out_dir: Path, ledger_path: Path | None, create
 def _after_retry(r: InputResult, out_dir: Path, ledger_path: Path | None, created: datetime) -> None:
     """A retried input: lines billed by the attempt a dead worker cut short count as billed by it (the
     retry held them back as already billed)."""
-    if r.outcome not in ("converted", "held-lines"):
+    if r.outcome not in ("converted", "held-back"):
         return
     got = _billed(r, out_dir, ledger_path, created)
     earlier = (got["lines"] - r.lines_billed) if got else 0
     note = f"retried after a worker stopped (attempt {r.attempts})"
     if got and earlier > 0:
         r.claims, r.lines_billed, r.files = got["claims"], got["lines"], got["files"]
-        r.lines_held = max(0, r.lines_held - earlier)
-        r.outcome = "held-lines" if r.lines_held else "converted"
+        r.lines_held_back = max(0, r.lines_held_back - earlier)
+        r.outcome = "held-back" if r.lines_held_back else "converted"
         note += (f"; {earlier} lines billed by the stopped attempt are reported as already billed (billed once; "
                  "they are in lines_billed)")
     r.message = "; ".join(x for x in (note, r.message) if x)

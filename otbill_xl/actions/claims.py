@@ -26,7 +26,7 @@ from otbill_xl._locks import fsync_dir, in_use, try_lock
 from otbill_xl.actions.pipeline import Pipeline
 from otbill_xl.actions.sheets import COUNT, MONEY, TEXT, Column, SheetSpec
 from otbill_xl.domain._gc import gc_paused
-from otbill_xl.domain.claims import Assembly, Claim, Excluded, assemble_claims, normalize_frequency
+from otbill_xl.domain.claims import Assembly, Claim, HeldBack, assemble_claims, normalize_frequency
 from otbill_xl.domain.findings import Finding
 from otbill_xl.domain.identity import (
     EMPTY_HISTORY,
@@ -101,9 +101,9 @@ class ClaimsOutcome:
         return sum(len(c.lines) for c in self.assembly.claims)
 
     @property
-    def held_for_errors(self) -> tuple[Excluded, ...]:
+    def held_for_errors(self) -> tuple[HeldBack, ...]:
         """Held-back lines that need the biller (not: already billed, self-pay)."""
-        return tuple(e for e in self.assembly.excluded
+        return tuple(e for e in self.assembly.held_back
                      if not all(r.startswith(("already billed", "self-pay")) for r in e.reasons))
 
     def totals_by_payer(self) -> dict[str, dict[str, Any]]:
@@ -140,8 +140,8 @@ class ClaimsOutcome:
             "would_bill": [{"claim_id": c.claim_id, "payer": c.payer.payer_key, "frequency": c.frequency,
                             "line_ids": [s.line_id for s in c.lines], "total": f"{c.total_charge:.2f}"}
                            for c in self.assembly.claims] if self.dry_run else [],
-            "lines_excluded": [{"line_id": e.line_id, "row": e.row, "reasons": list(e.reasons)}
-                               for e in self.assembly.excluded],
+            "lines_held_back": [{"line_id": e.line_id, "row": e.row, "reasons": list(e.reasons)}
+                               for e in self.assembly.held_back],
             "totals_by_payer": {k: {"claims": v["claims"], "lines": v["lines"], "charges": f"{v['charges']:.2f}"}
                                 for k, v in sorted(self.totals_by_payer().items())},
             "notes": list(self.notes),
@@ -284,7 +284,7 @@ def _bill(port, book, report, scrubbed, findings, ledger: Ledger, notes: list[st
     practice = book.practice.model_copy(update={"usage_indicator": "T"}) if preview else book.practice
     files: list[ClaimFile] = []
     problems: list[str] = []
-    unwritable: list[Excluded] = []
+    unwritable: list[HeldBack] = []
     billed_ok: list[Claim] = []
     run_id: int | None = None
     if by_payer and not dry_run:
@@ -300,7 +300,7 @@ def _bill(port, book, report, scrubbed, findings, ledger: Ledger, notes: list[st
             # them back with its reason, and write the rest (with the numbers already taken).
             claims, bad = _writable(claims, practice, created)
             for claim, why in bad:
-                unwritable += [Excluded(s.row, s.line_id, (f"cannot be sent as X12: {why}",)) for s in claim.lines]
+                unwritable += [HeldBack(s.row, s.line_id, (f"cannot be sent as X12: {why}",)) for s in claim.lines]
             if not claims:
                 continue
             try:
@@ -341,7 +341,7 @@ def _bill(port, book, report, scrubbed, findings, ledger: Ledger, notes: list[st
     if unwritable:
         bad_rows = {e.row for e in unwritable}
         assembly = Assembly(tuple(c for c in assembly.claims if not any(s.row in bad_rows for s in c.lines)),
-                            tuple(sorted((*assembly.excluded, *unwritable), key=lambda e: e.row)))
+                            tuple(sorted((*assembly.held_back, *unwritable), key=lambda e: e.row)))
     ledger_claims: tuple[dict, ...] = ()
     if ledger is not None and not dry_run:
         ledger_claims = tuple(ledger.claims_for(pkey, [k.line_key for k in keys], [k.service_key for k in keys]))
@@ -469,17 +469,17 @@ def _annotate(port: WorkbookPort, report: ReadReport, outcome: ClaimsOutcome, as
             port.write_values(name, s.row, claim_col, [[claim.claim_id]])
             port.write_values(name, s.row, status_col, [[f"billed {as_of.isoformat()}"]])
             port.fill(name, s.row, status_col, FILL_COMPUTED)
-    for e in outcome.assembly.excluded:
+    for e in outcome.assembly.held_back:
         p = outcome.prior.get(e.row)
         if p is not None and p.kind == "billed":
             port.write_values(name, e.row, claim_col, [[p.claim_id]])
             port.write_values(name, e.row, status_col, [[f"billed {p.billed_at[:10]}"]])
             continue
-        port.write_values(name, e.row, status_col, [["held: " + _clean(e.reasons[0])[:200]]])
+        port.write_values(name, e.row, status_col, [["held back: " + _clean(e.reasons[0])[:200]]])
         port.fill(name, e.row, status_col, FILL_WARNING)
     CLAIMS.write(port, outcome.ledger_claims)
-    HELD_BACK.write(port, outcome.assembly.excluded)
-    for i, e in enumerate(outcome.assembly.excluded, start=2):
+    HELD_BACK.write(port, outcome.assembly.held_back)
+    for i, e in enumerate(outcome.assembly.held_back, start=2):
         cell = sheet.cell("LineID", e.row) or f"A{e.row}"
         port.hyperlink(HELD_SHEET, i, HELD_BACK.index("LineID"), f"#'{name}'!{cell}")
 
@@ -508,7 +508,7 @@ CLAIMS: SheetSpec[dict[str, Any]] = SheetSpec(CLAIMS_SHEET, (
     Column("State", 10, TEXT, lambda c: c["state"]),
 ))
 #: The Held Back sheet: every line not billed, with its reasons (LineID links to the charge line).
-HELD_BACK: SheetSpec[Excluded] = SheetSpec(HELD_SHEET, (
+HELD_BACK: SheetSpec[HeldBack] = SheetSpec(HELD_SHEET, (
     Column("LineID", 12, TEXT, lambda e: _clean(e.line_id)),
     Column("Row", 7, COUNT, lambda e: e.row),
     Column("Reasons", 140, TEXT, lambda e: _clean(" | ".join(e.reasons))),

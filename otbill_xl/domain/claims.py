@@ -116,7 +116,7 @@ _FREQUENCY = {"": "1", "1": "1", "original": "1", "new": "1", "7": "7", "correct
               "replace": "7", "8": "8", "void": "8", "cancel": "8"}
 
 
-class Excluded(NamedTuple):
+class HeldBack(NamedTuple):
     """A charge line held back from billing, and why (no patient data in the reasons)."""
 
     row: int
@@ -127,7 +127,7 @@ class Excluded(NamedTuple):
 @dataclass(frozen=True)
 class Assembly:
     claims: tuple[Claim, ...]
-    excluded: tuple[Excluded, ...]
+    held_back: tuple[HeldBack, ...]
 
     @property
     def claim_of_row(self) -> dict[int, str]:
@@ -248,7 +248,7 @@ def _assemble(book: PracticeBook, findings: Iterable[Finding], computed_units: d
 
     rates: dict[tuple, Decimal | None] = {}
     held = set(by_row).union(already)  # rows with a blocking finding or held by the ledger: one test per line
-    excluded: list[Excluded] = []
+    held_back: list[HeldBack] = []
     # groups: claim key -> [diagnosis codes, typed ClaimID, ServiceLine, ServiceLine, ...], the lines in
     # sheet order. A "regular" group is one whose lines all share the codes tuple and typed ClaimID
     # kept at the front, and arrive in (date, row) order: the common case, which becomes one claim
@@ -316,7 +316,7 @@ def _assemble(book: PracticeBook, findings: Iterable[Finding], computed_units: d
             # (a line without a DOS or with an unknown Frequency always has a reason: the two tests only
             # tell the type checker that both are known below)
             if reasons or dos is None or frequency is None:
-                excluded.append(Excluded(row, line_id, tuple(dict.fromkeys(reasons))))
+                held_back.append(HeldBack(row, line_id, tuple(dict.fromkeys(reasons))))
                 continue
         raw = (dx1, dx2, dx3, dx4, mod1, mod2, mod3, mod4)
         coded = codes_cache.get(raw)
@@ -428,7 +428,7 @@ def _assemble(book: PracticeBook, findings: Iterable[Finding], computed_units: d
             if len(bucket) > 1:
                 bucket.sort()
             claims += [entry[3] for entry in bucket]
-    return Assembly(tuple(claims), tuple(excluded))
+    return Assembly(tuple(claims), tuple(held_back))
 
 
 _IRREGULAR = object()  # marks a group list whose members are (ServiceLine, codes, typed ClaimID)

@@ -66,5 +66,5 @@ def create_claims_button(book: Any = None, out_dir: str | None = None) -> None: 
     outcome = create_claims_action(LiveWorkbook(book), folder, None, date.today(),
                                    datetime.now())
     book.app.alert(f"{len(outcome.assembly.claims)} claims ({outcome.lines_billed} lines) in {len(outcome.files)} "
-                   f"file(s) in {folder}; {len(outcome.assembly.excluded)} lines held back — see the Claims and "
+                   f"file(s) in {folder}; {len(outcome.assembly.held_back)} lines held back — see the Claims and "
                    "Held Back sheets.", title="otbill")
