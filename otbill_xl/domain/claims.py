@@ -265,7 +265,6 @@ def _assemble(book: PracticeBook, findings: Iterable[Finding], computed_units: d
     # of a group have the same diagnoses" is an ``is`` test.
     codes_cache: dict[tuple, tuple[tuple[str, ...], tuple[str, ...], tuple[int, ...]]] = {}
     dx_tuples: dict[tuple[str, ...], tuple[str, ...]] = {}
-    new = tuple.__new__  # NamedTuple(...) runs a Python-level __new__; tuple.__new__ builds the same object in C
     visit = group == "visit"
     for line in book.charges:
         (row, line_id, pid, dos, rendering_npi, code, mod1, mod2, mod3, mod4, _minutes, units, dx1, dx2, dx3, dx4,
@@ -315,7 +314,7 @@ def _assemble(book: PracticeBook, findings: Iterable[Finding], computed_units: d
                 reasons.append(already[row])
             # (a line without a DOS or with an unknown Frequency always has a reason: the two tests only
             # tell the type checker that both are known below)
-            if reasons or dos is None or frequency is None:
+            if reasons or dos is None or frequency is None or units is None or charge is None:
                 held_back.append(HeldBack(row, line_id, tuple(dict.fromkeys(reasons))))
                 continue
         raw = (dx1, dx2, dx3, dx4, mod1, mod2, mod3, mod4)
@@ -328,7 +327,7 @@ def _assemble(book: PracticeBook, findings: Iterable[Finding], computed_units: d
         # The ServiceLine is built here, pointing at its own diagnoses as 1..n: right whenever the
         # claim's diagnosis list is this line's list, as in every regular group; the general path
         # gives the lines of an irregular group their pointers again.
-        service = new(ServiceLine, (line_id, row, dos, code, mods, units, charge, pointers))
+        service = ServiceLine(line_id, row, dos, code, mods, units, charge, pointers)
         # The payer is not in the key: it follows from the patient (per_patient above).
         key = (pid, rendering_npi, pos or "11", frequency, original, dos if visit else (dos.year, dos.month))
         members = groups.get(key)
@@ -413,8 +412,8 @@ def _assemble(book: PracticeBook, findings: Iterable[Finding], computed_units: d
             claim_id = _claim_id(prefix, services, dos_text)
         seq += 1
         entry = (patient_id, claim_id, seq,
-                 new(Claim, (claim_id, payer, patient, member_id, rendering, pos, codes, services, frequency,
-                             original, auth, referring, "P")))
+                 Claim(claim_id, payer, patient, member_id, rendering, pos, codes, services, frequency,
+                       original, auth, referring, "P"))
         bucket = days.get(dos)
         if bucket is None:
             days[dos] = [entry]
@@ -499,7 +498,6 @@ def _claim(chunk: list, prefix: str, patient: Patient, payer: Payer, rendering: 
            referring: Referring | None, pos: str, frequency: str, original: str, auth: str,
            dos_text: dict[date, str]) -> Claim:
     """One claim of an irregular group: diagnoses in first-seen order, each line's pointers into them."""
-    new = tuple.__new__
     first_dx = chunk[0][1]
     if all(m[1] is first_dx for m in chunk):
         # every line carries the same diagnoses: the lines already point at 1..n
@@ -511,7 +509,7 @@ def _claim(chunk: list, prefix: str, patient: Patient, payer: Payer, rendering: 
             for k in m[1]:
                 if k not in position:
                     position[k] = len(position) + 1
-        services = tuple([new(ServiceLine, (*s[:7], tuple([position[k] for k in dx[:4]])))
+        services = tuple([ServiceLine._make((*s[:7], tuple([position[k] for k in dx[:4]])))
                           for s, dx, _typed in chunk])
     if len(chunk) == 1:
         typed = chunk[0][2]
@@ -522,5 +520,5 @@ def _claim(chunk: list, prefix: str, patient: Patient, payer: Payer, rendering: 
         claim_id = typed
     else:
         claim_id = _claim_id(prefix, services, dos_text)
-    return new(Claim, (claim_id, payer, patient, patient.member_id, rendering, pos, tuple(position), services,
-                       frequency, original, auth, referring, "P"))
+    return Claim(claim_id, payer, patient, patient.member_id, rendering, pos, tuple(position), services,
+                 frequency, original, auth, referring, "P")

@@ -313,12 +313,10 @@ def _price_book(book: PracticeBook, computed: dict[int, int], flagged_rows) -> P
                             key=lambda w: (w.line.patient_id, w.line.dos, w.line.row))
     _medicare_payments(medicare_works, book)
     _kx(medicare_works, book)
-
-    new = tuple.__new__
-    priced = tuple(new(LinePrice, (
+    priced = tuple(LinePrice(
         w.line.row, w.line.line_id, w.payer_key, w.line.code, w.units, w.charge, w.fee, w.mppr, w.assistant, w.allowed,
         w.deductible, w.payment, w.patient, w.sequestration, w.kx_total, w.kx_status, w.basis,
-        w.line.row in flagged_rows, w.kx_missing, w.kx_review)) for w in works)
+        w.line.row in flagged_rows, w.kx_missing, w.kx_review) for w in works)
     return PricingResult(priced, _totals(priced), tuple(findings))
 
 

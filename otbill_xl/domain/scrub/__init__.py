@@ -263,7 +263,6 @@ class _Scrubber:
         dx_facts = self.dx_facts
         emit = self.findings.append
         as_of = self.as_of
-        new_entry = tuple.__new__
         active, deleted, not_yet = CodeStatus.ACTIVE, CodeStatus.DELETED, CodeStatus.NOT_YET_EFFECTIVE
         unknown = CodeStatus.UNKNOWN
         cutoff = ASSISTANT_MODIFIERS_FROM
@@ -295,7 +294,7 @@ class _Scrubber:
             dx = dx_facts.get(dkey)
             if dx is None:
                 dx = self._dx_facts(dkey)
-            entry = new_entry(Entry, (line, lf, dx))
+            entry = Entry(line, lf, dx)
             gkey = (pid, dos)
             group = groups.get(gkey)
             if group is None:
