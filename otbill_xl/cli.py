@@ -27,6 +27,7 @@ from otbill_xl.cli_common import (
     out,
     output_target,
     print_findings,
+    progress,
     save_copy,
 )
 from otbill_xl.domain.findings import Severity, count_by_severity
@@ -139,8 +140,9 @@ def run_on_copy(workbook: Path, out_file: Path | None, suffix: str, columns: Pat
     inputs = [p for p in (workbook, columns) if p]
     target, replace = output_target(workbook, out_file, suffix, _book_suffix(workbook), inputs)
     try:
-        port = FileWorkbook(workbook)
-        outcome = action(port, overrides_from_toml(columns) if columns else None)
+        with progress(f"Reading and {_DOING.get(suffix, 'checking')} {workbook.name} ..."):
+            port = FileWorkbook(workbook)
+            outcome = action(port, overrides_from_toml(columns) if columns else None)
     except OtbillError as exc:
         raise fail(str(exc)) from None
     charges = outcome.report.sheet("Charges")
@@ -149,8 +151,12 @@ def run_on_copy(workbook: Path, out_file: Path | None, suffix: str, columns: Pat
                    "nothing to check or price; no copy was written. Fix: add a sheet named Charges (copy it from "
                    "workbook_templates/otbill-practice.xlsx), or rename the sheet holding your charge lines to "
                    "Charges.")
-    save_copy(port, target, replace=replace)
+    with progress(f"Writing the annotated copy {target.name} ..."):
+        save_copy(port, target, replace=replace)
     return outcome, target
+
+
+_DOING = {"checked": "checking", "priced": "pricing"}
 
 
 AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Check as of this date (YYYY-MM-DD); default today.")]
@@ -269,12 +275,13 @@ def claims(
     _check_group(group)
     _check_out_folder(out_dir)
     try:
-        port = FileWorkbook(workbook)
-        outcome = create_claims(port, out_dir=out_dir, ledger=LedgerChoice(ledger_path, out_dir), as_of=day,
-                                created=datetime.now(), group=group, strict=strict, dry_run=dry_run, preview=preview,
-                                rebill=frozenset(x.strip() for x in rebill.split(",") if x.strip()),
-                                overrides=overrides_from_toml(columns) if columns else None,
-                                workbook_sha256=file_sha256(workbook))
+        with progress(f"Reading, checking and billing {workbook.name} ..."):
+            port = FileWorkbook(workbook)
+            outcome = create_claims(port, out_dir=out_dir, ledger=LedgerChoice(ledger_path, out_dir), as_of=day,
+                                    created=datetime.now(), group=group, strict=strict, dry_run=dry_run, preview=preview,
+                                    rebill=frozenset(x.strip() for x in rebill.split(",") if x.strip()),
+                                    overrides=overrides_from_toml(columns) if columns else None,
+                                    workbook_sha256=file_sha256(workbook))
     except OtbillError as exc:
         raise fail(str(exc)) from None
     charges = outcome.report.sheet("Charges")
@@ -290,7 +297,8 @@ def claims(
 
         annotated = unused_name(out_dir / f"{workbook.stem}.claims-{outcome.run_stamp}{_book_suffix(workbook)}")
         try:
-            port.save(str(annotated), replace=False)
+            with progress(f"Writing the annotated copy {annotated.name} ..."):
+                port.save(str(annotated), replace=False)
         except Exception as exc:  # billing is done and recorded: say so, whatever failed here
             problems.append(f"the annotated copy could not be written ({_reason(exc)}); {outcome.lines_billed} lines "
                             f"were billed in {len([f for f in outcome.files if f.state == 'written'])} file(s) and "

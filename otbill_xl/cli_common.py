@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,17 @@ def print_findings(findings: Sequence[Finding], limit: int = 50) -> None:
 _STYLE = {"error": "red", "warning": "yellow", "info": "blue"}
 
 
+@contextmanager
+def progress(message: str) -> Iterator[None]:
+    """A spinner with ``message`` and the elapsed time on stderr while a long step runs (a 100,000-line
+    workbook takes seconds), when stderr is a terminal; nothing in pipes, logs or ``--json`` output."""
+    if not err.is_terminal:
+        yield
+        return
+    with err.status(escape(message), spinner="dots"):
+        yield
+
+
 def dumps(data: Any) -> str:
     return json.dumps(data, indent=2, default=str, ensure_ascii=False)
 
@@ -98,4 +110,4 @@ def save_copy(port: Any, target: Path, *, replace: bool) -> None:
 
 
 __all__ = ["EXIT_FINDINGS", "EXIT_OK", "EXIT_UNUSABLE", "default_output", "dumps", "err", "escape", "fail", "out",
-           "output_target", "print_findings", "save_copy"]
+           "output_target", "print_findings", "progress", "save_copy"]

@@ -66,3 +66,23 @@ def test_the_old_feeschedule_spelling_still_runs_but_is_not_listed():
     assert "fee-schedule" in listed and "feeschedule" not in listed.replace("fee-schedule", "")
     old = runner.invoke(app, ["feeschedule", "import", "--help"])
     assert old.exit_code == 0 and "--payer" in old.stdout
+
+
+def test_progress_shows_on_a_terminal_only(monkeypatch):
+    """Long steps show a spinner with what is happening on a terminal's stderr; pipes get nothing."""
+    import io
+
+    from rich.console import Console
+
+    from otbill_xl import cli_common
+
+    screen = io.StringIO()
+    monkeypatch.setattr(cli_common, "err", Console(file=screen, force_terminal=True, width=100))
+    with cli_common.progress("Reading and checking big.xlsx ..."):
+        pass
+    assert "Reading and checking big.xlsx" in screen.getvalue()
+    piped = io.StringIO()
+    monkeypatch.setattr(cli_common, "err", Console(file=piped, force_terminal=False))
+    with cli_common.progress("Reading and checking big.xlsx ..."):
+        pass
+    assert piped.getvalue() == ""
