@@ -1,9 +1,11 @@
-"""File adapter of the workbook port: python-calamine for reading, openpyxl for writing.
+"""File adapter of the workbook port: python-calamine for reading, a streamed copy for writing.
 
 python-calamine (Rust) reads a 100,000-row sheet about ten times faster than openpyxl's read-only
-mode (measured in ``benchmarks/``), so every value read goes through it. openpyxl is loaded only
-when something is written (fills, notes, new sheets, hyperlinks), and the result is always saved
-under a new name, atomically (temporary file, then rename): the input file is never modified.
+mode (measured in ``benchmarks/``), so every value read goes through it. Writes (values, fills,
+notes, hyperlinks, result sheets) are recorded and applied by :meth:`FileWorkbook.save`, which copies
+the package part by part and rewrites only what changed (:mod:`otbill_xl.workbook.xlsx_patch`); the
+result is always saved under a new name, atomically (temporary file, then rename): the input file is
+never modified.
 """
 
 from __future__ import annotations

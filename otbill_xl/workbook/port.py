@@ -1,7 +1,7 @@
 """The workbook port: the one interface every ribbon action and CLI command reads and writes through.
 
 Two adapters implement it: :class:`~otbill_xl.workbook.files.FileWorkbook` (a file on disk:
-python-calamine reads values fast, openpyxl writes an annotated copy) and
+python-calamine reads values fast; an annotated copy is written by streaming the package) and
 :class:`~otbill_xl.workbook.live.LiveWorkbook` (an open Excel book through xlwings).
 Rows and columns are 1-based worksheet positions, as Excel shows them.
 """
