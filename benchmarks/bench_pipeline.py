@@ -22,12 +22,12 @@ CREATED = datetime(2026, 11, 27, 10, 0)
 COHORTS = 58
 
 
-def full_book_xlsx(cohorts: int) -> Path:
+def full_book_xlsx(cohorts: int, *, max_lines: int | None = None, name: str = "") -> Path:
     """The sample workbook with its patients and charge lines repeated ``cohorts`` times (IDs suffixed,
-    dates shifted by whole weeks), every other sheet as it is."""
+    dates shifted by whole weeks), every other sheet as it is; at most ``max_lines`` charge lines."""
     if cohorts == 1:
         return SAMPLE
-    path = BENCH_DIR / f"pipeline-book-{cohorts}.xlsx"
+    path = BENCH_DIR / (name or f"pipeline-book-{cohorts}.xlsx")
     if path.exists():
         return path
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
@@ -44,11 +44,16 @@ def full_book_xlsx(cohorts: int) -> Path:
         target.append(header)
         ids = [header.index(c) for c in ("LineID", "PatientID") if c in header]
         dates = [i for i, h in enumerate(header) if h in ("DOS", "POCStart", "POCEnd", "AuthStart", "AuthEnd")]
+        written = 0
         for k in range(cohorts):
             delta = timedelta(weeks=k % 5)
             for r in rows[1:]:
                 if not any(v not in (None, "") for v in r):
                     continue
+                if ws.title == "Charges" and max_lines is not None:
+                    if written >= max_lines:
+                        break
+                    written += 1
                 r = list(r)
                 for i in ids:
                     if r[i] not in (None, ""):
