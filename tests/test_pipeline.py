@@ -77,3 +77,20 @@ def test_one_pipeline_gives_what_separate_runs_give(tmp_path):
     assert priced2.result == priced.result
     assert billed2.assembly == billed.assembly
     assert [f.sha256 for f in billed2.files] == [f.sha256 for f in billed.files]  # byte-identical 837P files
+
+
+def test_check_price_claims_do_not_read_the_payments_sheet(tmp_path, reads):
+    """A sheet the command does not need is not read (issue #11): check, price and claims never use the
+    Payments sheet, so a bad or huge one costs them nothing; ``info`` (the whole book) still reads it."""
+    from otbill_xl.actions.check import check_charges
+    from otbill_xl.workbook.reader import read_practice
+
+    outcome = check_charges(FileWorkbook(SAMPLE), as_of=date(2026, 11, 27))
+    read_sheets = {sheet for (name, sheet) in reads if name == SAMPLE.name}
+    assert "Charges" in read_sheets and "Payments" not in read_sheets
+    payments = outcome.report.sheet("Payments")
+    assert payments is not None and payments.found_as == "not read" and payments.missing_required == ()
+    assert not [f for f in outcome.findings if f.location.sheet == "Payments"]
+    book, report = read_practice(SAMPLE)
+    assert ("sample-practice.xlsx", "Payments") in reads and len(book.payments) > 0
+    assert report.sheet("Payments").found_as in ("table", "range")

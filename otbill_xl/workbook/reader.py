@@ -74,7 +74,7 @@ class SheetReport:
 
     contract: str
     sheet: str = ""
-    found_as: str = "missing"          # table | range | missing
+    found_as: str = "missing"          # table | range | missing | not read (the command skipped it)
     header_row: int = 0                # 1-based worksheet row of the header
     rows: int = 0                      # data rows read (blank rows skipped)
     columns: tuple[ColumnMapping, ...] = ()
@@ -94,7 +94,7 @@ class SheetReport:
 
     @property
     def missing_required(self) -> tuple[str, ...]:
-        if self.found_as == "missing":
+        if self.found_as in ("missing", "not read"):
             return ()
         spec = {s.name: s for s in SHEETS}[self.contract]
         return tuple(m.column for m in self.columns if not m.index and spec.column(m.column).required)
@@ -141,6 +141,11 @@ class ReadReport:
             "sheets": [s.to_dict() for s in self.sheets],
             "findings": [f.to_dict() for f in self.findings],
         }
+
+
+def _not_read(spec: Sheet) -> _SheetRead:
+    return _SheetRead(SheetReport(spec.name, found_as="not read",
+                                  columns=tuple(ColumnMapping(c.name) for c in spec.columns)), [], {})
 
 
 class PracticeRead(NamedTuple):
@@ -591,18 +596,21 @@ def _patient(rec: dict) -> Patient:
 
 
 
-def read_book(port: WorkbookPort, *, overrides: Overrides | None = None) -> PracticeRead:
-    """Read a practice book through any workbook port (file or live Excel)."""
+def read_book(port: WorkbookPort, *, overrides: Overrides | None = None,
+              skip: frozenset[str] = frozenset()) -> PracticeRead:
+    """Read a practice book through any workbook port (file or live Excel). Contract sheets named in
+    ``skip`` (a command that does not use them, e.g. Payments for check/price/claims) are not read at
+    all: their records are empty and their report says ``not read``."""
     with gc_paused():
-        return _read_book(port, overrides)
+        return _read_book(port, overrides, skip)
 
 
-def _read_book(port: WorkbookPort, overrides: Overrides | None) -> PracticeRead:
+def _read_book(port: WorkbookPort, overrides: Overrides | None, skip: frozenset[str] = frozenset()) -> PracticeRead:
     sheet_overrides = {}
     if COLUMNS_SHEET in port.sheet_names():
         sheet_overrides = overrides_from_rows(port.values(COLUMNS_SHEET))
     reader = _Reader(port, merge_overrides(sheet_overrides, overrides or {}))
-    reads = {spec.name: reader.read_sheet(spec) for spec in SHEETS}
+    reads = {spec.name: _not_read(spec) if spec.name in skip else reader.read_sheet(spec) for spec in SHEETS}
     practice = _practice(reader, reads["Practice"])
     payers = _build(reader, reads["Payers"], PAYERS, "PayerKey", _payer)
     providers = _build(reader, reads["Providers"], PROVIDERS, "NPI", _provider)
