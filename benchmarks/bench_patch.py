@@ -169,8 +169,68 @@ def _values_only() -> Edits:
     return edits
 
 
+PRICING_ROWS = 100_000
+
+
+def pricing_sheet(rows: int = PRICING_ROWS) -> Edits:
+    """A Pricing-like result sheet, as ``price --out`` writes it: ``rows`` lines of 18 columns (text,
+    whole numbers, money, a date, blank cells), a link on column A of every row and a fill on the last
+    column of one row in seven."""
+    import datetime as dt
+
+    header = ["LineID", "Row", "PayerKey", "Code", "Units", "DOS", "Charge", "FeeAllowed", "MPPRReduction",
+              "AssistantReduction", "ExpectedAllowed", "Deductible", "ExpectedPayerPayment",
+              "ExpectedPatientResp", "Sequestration", "KXStatus", "Basis", "Flagged"]
+    payers, codes = ["MCR", "BCBS", "AETNA", "MEDICAID"], ["97110", "97112", "97140", "97530", "97535"]
+    body = []
+    for i in range(rows):
+        units = i % 4 + 1
+        charge = Decimal(f"{65 + i % 37}.00") * units
+        allowed = (charge * Decimal("0.8")).quantize(Decimal("0.01"))
+        body.append([f"L{i + 1:07d}", i + 2, payers[i % 4], codes[i % 5], units, dt.date(2026, 1 + i % 12, 1 + i % 28),
+                     charge, allowed, Decimal("0.00") if i % 3 else allowed / 2, Decimal("0.00"), allowed,
+                     Decimal("0.00"), (allowed * Decimal("0.8")).quantize(Decimal("0.01")),
+                     (allowed * Decimal("0.2")).quantize(Decimal("0.01")), None, "under the KX threshold",
+                     f"fee schedule {payers[i % 4]} 2026, {units} unit(s) x rate", "scrub errors" if i % 7 == 0 else ""])
+    edits = Edits()
+    edits.replace_sheet("Pricing", [header, *body], widths=[10, 6, 10, 8, 6, 10] + [10] * 9 + [30, 90, 12],
+                        formats=[None, "0", None, None, "0", None] + ["#,##0.00"] * 9 + [None] * 3)
+    for i in range(rows):
+        edits.hyperlink("Pricing", i + 2, 1, f"#Charges!A{i + 2}")
+        if i % 7 == 0:
+            edits.fill("Pricing", i + 2, 18, "FFC7CE")
+    return edits
+
+
+def run_rows(rows: int = PRICING_ROWS) -> None:
+    """Serialising the rows of a result sheet (``_new_sheet_rows``) against the reference that calls
+    ``cell_xml`` per cell, on the Pricing-like sheet of :func:`pricing_sheet` (no zip, no file)."""
+    from otbill_xl.domain._gc import gc_paused
+    from otbill_xl.workbook.xlsx_patch import _new_sheet_rows, _new_sheet_rows_reference, _Styles
+
+    edits = pricing_sheet(rows)
+    sheet, se = edits.new_sheets["Pricing"], edits.sheets["Pricing"]
+
+    def serialise(fn):  # type: ignore[no-untyped-def]
+        def run() -> int:
+            with gc_paused():  # as write_patched runs it
+                return sum(len(chunk) for chunk in fn(sheet, se, _Styles(None, "bench"), False))
+        return run
+
+    assert b"".join(_new_sheet_rows(sheet, se, _Styles(None, "bench"), False)) == \
+        b"".join(_new_sheet_rows_reference(sheet, se, _Styles(None, "bench"), False))
+    print(f"Result-sheet rows: a Pricing-like sheet of {rows:,} rows x 18 columns, a link in every row")
+    t_ref = timed(serialise(_new_sheet_rows_reference), repeat=5)
+    t_fast = timed(serialise(_new_sheet_rows), repeat=5)
+    line("cell_xml per cell (_new_sheet_rows_reference)", t_ref)
+    line("_new_sheet_rows", t_fast)
+    ratio("reference / _new_sheet_rows", t_ref / t_fast)
+
+
 if __name__ == "__main__":
     if "--alternatives" in sys.argv:
         run_alternatives()
+    elif "--rows" in sys.argv:
+        run_rows()
     else:
         run(openpyxl="--no-openpyxl" not in sys.argv)

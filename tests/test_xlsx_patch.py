@@ -27,6 +27,7 @@ from openpyxl.worksheet.table import Table, TableStyleInfo
 from openpyxl_copy import OpenpyxlCopy
 
 from otbill_xl.errors import OutputError, WorkbookError
+from otbill_xl.workbook import xlsx_patch
 from otbill_xl.workbook.xlsx_patch import Edits, write_patched
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -516,6 +517,85 @@ def test_random_edits_same_as_openpyxl(tmp_path_factory, ops) -> None:
             getattr(both, kind)(sheet, where[0], where[1], what)
     a, b = both.save(folder)
     assert_same(a, b)
+
+
+# -- result sheets: the fast row writer against cell_xml per cell ---------------------------------------------------
+
+_POOL = ["", " ", "97110", "97110", "Acme Health", " padded", "padded ", "a&b<c>", "x > y", "tab\there", "line\nbreak",
+         "bell\x07", "nul\x00x", "\ufffe", "#N/A", "#DIV/0!", "#REF!", "#n/a", "=SUM(A1:A3)", "+x", "-3", "@a",
+         "_x0041_", "\u00a0nbsp", "é ü 中", 0, 1, -7, 10**20, True, False, None, None, 0.5, float("nan"),
+         float("inf"), Decimal("65.00"), Decimal("65.0"), Decimal("0.00"), Decimal("-0"), Decimal("1E+3"),
+         Decimal("1e-7"), Decimal("123456789012345678"), Decimal("NaN"), Decimal("-Infinity"), Decimal("sNaN"),
+         date(2026, 8, 3), date(1900, 2, 28), date(1900, 1, 1), datetime(2026, 8, 3, 9, 30),
+         datetime(2026, 8, 3)]
+_sheet_values = st.one_of(st.sampled_from(_POOL), st.sampled_from(_POOL), _text,
+                          st.decimals(-10**6, 10**6, places=2), st.integers(-10**6, 10**6))
+_sheet_link = st.sampled_from(["#Charges!A2", "#Pricing!B1", "https://example.com/a"])
+_sheet_cell = st.tuples(st.integers(1, 14), st.integers(1, 8))
+_sheet_edits = st.lists(st.one_of(
+    st.tuples(st.just("write_values"), _sheet_cell, st.lists(st.lists(_sheet_values, min_size=1, max_size=3),
+                                                             min_size=1, max_size=2)),
+    st.tuples(st.just("fill"), _sheet_cell, st.sampled_from(["FFC7CE", "FFEB9C"])),
+    st.tuples(st.just("note"), _sheet_cell, st.just("a note")),
+    st.tuples(st.just("hyperlink"), _sheet_cell, _sheet_link)), max_size=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(st.lists(_sheet_values, max_size=7), max_size=12), edits=_sheet_edits,
+       formats=st.lists(st.sampled_from([None, "0", "#,##0.00", "yyyy-mm-dd", "@"]), max_size=8),
+       mac=st.booleans(), limit=st.sampled_from([1, 4, 1 << 16]), every_row_linked=st.booleans(),
+       twice=st.booleans())
+def test_result_sheet_rows_same_as_reference(rows, edits, formats, mac, limit, every_row_linked, twice) -> None:
+    """``_new_sheet_rows`` writes the bytes ``_new_sheet_rows_reference`` (``cell_xml`` per cell) writes,
+    and derives the same styles in the same order, whatever the values and the later edits."""
+    if twice:  # every body value met again in its column: the rows the loop writes from what it learnt
+        rows = rows + rows[1:]
+    e = Edits()
+    e.replace_sheet("Pricing", rows, formats=formats)
+    if every_row_linked:  # as price --out does: a link in column A of every row, a fill on some
+        for n in range(2, len(rows) + 1):
+            e.hyperlink("Pricing", n, 1, f"#Charges!A{n}")
+            if n % 3 == 0:
+                e.fill("Pricing", n, 5, "FFC7CE")
+    for kind, (r, c), what in edits:
+        getattr(e, kind)("Pricing", r, c, what)
+    sheet, se = e.new_sheets["Pricing"], e.sheets["Pricing"]
+    styles_fast, styles_ref = xlsx_patch._Styles(None, "t"), xlsx_patch._Styles(None, "t")
+    saved = xlsx_patch._CACHE_LIMIT
+    xlsx_patch._CACHE_LIMIT = limit  # small limits exercise the clearing of the value caches
+    try:
+        fast = b"".join(xlsx_patch._new_sheet_rows(sheet, se, styles_fast, mac))
+    finally:
+        xlsx_patch._CACHE_LIMIT = saved
+    assert fast == b"".join(xlsx_patch._new_sheet_rows_reference(sheet, se, styles_ref, mac))
+    assert styles_fast.serialize() == styles_ref.serialize()
+
+
+def test_result_sheet_rows_mixed_kinds_in_linked_column() -> None:
+    """A linked, a filled and a plain column holding text, dates, numbers and blanks by turns: each kind
+    of value keeps its own style."""
+    kinds = ["L1", date(2026, 8, 3), "L2", Decimal("1.50"), None, datetime(2026, 8, 3, 9), 7, "L3", "",
+             date(2026, 8, 3), "L4", True, "a&b", "L5", datetime(2026, 8, 3, 9), Decimal("1.50"), "L1"]
+    e = Edits()
+    e.replace_sheet("Pricing", [["LineID", "Amount", "Other"], *([k, k, k] for k in kinds)],
+                    formats=["@", "#,##0.00"])
+    for n in range(2, len(kinds) + 2):
+        e.hyperlink("Pricing", n, 1, f"#Charges!A{n}")
+        e.fill("Pricing", n, 2, "FFC7CE")
+    sheet, se = e.new_sheets["Pricing"], e.sheets["Pricing"]
+    fast_styles, ref_styles = xlsx_patch._Styles(None, "t"), xlsx_patch._Styles(None, "t")
+    fast = b"".join(xlsx_patch._new_sheet_rows(sheet, se, fast_styles, False))
+    assert fast == b"".join(xlsx_patch._new_sheet_rows_reference(sheet, se, ref_styles, False))
+    assert fast_styles.serialize() == ref_styles.serialize()
+
+def test_result_sheet_rows_same_as_reference_on_a_pricing_like_sheet() -> None:
+    from benchmarks.bench_patch import pricing_sheet
+
+    e = pricing_sheet(3000)
+    sheet, se = e.new_sheets["Pricing"], e.sheets["Pricing"]
+    fast = b"".join(xlsx_patch._new_sheet_rows(sheet, se, xlsx_patch._Styles(None, "t"), False))
+    assert len(fast) > 1_000_000  # more than one chunk
+    assert fast == b"".join(xlsx_patch._new_sheet_rows_reference(sheet, se, xlsx_patch._Styles(None, "t"), False))
 
 
 # -- LibreOffice opens every output -------------------------------------------------------------------------------
