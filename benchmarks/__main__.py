@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import bench_claims, bench_load, bench_pipeline, bench_price, bench_process, bench_scrub
+from benchmarks import (
+    bench_claims,
+    bench_load,
+    bench_patch,
+    bench_pipeline,
+    bench_price,
+    bench_process,
+    bench_scrub,
+)
 
 BENCHES = {"load": bench_load.run, "scrub": bench_scrub.run_million, "udf": bench_scrub.run_udf,
            "price": bench_price.run, "claims": bench_claims.run_write, "batch": bench_claims.run_batch_bench, "pipeline": bench_pipeline.run,
+           "patch": lambda: (bench_patch.run(openpyxl=True), bench_patch.run_rows()),
            "process": bench_process.run}
 
 
