@@ -2,7 +2,7 @@
 
 Three figures for the same file and the same edits: python-calamine's read of the sheet (the baseline
 every command is compared with), the streaming writer (``xlsx_patch.write_patched``) and openpyxl's
-load + save (what ``FileWorkbook`` does today). The edits are what ``check``/``price`` write: a value in
+load + save (the writer ``FileWorkbook`` used before, kept as the tests' reference). The edits are what ``check``/``price`` write: a value in
 every row (Units), a fill on one row in five, a note on one in fifty, a link on one in a hundred, and a
 Findings sheet of 20,000 rows with a link in each. Peak memory is measured in a child process
 (``ru_maxrss``) so the parent's earlier work does not count.
@@ -10,7 +10,6 @@ Findings sheet of 20,000 rows with a link in each. Peak memory is measured in a 
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import time
 from decimal import Decimal
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from benchmarks._util import BENCH_DIR, calamine_rows, line, ratio, timed
 from benchmarks.bench_load import ROWS, charges_workbook
+from benchmarks.bench_process import measure
 from otbill_xl.workbook.xlsx_patch import Edits, write_patched
 
 FINDINGS = 20_000
@@ -67,18 +67,6 @@ def _openpyxl_copy(path: Path, out: Path) -> None:
     fw.save(str(out))
 
 
-def _child_peak(code: str) -> tuple[float, float]:
-    """Wall time and peak RSS (MB) of ``code`` run in a fresh interpreter. The child reports its own
-    high-water mark (``VmHWM``, which starts afresh at exec; ``ru_maxrss`` would also count the parent's
-    pages the child holds between fork and exec)."""
-    start = time.perf_counter()
-    report = ("\nimport re; print(re.search(r'VmHWM:\\s+([0-9]+)', open('/proc/self/status').read())[1])")
-    done = subprocess.run([sys.executable, "-c", code + report], check=True, capture_output=True, text=True,
-                          cwd=Path(__file__).resolve().parent.parent)
-    wall = time.perf_counter() - start
-    return wall, int(done.stdout.split()[-1]) / 1024
-
-
 def run(openpyxl: bool = True) -> None:
     path = charges_workbook()
     out = BENCH_DIR / "patched-100000.xlsx"
@@ -91,10 +79,12 @@ def run(openpyxl: bool = True) -> None:
     line("write_patched (stream copy with the edits)", t_patch)
     line("  building the Edits record (not part of the copy)", t_edits)
     ratio("write_patched / calamine read", t_patch / t_cal, "(whole command target ≤ 3.0)")
-    wall, peak = _child_peak(
-        "from benchmarks.bench_patch import make_edits, charges_workbook, BENCH_DIR\n"
-        "from otbill_xl.workbook.xlsx_patch import write_patched\n"
-        "write_patched(charges_workbook(), make_edits(), BENCH_DIR / 'patched-child.xlsx')")
+    child = measure([sys.executable, "-c",
+                     "from benchmarks.bench_patch import make_edits, charges_workbook, BENCH_DIR\n"
+                     "from otbill_xl.workbook.xlsx_patch import write_patched\n"
+                     "write_patched(charges_workbook(), make_edits(), BENCH_DIR / 'patched-child.xlsx')"],
+                    cwd=Path(__file__).resolve().parent.parent)
+    wall, peak = child["wall"], child["rss_mb"]
     line("process: edits + write_patched, wall", wall)
     print(f"  {'process: edits + write_patched, peak RSS':<58} {peak:8.0f} MB  (target ≤ 400 MB)")
     if openpyxl:

@@ -143,8 +143,9 @@ class ReadReport:
         }
 
 
-def _not_read(spec: Sheet) -> _SheetRead:
-    return _SheetRead(SheetReport(spec.name, found_as="not read",
+def _unread(spec: Sheet, sheet: str = "", found_as: str = "missing") -> _SheetRead:
+    """A contract sheet with no rows read: missing, without a header row, or skipped (``not read``)."""
+    return _SheetRead(SheetReport(spec.name, sheet, found_as,
                                   columns=tuple(ColumnMapping(c.name) for c in spec.columns)), [], {})
 
 
@@ -255,7 +256,7 @@ class _Reader:
                          "workbook_templates/otbill-practice.xlsx." if spec.required else
                          f"Optional: add a {spec.name} sheet if you use it.",
                          sheet=spec.name)
-            return _SheetRead(SheetReport(spec.name, columns=tuple(ColumnMapping(c.name) for c in spec.columns)), [], {})
+            return _unread(spec)
         values = self.port.values(name)
         self.check_hidden_sheet(spec, name)
         if header_row is None:
@@ -266,8 +267,7 @@ class _Reader:
                              f"Put the column names ({', '.join(c.name for c in spec.columns if c.required)}, ...) "
                              "in one row at the top, or map your headers in a Columns sheet.",
                              sheet=name)
-                return _SheetRead(SheetReport(spec.name, name, found_as,
-                                              columns=tuple(ColumnMapping(c.name) for c in spec.columns)), [], {})
+                return _unread(spec, name, found_as)
             header_row = h + 1
         header = values[header_row - 1] if header_row - 1 < len(values) else []
         mapping, extras, problems = map_headers(header, spec, overrides)
@@ -610,7 +610,7 @@ def _read_book(port: WorkbookPort, overrides: Overrides | None, skip: frozenset[
     if COLUMNS_SHEET in port.sheet_names():
         sheet_overrides = overrides_from_rows(port.values(COLUMNS_SHEET))
     reader = _Reader(port, merge_overrides(sheet_overrides, overrides or {}))
-    reads = {spec.name: _not_read(spec) if spec.name in skip else reader.read_sheet(spec) for spec in SHEETS}
+    reads = {spec.name: _unread(spec, found_as="not read") if spec.name in skip else reader.read_sheet(spec) for spec in SHEETS}
     practice = _practice(reader, reads["Practice"])
     payers = _build(reader, reads["Payers"], PAYERS, "PayerKey", _payer)
     providers = _build(reader, reads["Providers"], PROVIDERS, "NPI", _provider)
