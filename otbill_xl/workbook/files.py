@@ -44,7 +44,7 @@ from otbill_xl.workbook.parts import (
     scan_sheet,
 )
 from otbill_xl.workbook.port import TableInfo
-from otbill_xl.workbook.xlsx_patch import Edits
+from otbill_xl.workbook.xlsx_patch import Edits, write_patched
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -437,8 +437,6 @@ class FileWorkbook:
         if target.resolve() == self.path.resolve():
             raise OutputError(f"{self.name}: refusing to overwrite the input workbook; choose another name.")
         check_output_file(target, replace=replace)
-        from otbill_xl.workbook.xlsx_patch import write_patched
-
         try:
             atomic_save(lambda tmp: write_patched(self.path, self._edits, tmp), target, replace=replace)
         except OSError as exc:
