@@ -52,7 +52,7 @@ CASES = [
     ("mod.wrong-discipline", [row(mods=("GP",))], "F2"),
     ("mod.cq-on-ot", [row(npi=OTA_NPI, mods=("GO", "CQ"))], "G2"),
     ("mod.co-without-assistant", [row(mods=("GO", "CO"))], "G2"),
-    ("mod.assistant-missing-co", [row(npi=OTA_NPI)], None),
+    ("mod.co-required", [row(npi=OTA_NPI)], "G2"),
     ("mod.invalid", [row(mods=("GO", "G"))], "G2"),
     ("mod.duplicate", [row(mods=("GO", "GO"))], "G2"),
     ("mod.ncci-pair", [row(code="97530", minutes=30, units=2), row("L2", code="97116", minutes=15, units=1)], None),

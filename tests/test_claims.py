@@ -218,7 +218,9 @@ def test_special_claims_pass_pyx12(tmp_path):
         rows.append(claim_row(f"M{i:02d}", dos=f"8/{day}/2026", code=("97110", "97112", "97530", "97535")[i % 4],
                               mods=("GO", "KX") if i % 5 == 0 else ("GO",), minutes=15, units=1,
                               dx=(dx[i % len(dx)],)))
-    sheets = contract_sheets(Providers=providers, Patients=patients, Payers=PAYER_ROWS, Charges=rows)
+    # ACME credentials assistants: the OTA renders on its claims (AssistantsBill = self, facts §7a).
+    payers = [[*PAYER_ROWS[0], "AssistantsBill"], [*PAYER_ROWS[1], ""], [*PAYER_ROWS[2], "self"]]
+    sheets = contract_sheets(Providers=providers, Patients=patients, Payers=payers, Charges=rows)
     src = make_workbook(tmp_path / "special.xlsx", sheets)
     outcome, _ = run(src, tmp_path / "o", tmp_path / "l.sqlite", as_of=date(2026, 9, 1), group="period")
     held = {e.line_id: e.reasons for e in outcome.assembly.held_back}

@@ -31,6 +31,7 @@ from otbill_xl.domain.claims import (
 )
 from otbill_xl.domain.findings import Finding, Location, Severity
 from otbill_xl.domain.models import (
+    AssistantsBill,
     ChargeLine,
     ChargeMasterEntry,
     Patient,
@@ -105,7 +106,14 @@ def reference_assembly(book: PracticeBook, findings, computed_units, prior, grou
     for item in billable:
         line, _patient, _payer, _u, _c, frequency, _dx, _m = item
         when = line.dos if group == "visit" else (line.dos.year, line.dos.month)
-        groups[(line.patient_id, line.rendering_npi, line.pos or "11", frequency, line.original_claim_number,
+        # An assistant with a supervisor renders under the supervisor, unless the payer credentials
+        # assistants (facts §7a).
+        performer = providers.get(line.rendering_npi)
+        renders = line.rendering_npi
+        if (performer is not None and performer.credential in ("OTA", "COTA", "PTA") and performer.supervisor_npi
+                and _payer.assistants_bill is AssistantsBill.SUPERVISOR):
+            renders = performer.supervisor_npi
+        groups[(line.patient_id, renders, line.pos or "11", frequency, line.original_claim_number,
                 when)].append(item)
 
     claims = []
@@ -151,10 +159,13 @@ def reference_assembly(book: PracticeBook, findings, computed_units, prior, grou
 
 PAYERS = (Payer(payer_key="MCR", payer_name="Medicare", payer_type=PayerType.MEDICARE, payer_id="12345"),
           Payer(payer_key="ACME", payer_name="Acme", payer_type=PayerType.COMMERCIAL, payer_id="ACM01",
-                requires_auth=True),
+                requires_auth=True, assistants_bill=AssistantsBill.SELF),
           Payer(payer_key="CASH", payer_name="Self", payer_type=PayerType.SELF_PAY))
 PROVIDERS = (Provider(npi=BILLING_NPI, last_name="Rivera", first_name="Ana", credential="OT"),
-             Provider(npi="1245319599", last_name="Lee", first_name="Kim", credential="OTA"))
+             Provider(npi="1245319599", last_name="Lee", first_name="Kim", credential="OTA"),
+             Provider(npi="1669475711", last_name="Okafor", first_name="Ben", credential="OTR/L"),
+             Provider(npi="1982736450", last_name="Sato", first_name="Mia", credential="COTA",
+                      supervisor_npi="1669475711"))
 DX_POOL = ["M62.81", "R26.89", "M25.511", "G81.94", "I69.351", "M19.041", "S52.501A", "R27.8", "Z74.09",
            "M79.641", "M25.641", "G56.01", "M65.4", "S62.101A", "R29.898"]
 CODES = ["97110", "97112", "97140", "97530", "97535", "97165"]
@@ -186,7 +197,8 @@ def books(draw):
         lines.append(ChargeLine(
             row=2 + k, line_id=f"L{k}", patient_id=draw(st.sampled_from([p.patient_id for p in patients] + ["P9"])),
             dos=None if draw(st.integers(0, 60)) == 0 else start + timedelta(days=draw(st.integers(0, 2)) * 7),
-            rendering_npi=draw(st.sampled_from([BILLING_NPI, BILLING_NPI, "1245319599", ""])),
+            rendering_npi=draw(st.sampled_from([BILLING_NPI, BILLING_NPI, "1245319599", "1982736450", "1669475711",
+                                                ""])),
             code=draw(st.sampled_from(CODES)), mod1=mods[0], mod2=mods[1], mod3=mods[2], mod4=mods[3],
             minutes=None, units=units, dx1=dx[0], dx2=dx[1], dx3=dx[2], dx4=dx[3],
             pos=draw(st.sampled_from(["11", "11", "", "22"])),

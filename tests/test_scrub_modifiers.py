@@ -108,25 +108,41 @@ def test_cq_with_gp_passes():
     assert not [f for f in r.findings if f.rule.startswith("mod.")]
 
 
-def test_co_without_assistant():
+def test_co_on_a_therapists_line_is_accepted():
+    """Assistants' services are billed under the supervising therapist (MBPM Ch.15 §230.1-230.4, facts
+    §7a): CO on the OT's own line is how the biller records the assistant's part — no error, no
+    warning; an info note only."""
     r = run([line("97530", row=6, npi=NPI_OT, mods=("GO", "CO"))])
     f = one(r, "mod.co-without-assistant")
+    assert f.severity is Severity.INFO
+    assert where(f) == ("Charges", 6, "Mod2")
+    assert not [x for x in r.findings if x.severity is not Severity.INFO]
+
+
+def test_assistant_without_co_for_medicare_is_an_error():
+    """Medicare: CO/CQ on every service an OTA/PTA furnished, from 2020-01-01 (facts §4)."""
+    r = run([line("97530", row=6, npi=NPI_OTA, mods=("GO",))])
+    f = one(r, "mod.co-required")
     assert f.severity is Severity.ERROR
     assert where(f) == ("Charges", 6, "Mod2")
-    assert "Remove CO" in f.fix
+    assert not only(r, "mod.assistant-missing-co")
 
 
-def test_assistant_missing_co():
-    r = run([line("97530", row=6, npi=NPI_OTA, mods=("GO",))])
+def test_assistant_missing_co_other_payers_warns():
+    """Other payers set their own assistant rules (facts §4, §7a [U]): a warning, never a hold."""
+    r = run([line("97530", row=6, pid="P2", npi=NPI_OTA, mods=("GO",))])
     f = one(r, "mod.assistant-missing-co")
     assert f.severity is Severity.WARNING
     assert where(f) == ("Charges", 6, "Mod2")
     assert "CO" in f.fix and "10%" in f.fix
+    assert not only(r, "mod.co-required")
 
 
 def test_assistant_missing_cq_for_pta():
     r = run([line("97110", row=6, pid="P2", npi=NPI_PTA, mods=("GP",), minutes=30, units=2)])
     assert "CQ" in one(r, "mod.assistant-missing-co").fix
+    r = run([line("97110", row=6, npi=NPI_PTA, mods=("GP",), minutes=30, units=2)])
+    assert "CQ" in one(r, "mod.co-required").fix
 
 
 def test_assistant_before_2020_needs_no_co():

@@ -44,9 +44,9 @@ PAYERS = (MCR, COM)
 
 PROVIDERS = (
     Provider(npi=NPI_OT, last_name="Ot", credential="OTR/L"),
-    Provider(npi=NPI_OTA, last_name="Ota", credential="COTA"),
+    Provider(npi=NPI_OTA, last_name="Ota", credential="COTA", supervisor_npi=NPI_OT),
     Provider(npi=NPI_PT, last_name="Pt", credential="DPT"),
-    Provider(npi=NPI_PTA, last_name="Pta", credential="PTA"),
+    Provider(npi=NPI_PTA, last_name="Pta", credential="PTA", supervisor_npi=NPI_PT),
 )
 
 

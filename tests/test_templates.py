@@ -194,7 +194,11 @@ def test_sample_reference_sheets(rows):
         "medicare": 1, "medicare_advantage": 1, "medicaid": 1, "commercial": 2}
     assert {p["UnitRule"] for p in rows["Payers"] if p["PayerType"] == "commercial"} == {"ama", "cms"}
     practice = {r["Setting"]: r["Value"] for r in rows["Practice"]}
-    assert list(practice) == list(PRACTICE_SETTINGS) and all(practice.values())
+    # (a person's name is for a solo therapist billing as a person; a pay-to address only when payments go
+    # elsewhere: the sample practice is an organisation paid at its office)
+    optional = {"BillingLastName", "BillingFirstName", "PayToAddress", "PayToCity", "PayToState", "PayToZIP"}
+    assert list(practice) == list(PRACTICE_SETTINGS)
+    assert all(v for k, v in practice.items() if k not in optional)
     assert npi.is_valid(practice["BillingNPI"]) and re.fullmatch(r"\d\d-\d{7}", practice["TaxID"])
     assert practice["UsageIndicator"] == "T"
     patients = rows["Patients"]
@@ -351,7 +355,7 @@ def test_planted_errors_are_recorded_and_documented(rows):
     assert rules == [
         "code.deleted", "mod.wrong-discipline", "mod.cq-on-ot", "mod.go-missing", "units.over-billed",
         "npi.rendering-invalid", "dx.missing-primary", "dx.malformed", "dup.line", "code.addon-without-base",
-        "date.outside-poc", "ref.patient-unknown", "units.untimed-over-1", "mod.co-without-assistant", "kx.missing"]
+        "date.outside-poc", "ref.patient-unknown", "units.untimed-over-1", "mod.co-required", "kx.missing"]
     by_id = {line["LineID"]: line for line in rows["Charges"]}
     assert len({p.line_id for p in sample.PLANTED_ERRORS}) == len(sample.PLANTED_ERRORS)
     readme = README.read_text(encoding="utf-8")
@@ -394,8 +398,9 @@ def test_planted_errors_are_what_they_say(rows):
     assert poc["DOS"] > patients[poc["PatientID"]]["POCEnd"]
     assert err["ref.patient-unknown"]["PatientID"] not in patients
     assert (err["units.untimed-over-1"]["Code"], err["units.untimed-over-1"]["Units"]) == ("97150", 2)
-    co = err["mod.co-without-assistant"]
-    assert co["Mod2"] == "CO" and providers[co["RenderingNPI"]] == "OT"
+    co = err["mod.co-required"]  # Medicare: an assistant's service carries CO (facts §4)
+    assert providers[co["RenderingNPI"]] == "OTA" and payer_of[co["PatientID"]] == "MEDICARE"
+    assert "CO" not in [co[m] for m in ("Mod1", "Mod2", "Mod3", "Mod4")]
     kx = err["kx.missing"]
     kx_column = next(p.column for p in sample.PLANTED_ERRORS if p.rule == "kx.missing")
     mods = [kx[m] for m in ("Mod1", "Mod2", "Mod3", "Mod4")]

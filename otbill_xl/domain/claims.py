@@ -19,7 +19,7 @@ from otbill_xl.domain._gc import gc_paused
 from otbill_xl.domain.book import PracticeBook
 from otbill_xl.domain.charge_master import charge_master_by_code, charge_master_charge
 from otbill_xl.domain.findings import Finding, Severity
-from otbill_xl.domain.models import ChargeLine, Patient, Payer, PayerType, Provider, Relationship
+from otbill_xl.domain.models import AssistantsBill, ChargeLine, Patient, Payer, PayerType, Provider, Relationship
 from otbill_xl.domain.money import MAX_AMOUNT, MAX_UNITS
 
 #: SBR09 claim filing indicator by payer type (X12 005010X222A1, element 1032).
@@ -266,6 +266,7 @@ def _assemble(book: PracticeBook, findings: Iterable[Finding], computed_units: d
     codes_cache: dict[tuple, tuple[tuple[str, ...], tuple[str, ...], tuple[int, ...]]] = {}
     dx_tuples: dict[tuple[str, ...], tuple[str, ...]] = {}
     visit = group == "visit"
+    npi_on_claim: dict[tuple[str, str], str] = {}
     for line in book.charges:
         (row, line_id, pid, dos, rendering_npi, code, mod1, mod2, mod3, mod4, _minutes, units, dx1, dx2, dx3, dx4,
          pos, charge, typed_id, _status, _note, frequency_text, original) = line
@@ -328,8 +329,13 @@ def _assemble(book: PracticeBook, findings: Iterable[Finding], computed_units: d
         # claim's diagnosis list is this line's list, as in every regular group; the general path
         # gives the lines of an irregular group their pointers again.
         service = ServiceLine(line_id, row, dos, code, mods, units, charge, pointers)
+        # Who renders on the claim: an assistant's line goes under the supervising therapist (facts §7a).
+        payer_key = facts[1].payer_key
+        on_claim = npi_on_claim.get((rendering_npi, payer_key))
+        if on_claim is None:
+            on_claim = npi_on_claim[(rendering_npi, payer_key)] = rendering_on_claim(book, facts[1], rendering_npi)
         # The payer is not in the key: it follows from the patient (per_patient above).
-        key = (pid, rendering_npi, pos or "11", frequency, original, dos if visit else (dos.year, dos.month))
+        key = (pid, on_claim, pos or "11", frequency, original, dos if visit else (dos.year, dos.month))
         members = groups.get(key)
         if members is None:
             groups[key] = [codes, typed_id, service]
@@ -445,6 +451,19 @@ def _add_irregular(members: list, service: ServiceLine, codes: tuple[str, ...], 
     if members[0] is not _IRREGULAR:
         _make_irregular(members)
     members.append((service, codes, typed))
+
+
+def rendering_on_claim(book: PracticeBook, payer: Payer, rendering_npi: str) -> str:
+    """The NPI that renders on the claim for a line the Charges sheet says ``rendering_npi``
+    performed: an assistant's (OTA/PTA) services are billed under the enrolled supervising
+    therapist's NPI, with CO/CQ on the line, unless the payer credentials assistants
+    (``AssistantsBill`` = self). Medicare Benefit Policy Manual Ch.15 §230.1-230.4 (facts §7a).
+    An assistant without a supervisor keeps their own NPI: the scrubber holds such lines back."""
+    provider = book.providers_by_npi.get(rendering_npi)
+    if (provider is None or not provider.is_assistant or payer.assistants_bill is AssistantsBill.SELF
+            or not provider.supervisor_npi):
+        return rendering_npi
+    return provider.supervisor_npi
 
 
 def _rendering(book: PracticeBook, rendering_npi: str, billing_npi: str) -> Provider | None:

@@ -46,6 +46,15 @@ class UnitRule(StrEnum):
     AMA = "ama"
 
 
+class AssistantsBill(StrEnum):
+    """Whose NPI an assistant's (OTA/PTA) service is billed under (facts §7a): ``supervisor`` — the
+    enrolled supervising therapist renders on the claim (Medicare: assistants cannot enroll, MBPM
+    Ch.15 §230.1-230.4); ``self`` — payers that credential assistants bill them as rendering."""
+
+    SUPERVISOR = "supervisor"
+    SELF = "self"
+
+
 class Relationship(StrEnum):
     """Patient's relationship to the subscriber (insured)."""
 
@@ -106,6 +115,18 @@ class Practice(BaseModel):
     medicare_locality: str = ""
     #: Y when the practice's clinicians are Qualifying APM Participants (2026 has two conversion factors).
     qualifying_apm: str = ""
+    #: 1 = the billing provider is a person (a solo therapist: 2010AA NM102=1 with last/first name),
+    #: 2 = an organisation (the default).
+    billing_entity_type: str = "2"
+    #: For a person billing provider (entity type 1): the name as registered for the billing NPI.
+    billing_last_name: str = ""
+    billing_first_name: str = ""
+    #: Where payments go when it is not the billing address (2010AB; a PO Box belongs here, never
+    #: in the 2010AA service address).
+    pay_to_address: str = ""
+    pay_to_city: str = ""
+    pay_to_state: str = ""
+    pay_to_zip: str = ""
     #: Settings the contract does not name, kept as text (later features read them).
     extra: dict[str, str] = Field(default_factory=dict)
 
@@ -129,6 +150,10 @@ class Payer(BaseModel):
     #: Apply the therapy multiple-procedure payment reduction (Medicare always does; some commercial
     #: policies copy it, facts §5.2).
     apply_mppr: bool = False
+    #: Assistants' services billed under the supervising therapist (default, facts §7a) or themselves.
+    assistants_bill: AssistantsBill = AssistantsBill.SUPERVISOR
+    #: The claim needs a referring provider (2310A); Medicare always does (facts §7a).
+    requires_referring: bool = False
 
 
 class Provider(BaseModel):
@@ -142,6 +167,9 @@ class Provider(BaseModel):
     first_name: str = ""
     credential: str = ""
     taxonomy: str = ""
+    #: An assistant's supervising therapist (their NPI on the Providers sheet): the rendering
+    #: provider on claims to payers that bill assistants under the supervisor (facts §7a).
+    supervisor_npi: str = ""
 
     @property
     def is_assistant(self) -> bool:

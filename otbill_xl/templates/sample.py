@@ -244,12 +244,13 @@ class KxPatient:
 # TimelyFilingDays, ApplyMPPR. BLUEPEAK (90-day filing) patients start in October, so none of the
 # sample's lines is past timely filing before 2026-12-30. BLUEPEAK also applies the multiple
 # procedure payment reduction to its contracted rates (a UHC-style commercial MPPR policy).
-_PAYERS = (
-    ("MEDICARE", "Medicare Part B", "medicare", "12402", "cms", "Y", "N", None, 365, "Y"),
-    ("MAPLAN", "Liberty Shore Medicare Advantage HMO", "medicare_advantage", "LSMA1", "cms", "Y", "Y", None, 180, None),
-    ("MEDICAID", "Garden State Medicaid", "medicaid", "NJMCD", "ama", "Y", "Y", 20, 365, None),
-    ("SUMMIT", "Summit Health Plan PPO", "commercial", "04271", "ama", "N", "N", 30, 180, None),
-    ("BLUEPEAK", "Bluepeak Insurance EPO", "commercial", "BPK21", "cms", "Y", "Y", None, 90, "Y"),
+_PAYERS = (  # ..., AssistantsBill (all: under the supervising OT, facts §7a), RequiresReferring
+    ("MEDICARE", "Medicare Part B", "medicare", "12402", "cms", "Y", "N", None, 365, "Y", "supervisor", "Y"),
+    ("MAPLAN", "Liberty Shore Medicare Advantage HMO", "medicare_advantage", "LSMA1", "cms", "Y", "Y", None, 180, None,
+     "supervisor", None),
+    ("MEDICAID", "Garden State Medicaid", "medicaid", "NJMCD", "ama", "Y", "Y", 20, 365, None, "supervisor", None),
+    ("SUMMIT", "Summit Health Plan PPO", "commercial", "04271", "ama", "N", "N", 30, 180, None, "supervisor", None),
+    ("BLUEPEAK", "Bluepeak Insurance EPO", "commercial", "BPK21", "cms", "Y", "Y", None, 90, "Y", "supervisor", None),
 )
 _VISIT_CAP = {"MEDICARE": 16, "MAPLAN": 28, "MEDICAID": 17, "SUMMIT": 26, "BLUEPEAK": 20}
 
@@ -403,9 +404,13 @@ class _Builder:
             "InterchangeSenderQualifier": "ZZ", "InterchangeSenderID": "CLHOT4471",
             "InterchangeReceiverQualifier": "ZZ", "InterchangeReceiverID": "HRBRLN",
             "UsageIndicator": "T", "MedicareLocality": MEDICARE_LOCALITY, "QualifyingAPM": "N",
+            "BillingEntityType": "2", "BillingLastName": None, "BillingFirstName": None,
+            "PayToAddress": None, "PayToCity": None, "PayToState": None, "PayToZIP": None,
         }
         assert tuple(self.practice) == PRACTICE_SETTINGS
         self.providers = [(self.npi(), *p) for p in _PROVIDERS]
+        # The OTA works under the first OT, whose NPI her services are billed under (facts §7a).
+        self.providers = [(*p, self.providers[0][0] if p[3] == "OTA" else None) for p in self.providers]
         self.referrers = [(self.npi(), *p) for p in _REFERRERS]
         self.patients = self.make_patients()
         self.visits = [v for p in self.patients for v in self.make_visits(p)]
@@ -729,10 +734,10 @@ class _Builder:
         line["Charge"] = CHARGE_PER_UNIT["97150"] * 2
         self.plant(line, "units.untimed-over-1", "Units", "group therapy 97150 (untimed) billed as 2 units")
 
-        v = self.pick_visit(regular(provider="ot"))
+        v = self.pick_visit(regular("MEDICARE", "ota"))
         line = r.choice(v.lines)
-        line["Mod2"] = "CO"
-        self.plant(line, "mod.co-without-assistant", "Mod2", "CO (assistant modifier) on a line rendered by an OT")
+        line["Mod2"] = None
+        self.plant(line, "mod.co-required", "Mod2", "Medicare line rendered by the OTA without CO")
 
     def add_kx(self) -> list[tuple[_Patient, Decimal, dict[str, object], Decimal, Decimal]]:
         """KX patients, a Part B deductible, and the planted ``kx.missing`` line (no random draws).

@@ -85,6 +85,7 @@ T, I, C, D, N, M, F, H = (CellKind.TEXT,  # noqa: E741 - short kinds keep the ta
 PAYER_TYPES = ("medicare", "medicare_advantage", "medicaid", "commercial", "workers_comp", "auto", "self_pay")
 UNIT_RULES = ("cms", "ama")
 RELATIONSHIPS = ("self", "spouse", "child", "other")
+ASSISTANTS_BILL = ("supervisor", "self")
 SEXES = ("f", "m", "u")
 
 #: Settings of the ``Practice`` sheet (two columns, Setting and Value), in template order.
@@ -93,6 +94,8 @@ PRACTICE_SETTINGS: tuple[str, ...] = (
     "SubmitterName", "SubmitterID", "ContactName", "ContactPhone", "ReceiverName", "ReceiverID",
     "InterchangeSenderQualifier", "InterchangeSenderID", "InterchangeReceiverQualifier",
     "InterchangeReceiverID", "UsageIndicator", "MedicareLocality", "QualifyingAPM",
+    "BillingEntityType", "BillingLastName", "BillingFirstName",
+    "PayToAddress", "PayToCity", "PayToState", "PayToZIP",
 )
 
 PRACTICE = Sheet("Practice", "Billing provider and EDI settings (one Setting/Value pair per row).", (
@@ -113,6 +116,9 @@ PAYERS = Sheet("Payers", "Payers billed by the practice and the rules for each."
     Column("TimelyFilingDays", N, False, ("Timely Filing Days", "Timely Filing", "Filing Limit Days"),
            limits=(0, 3650)),
     Column("ApplyMPPR", F, False, ("Apply MPPR", "MPPR", "Multiple Procedure Reduction"), attr="apply_mppr"),
+    Column("AssistantsBill", H, False, ("Assistants Bill", "Assistant Billing", "OTA Billing"),
+           choices=ASSISTANTS_BILL),
+    Column("RequiresReferring", F, False, ("Requires Referring", "Referring Required", "Needs Referring")),
 ))
 
 PROVIDERS = Sheet("Providers", "Rendering providers (therapists and assistants).", (
@@ -121,6 +127,7 @@ PROVIDERS = Sheet("Providers", "Rendering providers (therapists and assistants).
     Column("FirstName", T, False, ("First Name", "First")),
     Column("Credential", C, False, ("Credentials", "Cred", "Title", "License Type")),
     Column("Taxonomy", C, False, ("Taxonomy Code",)),
+    Column("SupervisorNPI", I, False, ("Supervisor NPI", "Supervising NPI", "Supervising Therapist NPI")),
 ), aliases=("Therapists", "Staff"))
 
 PATIENTS = Sheet("Patients", "Patients, coverage, authorizations and plan-of-care dates.", (

@@ -21,6 +21,7 @@ from otbill_xl.domain._gc import gc_paused
 from otbill_xl.domain.book import PracticeBook
 from otbill_xl.domain.findings import Finding, Location, Severity, column_letter
 from otbill_xl.domain.models import (
+    AssistantsBill,
     ChargeLine,
     ChargeMasterEntry,
     FeeScheduleEntry,
@@ -528,7 +529,7 @@ def _practice(reader: _Reader, read: _SheetRead) -> Practice:
         if key is None:
             extra[setting] = value
         else:
-            values[key] = cells.zip_code(value) if key == "zip" else value
+            values[key] = cells.zip_code(value) if key in ("zip", "pay_to_zip") else value
     usage = values.get("usage_indicator", "").upper() or "T"
     if usage not in ("T", "P"):
         reader.finding("read.bad-choice", Severity.ERROR, "UsageIndicator must be T (test) or P (production).",
@@ -540,7 +541,7 @@ def _practice(reader: _Reader, read: _SheetRead) -> Practice:
 
 
 def _snake_setting(name: str) -> str:
-    special = {"QualifyingAPM": "qualifying_apm", "BillingNPI": "billing_npi", "TaxID": "tax_id", "ZIP": "zip", "SubmitterID": "submitter_id",
+    special = {"QualifyingAPM": "qualifying_apm", "PayToZIP": "pay_to_zip", "BillingNPI": "billing_npi", "TaxID": "tax_id", "ZIP": "zip", "SubmitterID": "submitter_id",
                "ReceiverID": "receiver_id", "InterchangeSenderID": "interchange_sender_id",
                "InterchangeReceiverID": "interchange_receiver_id"}
     if name in special:
@@ -579,7 +580,9 @@ def _payer(rec: dict) -> Payer:
         filing = 365  # 42 CFR 424.44: 12 months from the date of service
     return Payer(payer_key=rec["payer_key"], row=rec["row"], payer_name=rec["payer_name"], payer_type=ptype, payer_id=rec["payer_id"],
                  unit_rule=rule, requires_go=go, requires_auth=bool(rec["requires_auth"]),
-                 visit_limit_per_year=rec["visit_limit_per_year"], timely_filing_days=filing, apply_mppr=mppr)
+                 visit_limit_per_year=rec["visit_limit_per_year"], timely_filing_days=filing, apply_mppr=mppr,
+                 assistants_bill=rec["assistants_bill"] or AssistantsBill.SUPERVISOR,
+                 requires_referring=bool(rec["requires_referring"]))
 
 
 def _patient(rec: dict) -> Patient:

@@ -195,11 +195,14 @@ class _Scrubber:
         npi_text = npi_mod.compact(rendering) if rendering else ""
         npi_ok = npi_mod.is_valid(npi_text)
         provider = self.providers.get(rendering) or self.providers.get(npi_text)
+        supervisor = None
+        if provider is not None and provider.supervisor_npi:
+            supervisor = self.providers.get(provider.supervisor_npi)
         cells = (m1, m2, m3, m4)
         f = complete_line_facts(LineFacts(
             code=code, info=info, status=status, cells=cells,
             mods=parse_modifier_cells(cells), npi=npi_text, npi_ok=npi_ok, provider=provider,
-            payer=pf.payer, post2020=post2020,
+            payer=pf.payer, post2020=post2020, supervisor=supervisor,
         ))
         hits = []
         for fn in _LINE_RULES:

@@ -215,6 +215,8 @@ class LineFacts:
     provider: Provider | None
     payer: Payer | None
     post2020: bool
+    #: The rendering assistant's supervising therapist (Providers.SupervisorNPI), when listed.
+    supervisor: Provider | None = None
     mod_set: frozenset[str] = frozenset()
     disc_mods: tuple[tuple[Discipline, str], ...] = ()
     expected: Discipline | None = None

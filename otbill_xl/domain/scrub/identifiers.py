@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from otbill_xl.domain import npi, taxid
 from otbill_xl.domain.findings import Finding, Severity
-from otbill_xl.domain.models import PayerType, Relationship
+from otbill_xl.domain.models import AssistantsBill, PayerType, Relationship
 from otbill_xl.domain.scrub._context import (
     PATIENTS,
     PRACTICE,
@@ -15,6 +15,7 @@ from otbill_xl.domain.scrub._context import (
     LineFacts,
     SheetContext,
     VisitContext,
+    a_an,
     finding,
     hit,
     rule,
@@ -45,6 +46,31 @@ def rendering_unknown(f: LineFacts) -> Iterator[Hit]:
         yield hit("ref.rendering-unknown", "RenderingNPI",
                   f"Rendering NPI {f.npi} is not on the Providers sheet.",
                   "Add the provider (NPI, name, credential) to the Providers sheet, or correct the NPI.")
+
+
+@rule("ref.supervisor-missing", E, "identifiers",
+      "An assistant's line without a supervising therapist to bill it under.", "line")
+def supervisor_missing(f: LineFacts) -> Iterator[Hit]:
+    """OTAs and PTAs cannot enroll in Medicare: their services are billed under the enrolled
+    supervising therapist's NPI, with CO/CQ on the line (MBPM Ch.15 §230.1-230.4; facts §7a), and a
+    claim naming the assistant as rendering provider is denied (CARC 185 / B7). The same holds for
+    every payer whose ``AssistantsBill`` is ``supervisor`` (the default)."""
+    p = f.provider
+    if p is None or not p.is_assistant or f.payer is None or f.payer.assistants_bill is AssistantsBill.SELF:
+        return
+    fix = ("Enter the supervising OT's NPI in SupervisorNPI on the Providers sheet (the OT must be listed "
+           "there too), or set AssistantsBill to self for a payer that credentials assistants.")
+    if not p.supervisor_npi:
+        yield hit("ref.supervisor-missing", "RenderingNPI",
+                  f"Rendered by {a_an(p.credential)} who has no SupervisorNPI: {f.payer.payer_key} pays "
+                  "assistants' services only under the supervising therapist's NPI.", fix)
+    elif f.supervisor is None:
+        yield hit("ref.supervisor-missing", "RenderingNPI",
+                  f"The {p.credential}'s SupervisorNPI {p.supervisor_npi} is not on the Providers sheet.", fix)
+    elif f.supervisor.is_assistant:
+        yield hit("ref.supervisor-missing", "RenderingNPI",
+                  f"The {p.credential}'s SupervisorNPI belongs to an assistant ({f.supervisor.credential}); "
+                  "assistants are billed under a therapist.", fix)
 
 
 @rule("ref.patient-unknown", E, "identifiers", "PatientID is blank or not on the Patients sheet.",

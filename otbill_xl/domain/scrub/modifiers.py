@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from otbill_xl import refdata
 from otbill_xl.domain.findings import Severity
-from otbill_xl.domain.models import Discipline
+from otbill_xl.domain.models import Discipline, PayerType
 from otbill_xl.domain.scrub._context import (
     M_NCCI,
     MEDICARE_TYPES,
@@ -180,12 +180,13 @@ def mod_co_without_go(f: LineFacts) -> Iterator[Hit]:
                   "Add GP (CQ is only billed with GP).")
 
 
-@rule("mod.co-without-assistant", E, "modifiers",
-      "CO/CQ on a line rendered by a therapist, not an assistant.", "line")
+@rule("mod.co-without-assistant", Severity.INFO, "modifiers",
+      "CO/CQ on a line rendered by a therapist: billed as furnished in part by an assistant.", "line")
 def mod_co_without_assistant(f: LineFacts) -> Iterator[Hit]:
-    """CO/CQ mean an OTA/PTA furnished the service in whole or in part (facts §4); on a line whose
-    rendering provider is a therapist they cut payment to 85 % for nothing, or the rendering NPI
-    is wrong."""
+    """CO/CQ mean an OTA/PTA furnished the service in whole or in part (facts §4). Assistants' services
+    are billed under the supervising therapist's NPI (MBPM Ch.15 §230.1-230.4, facts §7a), so a
+    therapist's line with CO/CQ is how a biller records the assistant's part: accepted, paid at 85 %
+    (an info note, so a mistaken modifier can still be seen)."""
     if f.provider is None or f.provider.is_assistant:
         return
     for mod in ("CO", "CQ"):
@@ -193,9 +194,9 @@ def mod_co_without_assistant(f: LineFacts) -> Iterator[Hit]:
             column = f.column_of(mod)
             cred = f.provider.credential or "therapist"
             yield hit("mod.co-without-assistant", column,
-                      f"{mod} (assistant service) but the rendering provider is {a_an(cred)}, not an "
-                      "assistant.",
-                      f"Remove {mod} from {column}, or correct RenderingNPI if an assistant treated.")
+                      f"{mod} on a line rendered by {a_an(cred)}: billed as furnished in part by an assistant "
+                      "(Medicare pays 85%).",
+                      f"Nothing to do if an assistant furnished part of it; otherwise remove {mod} from {column}.")
 
 
 @rule("mod.assistant-missing-co", W, "modifiers",
@@ -206,13 +207,34 @@ def mod_assistant_missing_co(f: LineFacts) -> Iterator[Hit]:
     not record the assistant's share of minutes, so this is a warning."""
     if f.provider is None or not f.provider.is_assistant or not f.post2020:
         return
-    if "CO" in f.mod_set or "CQ" in f.mod_set:
-        return
+    if "CO" in f.mod_set or "CQ" in f.mod_set or (f.payer is not None and f.payer.payer_type is PayerType.MEDICARE):
+        return  # (Medicare: mod.co-required)
     mod = "CQ" if f.provider.discipline is Discipline.PT else "CO"
     yield hit("mod.assistant-missing-co", f.free_column,
               f"Rendered by {a_an(f.provider.credential)} (assistant) but the line has no {mod}.",
               f"Add {mod} in {f.free_column}, unless the assistant's part was 10% or less of the "
               "service (de minimis).")
+
+
+@rule("mod.co-required", E, "modifiers",
+      "Medicare line rendered by an assistant (OTA/PTA) without CO/CQ.", "line")
+def mod_co_required(f: LineFacts) -> Iterator[Hit]:
+    """Medicare requires CO/CQ on services an OTA/PTA furnished in whole or in part, from DOS
+    2020-01-01, and pays them at 85 % from 2022 (SSA §1834(v); CMS CQ/CO billing examples; facts §4).
+    The Charges row names who performed the line's minutes: a line the assistant performed is the
+    assistant's service whole (minutes furnished together with the therapist are recorded under the
+    therapist), so the de minimis exception cannot apply to it. Billed without CO/CQ it is paid at
+    100 % — an overpayment the MAC recovers."""
+    if f.provider is None or not f.provider.is_assistant or not f.post2020:
+        return
+    if f.payer is None or f.payer.payer_type is not PayerType.MEDICARE:
+        return
+    if "CO" in f.mod_set or "CQ" in f.mod_set:
+        return
+    mod = "CQ" if f.provider.discipline is Discipline.PT else "CO"
+    yield hit("mod.co-required", f.free_column,
+              f"Rendered by {a_an(f.provider.credential)} (assistant) for Medicare but the line has no {mod}.",
+              f"Add {mod} in {f.free_column} (Medicare pays an assistant's service at 85%).")
 
 
 # --- NCCI procedure-to-procedure pairs ----------------------------------------------------
