@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 import pytest
 from test_scrub_support import (
@@ -64,14 +65,111 @@ def test_wrong_discipline_gp_on_ot_providers_line():
     assert not only(r, "code.discipline-mismatch")
 
 
-def test_wrong_discipline_ot_only_code_unknown_provider():
-    f = one(run([line("97535", row=4, npi=NPI_UNLISTED, mods=("GN",))]), "mod.wrong-discipline")
+def test_wrong_discipline_never_from_the_code():
+    # The modifier follows the plan of care, not the code (facts §4): with the provider unknown
+    # (ref.rendering-unknown reports that), 97535 under GN or GP is not a wrong modifier, and a PTA's
+    # 97535-GP-CQ is not "CQ on an OT line".
+    r = run([line("97535", row=4, npi=NPI_UNLISTED, mods=("GN",)),
+             line("97535", row=5, pid="P2", npi=NPI_UNLISTED, mods=("GP", "CQ"))])
+    assert [f.location.row for f in only(r, "ref.rendering-unknown")] == [4, 5]
+    assert not only(r, "mod.wrong-discipline")
+    assert not only(r, "mod.cq-on-ot")
+    assert not only(r, "mod.co-without-go")
+
+
+def test_wrong_discipline_ot_providers_535_with_gp():
+    # An OT's 97535 coded GP (the sample workbook's planted error): the OT's plan of care needs GO.
+    f = one(run([line("97535", row=4, mods=("GP",))]), "mod.wrong-discipline")
     assert f.fix == "Change Mod1 to GO."
+    assert "rendered by an OTR/L" in f.message
 
 
 def test_wrong_discipline_passes_for_pt_line_with_gp():
     r = run([line("97110", row=4, npi=NPI_PT, mods=("GP",), minutes=30, units=2)])
     assert not only(r, "mod.wrong-discipline")
+
+
+# --- GA / GY / GZ (ABN liability) and KX (facts §4) ---------------------------------------
+
+
+@pytest.mark.parametrize(("mods", "column"), [(("GO", "GA", "GZ"), "Mod3"), (("GO", "GY", "GA"), "Mod3"),
+                                              (("GO", "GZ", "GY"), "Mod3")])
+def test_ga_gy_gz_on_one_line(mods, column):
+    # facts §4: "Never put GA, GY and GZ on the same line" (Noridian GA page).
+    f = one(run([line("97530", row=3, mods=mods)]), "mod.ga-gy-gz-together")
+    assert f.severity is Severity.ERROR
+    assert where(f) == ("Charges", 3, column)
+
+
+@pytest.mark.parametrize("mod", ["GA", "GZ", "GY"])
+def test_one_liability_modifier_passes(mod):
+    r = run([line("97530", row=3, mods=("GO", mod))])
+    assert not only(r, "mod.ga-gy-gz-together")
+    assert not only(r, "mod.kx-with-ga")
+
+
+def test_kx_with_ga_is_a_warning():
+    # facts §4: KX attests medical necessity; GA = ABN given, may not be necessary. Noridian's DME page
+    # says GA can't be combined with KX — unverified for therapy, so a warning.
+    f = one(run([line("97530", row=3, mods=("GO", "KX", "GA"))]), "mod.kx-with-ga")
+    assert f.severity is Severity.WARNING
+    assert where(f) == ("Charges", 3, "Mod3")
+    assert not only(run([line("97530", row=3, mods=("GO", "KX"))]), "mod.kx-with-ga")
+
+
+def _kx_lines(mods):
+    """test_pricing's KX numbers: prior spend 2,400.00, 2026 OT threshold $2,480 (facts §4); 97530 ×1
+    → 2,424.85, 97110 ×2 → 2,470.81 (both below), 97165 ×1 → 2,568.14: at or past the threshold."""
+    from test_pricing import D, book
+    from test_pricing import line as priced_line
+
+    lines = (priced_line("97530", 1), priced_line("97110", 2), priced_line("97165", 1, mods=mods))
+    return lines, book(*lines, prior=D("2400.00"))
+
+
+@pytest.mark.parametrize("mod", ["KX", "GA", "GZ"])
+def test_past_kx_threshold_ga_or_gz_instead_of_kx_is_accepted(mod):
+    # facts §4: past the threshold, KX if medically necessary and documented; otherwise an ABN + GA
+    # (the patient may be liable) or GZ (no ABN: denied, provider liable). All three are the biller's choice.
+    from otbill_xl.domain.pricing import price_book
+    from otbill_xl.domain.scrub import scrub
+
+    lines, b = _kx_lines(("GO", mod))
+    assert not [f for f in scrub(b, as_of=date(2026, 9, 1)).findings if f.rule == "kx.missing"]
+    crossing = price_book(b).lines[2]
+    assert crossing.kx_running_total == Decimal("2568.14")
+    assert crossing.kx_status == f"at or over threshold: {mod} present"
+
+
+@pytest.mark.parametrize("mods", [("GO",), ("GO", "GY")])
+def test_past_kx_threshold_without_kx_ga_gz_is_missing(mods):
+    # GY (not a Medicare benefit) is no answer to the threshold: kx.missing stays, and its fix explains
+    # the three choices.
+    from otbill_xl.domain.scrub import scrub
+
+    lines, b = _kx_lines(mods)
+    found = [f for f in scrub(b, as_of=date(2026, 9, 1)).findings if f.rule == "kx.missing"]
+    assert [f.location.row for f in found] == [lines[2].row]
+    fix = found[0].fix
+    assert all(m in fix for m in ("KX", "GA", "GZ", "ABN"))
+    assert "medically necessary" in fix and "liable" in fix
+
+
+def test_zero_unit_line_past_the_threshold_needs_no_kx():
+    # A line set to 0 units (e.g. as units.under-8-minutes advises) is not billed (claims leave it out),
+    # so it needs no KX even past the threshold; the same line with 1 unit does (97110 ×1 30.33 →
+    # 2,598.47, per test_pricing).
+    from test_pricing import D, book
+    from test_pricing import line as priced_line
+
+    from otbill_xl.domain.scrub import scrub
+
+    head = (priced_line("97530", 1), priced_line("97110", 2), priced_line("97165", 1, mods=("GO", "KX")))
+    for units, flagged in ((0, False), (1, True)):
+        later = priced_line("97110", units, dos=date(2026, 8, 4))
+        found = [f.location.row for f in scrub(book(*head, later, prior=D("2400.00")), as_of=date(2026, 9, 1)).findings
+                 if f.rule == "kx.missing"]
+        assert found == ([later.row] if flagged else [])
 
 
 def test_cq_on_ot_line():

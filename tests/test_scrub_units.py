@@ -154,3 +154,58 @@ def test_deleted_code_left_out_of_units():
     r = run([line("97532", row=2, dos=date(2026, 2, 2), minutes=30, units=2)])
     assert 2 not in r.computed_units
     assert not [f for f in r.findings if f.rule.startswith("units.")]
+
+
+# --- untimed codes: what one unit counts (refdata/codes.csv unit_counts, SOURCES.md) -------------
+
+
+def test_95851_each_extremity_allows_more_than_one_unit():
+    # Descriptor of 95851: "Range-of-motion measurements and report (separate procedure); each extremity
+    # (excluding hand) or each trunk section (spine)" — both arms and the lumbar spine measured = 3 units
+    # on one line (AAPC: "multiply it by the number of limbs tested ... 95851 x 2" for both arms).
+    r = run([line("95851", row=2, minutes=None, units=3)])
+    assert not [f for f in r.findings if f.rule.startswith("units.")]
+
+
+def test_95852_hand_is_one_unit_per_session():
+    # Descriptor of 95852: "hand, with or without comparison with normal side" — one measurement of the
+    # hand(s), not "each": 2 units is over.
+    f = one(run([line("95852", row=2, minutes=None, units=2)]), "units.untimed-over-1")
+    assert f.severity is Severity.ERROR
+    assert where(f) == ("Charges", 2, "Units")
+    assert "1 unit per session" in f.message
+
+
+def test_untimed_over_1_message_names_the_unit():
+    # 95992 (canalith repositioning) is "per day" (ot-codes.csv): 2 units on a line is over.
+    f = one(run([line("95992", row=2, npi=NPI_PT, mods=("GP",), minutes=None, units=2)]), "units.untimed-over-1")
+    assert "1 unit per day" in f.message
+
+
+def test_95992_per_day_over_two_lines_is_the_daily_limit():
+    # "per day": 1 + 1 units on two lines of one day = 2 > 1 (unit_limits.csv row for 95992); 59 keeps
+    # the second line from being an exact duplicate row (dup.line).
+    r = run([line("95992", row=2, npi=NPI_PT, mods=("GP",), minutes=None, units=1),
+             line("95992", row=3, npi=NPI_PT, mods=("GP", "59"), minutes=None, units=1)])
+    assert one(r, "units.daily-limit").location.row == 3
+    assert not only(r, "units.untimed-over-1")
+
+
+def test_orthotic_prosthetic_management_is_timed_per_15_minutes():
+    # 97760 (orthotic management, initial encounter) and 97763 (subsequent encounter) are "per 15 min"
+    # codes (ot-codes.csv kind=timed; facts §1.1 lists 97760): 45 min of 97760 → (45 + 7) // 15 = 3 units;
+    # another day 30 min of 97763 → (30 + 7) // 15 = 2 units. Neither is held to 1 unit.
+    r = run([line("97760", row=2, minutes=45, units=3),
+             line("97763", row=3, dos=date(2026, 2, 9), minutes=30, units=2)])
+    assert not [f for f in r.findings if f.rule.startswith("units.")]
+    assert r.computed_units == {2: 3, 3: 2}
+
+
+def test_every_untimed_code_says_what_a_unit_counts():
+    # The rule reads the catalogue, never a code list: every untimed / evaluation / group row has a value.
+    from otbill_xl.domain.codes import catalogue
+    from otbill_xl.domain.scrub._context import UNTIMED_KINDS
+
+    missing = [i.code for i in catalogue() if i.kind in UNTIMED_KINDS and not i.unit_counts]
+    assert not missing
+    assert [i.code for i in catalogue() if i.kind in UNTIMED_KINDS and i.counts_items] == ["95851"]

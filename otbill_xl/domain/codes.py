@@ -2,7 +2,8 @@
 
 The catalogue is dated package data (``otbill_xl/refdata/codes.csv``), written from the facts in
 ``shared/reference/ot-codes.csv`` and ``ot-billing-facts.md`` §3: kind (timed 15-minute, untimed,
-evaluation, group, other), the add-on's base code, disciplines, CMS "always therapy" flag, and the
+evaluation, group, other), what one unit of an untimed code counts, the add-on's base code, the
+disciplines that usually bill it (not a rule: the plan of care decides the modifier, facts §4), CMS "always therapy" flag, and the
 first date of service on which a code is valid (``effective_from``) or invalid (``deleted_on``),
 with its replacements. A new year's codes are a data change, not a code change.
 """
@@ -58,11 +59,19 @@ class CodeInfo(BaseModel):
     addon_to: str = ""
     mue_per_day: int | None = None
     label: str = ""
+    #: What one unit of an untimed code counts, from its descriptor: ``session`` or ``day`` (1 unit
+    #: however long), or ``each ...`` (e.g. 95851: each extremity or trunk section).
+    unit_counts: str = ""
 
     @property
     def is_timed(self) -> bool:
         """A 15-minute timed code (units from minutes)."""
         return self.kind is CodeKind.TIMED and self.unit_minutes == 15
+
+    @property
+    def counts_items(self) -> bool:
+        """An untimed code whose descriptor counts items ("each extremity"): more than 1 unit is allowed."""
+        return self.unit_counts.startswith("each")
 
     @property
     def is_addon(self) -> bool:
@@ -125,6 +134,7 @@ class CodeCatalogue:
                     addon_to=row["addon_to"],
                     mue_per_day=int(row["mue_per_day"]) if row["mue_per_day"] else None,
                     label=row["label"],
+                    unit_counts=row.get("unit_counts") or "",
                 )
             )
         return cls(infos)

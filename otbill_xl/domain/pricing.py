@@ -409,8 +409,10 @@ def _kx(medicare: list[_Work], book: PracticeBook) -> None:
             continue
         threshold, review = limits
         if w.kx_total >= threshold:  # "at or past" the threshold needs KX
-            w.kx_missing = "KX" not in line.modifiers
-            w.kx_status = "at or over threshold: " + ("KX missing" if w.kx_missing else "KX present")
+            # KX, or GA (ABN given) / GZ (no ABN) for a service that is not medically necessary (facts §4)
+            choice = next((m for m in ("KX", "GA", "GZ") if m in line.modifiers), "")
+            w.kx_missing = not choice
+            w.kx_status = "at or over threshold: " + (f"{choice} present" if choice else "KX missing")
         else:
             w.kx_status = "below threshold"
         if w.kx_total > review:

@@ -20,7 +20,7 @@ from otbill_xl.domain.scrub._context import (
 )
 from otbill_xl.domain.scrub.modifiers import wrong_discipline_modifier
 
-E, W = Severity.ERROR, Severity.WARNING
+E, W, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 
 #: Re-evaluation codes (facts §3): the other evaluation codes are initial evaluations.
 REEVALUATIONS = frozenset({"97168", "97164", "97004", "97002"})
@@ -79,12 +79,18 @@ def code_not_yet_effective(f: LineFacts) -> Iterator[Hit]:
                   "Check the DOS, or bill the code in use on that date.")
 
 
-@rule("code.discipline-mismatch", E, "codes",
-      "Code does not belong to the discipline of the line's GO/GP/GN modifier.", "line")
+@rule("code.discipline-mismatch", INFO, "codes",
+      "Code usually billed under another discipline's plan of care than the line's GO/GP/GN (valid "
+      "when that plan covers it).", "line")
 def discipline_mismatch(f: LineFacts) -> Iterator[Hit]:
-    """GO/GP/GN name the plan of care (OT/PT/SLP, facts §4). A PT evaluation (97161-97164) on a GO
-    line, an OT evaluation (97165-97168) on a GP line, or a code whose catalogue disciplines
-    exclude the line's discipline (e.g. 97116 gait training on a GO line) does not fit (facts §3).
+    """GO/GP/GN name the plan of care (OT/PT/SLP), and the modifier follows the plan of care, not the
+    code (facts §4: "97110 under an OT plan = GO"; facts §3: the catalogue's disciplines say who
+    *usually* bills a code and are "not a rule", "97116 or 97012 under an OT plan of care is billed
+    with GO"). So 97113/97116/97012 with GO and a PT's 97535 with GP are valid lines: this is only
+    an info asking the biller to make sure the plan of care covers the service. An evaluation code
+    names its discipline in its descriptor (97161 "Physical therapy evaluation", CY2017 PFS final
+    rule, Table 23), so a PT evaluation on a GO line more likely means the wrong code; no payer
+    source seen says such a line is denied, so it is an info too (with the code to bill).
     Not reported when the modifier itself is wrong for the provider (``mod.wrong-discipline``)."""
     if f.info is None or not f.info.disciplines or not f.disc_mods:
         return
@@ -95,12 +101,18 @@ def discipline_mismatch(f: LineFacts) -> Iterator[Hit]:
         return
     owners = "/".join(d.value for d in f.info.disciplines)
     if f.info.kind is CodeKind.EVALUATION:
-        fix = _evaluation_fix(disc, f.code)
-    else:
-        fix = (f"Use a code billed under {a_an(disc.value)} plan of care, or change {column} to "
-               f"{f.info.disciplines[0].modifier} if this was {owners} treatment.")
+        yield hit("code.discipline-mismatch", "Code",
+                  f"{f.code} is {a_an(owners)} evaluation code but the line carries {disc.modifier} "
+                  f"({disc.value} plan of care).",
+                  f"{_evaluation_fix(disc, f.code)} If this was {a_an(owners)} evaluation, change {column} "
+                  f"to {f.info.disciplines[0].modifier}.")
+        return
     yield hit("code.discipline-mismatch", "Code",
-              f"{f.code} is {a_an(owners)} code but the line carries {disc.modifier} ({disc.value}).", fix)
+              f"{f.code} is usually billed under {a_an(owners)} plan of care; this line carries "
+              f"{disc.modifier} ({disc.value}).",
+              f"Nothing to change if the {disc.value} plan of care covers {f.code} (the modifier follows "
+              f"the plan of care, not the code); if it was {owners} treatment, change {column} to "
+              f"{f.info.disciplines[0].modifier}.")
 
 
 def _evaluation_fix(disc: Discipline, code: str) -> str:

@@ -1,6 +1,8 @@
 """KX modifier rules (facts §4): Medicare Part B therapy above the year's per-beneficiary threshold
 (OT separately from PT+SLP) needs KX, or the line is denied (Palmetto shows PR-119); above $3,000
-the claim may be picked for targeted medical review.
+the claim may be picked for targeted medical review. A service past the threshold that is not
+medically necessary is billed with GA (ABN given: the patient may be liable) or GZ (no ABN: the line
+is denied and the provider is liable) instead of KX; either is the biller's choice and is accepted.
 
 The running total is the expected allowed amount (:mod:`otbill_xl.domain.pricing`), so it needs the
 practice's MedicareRVU/MedicareGPCI tables; it starts from each patient's ``PriorTherapySpend``.
@@ -14,7 +16,7 @@ from otbill_xl.domain.models import PayerType, first_free_modifier
 from otbill_xl.domain.scrub._context import CHARGES, finding, register, runs_in
 
 register("kx.missing", Severity.ERROR, "modifiers",
-         "Medicare line at or past the year's KX threshold (per discipline) without KX.")
+         "Medicare line at or past the year's KX threshold (per discipline) without KX (or GA/GZ).")
 register("kx.targeted-review", Severity.INFO, "modifiers",
          "Medicare line past $3,000 for the year (per discipline): the claim may get targeted medical review.")
 
@@ -47,14 +49,15 @@ def kx_findings(book, computed_units: dict[int, int], priced=None) -> list[Findi
     out = []
     by_row = {c.row: c for c in lines}
     for p in priced_lines:
-        if p.kx_missing:
+        if p.kx_missing and p.units != 0:  # a 0-unit line is never billed (claims: "no billable units")
             line = by_row[p.row]
             column = first_free_modifier((line.mod1, line.mod2, line.mod3, line.mod4), when_full="Mod4")
             out.append(finding("kx.missing", CHARGES, p.row, column,
                                f"Medicare therapy for this patient reaches ${p.kx_running_total:,.2f} this year with this "
-                               "line, past the KX threshold; without KX it is denied (PR-119).",
-                               f"If the service is medically necessary and documented, add KX in {column}; if not, give "
-                               "the patient an ABN and bill with GA instead."))
+                               "line, past the KX threshold; without KX, GA or GZ it is denied (PR-119).",
+                               f"If the service is medically necessary and documented, add KX in {column}. If it is "
+                               "not: GA when the patient signed an ABN (the patient may then be liable), or GZ when "
+                               "no ABN was given (the line is denied and the practice is liable)."))
         if p.kx_review:
             out.append(finding("kx.targeted-review", CHARGES, p.row, "Code",
                                f"Medicare therapy for this patient passes $3,000 this year (${p.kx_running_total:,.2f}).",

@@ -86,15 +86,58 @@ def mod_duplicate(f: LineFacts) -> Iterator[Hit]:
         seen.add(token)
 
 
+#: ABN liability modifiers (facts §4): GA = ABN given (the patient may be liable), GY = statutorily
+#: excluded / not a Medicare benefit, GZ = denial expected and no ABN (the provider is liable).
+LIABILITY_MODIFIERS = ("GA", "GY", "GZ")
+
+
+@rule("mod.ga-gy-gz-together", E, "modifiers", "More than one of GA, GY and GZ on one line.", "line")
+def mod_ga_gy_gz_together(f: LineFacts) -> Iterator[Hit]:
+    """GA, GY and GZ each say who pays if Medicare denies the line (GA: the patient, an ABN was
+    given; GZ: the provider, no ABN; GY: not a Medicare benefit at all), so they exclude each
+    other: "Never put GA, GY and GZ on the same line" (facts §4; Noridian's GA modifier page)."""
+    if len(f.mod_set.intersection(LIABILITY_MODIFIERS)) < 2:
+        return
+    found = list(dict.fromkeys(t for t, _ in f.mods if t in LIABILITY_MODIFIERS))  # in line order
+    column = f.column_of(found[1])
+    yield hit("mod.ga-gy-gz-together", column,
+              f"{' and '.join(found)} on one line: each names a different party liable for a denial.",
+              "Keep one: GA if the patient signed an ABN, GZ if no ABN was given (the line is denied, the "
+              "practice is liable), GY if the service is not a Medicare benefit; clear the other "
+              f"({column}).")
+
+
+@rule("mod.kx-with-ga", W, "modifiers", "KX and GA on one line (they contradict each other).", "line")
+def mod_kx_with_ga(f: LineFacts) -> Iterator[Hit]:
+    """KX attests that therapy past the KX threshold is medically necessary and documented; GA says
+    an ABN was given because Medicare may deny the service as not reasonable and necessary (facts
+    §4). Noridian's page says GA cannot be combined with KX, but it was written for DME (facts §4
+    marks it unverified for therapy), so this is a warning, not an error."""
+    if "KX" in f.mod_set and "GA" in f.mod_set:
+        yield hit("mod.kx-with-ga", f.column_of("GA"),
+                  "KX (medically necessary, documented) and GA (ABN given: may not be necessary) on one "
+                  "line.",
+                  "Keep KX if the service is medically necessary and documented; keep GA (and an ABN on "
+                  "file) if it is not.")
+
+
+def _plan_discipline(f: LineFacts) -> Discipline | None:
+    """The plan of care's discipline as far as the sheet shows it: the rendering provider's. Never
+    the code's: the modifier follows the plan of care, not the code (facts §4), and the catalogue's
+    disciplines only say who usually bills a code (facts §3, "not a rule")."""
+    return f.provider.discipline if f.provider is not None else None
+
+
 def wrong_discipline_modifier(f: LineFacts) -> tuple[Discipline, str, Discipline | None] | None:
     """(modifier's discipline, column, expected discipline) of a GO/GP/GN that does not match the
-    line's discipline, or of the second of two conflicting discipline modifiers."""
+    rendering provider's discipline, or of the second of two conflicting discipline modifiers."""
     if not f.disc_mods:
         return None
-    if f.expected is not None:
+    expected = _plan_discipline(f)
+    if expected is not None:
         for disc, column in f.disc_mods:
-            if disc is not f.expected:
-                return disc, column, f.expected
+            if disc is not expected:
+                return disc, column, expected
         return None
     first = f.disc_mods[0][0]
     for disc, column in f.disc_mods[1:]:
@@ -107,9 +150,10 @@ def wrong_discipline_modifier(f: LineFacts) -> tuple[Discipline, str, Discipline
       "GO/GP/GN does not match the line's discipline (e.g. GP on an OT line).", "line")
 def mod_wrong_discipline(f: LineFacts) -> Iterator[Hit]:
     """The discipline modifier follows the plan of care: GO for OT, GP for PT, GN for SLP (facts §4,
-    MCPM Ch.5 §20.1). A line is OT when an OT/OTA rendered it, or when the code is OT-only; GP or
-    GN on it is wrong (and GO on a PT's line likewise). Two different discipline modifiers on one
-    line contradict each other."""
+    MCPM Ch.5 §20.1). A line is OT when an OT/OTA rendered it; GP or GN on it is wrong (and GO on a
+    PT's line likewise). The code never decides it (a PT's 97535 is GP, an OT's 97116 is GO; see
+    ``code.discipline-mismatch``). Two different discipline modifiers on one line contradict each
+    other."""
     found = wrong_discipline_modifier(f)
     if found is None:
         return
@@ -119,8 +163,8 @@ def mod_wrong_discipline(f: LineFacts) -> Iterator[Hit]:
                   f"The line carries two discipline modifiers ({f.disc_mods[0][0].modifier} and "
                   f"{disc.modifier}).", f"Keep the one of the plan of care and clear {column}.")
         return
-    why = (f"rendered by {a_an(f.provider.credential or expected.value)}" if f.provider is not None
-           and f.provider.discipline is expected else f"{f.code} is {a_an(expected.value)}-only code")
+    cred = f.provider.credential if f.provider is not None else ""
+    why = f"rendered by {a_an(cred or expected.value)}"
     yield hit("mod.wrong-discipline", column,
               f"{disc.modifier} ({disc.value}) on {a_an(expected.value)} line ({why}).",
               f"Change {column} to {expected.modifier}.")
@@ -151,7 +195,7 @@ def mod_go_missing(f: LineFacts) -> Iterator[Hit]:
 
 
 def _cq_on_ot(f: LineFacts) -> bool:
-    return "CQ" in f.mod_set and ("GO" in f.mod_set or f.expected is Discipline.OT)
+    return "CQ" in f.mod_set and ("GO" in f.mod_set or _plan_discipline(f) is Discipline.OT)
 
 
 @rule("mod.cq-on-ot", E, "modifiers", "CQ (PTA) on an OT line; OT assistants use CO.", "line")

@@ -50,16 +50,25 @@ _RULE_LABEL = {UnitRule.CMS: "CMS 8-minute rule", UnitRule.AMA: "AMA/CPT per-cod
 
 
 @rule("units.untimed-over-1", E, "units",
-      "Untimed, evaluation or group code billed with more than 1 unit.", "visit", when=M_UNTIMED)
+      "Untimed, evaluation or group code billed per session (or per day) with more than 1 unit.", "visit",
+      when=M_UNTIMED)
 def untimed_over_1(v: VisitContext) -> Iterator[tuple[int, Hit]]:
     """Untimed ("service-based") codes such as evaluations 97165-97168, group 97150 and supervised
-    modalities are billed as 1 unit per session whatever the duration (facts §1.1, §3)."""
+    modalities are billed as 1 unit per session whatever the duration (facts §1.1, §3). What one
+    unit counts is the catalogue's ``unit_counts`` (``refdata/codes.csv``, from the code's
+    descriptor): ``session`` or ``day`` allow 1 unit; a descriptor that counts items ("each
+    extremity (excluding hand) or each trunk section (spine)", 95851) allows more, capped only by
+    the MUE."""
     for i, e in enumerate(v.entries):
         units = e.line.units
-        if units is not None and units > 1 and e.facts.kind in UNTIMED_KINDS:
+        info = e.facts.info
+        if (units is not None and units > 1 and info is not None and info.kind in UNTIMED_KINDS
+                and not info.counts_items):
+            per = info.unit_counts or "session"
             yield i, hit("units.untimed-over-1", "Units",
-                         f"{e.facts.code} is untimed ({e.facts.kind.value}) but billed with {units} units.",
-                         "Bill 1 unit (untimed codes are 1 unit per session, whatever the minutes).")
+                         f"{e.facts.code} is untimed ({info.kind.value}, 1 unit per {per}) but billed with "
+                         f"{units} units.",
+                         f"Bill 1 unit (the code counts one {per}, whatever the minutes).")
 
 
 def _needs_minutes(e: Entry) -> bool:
