@@ -14,7 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from otbill_xl.domain.claims import FILING_INDICATOR, RELATIONSHIP_CODE
-from otbill_xl.domain.models import Relationship
+from otbill_xl.domain.models import PayerType, Relationship
 from otbill_xl.domain.npi import InvalidNPI, validate
 from otbill_xl.formats.x12.envelope import (
     ElementCleaner,
@@ -96,7 +96,12 @@ def reference_837p(claims, practice, control, *, created: datetime, separators: 
     contact = clean.text(p.contact_name or submitter_name, owner, "contact name (1000A PER02)", max_len=60)
     phone = digits_only(p.contact_phone or p.phone)
     receiver_name = clean.text(p.receiver_name, owner, "receiver name (1000B NM103)", max_len=60, required=True)
-    billing_name = clean.text(p.practice_name, owner, "practice name (2010AA NM103)", max_len=60, required=True)
+    person_billing = p.billing_entity_type.strip() == "1"
+    if person_billing:
+        billing_name = clean.text(p.billing_last_name, owner, "last", max_len=60, required=True)
+        billing_first = clean.text(p.billing_first_name, owner, "first", max_len=35)
+    else:
+        billing_name = clean.text(p.practice_name, owner, "practice name (2010AA NM103)", max_len=60, required=True)
     billing_npi = npi(p.billing_npi, owner, "billing NPI (2010AA NM109)")
     billing_address = address(p.address, p.city, p.state, p.zip, owner, "billing provider", "2010AA", billing=True)
     seg = [st_segment(control.transaction, separators),
@@ -107,8 +112,14 @@ def reference_837p(claims, practice, control, *, created: datetime, separators: 
            f"HL{e}1{e}{e}20{e}1"]
     if p.taxonomy.strip():
         seg.append(f"PRV{e}BI{e}PXC{e}{p.taxonomy.strip().upper()}")
-    seg += [f"NM1{e}85{e}2{e}{billing_name}{e}{e}{e}{e}{e}XX{e}{billing_npi}", *billing_address,
-            f"REF{e}EI{e}{digits_only(p.tax_id)}"]
+    if person_billing:  # a person: NM102=1, last and first name (facts §7a)
+        seg.append(f"NM1{e}85{e}1{e}{billing_name}{e}{billing_first}{e}{e}{e}{e}XX{e}{billing_npi}")
+    else:
+        seg.append(f"NM1{e}85{e}2{e}{billing_name}{e}{e}{e}{e}{e}XX{e}{billing_npi}")
+    seg += [*billing_address, f"REF{e}EI{e}{digits_only(p.tax_id)}"]
+    if p.pay_to_address.strip():  # 2010AB pay-to address: NM1*87, N3, N4 (no name)
+        seg.append(f"NM1{e}87{e}{'1' if person_billing else '2'}")
+        seg += address(p.pay_to_address, p.pay_to_city, p.pay_to_state, p.pay_to_zip, owner, "pay-to", "2010AB")
 
     # subscriber groups in first-claim order
     groups: dict[tuple, list] = {}
@@ -123,7 +134,9 @@ def reference_837p(claims, practice, control, *, created: datetime, separators: 
         first = group[0]
         who = f"claim {first.claim_id}"
         patient, payer = first.patient, first.payer
-        dependent = patient.relationship is not Relationship.SELF
+        # Medicare and Medicaid: the patient is always the subscriber (X12 RFI #263)
+        dependent = (patient.relationship is not Relationship.SELF
+                     and payer.payer_type not in (PayerType.MEDICARE, PayerType.MEDICAID))
         group_number = clean.ident(patient.group_number, who, "group number (SBR03)", max_len=50, required=False)
         member_id = clean.ident(first.member_id, who, "member ID (2010BA NM109)", min_len=2, max_len=80)
         payer_name = clean.text(payer.payer_name, who, "payer name (2010BB NM103)", max_len=60, required=True)
@@ -161,7 +174,15 @@ def reference_837p(claims, practice, control, *, created: datetime, separators: 
                 dx.append(s)
             total = Decimal("0")
             line_segments = []
+            used: list[str] = []  # REF*6R: the LineID, else "R" + row; unique within the claim
             for n, line in enumerate(claim.lines, 1):
+                ref = line.line_id
+                if (not ref or len(ref) > 50 or ref in used
+                        or any(not (ch.isascii() and (ch.isalnum() or ch in "-._/")) for ch in ref)):
+                    ref = f"R{line.row}"
+                    while ref in used:
+                        ref += "X"
+                used.append(ref)
                 if not _PROCEDURE.fullmatch(line.code) or not all(_MODIFIER.fullmatch(m) for m in line.modifiers):
                     raise X12Error(f"{who}: line {n} procedure or modifier")
                 if max(line.pointers) > len(dx) or not isinstance(line.dos, date):
@@ -172,7 +193,8 @@ def reference_837p(claims, practice, control, *, created: datetime, separators: 
                     e.join(("SV1", c.join(("HC", line.code, *line.modifiers)),
                             format_amount(line.charge, "charge"), "UN", format_quantity(line.units, "units"), "", "",
                             c.join(str(x) for x in line.pointers))),
-                    f"DTP{e}472{e}D8{e}{format_date(line.dos)}"]
+                    f"DTP{e}472{e}D8{e}{format_date(line.dos)}",
+                    f"REF{e}6R{e}{ref}"]
             seg.append(e.join(("CLM", claim.claim_id, format_amount(total, "total"), "", "",
                                c.join((claim.pos, "B", claim.frequency)), "Y", "A", "Y", "Y")))
             if claim.frequency != "1":

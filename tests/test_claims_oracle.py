@@ -274,16 +274,20 @@ def test_the_generator_reaches_the_hard_cases():
 
 @settings(max_examples=40, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(books(), st.sampled_from(["", "Ortiz-Núñez", "O'Brien*Jr", "Lee"]), st.sampled_from(["T", "P"]))
-def test_fast_837p_writer_equals_the_reference_writer(case, name, usage):
+@given(books(), st.sampled_from(["", "Ortiz-Núñez", "O'Brien*Jr", "Lee"]), st.sampled_from(["T", "P"]),
+       st.sampled_from([{}, {"billing_entity_type": "1", "billing_last_name": "Rivera", "billing_first_name": "Ana"},
+                        {"pay_to_address": "PO Box 12", "pay_to_city": "Boston", "pay_to_state": "MA",
+                         "pay_to_zip": "021340012"}]))
+def test_fast_837p_writer_equals_the_reference_writer(case, name, usage, billing):
     """The 837P writer (with its caches) against the plain one in tests/reference_write837.py: the same
     bytes and the same cleaning warnings for every payer's claims (names with accents and separator
-    characters are cleaned the same way)."""
+    characters are cleaned the same way), for an organisation or a person billing provider, with or
+    without a pay-to address."""
     from reference_write837 import reference_837p
 
     book, findings, computed, prior, group, strict = case
     assembly = assemble_claims(book, findings, computed_units=computed, prior=prior, group=group, strict=strict)
-    practice = book.practice.model_copy(update={"usage_indicator": usage})
+    practice = book.practice.model_copy(update={"usage_indicator": usage, **billing})
     by_payer: dict[str, list] = defaultdict(list)
     for c in assembly.claims:
         if name:  # a patient name to clean (the same patient object stays shared by its claims)

@@ -379,7 +379,7 @@ def bad(claim_: Claim, match: str, **kw) -> X12Error:
     ({"patient": ADULT.model_copy(update={"dob": None})}, "date of birth .* DMG02"),
     ({"patient": ADULT.model_copy(update={"zip": "0803"})}, "ZIP"),
     ({"patient": ADULT.model_copy(update={"last_name": " "})}, "last name .* blank"),
-    ({"patient": CHILD.model_copy(update={"subscriber": None})}, "subscriber"),
+    ({"patient": CHILD.model_copy(update={"subscriber": None}), "payer": AETNA}, "subscriber"),
 ])
 def test_bad_claim_data_raises(change, match):
     err = bad(CLEAN._replace(**change), match)

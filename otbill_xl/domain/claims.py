@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -36,6 +36,18 @@ FILING_INDICATOR = {
 #: Individual relationship code (SBR02 / PAT01): patient's relationship to the subscriber.
 RELATIONSHIP_CODE = {Relationship.SELF: "18", Relationship.SPOUSE: "01", Relationship.CHILD: "19",
                      Relationship.OTHER: "G8"}
+
+
+#: Payer types whose member is always the subscriber: "In the case of the Medicare and Medicaid
+#: benefit programs, the subscriber is the patient" (X12 RFI #263; facts §7a).
+OWN_SUBSCRIBER = frozenset({PayerType.MEDICARE, PayerType.MEDICAID})
+
+
+def patient_is_subscriber(payer: Payer, patient: Patient) -> bool:
+    """The patient is sent as the subscriber (2000B/2010BA with address and DMG, no 2000C loop):
+    when the patient is the insured, and always for Medicare and Medicaid (X12 RFI #263 and #2281,
+    facts §7a)."""
+    return patient.relationship is Relationship.SELF or payer.payer_type in OWN_SUBSCRIBER
 
 
 class ServiceLine(NamedTuple):
@@ -90,8 +102,14 @@ class Claim(NamedTuple):
 
     @property
     def is_dependent(self) -> bool:
-        """The patient is not the subscriber: the 2000C patient loop is written."""
-        return self.patient.relationship is not Relationship.SELF
+        """The patient is not the subscriber: the 2000C patient loop is written (never for Medicare
+        and Medicaid, see :func:`patient_is_subscriber`)."""
+        return not patient_is_subscriber(self.payer, self.patient)
+
+    @property
+    def line_control_numbers(self) -> tuple[str, ...]:
+        """REF*6R of each service line: see :func:`line_control_numbers`."""
+        return line_control_numbers(self.lines)
 
     @property
     def first_dos(self) -> date:
@@ -100,6 +118,30 @@ class Claim(NamedTuple):
     @property
     def last_dos(self) -> date:
         return max(line.dos for line in self.lines)
+
+
+LINE_CONTROL_MAX = 50  # REF02 of REF*6R: 1-50 characters (005010X222A1 2400 REF, element 127)
+_LINE_CONTROL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._/")
+
+
+def line_control_numbers(lines: Sequence[ServiceLine]) -> tuple[str, ...]:
+    """The line item control number (2400 REF*6R) of each service line of one claim: the line's
+    LineID, so that the payer's 835 returns it in its own REF*6R and a remittance line is matched to
+    its Charges row exactly (005010X221A1 2110 REF*6R). A LineID that is blank, longer than 50
+    characters, holds characters beyond letters, digits and ``-._/``, or repeats within the claim
+    is replaced by ``R`` + the Charges row number (unique within a workbook). Unique within the claim
+    either way, as the 837P guide requires."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for line in lines:
+        lid = line.line_id
+        if not lid or len(lid) > LINE_CONTROL_MAX or lid in seen or not _LINE_CONTROL_CHARS.issuperset(lid):
+            lid = f"R{line.row}"
+            while lid in seen:  # (a LineID that happens to read like another line's "R" + row)
+                lid += "X"
+        seen.add(lid)
+        out.append(lid)
+    return tuple(out)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -12,13 +12,14 @@ Loop map of what is written::
     1000B NM1*40                 receiver
     2000A HL*1**20*1 [PRV*BI]    billing provider level
       2010AA NM1*85 N3 N4 REF*EI
+      [2010AB NM1*87 N3 N4]        pay-to address, when it is not the billing address
       2000B HL*n*1*22*0|1 SBR    subscriber
         2010BA NM1*IL [N3 N4 DMG when the patient is the subscriber]
         2010BB NM1*PR
-        [2000C HL*m*n*23*0 PAT, 2010CA NM1*QC N3 N4 DMG]    dependent patient
+        [2000C HL*m*n*23*0 PAT, 2010CA NM1*QC N3 N4 DMG]    dependent patient (never Medicare/Medicaid)
           2300 CLM [REF*F8] [REF*G1] HI
             [2310A NM1*DN] [2310B NM1*82 [PRV*PE]]
-            2400 LX SV1 DTP*472   per service line
+            2400 LX SV1 DTP*472 REF*6R   per service line (REF*6R: the line item control number)
     SE GE IEA
 
 Every segment is one item of the writer's list from ST on, so SE01 is that list's length plus
@@ -46,8 +47,10 @@ from otbill_xl.domain.claims import (
     Claim,
     ServiceLine,
     dx_key,
+    line_control_numbers,
+    patient_is_subscriber,
 )
-from otbill_xl.domain.models import Patient, Practice, Relationship
+from otbill_xl.domain.models import Patient, Practice
 from otbill_xl.formats.x12.envelope import (
     VERSION_837P,
     ControlNumbers,
@@ -204,8 +207,15 @@ class _Writer:
         receiver_name = clean.text(p.receiver_name, owner, "receiver name (1000B NM103)", max_len=60,
                                    required=True)
         receiver_id = clean.ident(p.receiver_id, owner, "receiver ID (1000B NM109)", min_len=2, max_len=80)
-        billing_name = clean.text(p.practice_name, owner, "practice name (2010AA NM103)", max_len=60,
-                                  required=True)
+        person = (p.billing_entity_type or "2").strip() == "1"
+        if person:  # a solo therapist billing as a person (facts §7a): NM1*85*1 with last and first name
+            billing_name = clean.text(p.billing_last_name, owner, "billing provider last name (BillingLastName)",
+                                      max_len=60, required=True)
+            billing_first = clean.text(p.billing_first_name, owner, "billing provider first name (BillingFirstName)",
+                                       max_len=35)
+        else:
+            billing_name = clean.text(p.practice_name, owner, "practice name (2010AA NM103)", max_len=60,
+                                      required=True)
         billing_npi = self.npi(p.billing_npi, owner, "billing NPI (2010AA NM109)")
         tax_id = digits_only(p.tax_id)
         if len(tax_id) != 9 or any(ch not in "0123456789- " for ch in p.tax_id.strip()):
@@ -224,7 +234,15 @@ class _Writer:
                 f"HL{e}1{e}{e}20{e}1"]
         if p.taxonomy.strip():
             out.append(f"PRV{e}BI{e}PXC{e}{self.taxonomy(p.taxonomy, owner, 'billing taxonomy (PRV03)')}")
-        out += [f"NM1{e}85{e}2{e}{billing_name}{e}{e}{e}{e}{e}XX{e}{billing_npi}", n3, n4, f"REF{e}EI{e}{tax_id}"]
+        if person:
+            out.append(f"NM1{e}85{e}1{e}{billing_name}{e}{billing_first}{e}{e}{e}{e}XX{e}{billing_npi}")
+        else:
+            out.append(f"NM1{e}85{e}2{e}{billing_name}{e}{e}{e}{e}{e}XX{e}{billing_npi}")
+        out += [n3, n4, f"REF{e}EI{e}{tax_id}"]
+        if p.pay_to_address.strip():  # 2010AB: where payments go (a PO Box belongs here, facts §7a)
+            pay_n3, pay_n4 = self.address(p.pay_to_address, p.pay_to_city, p.pay_to_state, p.pay_to_zip, owner,
+                                          "pay-to", "2010AB")
+            out += [f"NM1{e}87{e}{'1' if person else '2'}", pay_n3, pay_n4]
         self.hl = 1
 
     # ----------------------------------------------------------------------------------------------
@@ -291,8 +309,8 @@ class _Writer:
         e, clean, out = self.e, self.clean, self.segments
         owner = f"claim {first.claim_id}"
         patient: Patient = first.patient
-        dependent = patient.relationship is not Relationship.SELF
         payer = first.payer
+        dependent = not patient_is_subscriber(payer, patient)
         sequence = (first.sequence or "P").strip().upper()
         if sequence not in PAYER_SEQUENCES:
             raise X12Error(f"{owner}: payer sequence (SBR01) must be P, S or T")
@@ -366,6 +384,7 @@ class _Writer:
             hi = self._hi[claim.diagnoses] = self.hi(claim.diagnoses, owner)
 
         line_segments: list[str] = []
+        controls = line_control_numbers(lines)
         total = Decimal(0)
         for n, line in enumerate(lines, 1):
             # SV1 by (code, modifiers, units, charge, pointers) — measured: without it the writer takes
@@ -380,7 +399,7 @@ class _Writer:
                 raise X12Error(f"{owner}: line {n} diagnosis pointer {highest} (SV107) points past the "
                                f"{len(claim.diagnoses)} diagnoses of the claim")
             total += line.charge
-            line_segments += (f"LX{e}{n}", sv1, self.service_date(line.dos, owner, n))
+            line_segments += (f"LX{e}{n}", sv1, self.service_date(line.dos, owner, n), f"REF{e}6R{e}{controls[n - 1]}")
         clm02 = format_amount(total, f"{owner}: total charge (CLM02)")
 
         out = self.segments
