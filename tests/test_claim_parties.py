@@ -60,7 +60,8 @@ def valid(text: str) -> str:
 
 
 def _assembled(charges, payers=(MCR,)):
-    from test_scrub_support import PATIENTS, PRACTICE as SCRUB_PRACTICE
+    from test_scrub_support import PATIENTS
+    from test_scrub_support import PRACTICE as SCRUB_PRACTICE
 
     charges = [c._replace(charge=Decimal("65.00") * c.units) for c in charges]
     book = PracticeBook(practice=SCRUB_PRACTICE, payers=tuple(payers), providers=PROVIDERS,

@@ -19,7 +19,15 @@ from otbill_xl.domain._gc import gc_paused
 from otbill_xl.domain.book import PracticeBook
 from otbill_xl.domain.charge_master import charge_master_by_code, charge_master_charge
 from otbill_xl.domain.findings import Finding, Severity
-from otbill_xl.domain.models import AssistantsBill, ChargeLine, Patient, Payer, PayerType, Provider, Relationship
+from otbill_xl.domain.models import (
+    AssistantsBill,
+    ChargeLine,
+    Patient,
+    Payer,
+    PayerType,
+    Provider,
+    Relationship,
+)
 from otbill_xl.domain.money import MAX_AMOUNT, MAX_UNITS
 
 #: SBR09 claim filing indicator by payer type (X12 005010X222A1, element 1032).
