@@ -10,9 +10,12 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_scrub_support import (
     MCR,
     NPI_OT,
@@ -227,3 +230,95 @@ def test_line_control_numbers_stay_unique_against_row_lookalikes():
     lines = [service(1, "97530", 2, "130.50")._replace(line_id="R3"),
              service(2, "97140", 1, "65.55")._replace(line_id="")]  # row 3 -> "R3" is taken
     assert line_control_numbers(lines) == ("R3", "R3X")
+
+
+# -- the same code by an assistant and a therapist on one day -------------------------------------
+
+# CMS's CQ/CO billing example (facts §4), retold for OT: OTA 97110 23 min (CO), OT 97110 13 min,
+# OT 97140 30 min. Hand calculation: 66 timed minutes → 4 units (53-67 min, facts §1.2); 97110 has
+# 36 min → 2 full+leftover units, 97140 30 min → 2. Of 97110's 2: the OTA's full 15 minutes are one
+# unit with CO; the last unit goes to the OT, whose 13 minutes beat the OTA's 8 left over.
+CMS_EXAMPLE = [("97110", 23, True, ("GO", "CO")), ("97110", 13, False, ("GO",)), ("97140", 30, False, ("GO",))]
+
+
+def test_assistant_units_per_unit_rule():
+    from otbill_xl.domain.units import assistant_units
+
+    assert assistant_units(2, 23, 13) == 1          # CMS's example
+    assert assistant_units(2, 13, 23) == 1          # roles swapped: the assistant's 13 beat the OT's 8
+    assert assistant_units(2, 30, 0) == 2           # the assistant's two full units
+    assert assistant_units(2, 12, 12) == 1          # CY2022: two units left, 9-14 minutes each → one each
+    assert assistant_units(1, 5, 10) == 0           # the therapist furnished more of the one unit
+    assert assistant_units(1, 9, 9) == 1            # equal: the assistant's part is far over 10 % of the unit
+    assert assistant_units(0, 20, 20) == 0
+
+
+def test_cms_example_both_ways_round_through_scrub_assembly_and_837p():
+    from test_scrub_support import PATIENTS
+    from test_scrub_support import PRACTICE as SCRUB_PRACTICE
+
+    from otbill_xl.domain.scrub import scrub
+
+    for order in (CMS_EXAMPLE, CMS_EXAMPLE[::-1]):
+        charges = [line(code, row=2 + k, npi=NPI_OTA if by_ota else NPI_OT, mods=mods, minutes=minutes, units=None)
+                   ._replace(charge=None) for k, (code, minutes, by_ota, mods) in enumerate(order)]
+        practice = SCRUB_PRACTICE.model_copy(update={"tax_id": "123456789"})
+        from otbill_xl.domain.models import ChargeMasterEntry
+        book = PracticeBook(practice=practice, payers=(MCR,), providers=PROVIDERS, patients=PATIENTS,
+                            charges=tuple(charges),
+                            charge_master=(ChargeMasterEntry(code="97110", charge_per_unit=Decimal("50")),
+                                           ChargeMasterEntry(code="97140", charge_per_unit=Decimal("60"))))
+        scrubbed = scrub(book, as_of=date(2026, 3, 2))
+        assert not [f for f in scrubbed.findings if f.severity is Severity.ERROR and f.location.sheet == "Charges"]
+        units = {(c.code, c.mod2): scrubbed.computed_units[c.row] for c in charges}
+        assert units == {("97110", "CO"): 1, ("97110", ""): 1, ("97140", ""): 2}
+        claims = assemble_claims(book, scrubbed.findings, computed_units=scrubbed.computed_units).claims
+        assert len(claims) == 1 and claims[0].rendering.npi == NPI_OT   # under the supervising OT
+        billed = sorted((s.code, s.modifiers, s.units) for s in claims[0].lines)
+        assert billed == [("97110", ("GO",), 1), ("97110", ("GO", "CO"), 1), ("97140", ("GO",), 2)]
+
+
+def test_entered_units_split_the_wrong_way_is_an_error():
+    """All of 97110's units typed on the OTA's line (or all on the OT's) bill the wrong share at 85 %."""
+    for split in ((2, 0), (0, 2)):
+        charges = [line("97110", row=2, npi=NPI_OTA, mods=("GO", "CO"), minutes=23, units=split[0]),
+                   line("97110", row=3, npi=NPI_OT, mods=("GO",), minutes=13, units=split[1]),
+                   line("97140", row=4, npi=NPI_OT, mods=("GO",), minutes=30, units=2)]
+        f = one(run(charges), "units.assistant-split")
+        assert f.severity is Severity.ERROR and "1 with CO/CQ and 1 without" in f.message
+    right = [line("97110", row=2, npi=NPI_OTA, mods=("GO", "CO"), minutes=23, units=1),
+             line("97110", row=3, npi=NPI_OT, mods=("GO",), minutes=13, units=1),
+             line("97140", row=4, npi=NPI_OT, mods=("GO",), minutes=30, units=2)]
+    assert not [f for f in run(right).findings if f.rule.startswith("units.")]
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(st.sampled_from(["97110", "97140", "97530", "97535", "97165", "97129", "97130"]),
+                          st.integers(0, 70), st.booleans()), min_size=1, max_size=7),
+       st.sampled_from(["cms", "ama"]))
+def test_splitting_by_furnisher_never_changes_a_codes_units(lines, rule):
+    """Who furnished the minutes moves units between a code's lines; it never changes how many units
+    the code (and the visit) gets."""
+    from otbill_xl.domain.units import visit_units
+
+    plain = visit_units([(c, m) for c, m, _ in lines], rule)
+    split = visit_units([(c, m) for c, m, _ in lines], rule, assistant=[a for *_, a in lines])
+    assert split.by_code() == plain.by_code() and split.total_units == plain.total_units
+    for code in {c for c, _, _ in lines}:
+        mine = [i for i, (c, _, _) in enumerate(lines) if c == code]
+        if len({lines[i][2] for i in mine}) == 1:  # one furnisher: units stay where they were
+            assert [split.units[i] for i in mine] == [plain.units[i] for i in mine]
+
+
+def test_otbill_units_splits_by_furnisher():
+    """``otbill units`` takes "assistant": true per line and returns the per-line units (CMS's example)."""
+    import json
+
+    request = {"rule": "cms", "lines": [{"code": c, "minutes": m, "assistant": a} for c, m, a, _ in CMS_EXAMPLE]}
+    result = CliRunner().invoke(app, ["units", "-"], input=json.dumps(request))
+    assert result.exit_code == 0, result.stdout
+    data = json.loads(result.stdout)
+    assert data["line_units"] == [1, 1, 2] and data["units"] == {"97110": 2, "97140": 2}
+    bad = CliRunner().invoke(app, ["units", "-"], input=json.dumps({"lines": [{"code": "97110", "minutes": 5,
+                                                                             "assistant": "yes"}]}))
+    assert bad.exit_code != 0 and "assistant" in bad.stdout + (bad.stderr or "")

@@ -43,6 +43,7 @@ __all__ = [
     "CodeFamily",
     "UnitsInputError",
     "VisitUnits",
+    "assistant_units",
     "family_units",
     "visit_units",
 ]
@@ -263,6 +264,7 @@ def visit_units(
     rule: UnitRule | str = "cms",
     *,
     catalogue: CodeCatalogue | None = None,
+    assistant: Sequence[bool] | None = None,
 ) -> VisitUnits:
     """Billable units for each line of one visit (one patient, one DOS, one discipline).
 
@@ -307,6 +309,13 @@ def visit_units(
     family's own time units, see :func:`family_units` (inferred, [U]). Base unit to the base
     code, the rest to the add-on, same placement as above when one code is missing.
 
+    **Assistant and therapist on the same code** (CMS CQ/CO billing examples, facts §4):
+    ``assistant`` says, per line, whether an OTA/PTA furnished that line's minutes (minutes
+    furnished together with the therapist are the therapist's). When one code's lines are by both,
+    the code's units are split by :func:`assistant_units` — the assistant's units on the first
+    assistant line (billed with CO/CQ), the therapist's on the first therapist line — instead of
+    all on the first line.
+
     Raises :class:`UnitsInputError` for an unknown code, negative or non-whole minutes, or an
     unknown rule.
     """
@@ -322,10 +331,41 @@ def visit_units(
         table = last[1]
     else:
         table = _table_for(catalogue)
-    return _run(lines, unit_rule, table)
+    if assistant is not None and len(assistant) != len(lines):
+        raise UnitsInputError(f"{len(assistant)} assistant flags for {len(lines)} lines; give one per line")
+    return _run(lines, unit_rule, table, assistant)
 
 
-def _run(lines: Sequence[object], unit_rule: UnitRule, table: dict[str, int]) -> VisitUnits:
+def assistant_units(units: int, assistant_minutes: int, therapist_minutes: int) -> int:
+    """How many of a timed service's ``units`` are billed with CO/CQ when an assistant (OTA/PTA) and
+    a therapist each furnished some of its minutes separately (CMS "Billing examples using CQ/CO
+    modifiers"; facts §4 de minimis): judged per 15-minute unit —
+
+    * each full 15 minutes one person furnished is that person's unit (the assistant's: CO/CQ);
+    * the units left over go to whoever furnished more of the leftover minutes; when two units are
+      left, each gets one (the CY2022 refinement: therapist and assistant each furnished about 9-14
+      minutes); on equal leftovers the unit is the assistant's — their part is then well over the
+      10 % de minimis share of that unit.
+
+    CMS's example: assistant 23 min and therapist 13 min of 97110 (2 units) → 1 unit with CO/CQ
+    (the assistant's full 15) and 1 without (the therapist's 13 beat the assistant's 8 left).
+    """
+    if units <= 0:
+        return 0
+    full_a, left_a = divmod(max(assistant_minutes, 0), 15)
+    full_t, left_t = divmod(max(therapist_minutes, 0), 15)
+    full_a = min(full_a, units)
+    full_t = min(full_t, units - full_a)
+    rest = units - full_a - full_t
+    if rest <= 0:
+        return full_a
+    if rest >= 2:  # one each; any more go with the larger leftover (never with real minutes)
+        return full_a + 1 + (rest - 2 if left_a > left_t else 0)
+    return full_a + (1 if left_a >= left_t and left_a > 0 else 0)
+
+
+def _run(lines: Sequence[object], unit_rule: UnitRule, table: dict[str, int],
+         assistant: Sequence[bool] | None = None) -> VisitUnits:
     """The engine."""
     # Lines typed canonically (catalogue code text, whole minutes or None) go straight through;
     # anything else is checked and normalized first, line by line, by _canonical.
@@ -350,10 +390,10 @@ def _run(lines: Sequence[object], unit_rule: UnitRule, table: dict[str, int]) ->
             codes.append(code)
             mins.append(minutes)
     except (KeyError, TypeError, ValueError):
-        return _run(_canonical(lines, table), unit_rule, table)
+        return _run(_canonical(lines, table), unit_rule, table, assistant)
     n = len(codes)
     if special or (n > 1 and len(set(codes)) != n):
-        return _grouped(codes, mins, unit_rule, table)
+        return _grouped(codes, mins, unit_rule, table, assistant)
 
     # One service per line, no family: units straight onto the lines.
     units = [1] * n
@@ -416,7 +456,8 @@ def _result(
 
 
 def _grouped(
-    codes: list[str], mins: list[int], unit_rule: UnitRule, table: dict[str, int]
+    codes: list[str], mins: list[int], unit_rule: UnitRule, table: dict[str, int],
+    assistant: Sequence[bool] | None = None,
 ) -> VisitUnits:
     """Visits with a code on two lines or a special family: lines are grouped into services."""
     n = len(codes)
@@ -463,6 +504,17 @@ def _grouped(
     alternatives: tuple[tuple[int, ...], ...] = ()
     if tie is not None:
         alternatives = tuple(tuple(_place(alt, s_fam, s_lines, codes, n)) for alt in tie.alternatives)
+    split_notes: list[str] = []
+    split_codes: list[str] = []
+    if assistant is not None and any(assistant):
+        for j in range(ns):
+            if s_fam[j] is None and s_kind[j] == _TIMED:
+                note = _by_furnisher(units, s_lines[j], mins, assistant, codes)
+                if note:
+                    split_notes.append(note)
+                    split_codes.append(s_key[j])
+                    alternatives = tuple(tuple(_furnisher_split(list(alt), s_lines[j], mins, assistant))
+                                         for alt in alternatives)
     text = _explain_grouped(
         unit_rule,
         codes,
@@ -477,8 +529,42 @@ def _grouped(
         won,
         contested,
         tie,
+        split=frozenset(split_codes),
     )
+    if split_notes:
+        text = f"{text} {' '.join(split_notes)}"
     return _result(unit_rule, codes, units, timed_minutes, alternatives, text)
+
+
+def _furnisher_split(units: list[int], lines: list[int], mins: list[int], assistant: Sequence[bool]) -> list[int]:
+    """``units`` with one service's units moved from its first line to the first assistant line and
+    the first therapist line, as :func:`assistant_units` splits them (lines by both only)."""
+    by_assistant = [i for i in lines if assistant[i]]
+    by_therapist = [i for i in lines if not assistant[i]]
+    if not by_assistant or not by_therapist:
+        return units
+    total = sum(units[i] for i in lines)
+    co = assistant_units(total, sum(mins[i] for i in by_assistant), sum(mins[i] for i in by_therapist))
+    for i in lines:
+        units[i] = 0
+    units[by_assistant[0]] = co
+    units[by_therapist[0]] = total - co
+    return units
+
+
+def _by_furnisher(units: list[int], lines: list[int], mins: list[int], assistant: Sequence[bool],
+                  codes: list[str]) -> str:
+    """Split one service's units by who furnished them (in place); the explanation's note, or ``""``."""
+    if all(assistant[i] for i in lines) or not any(assistant[i] for i in lines):
+        return ""
+    _furnisher_split(units, lines, mins, assistant)
+    a = next(i for i in lines if assistant[i])
+    t = next(i for i in lines if not assistant[i])
+    a_min = sum(mins[i] for i in lines if assistant[i])
+    t_min = sum(mins[i] for i in lines if not assistant[i])
+    return (f"{codes[a]} by assistant ({a_min} min) and therapist ({t_min} min): {units[a]} unit(s) with "
+            f"CO/CQ on line {a + 1}, {units[t]} without on line {t + 1} (CMS de minimis, judged per "
+            "15-minute unit).")
 
 
 class _Tie(NamedTuple):
@@ -656,8 +742,10 @@ def _explain_grouped(
     won: Sequence[int],
     contested: bool,
     tie: _Tie | None,
+    split: frozenset[str] = frozenset(),
 ) -> str:
-    """Labels, family splits and duplicate notes for a grouped visit, then :func:`_explain`."""
+    """Labels, family splits and duplicate notes for a grouped visit, then :func:`_explain`.
+    ``split``: codes whose units are split by who furnished them (their own note follows)."""
     labels: list[str] = []
     suffix: dict[int, str] = {}
     notes: list[str] = []
@@ -680,10 +768,9 @@ def _explain_grouped(
                 on = [i for i in lines_j if codes[i] == code]
                 if len(on) > 1:
                     numbers = ", ".join(str(i + 1) for i in on)
-                    notes.append(
-                        f"{code} on lines {numbers} counted as one service (minutes added; one line "
-                        f"per code per day, units on line {on[0] + 1})"
-                    )
+                    where = ("units split by who furnished them" if code in split
+                             else f"one line per code per day, units on line {on[0] + 1}")
+                    notes.append(f"{code} on lines {numbers} counted as one service (minutes added; {where})")
     return _explain(
         rule, labels, s_kind, s_min, s_units, timed, timed_minutes, won, contested, tie, suffix, notes
     )

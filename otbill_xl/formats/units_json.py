@@ -2,8 +2,10 @@
 
 Input: ``{"rule": "cms"|"ama", "lines": [{"code": "97110", "minutes": 33}, ...]}`` for one visit, or
 ``{"visits": [{...same shape...}, ...]}`` (a visit may carry its own ``rule``; the outer one is the
-default). Output per visit: ``{"total_units", "units": {code: n}, "alternatives": [{code: n}, ...],
-"explanation"}``; several visits give ``{"visits": [...]}``.
+default). A line may say ``"assistant": true`` when an OTA/PTA furnished its minutes: a code's units
+are then split between the assistant's and the therapist's lines (CMS de minimis, per unit). Output
+per visit: ``{"total_units", "units": {code: n}, "line_units": [n per input line], "alternatives":
+[{code: n}, ...], "explanation"}``; several visits give ``{"visits": [...]}``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ def _visit(data: Any, where: str, default_rule: str) -> dict[str, Any]:
     if rule not in ("cms", "ama"):
         raise UnitsJSONError(f"{where}: \"rule\" must be \"cms\" or \"ama\", not {rule!r}")
     lines = []
+    assistant: list[bool] = []
     for i, line in enumerate(data["lines"], start=1):
         if not isinstance(line, dict) or "code" not in line:
             raise UnitsJSONError(f"{where} line {i}: expected {{\"code\": ..., \"minutes\": ...}}")
@@ -35,12 +38,16 @@ def _visit(data: Any, where: str, default_rule: str) -> dict[str, Any]:
                 minutes = int(minutes)
             else:
                 raise UnitsJSONError(f"{where} line {i}: minutes must be a whole number, not {minutes!r}")
+        by_assistant = line.get("assistant", False)
+        if not isinstance(by_assistant, bool):
+            raise UnitsJSONError(f"{where} line {i}: \"assistant\" must be true or false, not {by_assistant!r}")
         lines.append((str(line["code"]), minutes))
+        assistant.append(by_assistant)
     try:
-        result = visit_units(lines, rule)
+        result = visit_units(lines, rule, assistant=assistant if any(assistant) else None)
     except UnitsInputError as exc:
         raise UnitsJSONError(f"{where}: {exc}") from None
-    return {"total_units": result.total_units, "units": result.by_code(),
+    return {"total_units": result.total_units, "units": result.by_code(), "line_units": list(result.units),
             "alternatives": result.alternatives_by_code(), "explanation": result.explanation}
 
 

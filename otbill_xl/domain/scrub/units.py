@@ -42,6 +42,8 @@ register("units.under-8-minutes", E, "units",
          "Timed service under 8 minutes billed (CMS: the visit's only timed service; AMA: any).")
 register("units.minutes-missing", INFO, "units", "Timed code with units but no minutes: units cannot be verified.")
 register("units.missing", E, "units", "Timed code with neither units nor minutes.")
+register("units.assistant-split", E, "units",
+         "An assistant's and a therapist's lines of one code split its units differently from CMS's per-unit rule.")
 
 _FAMILY_CODES = frozenset(c for fam in FAMILIES for c in (fam.base, fam.addon))
 #: 97129/97130 is one 15-minute service (pooled); the other families have their own time units.
@@ -90,10 +92,13 @@ def _computable(e: Entry) -> bool:
 def _outcome(rule_: UnitRule, lines: tuple[tuple[str, int | None, int | None], ...]):
     """Computed units per line and the hits (line index, Hit) for one discipline part of a visit.
 
-    ``lines`` are (code, minutes, entered units); the caller memoizes per distinct part.
+    ``lines`` are (code, minutes, entered units, furnished by an assistant); the caller memoizes per
+    distinct part.
     """
+    assistant = [a for *_, a in lines]
     try:
-        vu = visit_units([(c, m) for c, m, _ in lines], rule_, catalogue=catalogue())
+        vu = visit_units([(c, m) for c, m, _, _ in lines], rule_, catalogue=catalogue(),
+                         assistant=assistant if any(assistant) else None)
     except UnitsInputError:
         return None, ()
     n = len(lines)
@@ -103,7 +108,7 @@ def _outcome(rule_: UnitRule, lines: tuple[tuple[str, int | None, int | None], .
     entered: dict[str, int] = {}
     complete: dict[str, bool] = {}
     untimed = set()
-    for i, (code, _m, u) in enumerate(lines):
+    for i, (code, _m, u, _a) in enumerate(lines):
         info = catalogue().get(code)  # (visit_units accepted the codes: all are in the catalogue)
         if info is not None and info.kind in UNTIMED_KINDS:
             untimed.add(code)
@@ -115,7 +120,7 @@ def _outcome(rule_: UnitRule, lines: tuple[tuple[str, int | None, int | None], .
     # Lone timed service under 8 minutes (CMS) / any timed service under 8 minutes (AMA).
     under8: set[int] = set()
     services: dict[str, int] = {}
-    for code, m, _u in lines:
+    for code, m, _u, _a in lines:
         if code in untimed or (code in _FAMILY_CODES and code not in _POOLED_FAMILY):
             continue
         key = _POOLED_FAMILY.get(code, code)
@@ -125,7 +130,7 @@ def _outcome(rule_: UnitRule, lines: tuple[tuple[str, int | None, int | None], .
         short = []
     for key in short:
         mins = services[key]
-        for i, (code, _m, u) in enumerate(lines):
+        for i, (code, _m, u, _a) in enumerate(lines):
             if _POOLED_FAMILY.get(code, code) == key and (u is None or u > 0):
                 under8.add(i)
                 lone = "the only timed service of the visit" if rule_ is UnitRule.CMS else "under the midpoint"
@@ -166,15 +171,33 @@ def _outcome(rule_: UnitRule, lines: tuple[tuple[str, int | None, int | None], .
                                         f"{want}.",
                                         f"Bill {plural(want, 'unit')} of {code} ({why}).")))
     computed = list(best)
-    # Keep the biller's split of one code over several lines when its total is right.
+    # Keep the biller's split of one code over several lines when its total is right — unless an
+    # assistant and a therapist share the code: then the split decides which units carry CO/CQ.
     for code in compared:
         idx = [i for i in range(n) if lines[i][0] == code]
         if len(idx) > 1 and sum(computed[i] for i in idx) == entered[code]:
+            if len({lines[i][3] for i in idx}) > 1:
+                wrong = [i for i in idx if lines[i][2] != computed[i]]
+                if wrong:
+                    hits.append((wrong[0], _furnisher_hit(code, idx, lines, computed)))
+                continue
             for i in idx:
                 entered_units = lines[i][2]
                 if entered_units is not None:  # always: a compared code has units on every line
                     computed[i] = entered_units
     return tuple(computed), tuple(hits)
+
+
+def _furnisher_hit(code: str, idx: list[int], lines, computed: list[int]) -> Hit:
+    a_min = sum(lines[i][1] or 0 for i in idx if lines[i][3])
+    t_min = sum(lines[i][1] or 0 for i in idx if not lines[i][3])
+    a_units = sum(computed[i] for i in idx if lines[i][3])
+    t_units = sum(computed[i] for i in idx if not lines[i][3])
+    return hit("units.assistant-split", "Units",
+               f"{code} by an assistant ({a_min} min) and a therapist ({t_min} min): the units on their lines "
+               f"should be {a_units} with CO/CQ and {t_units} without.",
+               f"Bill {plural(a_units, 'unit')} on the assistant's {code} line (with CO/CQ) and "
+               f"{plural(t_units, 'unit')} on the therapist's (CMS de minimis, judged per 15-minute unit).")
 
 
 def _parts(v: VisitContext) -> list[list[int]]:
@@ -224,7 +247,8 @@ def units_vs_minutes(v: VisitContext) -> Iterator[tuple[int, Hit]]:
                              "Enter the timed minutes from the treatment note.")
         if not keep:
             continue
-        key = tuple((v.entries[i].facts.code, v.entries[i].line.minutes, v.entries[i].line.units)
+        key = tuple((v.entries[i].facts.code, v.entries[i].line.minutes, v.entries[i].line.units,
+                     v.entries[i].facts.provider is not None and v.entries[i].facts.provider.is_assistant)
                     for i in keep)
         memo_key = ("units", rule_, key)
         found = v.memo.get(memo_key)
