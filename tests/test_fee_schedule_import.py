@@ -132,6 +132,13 @@ def test_pprrvu_facility_na_is_none_and_always_therapy_comes_from_the_catalogue(
     assert rvus[("97110", "")].always_therapy is True and rvus[("97129", "")].always_therapy is False
 
 
+def test_pprrvu_status_code_is_read():
+    # The excerpt's STATUS CODE column: 97010 is B (bundled), the others A.
+    rvus = by_code(read_pprrvu(RVU, year=2026))
+    assert rvus[("97010", "")].status == "B"
+    assert {r.status for key, r in rvus.items() if key != ("97010", "")} == {"A"}
+
+
 def test_pprrvu_bad_row_is_reported_with_its_line_and_the_rest_is_read():
     read = read_pprrvu(RVU, year=2026)
     assert ("97140", "") not in by_code(read)
@@ -368,6 +375,10 @@ def test_cli_import_cms_writes_the_copy_and_leaves_inputs_alone(workbook, tmp_pa
     assert rvus[(2026, "97110")].pe_rvu_facility is None and rvus[(2026, "97110")].always_therapy is True
     assert rvus[(2026, "97129")].pe_rvu_facility == Decimal("0.16")
     assert len([r for r in book.medicare_rvus if r.year == 2026]) == 9
+    # The old sheet had no Status column: it is added; the kept 2025 row (blank status) still reads as active.
+    assert (rvus[(2026, "97010")].status, rvus[(2026, "97110")].status) == ("B", "A")
+    assert rvus[(2025, "97110")].status in ("", "A")
+    assert FileWorkbook(out).values("MedicareRVU")[0][-1] == "Status"
     gpcis = {g.locality: g for g in book.medicare_gpcis}
     assert gpcis["12402-99"].pe_gpci == Decimal("1.135") and gpcis["01112-54"].mp_gpci == Decimal("0.655")
     # The conftest practice has MedicareLocality 01112 (a MAC, not a MAC-LL key): a warning says how to fix it.

@@ -13,7 +13,7 @@ from conftest import CHARGE_HEADER, PATIENT_ROWS, contract_sheets, fingerprint, 
 from typer.testing import CliRunner
 
 import otbill_xl
-from otbill_xl.actions.price import LINE_COLUMNS, PRICING_SHEET, TOTALS_SHEET
+from otbill_xl.actions.price import LINE_COLUMNS, PRICING_SHEET, TOTAL_COLUMNS, TOTALS_SHEET
 from otbill_xl.cli import app
 from otbill_xl.excel.macros import price_charges_action
 from otbill_xl.excel.udfs import OT_EXPECTED, OT_FEE, OT_MEDICARE_ALLOWED
@@ -28,9 +28,9 @@ RVU = [["Year", "Code", "Modifier", "WorkRVU", "PERVUNonFacility", "PERVUFacilit
 GPCI = [["Year", "Locality", "WorkGPCI", "PEGPCI", "MPGPCI"], [2026, "01112", 1.000, 1.100, 0.900]]
 FEE = [["PayerKey", "Code", "Modifier", "EffectiveFrom", "EffectiveTo", "AllowedPerUnit"],
        ["ACME", "97110", None, "1/1/2026", "12/31/2026", 40.00]]
-PATIENTS = [PATIENT_ROWS[0] + ["AuthNumber", "AuthVisits", "AuthStart", "AuthEnd"],
-            PATIENT_ROWS[1] + ["", None, None, None],
-            PATIENT_ROWS[2] + ["A-1", 30, "8/1/2026", "12/31/2026"]]
+PATIENTS = [PATIENT_ROWS[0] + ["AuthNumber", "AuthVisits", "AuthStart", "AuthEnd", "Copay"],
+            PATIENT_ROWS[1] + ["", None, None, None, None],
+            PATIENT_ROWS[2] + ["A-1", 30, "8/1/2026", "12/31/2026", 25]]
 
 
 def row(line_id, patient, code, units, mods=("GO",), dos="8/3/2026", minutes=None):
@@ -60,10 +60,14 @@ def test_price_action_writes_pricing_sheets(tmp_path):
     # The 3-line Medicare visit of test_pricing.py: 97.33 / 60.66 − 14.70 / 34.40 − 9.55.
     assert (got["L1"]["ExpectedAllowed"], got["L2"]["MPPRReduction"], got["L3"]["ExpectedAllowed"]) == (97.33, 14.70, 24.85)
     assert got["L2"]["ExpectedPayerPayment"] == 36.03 and got["L2"]["KXStatus"] == "below threshold"
-    # ACME: 2 × $40.00 contracted; no MPPR for commercial by default.
+    # ACME: 2 × $40.00 contracted; no MPPR for commercial by default. The patient's $25 copay comes off the
+    # payer's 80.00 (commercial, one visit): the payer 55.00, the patient 25.00.
     assert got["L4"]["ExpectedAllowed"] == 80.0 and "FeeSchedule row 2" in got["L4"]["Basis"]
+    assert (got["L4"]["Copay"], got["L4"]["ExpectedPayerPayment"], got["L4"]["ExpectedPatientResp"]) == (25.0, 55.0, 25.0)
+    assert got["L2"]["Copay"] == 0  # Medicare: no copay column given for P001
     totals = {r[0]: r for r in wb[TOTALS_SHEET].iter_rows(min_row=2, values_only=True)}
     assert totals["MCR"][7] == 168.14 and totals["ACME"][7] == 80.0
+    assert totals["ACME"][TOTAL_COLUMNS.index("Copay")] == 25.0
     assert sum(t.expected_allowed for t in outcome.result.totals) == D("248.14")
 
 

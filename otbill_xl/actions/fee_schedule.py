@@ -248,7 +248,7 @@ def _year_is(year: int, column: str = "", keep: Collection[str] = ()) -> Callabl
 def rvu_row(r: MedicareRVU) -> dict[str, Any]:
     return {"Year": r.year, "Code": r.code, "Modifier": r.modifier, "WorkRVU": r.work_rvu,
             "PERVUNonFacility": r.pe_rvu_nonfacility, "PERVUFacility": r.pe_rvu_facility, "MPRVU": r.mp_rvu,
-            "AlwaysTherapy": "Y" if r.always_therapy else "N"}
+            "AlwaysTherapy": "Y" if r.always_therapy else "N", "Status": r.status or "A"}
 
 
 def gpci_row(g: MedicareGPCI) -> dict[str, Any]:

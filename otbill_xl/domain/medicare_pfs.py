@@ -5,8 +5,15 @@ Fee schedule amount per unit (facts §5.1, CMS PFS formula)::
     (WorkRVU × WorkGPCI + PERVU × PEGPCI + MPRVU × MPGPCI) × ConversionFactor
 
 with the non-facility PE RVU for office settings and the facility PE RVU when the place of service is
-a facility (POS 19, 21, 22, 23, 24, 26, 31, 34, 41, 42, 51, 52, 53, 56, 61 — the facility settings of
-the CMS POS list, ``refdata/facility_pos.csv``; [U] the list was not re-fetched).
+a facility on the DOS (POS 19, 21, 22, 23, 24, 26, 31, 34, 41, 42, 51, 52, 53, 56, 61 — the facility
+settings of the CMS POS list, [U] not re-fetched — and, from 2024-01-01, POS 02 telehealth other than
+in the patient's home, while POS 10 telehealth in the home stays non-facility: CY 2024 PFS final rule,
+CMS Transmittal 12671; dated rows of ``refdata/facility_pos.csv``, sources in ``refdata/SOURCES.md``).
+
+A code whose facility PE is "NA" (the RVU file's Facility NA indicator: "rarely or never performed in
+the facility setting"; every always-therapy code) is priced at a facility POS with its non-facility PE:
+Medicare pays outpatient therapy under the PFS in every setting (MCPM Ch.5 §10; facts §7a), so such a
+line is priced, not dropped, and its basis says so.
 
 Rounding: CMS publishes each code's payment amount per locality rounded to the cent, and its MPPR
 rate file likewise publishes the reduced amount (work and MP in full, PE at 50%) rounded to the
@@ -25,6 +32,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from functools import cache
+from typing import NamedTuple
 
 from otbill_xl import refdata
 from otbill_xl.domain.models import MedicareGPCI, MedicareRVU
@@ -75,10 +83,72 @@ def _rates() -> dict[str, tuple[DatedValue, ...]]:
     return {k: tuple(v) for k, v in out.items()}
 
 
+class PosSetting(NamedTuple):
+    """How a place of service is priced on a DOS: the facility PE or not, and why (dated rows only)."""
+
+    facility: bool
+    note: str = ""
+
+
 @cache
-def facility_pos() -> frozenset[str]:
-    """Places of service paid at the facility PE rate."""
-    return frozenset(r["pos"].zfill(2) for r in _rows("facility_pos.csv"))
+def _pos_rows() -> dict[str, tuple[tuple[DatedValue, bool, str], ...]]:
+    out: dict[str, list[tuple[DatedValue, bool, str]]] = {}
+    for r in _rows("facility_pos.csv"):
+        dated = DatedValue(_d(r["effective_from"]), _d(r["effective_to"]), Decimal(0), source=r["source"])
+        out.setdefault(r["pos"].zfill(2), []).append((dated, r["setting"] == "facility", r["name"]))
+    return {k: tuple(v) for k, v in out.items()}
+
+
+@cache
+def pos_setting(pos: str, dos: date) -> PosSetting:
+    """Facility or non-facility PE for ``pos`` on ``dos`` (an unlisted POS: non-facility). A dated row
+    (the telehealth POS 02/10 rule from 2024) adds a note for the line's basis."""
+    pos = pos.strip().zfill(2) if pos else ""
+    for dated, facility, name in _pos_rows().get(pos, ()):
+        if dated.covers(dos):
+            note = ""
+            if dated.effective_from is not None:
+                setting = "facility" if facility else "non-facility"
+                note = f"POS {pos} ({name}) is paid at the {setting} rate from {dated.effective_from.isoformat()}"
+            return PosSetting(facility, note)
+    return PosSetting(False)
+
+
+def facility_pos(dos: date | None = None) -> frozenset[str]:
+    """Places of service paid at the facility PE rate on ``dos`` (undated rows only without a DOS)."""
+    return frozenset(pos for pos, rows in _pos_rows().items() for dated, facility, _ in rows
+                     if facility and (dated.covers(dos) if dos else dated.effective_from is None))
+
+
+@cache
+def part_b_deductible(year: int) -> Decimal | None:
+    """The Part B deductible every beneficiary starts ``year`` with (CMS fact sheets; None: not shipped)."""
+    for r in _rows("part_b_deductible.csv"):
+        if int(r["year"]) == year:
+            return Decimal(r["amount"])
+    return None
+
+
+class PfsStatus(NamedTuple):
+    """A PFS status code (RVU file documentation, Attachment A): paid or not, and the patient's share
+    of a line Medicare does not pay (0, or None when it cannot be predicted)."""
+
+    code: str
+    paid: bool
+    patient_share: Decimal | None
+    meaning: str
+
+
+@cache
+def pfs_statuses() -> dict[str, PfsStatus]:
+    return {r["status"]: PfsStatus(r["status"], r["medicare_pays"] == "Y",
+                                   Decimal(r["patient_share"]) if r["patient_share"] else None, r["meaning"])
+            for r in _rows("pfs_status.csv")}
+
+
+def pfs_status(code: str) -> PfsStatus | None:
+    """The status of a MedicareRVU row (blank: A, active); None for a letter CMS does not define."""
+    return pfs_statuses().get(code.strip().upper() or "A")
 
 
 @cache
@@ -140,14 +210,13 @@ class MedicarePFS:
 
     def unit_price(self, code: str, dos: date, pos: str = "11") -> UnitPrice | str:
         """The unit price, or a sentence saying which table lacks what."""
-        facility = pos.zfill(2) in facility_pos() if pos else False
-        key = (code, dos, facility)
+        key = (code, dos, pos)
         hit = self._cache.get(key)
         if hit is None:
-            hit = self._cache[key] = self._unit_price(code, dos, facility)
+            hit = self._cache[key] = self._unit_price(code, dos, pos_setting(pos, dos))
         return hit
 
-    def _unit_price(self, code: str, dos: date, facility: bool) -> UnitPrice | str:
+    def _unit_price(self, code: str, dos: date, setting: PosSetting) -> UnitPrice | str:
         year = dos.year
         rvu = self.rvu(code, year)
         if rvu is None:
@@ -160,9 +229,12 @@ class MedicarePFS:
         cf = conversion_factor(dos, self.qualifying_apm)
         if cf is None:
             return f"no conversion factor for {dos.isoformat()}"
+        facility, notes = setting.facility, [setting.note] if setting.note else []
         pe_rvu = rvu.pe_rvu_facility if facility else rvu.pe_rvu_nonfacility
         if pe_rvu is None:
-            return f"{code} has no {'facility' if facility else 'non-facility'} PE RVU (NA) in {year}"
+            # Facility NA (always-therapy codes): Medicare pays therapy at the non-facility amount.
+            facility, pe_rvu = False, rvu.pe_rvu_nonfacility
+            notes.append(f"the facility PE of {code} is NA, so it is priced at the non-facility amount")
         mppr = medicare_rate("mppr_pe_paid", dos) or ONE
         work = rvu.work_rvu * gpci.work_gpci * cf.value
         pe = pe_rvu * gpci.pe_gpci * cf.value
@@ -170,7 +242,7 @@ class MedicarePFS:
         cf_label = ("QP" if self.qualifying_apm else "non-QP") + " CF" if cf.qualifier else "CF"
         basis = (f"PFS {year} {code}: ({rvu.work_rvu}×{gpci.work_gpci} + {pe_rvu}×{gpci.pe_gpci} "
                  f"{'facility' if facility else 'non-facility'} PE + {rvu.mp_rvu}×{gpci.mp_gpci}) × "
-                 f"{cf_label} {cf.value} [locality {self.locality}]")
+                 f"{cf_label} {cf.value} [locality {self.locality}]" + "".join("; " + n for n in notes))
         full, reduced = work + pe + mp, work + pe * mppr + mp
         if not (in_range(full) and in_range(reduced) and in_range(pe)):
             return f"the {year} RVUs and GPCIs of {code} give a unit price over {MAX_AMOUNT} (check the tables)"

@@ -231,6 +231,10 @@ class Patient(BaseModel):
     prior_therapy_spend: Decimal = Decimal("0")
     #: Part B deductible still to meet this year (0 = met).
     deductible_remaining: Decimal = Decimal("0")
+    #: The year DeductibleRemaining is for (None: the year of the patient's first date of service).
+    deductible_year: int | None = None
+    #: The plan's copay per visit (commercial and Medicare Advantage; None: no copay).
+    copay: Decimal | None = None
 
 
 #: The modifier columns of a charge line, in order.
@@ -295,6 +299,8 @@ class MedicareRVU(BaseModel):
     mp_rvu: Decimal
     always_therapy: bool = False
     row: int | None = None
+    #: PFS status code (PPRRVU STATUS CODE); blank means A (active). B, I and N are not paid.
+    status: str = "A"
 
 
 class MedicareGPCI(BaseModel):

@@ -14,14 +14,30 @@ Order of Medicare adjustments (applied the same way everywhere):
    *after* MPPR — the assistant reduction is 15% of (fee − MPPR reduction), rounded to the cent.
    CMS's sequencing is not published [U, facts §5.2 item 6]; this order treats the 85% as a
    payment percentage applied last, as the facts judge most likely.
-3. **Deductible and coinsurance**: the Part B deductible still to meet (Patients
-   ``DeductibleRemaining``, default met) is taken from allowed amounts in DOS order; Medicare pays
-   80% of the rest (rounded to the cent) and the patient owes allowed − Medicare's payment.
+3. **Deductible and coinsurance**: the Part B deductible still to meet is taken from allowed amounts
+   in DOS order; Medicare pays 80% of the rest (rounded to the cent) and the patient owes allowed −
+   Medicare's payment. Patients ``DeductibleRemaining`` (blank: met) is what is left in
+   ``DeductibleYear`` (blank: the year of the patient's first DOS in the book); every later year
+   starts with that year's full Part B deductible (``refdata/part_b_deductible.csv``, CMS's yearly
+   fact sheets; a year without an amount: none assumed, ``price.no-deductible-amount``); an earlier
+   year is not known, none is assumed (``price.deductible-year``, info).
 4. **Sequestration** (facts §5.3): 2% (dated) of Medicare's payment, rounded to the cent; the
    patient's share is not reduced.
 
+A Medicare line whose MedicareRVU ``Status`` does not pay (B bundled, I not valid for Medicare, N not
+covered, and the other non-paying codes of the RVU file documentation, ``refdata/pfs_status.csv``) is
+priced at $0 with a ``price.pfs-status`` finding, joins no MPPR group and is left out of the KX total.
+
 Medicare Advantage, Medicaid, commercial and other payers are priced from the contracted
-``FeeSchedule`` (patient share depends on the plan's benefits and is not predicted). A payer with
+``FeeSchedule`` (patient share depends on the plan's benefits and is not predicted). **Copays**: for
+commercial and Medicare Advantage lines, Patients ``Copay`` is one amount per visit (patient + DOS +
+payer), the patient's share (CARC 3, facts §8) taken off the payer's expected payment. It is taken from
+the visit's priced lines in Charges row order (the claim's line order), each line giving at most its
+allowed amount, until the copay is used up: the order only moves the copay between lines of one
+visit, the visit's total (the copay, or the visit's allowed amount if less) is the same either way.
+(The sample practice's posted payments spread their copays the same way.) A Copay on other payer
+types is not applied (``price.copay-not-applied``, info): Medicare Part B has coinsurance, not a
+per-visit copay. A payer with
 ``ApplyMPPR`` = Y gets the same MPPR; the PE share of its flat rate is taken from the code's Medicare
 RVUs and the practice's GPCIs (the UHC-style policies of facts §5.2 reduce the PE portion) [U].
 Self-pay lines are priced at the practice's charge.
@@ -42,15 +58,27 @@ from otbill_xl.domain.fee_schedule import FeeSchedule
 from otbill_xl.domain.findings import Finding, Location, Severity
 from otbill_xl.domain.medicare_pfs import (
     MedicarePFS,
+    PfsStatus,
     UnitPrice,
     kx_thresholds,
     medicare_rate,
+    part_b_deductible,
+    pfs_status,
     sequestration_rate,
 )
-from otbill_xl.domain.models import ChargeLine, Discipline, Payer, PayerType
+from otbill_xl.domain.models import ChargeLine, Discipline, Patient, Payer, PayerType
 from otbill_xl.domain.money import MAX_AMOUNT, MAX_UNITS, ZERO, cents, in_range
 
 CHARGES = "Charges"
+PATIENTS = "Patients"
+#: Payer types whose plans charge the patient a per-visit copay (the rest: ``price.copay-not-applied``).
+COPAY_PAYERS = frozenset({PayerType.COMMERCIAL, PayerType.MEDICARE_ADVANTAGE})
+#: What to do about a line Medicare does not pay, by PFS status (the rest: the generic advice).
+_STATUS_FIX = {
+    "B": "Medicare pays for it only inside the services it is bundled with; the patient cannot be billed for it.",
+    "I": "Bill the code Medicare uses for the service instead (e.g. G0283 for unattended e-stim, not 97014).",
+    "N": "Medicare does not cover it: bill the patient only with the notice Medicare requires (ABN/GY).",
+}
 _KX_OT, _KX_PT_SLP = "OT", "PT/SLP"
 ASSISTANT_MODIFIERS = frozenset({"CO", "CQ"})
 
@@ -80,6 +108,8 @@ class LinePrice(NamedTuple):
     kx_missing: bool = False
     #: Past the targeted-review amount ($3,000).
     kx_review: bool = False
+    #: The visit's copay taken from this line (commercial and Medicare Advantage; part of the patient's share).
+    copay: Decimal = ZERO
 
 
 @dataclass(frozen=True)
@@ -95,6 +125,7 @@ class PayerTotals:
     expected_payer_payment: Decimal = ZERO
     expected_patient_resp: Decimal = ZERO
     sequestration: Decimal = ZERO
+    copay: Decimal = ZERO
 
 
 @dataclass(frozen=True)
@@ -131,6 +162,8 @@ class _Work:
     kx_status: str = ""
     kx_missing: bool = False
     kx_review: bool = False
+    copay: Decimal = ZERO
+    unpaid: PfsStatus | None = None    # a Medicare PFS status that pays nothing (B, I, N, ...)
 
 
 def _price_finding(rule: str, severity: Severity, line: ChargeLine, column: str, message: str, fix: str) -> Finding:
@@ -161,6 +194,7 @@ class _Rate(NamedTuple):
     basis: str
     mppr: bool                  # the line joins its visit's MPPR group
     problem: tuple[str, str, str] | None = None   # (rule, message, fix) when it cannot be priced
+    unpaid: PfsStatus | None = None               # priced at $0: the PFS status pays nothing
 
 
 def price_book(book: PracticeBook, *, units: dict[int, int] | None = None,
@@ -183,6 +217,9 @@ def _price_book(book: PracticeBook, computed: dict[int, int], flagged_rows) -> P
     findings: list[Finding] = list(schedule.problems())
     charge_master = charge_master_by_code(book.charge_master)
     payer_of: dict[str, Payer | None] = {}
+    copay_of: dict[str, Decimal | None] = {}
+    first_year: dict[str, int] = {}  # the year of each Medicare patient's first DOS (DeductibleYear's default)
+    copay_works: list[_Work] = []
     rates: dict[tuple, _Rate] = {}
     amounts: dict[tuple, tuple[Decimal, Decimal, Decimal, Decimal]] = {}
 
@@ -192,6 +229,9 @@ def _price_book(book: PracticeBook, computed: dict[int, int], flagged_rows) -> P
         info = cat.get(line.code)
         always = info.always_therapy if info else False
         if payer.payer_type is PayerType.MEDICARE:
+            unpaid = medicare_status_rate(pfs, line.code, dos)
+            if unpaid is not None:
+                return unpaid
             up = pfs.unit_price(line.code, dos, line.pos)
             if isinstance(up, str):
                 return _Rate(None, None, ZERO, "not priced: " + up, False, (
@@ -238,6 +278,7 @@ def _price_book(book: PracticeBook, computed: dict[int, int], flagged_rows) -> P
             payer = payer_of[pid]
         else:
             payer = payer_of[pid] = book.payer_for(pid)
+            copay_of[pid] = _copay(book.patients_by_id.get(pid), payer, findings)
         n = line.units
         if n is None:
             n = computed.get(line.row)
@@ -252,6 +293,10 @@ def _price_book(book: PracticeBook, computed: dict[int, int], flagged_rows) -> P
         medicare = payer.payer_type is PayerType.MEDICARE
         w = _Work(line, payer.payer_key, medicare, n, charge, "")
         append(w)
+        if medicare and dos is not None:
+            first = first_year.get(pid)
+            if first is None or dos.year < first:
+                first_year[pid] = dos.year
         if dos is None or not line.code:
             w.basis = "not priced: " + ("no date of service" if dos is None else "no code")
             continue
@@ -280,6 +325,15 @@ def _price_book(book: PracticeBook, computed: dict[int, int], flagged_rows) -> P
         if r.problem is not None:
             findings.append(_price_finding(r.problem[0], Severity.WARNING, line, "Code", r.problem[1], r.problem[2]))
             continue
+        if r.unpaid is not None:
+            findings.append(_status_finding(line, r.unpaid))
+            w.unpaid = r.unpaid
+            w.fee = w.allowed = w.payment = ZERO
+            w.patient = r.unpaid.patient_share
+            w.kx_status = f"not counted: PFS status {r.unpaid.code}"
+            continue
+        if copay_of[pid] is not None:
+            copay_works.append(w)
         w.full, w.reduced, w.pe_rank = r.full, r.reduced, r.pe_rank
         if r.mppr and n > 0:  # the units paid in full are known once the visit is complete
             w.rate_key = key
@@ -309,15 +363,80 @@ def _price_book(book: PracticeBook, computed: dict[int, int], flagged_rows) -> P
         w.fee, w.mppr, w.assistant, w.allowed = done
         if not w.medicare:
             w.payment = w.allowed
-    medicare_works = sorted((w for w in works if w.medicare and w.allowed is not None),
+    _copays(copay_works, copay_of)
+    medicare_works = sorted((w for w in works if w.medicare and w.allowed is not None and w.unpaid is None),
                             key=lambda w: (w.line.patient_id, w.line.dos, w.line.row))
-    _medicare_payments(medicare_works, book)
+    _medicare_payments(medicare_works, book, first_year, findings)
     _kx(medicare_works, book)
     priced = tuple(LinePrice(
         w.line.row, w.line.line_id, w.payer_key, w.line.code, w.units, w.charge, w.fee, w.mppr, w.assistant, w.allowed,
         w.deductible, w.payment, w.patient, w.sequestration, w.kx_total, w.kx_status, w.basis,
-        w.line.row in flagged_rows, w.kx_missing, w.kx_review) for w in works)
+        w.line.row in flagged_rows, w.kx_missing, w.kx_review, w.copay) for w in works)
     return PricingResult(priced, _totals(priced), tuple(findings))
+
+
+def medicare_status_rate(pfs: MedicarePFS, code: str, dos: date) -> _Rate | None:
+    """The $0 rate of a code whose MedicareRVU status pays nothing (RVU file documentation, Attachment
+    A: "Only RVUs associated with status codes of A, R, or T are used for Medicare payment"), a problem
+    for a status letter CMS does not define, or None (priced from the RVUs)."""
+    rvu = pfs.rvu(code, dos.year)
+    if rvu is None or rvu.status in ("", "A"):
+        return None
+    status = pfs_status(rvu.status)
+    if status is None:
+        shown = rvu.status.strip()[:3]
+        return _Rate(None, None, ZERO, f"not priced: MedicareRVU status {shown!r} is not a PFS status code", False, (
+            "price.pfs-status", f"The {dos.year} MedicareRVU row of {code} has status {shown!r}, which is not a PFS "
+            "status code.", "Use the STATUS CODE of CMS's PPRRVU file (A for an active code), or leave it blank."))
+    if status.paid:
+        return None
+    return _Rate(ZERO, None, ZERO, f"PFS {dos.year} {code}: status {status.code} ({status.meaning}): Medicare pays $0",
+                 False, unpaid=status)
+
+
+def _status_finding(line: ChargeLine, status: PfsStatus) -> Finding:
+    return _price_finding("price.pfs-status", Severity.WARNING, line, "Code",
+                          f"Medicare's fee schedule gives {line.code} status {status.code} ({status.meaning}): "
+                          "priced at $0 and left out of the KX total.",
+                          _STATUS_FIX.get(status.code, "Check the code: Medicare makes no fee-schedule payment for it."))
+
+
+def _copay(patient: Patient | None, payer: Payer | None, findings: list[Finding]) -> Decimal | None:
+    """The per-visit copay to take from ``patient``'s lines (None: none), and an info finding when a
+    Copay is given for a payer type without one."""
+    if patient is None or patient.copay is None or payer is None:
+        return None
+    if payer.payer_type in COPAY_PAYERS:
+        return cents(patient.copay) if patient.copay > 0 else ZERO
+    if patient.copay:
+        why = ("Medicare Part B has no per-visit copay for therapy: the patient owes the deductible and 20% "
+               "coinsurance" if payer.payer_type is PayerType.MEDICARE else
+               f"copays are taken only for commercial and Medicare Advantage plans, not {payer.payer_type.value}")
+        findings.append(Finding(rule="price.copay-not-applied", severity=Severity.INFO,
+                                location=Location(sheet=PATIENTS, row=patient.row, column="Copay"),
+                                message=f"The Copay is not applied to this patient's {payer.payer_key} lines: {why}.",
+                                fix="Leave Copay blank for this patient, or check the patient's PayerKey."))
+    return None
+
+
+def _copays(works: list[_Work], copay_of: dict[str, Decimal | None]) -> None:
+    """Take each visit's copay (patient + DOS + payer) from its priced lines in row order, at most a
+    line's allowed amount each (see the module docstring)."""
+    left: dict[tuple, Decimal] = {}
+    for w in works:
+        allowed = w.allowed
+        if allowed is None:
+            continue
+        pid = w.line.patient_id
+        visit = (pid, w.line.dos, w.payer_key)
+        rest = left.get(visit)
+        if rest is None:
+            rest = copay_of[pid] or ZERO
+        take = min(rest, allowed) if allowed > 0 and rest > 0 else ZERO
+        left[visit] = rest - take
+        w.copay = take
+        w.patient = take
+        w.payment = allowed - take
 
 
 def _amounts(r: _Rate, units: int, full_units: int, medicare: bool, line: ChargeLine
@@ -342,9 +461,27 @@ def _amounts(r: _Rate, units: int, full_units: int, medicare: bool, line: Charge
     return fee, mppr, assistant, fee - mppr - assistant
 
 
-def _medicare_payments(medicare: list[_Work], book: PracticeBook) -> None:
+def deductible_at_start(patient: Patient | None, year: int, first_year: int) -> tuple[Decimal, str]:
+    """The Part B deductible ``patient`` has left at the start of their first line in ``year`` and the
+    reason when it is not the sheet's own figure: DeductibleRemaining in its DeductibleYear
+    (default ``first_year``), the year's full deductible in a later year, none in an earlier one."""
+    if patient is None:
+        return ZERO, ""
+    given = patient.deductible_year or first_year
+    if year == given:
+        return patient.deductible_remaining, ""
+    if year < given:
+        return ZERO, "earlier"
+    full = part_b_deductible(year)
+    return (ZERO, "missing") if full is None else (full, "full")
+
+
+def _medicare_payments(medicare: list[_Work], book: PracticeBook, first_year: dict[str, int],
+                       findings: list[Finding]) -> None:
     """Deductible, 80% payment and sequestration, over Medicare lines sorted by patient, DOS, row."""
     remaining: dict[tuple[str, int], Decimal] = {}
+    full_year: dict[tuple[str, int], str] = {}   # (patient, year) -> basis note of a year's full deductible
+    missing_years: set[int] = set()
     rates: dict[date, tuple[Decimal, Decimal, str]] = {}
     # (allowed, deductible, DOS) -> (patient's share, sequestration, payment): a handful of amounts
     # repeat over a whole book (see _price_book's amounts for the measured gain).
@@ -356,7 +493,25 @@ def _medicare_payments(medicare: list[_Work], book: PracticeBook) -> None:
         key = (w.line.patient_id, dos.year)
         if key not in remaining:
             patient = book.patients_by_id.get(w.line.patient_id)
-            remaining[key] = patient.deductible_remaining if patient else ZERO
+            remaining[key], why = deductible_at_start(patient, dos.year, first_year[w.line.patient_id])
+            if why == "full":
+                full_year[key] = f"; {dos.year} starts with the full Part B deductible {remaining[key]}"
+            elif why == "missing" and dos.year not in missing_years:
+                missing_years.add(dos.year)
+                findings.append(_price_finding(
+                    "price.no-deductible-amount", Severity.WARNING, w.line, "DOS",
+                    f"otbill has no {dos.year} Part B deductible amount, so no deductible is assumed for {dos.year} "
+                    "lines after a patient's DeductibleYear: their expected Medicare payments may be too high.",
+                    f"Update otbill (its table of CMS's yearly deductibles), or give the patient's DeductibleRemaining "
+                    f"for {dos.year} with DeductibleYear {dos.year}."))
+            elif why == "earlier" and patient is not None:
+                findings.append(Finding(
+                    rule="price.deductible-year", severity=Severity.INFO,
+                    location=Location(sheet=PATIENTS, row=patient.row, column="DeductibleYear"),
+                    message=f"This patient has Medicare lines in {dos.year}, before the DeductibleYear "
+                            f"{patient.deductible_year}: the deductible left in {dos.year} is not known, none is assumed.",
+                    fix="Check DeductibleYear; the deductible of an earlier year can only be entered on its own row "
+                        "or book."))
         left = remaining[key]
         if left > 0:  # a negative DeductibleRemaining means none is left
             w.deductible = min(left, allowed)
@@ -376,6 +531,8 @@ def _medicare_payments(medicare: list[_Work], book: PracticeBook) -> None:
                                                             before_seq - sequestration)
         w.patient, w.sequestration, w.payment = shares
         w.basis += r[2]
+        if w.deductible and key in full_year:
+            w.basis += full_year[key]
 
 
 def _kx(medicare: list[_Work], book: PracticeBook) -> None:
@@ -425,7 +582,7 @@ def _totals(lines: tuple[LinePrice, ...]) -> tuple[PayerTotals, ...]:
     for p in lines:
         t = acc.get(p.payer_key)
         if t is None:
-            t = acc[p.payer_key] = [0, 0, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO]
+            t = acc[p.payer_key] = [0, 0, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO]
         t[0] += 1
         if p.units:
             t[1] += p.units
@@ -441,4 +598,5 @@ def _totals(lines: tuple[LinePrice, ...]) -> tuple[PayerTotals, ...]:
         if p.expected_patient_resp is not None:
             t[8] += p.expected_patient_resp
         t[9] += p.sequestration
+        t[10] += p.copay
     return tuple(PayerTotals(key or "(no payer)", *vals) for key, vals in sorted(acc.items()))

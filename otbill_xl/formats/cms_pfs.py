@@ -391,11 +391,12 @@ def parse_pprrvu(table: Rows, *, year: int, all_codes: bool = False) -> RvuRead:
         if status and status not in _PAYABLE_STATUS and info is not None:
             findings.append(_finding(table, "pfs.status", Severity.INFO, line,
                                      f"{label} has Medicare status {status} ({_STATUS_TEXT.get(status, 'not payable')}); "
-                                     "its RVUs are imported as published.", "", index=cols["status"],
-                                     column="STATUS CODE"))
+                                     "its RVUs are imported as published with its status, and Medicare lines of it are "
+                                     "priced at $0.", "", index=cols["status"], column="STATUS CODE"))
         rvus.append(MedicareRVU(year=year, code=code, modifier=modifier, work_rvu=work, pe_rvu_nonfacility=pe_nf,
                                 pe_rvu_facility=pe_f, mp_rvu=mp,
-                                always_therapy=bool(info.always_therapy) if info is not None else False, row=line))
+                                always_therapy=bool(info.always_therapy) if info is not None else False, row=line,
+                                status=status or "A"))
     used = tuple((key, names[i]) for key, i in cols.items() if i is not None)
     return RvuRead(file=file, year=year, header_line=header_line, rvus=tuple(rvus), findings=tuple(findings),
                    other_codes=other, conversion_factors=tuple(sorted(factors)),

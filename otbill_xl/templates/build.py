@@ -116,7 +116,11 @@ COLUMN_HELP: dict[str, str] = {
     "SecondaryMemberID": "Member ID with the secondary payer.",
     "PriorTherapySpend": "Medicare: OT allowed amounts the patient already used this year at other providers "
                          "(counts toward the KX threshold); blank = 0.",
-    "DeductibleRemaining": "Medicare: Part B deductible the patient still has to meet this year; blank = met.",
+    "DeductibleRemaining": "Medicare: Part B deductible the patient still has to meet in DeductibleYear; blank = met.",
+    "DeductibleYear": "Medicare: the year DeductibleRemaining is for (blank = the year of the patient's first date "
+                      "of service); later years start with that year's full Part B deductible.",
+    "Copay": "Copay per visit (commercial and Medicare Advantage plans): taken from the visit's lines in row order, "
+             "off the payer's expected payment; blank = none.",
     "Code": "CPT/HCPCS procedure code (e.g. 97110).",
     "ChargePerUnit": "Your charge for one unit of the code.",
     "ChargeMaster.EffectiveFrom": "First date of service the charge applies to.",
@@ -133,6 +137,8 @@ COLUMN_HELP: dict[str, str] = {
     "PERVUFacility": "Facility practice expense RVU (used for facility places of service); blank = NA.",
     "MPRVU": "Malpractice RVU (PPRRVU column MP RVU).",
     "AlwaysTherapy": "Y when the code is always a therapy service (subject to MPPR); N for sometimes-therapy codes.",
+    "MedicareRVU.Status": "PFS status code (PPRRVU STATUS CODE); blank = A (active). B, I and N lines are priced at "
+                          "$0 and never count toward KX.",
     "MedicareGPCI.Year": "Fee-schedule (calendar) year of the GPCIs.",
     "Locality": "Medicare locality, written exactly as the Practice setting MedicareLocality (e.g. 12402-99).",
     "WorkGPCI": "Work GPCI of the locality (with the 1.0 floor, as CMS publishes it).",

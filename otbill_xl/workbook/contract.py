@@ -164,6 +164,8 @@ PATIENTS = Sheet("Patients", "Patients, coverage, authorizations and plan-of-car
     Column("SecondaryMemberID", I, False, ("Secondary Member ID", "Secondary ID"), phi=True),
     Column("PriorTherapySpend", M, False, ("Prior Therapy Spend", "Prior Spend", "Therapy Spend Elsewhere")),
     Column("DeductibleRemaining", M, False, ("Deductible Remaining", "Part B Deductible Remaining", "Deductible")),
+    Column("DeductibleYear", N, False, ("Deductible Year", "Part B Deductible Year"), limits=(1900, 2199)),
+    Column("Copay", M, False, ("Copay Per Visit", "Co-pay", "Copayment", "Visit Copay")),
 ), aliases=("Patient List", "Clients"))
 
 CHARGE_MASTER = Sheet("ChargeMaster", "The practice's own charge per unit for each code.", (
@@ -193,6 +195,7 @@ MEDICARE_RVU = Sheet("MedicareRVU", "Medicare Physician Fee Schedule RVUs per co
     Column("PERVUFacility", X, False, ("Facility PE RVU", "PE RVU Facility", "Fac PE RVU"), attr="pe_rvu_facility"),
     Column("MPRVU", X, True, ("MP RVU", "Malpractice RVU", "Mal Practice RVU"), attr="mp_rvu"),
     Column("AlwaysTherapy", F, False, ("Always Therapy",)),
+    Column("Status", C, False, ("Status Code", "PFS Status", "Status Indicator")),
 ), required=False, aliases=("Medicare RVU", "RVU", "RVUs"))
 
 MEDICARE_GPCI = Sheet("MedicareGPCI", "Medicare geographic practice cost indices per locality (CMS GPCI file).", (
