@@ -322,3 +322,20 @@ def test_otbill_units_splits_by_furnisher():
     bad = CliRunner().invoke(app, ["units", "-"], input=json.dumps({"lines": [{"code": "97110", "minutes": 5,
                                                                              "assistant": "yes"}]}))
     assert bad.exit_code != 0 and "assistant" in bad.stdout + (bad.stderr or "")
+
+
+def test_97129_daily_limit_and_otbill_units_agree():
+    """97129 is "first 15 minutes", once a day (facts §1.6, refdata/unit_limits.csv). 30 minutes of
+    cognitive intervention on a lone 97129 line: (30 + 7) // 15 = 2 units — 97129 ×1 and 97130 ×1.
+    `otbill units` puts 1 on the 97129 line and asks for a 97130 line; the scrubber computes the same
+    1 unit (no daily-limit error holding the line back) and warns that the 97130 unit is not billed."""
+    import json
+
+    result = CliRunner().invoke(app, ["units", "-"], input=json.dumps({"lines": [{"code": "97129", "minutes": 30}]}))
+    data = json.loads(result.stdout)
+    assert data["line_units"] == [1] and data["add_lines"] == {"97130": 1}
+    r = run([line("97129", row=2, minutes=30, units=None)])
+    assert r.computed_units == {2: 1}
+    assert not only(r, "units.daily-limit") and not [f for f in r.findings if f.severity is Severity.ERROR]
+    f = one(r, "units.addon-line-missing")
+    assert f.severity is Severity.WARNING and "97130" in f.fix

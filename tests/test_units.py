@@ -236,9 +236,9 @@ def test_cognitive_family_in_the_cms_pool():
     # 97129 20 + 97110 20 = 40 → 3; leftovers 5 and 5 tie, equal minutes → lower code 97110.
     r = visit_units([("97129", 20), ("97110", 20)], "cms")
     assert r.by_code() == {"97129": 1, "97110": 2}
-    # the alternative gives the family 2 units: 97129 once a day, so on a 97129-only visit both
-    # sit on the 97129 line (the note tells the biller one belongs on 97130).
-    assert r.alternatives == ((2, 1),)
+    # the other choice would give the family 2 units, but 97129 is billed once a day and there is no
+    # 97130 line to carry the second: it is not offered as an alternative for these lines.
+    assert r.alternatives == ()
 
 
 def test_cognitive_family_with_only_one_code():
@@ -246,10 +246,12 @@ def test_cognitive_family_with_only_one_code():
     r = visit_units([("97130", 40)], "cms")
     assert r.units == (3,)
     assert "no 97129 line" in r.explanation
-    # 97129 alone 40 min: 3 units on the line; 2 belong on 97130.
+    # 97129 alone 40 min: (40+7)//15 = 3 units, but 97129 is "first 15 minutes", once a day (facts
+    # §1.6; refdata/unit_limits.csv): its line carries 1 and the other 2 belong on a 97130 line —
+    # so `otbill units` and the scrubber's daily limit agree (issue #12 §4).
     r = visit_units([("97129", 40)], "cms")
-    assert r.units == (3,)
-    assert "2 of these belong on 97130" in r.explanation
+    assert r.units == (1,) and r.unplaced == (("97130", 2),)
+    assert "add 97130×2" in r.explanation
 
 
 # --- time-based families: CPT midpoint rule on their own time units (facts §1.6, [U]) ---------
@@ -467,7 +469,8 @@ def _expected_total(lines, rule: str) -> int:
 @given(st.lists(any_line, max_size=7), st.sampled_from(["cms", "ama"]))
 def test_total_matches_the_minutes(lines, rule):
     r = visit_units(lines, rule)
-    assert r.total_units == sum(r.units) == _expected_total(lines, rule)
+    # (units a base-only family cannot carry — once a day — are listed as unplaced, never lost)
+    assert r.total_units == sum(r.units) == _expected_total(lines, rule) - sum(u for _, u in r.unplaced)
     assert len(r.units) == len(lines)
     assert all(u >= 0 for u in r.units)
 

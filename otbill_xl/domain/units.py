@@ -134,6 +134,10 @@ class VisitUnits:
     timed_minutes: int
     alternatives: tuple[tuple[int, ...], ...]
     explanation: str
+    #: Units the minutes support on a family's add-on code that is not on the visit, as
+    #: ``((code, units), ...)``: the base code (97129, 97545, 96112, 97550) is billed once a day, so
+    #: the rest cannot sit on its line (facts §1.6) — the biller adds an add-on line for them.
+    unplaced: tuple[tuple[str, int], ...] = ()
 
     def by_code(self) -> dict[str, int]:
         """Units summed per code, codes in input order of first appearance."""
@@ -440,6 +444,7 @@ def _result(
     timed_minutes: int,
     alternatives: tuple[tuple[int, ...], ...],
     explanation: str,
+    unplaced: tuple[tuple[str, int], ...] = (),
 ) -> VisitUnits:
     # The explanation is written for every visit. Measured on the scrub benchmark's 121,255 calls
     # (1,000,500 lines): 0.9 s → 1.4 s, about 3% of the scrub (so it is not left for a lazy first read),
@@ -452,6 +457,7 @@ def _result(
         timed_minutes=timed_minutes,
         alternatives=alternatives,
         explanation=explanation,
+        unplaced=unplaced,
     )
 
 
@@ -503,7 +509,10 @@ def _grouped(
     units = _place(s_units, s_fam, s_lines, codes, n)
     alternatives: tuple[tuple[int, ...], ...] = ()
     if tie is not None:
-        alternatives = tuple(tuple(_place(alt, s_fam, s_lines, codes, n)) for alt in tie.alternatives)
+        # (an alternative that gives a base-only family more than its one daily unit cannot be billed
+        # on the visit's lines as they are: it is not offered)
+        placed = [(alt, _place(alt, s_fam, s_lines, codes, n)) for alt in tie.alternatives]
+        alternatives = tuple(tuple(units_) for alt, units_ in placed if sum(units_) == sum(alt))
     split_notes: list[str] = []
     split_codes: list[str] = []
     if assistant is not None and any(assistant):
@@ -533,7 +542,9 @@ def _grouped(
     )
     if split_notes:
         text = f"{text} {' '.join(split_notes)}"
-    return _result(unit_rule, codes, units, timed_minutes, alternatives, text)
+    unplaced = tuple((fam.addon, s_units[j] - 1) for j, fam in enumerate(s_fam)
+                     if fam is not None and s_units[j] > 1 and all(codes[i] == fam.base for i in s_lines[j]))
+    return _result(unit_rule, codes, units, timed_minutes, alternatives, text, unplaced)
 
 
 def _furnisher_split(units: list[int], lines: list[int], mins: list[int], assistant: Sequence[bool]) -> list[int]:
@@ -675,7 +686,9 @@ def _place(
     n: int,
 ) -> list[int]:
     """Per-line units from per-service units: first line of a service; a family's base unit on
-    the base line and the rest on the add-on line (all on whichever line exists)."""
+    the base line and the rest on the add-on line. With the base code alone, its line gets the one
+    unit the base code may carry a day (the rest belong on the missing add-on: ``unplaced``); with
+    the add-on alone, its line gets them all (the scrubber holds it for the missing base)."""
     units = [0] * n
     for j, lines in enumerate(s_lines):
         u = s_units[j]
@@ -688,8 +701,10 @@ def _place(
             b = min(u, 1)
             units[base_line] = b
             units[addon_line] = u - b
+        elif base_line >= 0:
+            units[base_line] = min(u, 1)
         else:
-            units[base_line if base_line >= 0 else addon_line] = u
+            units[addon_line] = u
     return units
 
 
@@ -712,7 +727,7 @@ def _family_split(fam: CodeFamily, u: int, lines: list[int], codes: list[str]) -
     if base_line >= 0 and addon_line >= 0:
         return f"{fam.base}×{b}, {fam.addon}×{a}"
     if base_line >= 0:
-        return f"no {fam.addon} line: {a} of these belong on {fam.addon}" if a else ""
+        return f"{fam.base}×{b}; no {fam.addon} line: add {fam.addon}×{a}" if a else ""
     return f"no {fam.base} line: the first unit belongs on {fam.base}" if b else ""
 
 

@@ -4,8 +4,9 @@ Input: ``{"rule": "cms"|"ama", "lines": [{"code": "97110", "minutes": 33}, ...]}
 ``{"visits": [{...same shape...}, ...]}`` (a visit may carry its own ``rule``; the outer one is the
 default). A line may say ``"assistant": true`` when an OTA/PTA furnished its minutes: a code's units
 are then split between the assistant's and the therapist's lines (CMS de minimis, per unit). Output
-per visit: ``{"total_units", "units": {code: n}, "line_units": [n per input line], "alternatives":
-[{code: n}, ...], "explanation"}``; several visits give ``{"visits": [...]}``.
+per visit: ``{"total_units", "units": {code: n}, "line_units": [n per input line], "add_lines":
+{add-on code: n} (units the minutes support on a family add-on missing from the visit, facts §1.6),
+"alternatives": [{code: n}, ...], "explanation"}``; several visits give ``{"visits": [...]}``.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ def _visit(data: Any, where: str, default_rule: str) -> dict[str, Any]:
     except UnitsInputError as exc:
         raise UnitsJSONError(f"{where}: {exc}") from None
     return {"total_units": result.total_units, "units": result.by_code(), "line_units": list(result.units),
-            "alternatives": result.alternatives_by_code(), "explanation": result.explanation}
+            "add_lines": dict(result.unplaced), "alternatives": result.alternatives_by_code(),
+            "explanation": result.explanation}
 
 
 def units_from_json(text: str) -> dict[str, Any]:

@@ -42,11 +42,15 @@ register("units.under-8-minutes", E, "units",
          "Timed service under 8 minutes billed (CMS: the visit's only timed service; AMA: any).")
 register("units.minutes-missing", INFO, "units", "Timed code with units but no minutes: units cannot be verified.")
 register("units.missing", E, "units", "Timed code with neither units nor minutes.")
+register("units.addon-line-missing", W, "units",
+         "A family's base code (97129, 97545, 96112, 97550) carries more time than its one daily unit; "
+         "the add-on line is missing.")
 register("units.assistant-split", E, "units",
          "An assistant's and a therapist's lines of one code split its units differently from CMS's per-unit rule.")
 
 _FAMILY_CODES = frozenset(c for fam in FAMILIES for c in (fam.base, fam.addon))
 #: 97129/97130 is one 15-minute service (pooled); the other families have their own time units.
+_BASE_OF_ADDON = {fam.addon: fam.base for fam in FAMILIES}
 _POOLED_FAMILY = {c: fam.base for fam in FAMILIES if fam.pooled for c in (fam.base, fam.addon)}
 _RULE_LABEL = {UnitRule.CMS: "CMS 8-minute rule", UnitRule.AMA: "AMA/CPT per-code rule"}
 
@@ -140,6 +144,13 @@ def _outcome(rule_: UnitRule, lines: tuple[tuple[str, int | None, int | None], .
                     f"({_RULE_LABEL[rule_]}).",
                     "Set Units to 0 (or remove the line), or correct Minutes if more time was spent.")))
 
+    for addon, extra in vu.unplaced:  # the base code of a family is billed once a day (facts §1.6)
+        base = next(i for i, line in enumerate(lines) if line[0] == _BASE_OF_ADDON[addon])
+        hits.append((base, hit("units.addon-line-missing", "Code",
+                               f"The minutes of {lines[base][0]} support {plural(extra, 'more unit')}, which "
+                               f"belong on {addon}: {lines[base][0]} is billed once a day.",
+                               f"Add a {addon} line for the time after the first {lines[base][0]} unit "
+                               f"({plural(extra, 'unit')}); as it is, that time is not billed.")))
     candidates = [vu.units, *vu.alternatives]
     best = vu.units
     if compared:
