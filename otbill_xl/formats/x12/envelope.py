@@ -250,6 +250,20 @@ class ElementCleaner:
 # Envelope segments
 
 
+#: ISA05/ISA07 interchange ID qualifiers of X12 005010 (element I05): 01 DUNS, 14 DUNS + suffix, 20 HIN,
+#: 27 carrier ID (CMS), 28 fiscal intermediary ID, 29 Medicare provider/supplier ID, 30 federal tax ID,
+#: 33 NAIC, ZZ mutually defined — the codes the 005010X222A1 ISA accepts (as pyx12's map lists them).
+INTERCHANGE_QUALIFIERS = ("01", "14", "20", "27", "28", "29", "30", "33", "ZZ")
+
+
+@lru_cache(maxsize=1)
+def us_states() -> frozenset[str]:
+    """The state codes an 837P address may carry (``refdata/us_states.csv``: USPS codes)."""
+    from otbill_xl.refdata import read_text
+
+    return frozenset(line.split(",", 1)[0] for line in read_text("us_states.csv").splitlines()[1:] if line)
+
+
 def control_number(value: int, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 999_999_999:
         raise X12Error(f"{what} control number must be a whole number from 1 to 999999999")
@@ -266,6 +280,11 @@ def isa_segment(*, sender_qualifier: str, sender_id: str, receiver_qualifier: st
                             ("interchange receiver ID (ISA08)", receiver_id, 15)):
         if not val or len(val) > size:
             raise X12Error(f"practice settings: {what} must have 1 to {size} characters")
+    for what, val in (("interchange sender qualifier (ISA05)", sender_qualifier),
+                      ("interchange receiver qualifier (ISA07)", receiver_qualifier)):
+        if val not in INTERCHANGE_QUALIFIERS:
+            raise X12Error(f"practice settings: {what} must be one of {', '.join(INTERCHANGE_QUALIFIERS)} "
+                           "(ZZ = mutually defined, what most clearinghouses use)")
     if usage not in ("T", "P"):
         raise X12Error("practice settings: usage indicator (ISA15) must be T (test) or P (production)")
     control_number(interchange, "interchange (ISA13)")

@@ -68,6 +68,7 @@ from otbill_xl.formats.x12.envelope import (
     se_segment,
     st_control,
     st_segment,
+    us_states,
 )
 
 __all__ = ["VERSION_837P", "ControlNumbers", "Separators", "X12Error", "X12File", "write_837p"]
@@ -88,7 +89,6 @@ _TAXONOMY = re.compile(r"[0-9A-Z]{9}X")
 MIN_X12_YEAR, MAX_X12_YEAR = 1900, 2199
 #: The longest phone number there is (ITU E.164: 15 digits); PER04 itself allows 256 characters.
 _PHONE_MAX_DIGITS = 15
-_STATE = re.compile(r"[A-Z]{2}")
 
 _SEX = {"M": "M", "MALE": "M", "F": "F", "FEMALE": "F", "U": "U", "UNKNOWN": "U"}
 
@@ -270,8 +270,8 @@ class _Writer:
         n301 = clean.text(street, owner, f"{who} address ({loop} N301)", max_len=55, required=True)
         n401 = clean.text(city, owner, f"{who} city ({loop} N401)", max_len=30, min_len=2, required=True)
         n402 = (state or "").strip().upper()
-        if not _STATE.fullmatch(n402):
-            raise X12Error(f"{owner}: {who} state ({loop} N402) must be a 2-letter state code")
+        if n402 not in us_states():
+            raise X12Error(f"{owner}: {who} state ({loop} N402) must be a US state code (USPS, e.g. NJ)")
         n403 = digits_only(zip_code or "")
         if len(n403) not in (5, 9) or any(ch not in "0123456789- " for ch in (zip_code or "").strip()):
             raise X12Error(f"{owner}: {who} ZIP code ({loop} N403) must have 5 or 9 digits")
