@@ -254,3 +254,27 @@ def test_weak_97760_pairs_are_no_longer_shipped():
 def test_reevaluation_is_column_2_of_a_shipped_pair():
     r = run([line("97530", row=2, dos=DOS), line("97168", row=3, dos=DOS, minutes=None, units=1)])
     assert one(r, "ncci.pair-unverified").location.row == 3
+
+
+def test_cached_visits_agree_with_uncached_across_quarters_and_pair_dates(monkeypatch):
+    # The engine reuses a visit pattern's result within an era; the eras must follow the MUE quarters
+    # and PTP dates of the book's codes. Same patterns on days around each change, cache on and off.
+    import otbill_xl.domain.scrub as engine
+
+    ncci = tables({"97530": (PtpEdit("97530", "97535", "1", date(2026, 3, 1), date(2026, 5, 1), ""),)},
+                  (MueTable(date(2026, 1, 1), {"97530": MueEdit("97530", 3, 3), "97140": MueEdit("97140", 4, 1)}),
+                   MueTable(date(2026, 4, 1), {"97530": MueEdit("97530", 2, 1), "97140": MueEdit("97140", 4, 1)}),
+                   MueTable(date(2026, 6, 1), {"97530": MueEdit("97530", 2, 1)})))
+    days = [date(2025, 12, 31), date(2026, 1, 1), date(2026, 2, 27), date(2026, 3, 2), date(2026, 3, 31),
+            date(2026, 4, 1), date(2026, 4, 30), date(2026, 5, 1), date(2026, 6, 1)]
+    lines, row = [], 2
+    for d in days:
+        lines += [line("97530", row=row, dos=d, minutes=45, units=3), line("97535", row=row + 1, dos=d, minutes=15,
+                                                                             units=1),
+                  line("97140", row=row + 2, pid="P2", dos=d, minutes=150, units=10)]
+        row += 3
+    fast = run(lines, ncci=ncci)
+    monkeypatch.setattr(engine, "_USE_VISIT_CACHE", False)
+    slow = run(lines, ncci=ncci)
+    assert fast.findings == slow.findings
+    assert {f.rule for f in fast.findings} >= {"ncci.mue", "ncci.ptp-pair", "ncci.units-ceiling"}

@@ -120,9 +120,10 @@ _USE_SAFE_RANGE = True
 _USE_WHEN_MASKS = True  # skip visit rules whose ``when`` bits / ``min_lines`` cannot be met (tests turn it off)
 
 
-def _era_boundaries(run: ncci.NcciRun) -> list[date]:
-    """Dates on which a dated table used by visit rules changes (NCCI pairs and MUEs, unit limits)."""
-    days = run.boundaries()
+def _era_boundaries(run: ncci.NcciRun, book_codes: set[str]) -> list[date]:
+    """Dates on which a dated table used by visit rules changes (NCCI pairs and MUEs of the codes in
+    the book, unit limits)."""
+    days = run.boundaries(book_codes)
     for rows in units.unit_limits().values():
         days.update(start for start, _limit, _src in rows if start is not None)
     return sorted(days)
@@ -159,7 +160,7 @@ class _Scrubber:
         self.memo: dict = {}
         self.eras: dict[date | None, int] = {}
         self.ncci = ncci.NcciRun.build(ncci_tables, book.practice)
-        self.boundaries = _era_boundaries(self.ncci)
+        self.boundaries: list[date] = []  # set by visits(), once the book's codes are known
         self.ncci_codes = self.ncci.pair_codes
         self.limited = frozenset(units.unit_limits())
         self.findings: list[Finding] = []
@@ -340,6 +341,7 @@ class _Scrubber:
         use_cache = _USE_VISIT_CACHE
         use_safe = _USE_SAFE_RANGE
         patient_facts = self.patient_facts
+        self.boundaries = _era_boundaries(self.ncci, {c[0] for c in self.codes.values()})
         by_patient: dict[str, list[tuple[date, list[Entry]]]] = {}
         for (pid, dos), entries in groups.items():
             pf = patient_facts[pid]

@@ -20,7 +20,7 @@ import io
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cache
+from functools import cache, cached_property
 from types import MappingProxyType
 from typing import NamedTuple
 
@@ -107,12 +107,15 @@ class NcciTables:
     #: How the data is named in messages (e.g. "CMS PTP edits of 2026-01-01").
     ptp_label: str = ""
 
+    @cached_property
+    def mue_starts(self) -> tuple[date, ...]:
+        return tuple(t.effective_from for t in self.mue)
+
     def mue_on(self, code: str, dos: date) -> tuple[MueEdit, date] | None:
         """The MUE of ``code`` in the table in effect on ``dos`` (the latest quarter starting on or
         before it), with that table's date; None when no table covers ``dos`` or it has no MUE for
         the code."""
-        starts = [t.effective_from for t in self.mue]
-        k = bisect.bisect_right(starts, dos)
+        k = bisect.bisect_right(self.mue_starts, dos)
         if k == 0:
             return None
         table = self.mue[k - 1]
@@ -164,13 +167,23 @@ class NcciRun:
         ceiling, _problem = units_ceiling(practice)
         return cls(t, pairs, imported, ceiling, codes)
 
-    def boundaries(self) -> set[date]:
-        """Dates on which a table used by the visit rules changes (the scrub's eras)."""
+    def boundaries(self, codes: frozenset[str] | set[str]) -> set[date]:
+        """Dates on which a table the visit rules read changes for one of ``codes`` (the codes of the
+        book): the scrub's eras, within which a visit pattern's result is reused. Only real changes
+        count (a quarter whose MUEs for these codes equal the last quarter's adds no era)."""
         days: set[date] = set()
-        for edits in self.pairs.values():
+        for c1, edits in self.pairs.items():
+            if c1 not in codes:
+                continue
             for p in edits:
-                days.update(d for d in (p.effective_from, p.deleted_on) if d is not None)
-        days.update(t.effective_from for t in self.tables.mue)
+                if p.column2 in codes:
+                    days.update(d for d in (p.effective_from, p.deleted_on) if d is not None)
+        previous: dict[str, MueEdit] | None = None
+        for t in self.tables.mue:
+            now = {c: e for c in codes if (e := t.edits.get(c)) is not None}
+            if now != previous:
+                days.add(t.effective_from)
+            previous = now
         return days
 
 
@@ -228,6 +241,14 @@ register("ncci.units-ceiling", E, "ncci",
 
 
 def _unit_checks(v: VisitContext, run: NcciRun, dos: date) -> Iterator[tuple[int, Hit]]:
+    mue_loaded = bool(run.tables.mue)
+    if not mue_loaded:  # the usual visit, a few units in all, cannot pass the ceiling with any code
+        total = 0
+        for i, e in enumerate(v.entries):
+            units = e.line.units
+            total += (units if units is not None else v.computed.get(i, 0)) or 0
+        if total <= run.ceiling:
+            return
     by_code: dict[str, list[tuple[int, int]]] = {}
     for i, e in enumerate(v.entries):
         if i in v.dup:
@@ -237,7 +258,6 @@ def _unit_checks(v: VisitContext, run: NcciRun, dos: date) -> Iterator[tuple[int
             continue
         by_code.setdefault(e.facts.code, []).append((i, units))
     hits: list[tuple[int, Hit]] = []
-    mue_loaded = bool(run.tables.mue)
     for code, lines in by_code.items():
         found = run.tables.mue_on(code, dos) if mue_loaded else None
         total = sum(u for _, u in lines)
