@@ -55,7 +55,7 @@ CASES = [
     ("mod.co-required", [row(npi=OTA_NPI)], "G2"),
     ("mod.invalid", [row(mods=("GO", "G"))], "G2"),
     ("mod.duplicate", [row(mods=("GO", "GO"))], "G2"),
-    ("mod.ncci-pair", [row(code="97530", minutes=30, units=2), row("L2", code="97116", minutes=15, units=1)], None),
+    ("ncci.pair-unverified", [row(code="97530", minutes=30, units=2), row("L2", code="97116", minutes=15, units=1)], None),
     ("units.over-billed", [row(minutes=20, units=3)], "K2"),
     ("units.under-billed", [row(minutes=38, units=2)], "K2"),
     ("units.under-8-minutes", [row(minutes=5, units=1)], None),

@@ -243,3 +243,9 @@ def test_fast_paths_agree_with_the_reference_on_generated_books(seed, as_of):
         scrub_pkg._USE_VISIT_CACHE, scrub_pkg._USE_SAFE_RANGE, scrub_pkg._USE_WHEN_MASKS = saved
     assert _as_rows(fast) == _as_rows(slow)
     assert fast.computed_units == slow.computed_units
+
+
+def test_readme_counts_the_rules():
+    """The README's rule count is the registry's (rules are added often; the count must not go stale)."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert f"\n{len(RULES)} rules (ids and descriptions in" in readme

@@ -1,4 +1,4 @@
-"""Modifier rules: GO/GP/GN, CO/CQ, NCCI pairs and modifier cell shape (facts §4, §6, §7)."""
+"""Modifier rules: GO/GP/GN, CO/CQ and modifier cell shape (facts §4, §7); NCCI pairs: test_ncci_scrub.py."""
 
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ from test_scrub_support import (
 
 from otbill_xl.domain.findings import Severity
 from otbill_xl.domain.models import Payer, PayerType
-from otbill_xl.domain.scrub import modifiers
 
 
 def test_go_missing_payer_requires_go():
@@ -282,57 +281,6 @@ def test_modifier_too_many():
     assert where(f) == ("Charges", 9, "Mod4")
     assert not only(r, "mod.invalid")  # the combined cell is reported as too many, not twice
     assert not only(run([line("97530", row=9, mods=("GO", "59", "KX", "XU"))]), "mod.too-many")
-
-
-# --- NCCI ----------------------------------------------------------------------------------
-
-
-def _pair(dos=date(2026, 2, 2), mods2=("GO",)):
-    # 97150 (group, untimed) with 97110 column 2: indicator 1 (facts §6), in effect from 2020-10-01.
-    return [line("97150", row=2, dos=dos, minutes=None, units=1),
-            line("97110", row=3, dos=dos, mods=mods2, minutes=30, units=2)]
-
-
-def test_ncci_pair_needs_modifier_on_column_2():
-    r = run(_pair())
-    f = one(r, "mod.ncci-pair")
-    assert f.severity is Severity.ERROR
-    assert where(f) == ("Charges", 3, "Mod2")
-    assert "XU" in f.fix and "97150" in f.message and "row 2" in f.message
-
-
-@pytest.mark.parametrize("mod", ["59", "XU", "XS", "XE", "XP"])
-def test_ncci_pair_with_distinct_modifier_passes(mod):
-    assert not only(run(_pair(mods2=("GO", mod))), "mod.ncci-pair")
-
-
-def test_ncci_pair_deleted_window_passes():
-    # Deleted April 2020, reinstated 2020-10-01 (facts §6).
-    assert not only(run(_pair(dos=date(2020, 6, 1)), as_of=date(2020, 7, 1)), "mod.ncci-pair")
-    r = run(_pair(dos=date(2020, 10, 1)), as_of=date(2020, 11, 1))
-    assert one(r, "mod.ncci-pair").location.row == 3
-
-
-def test_ncci_reevaluation_is_column_2():
-    r = run([line("97530", row=2), line("97168", row=3, minutes=None, units=1)])
-    assert one(r, "mod.ncci-pair").location.row == 3
-
-
-def test_ncci_indicator_0(monkeypatch):
-    pair = modifiers.NcciPair("97530", "97535", "0", None, None, "test")
-    monkeypatch.setattr(modifiers, "ncci_pairs", lambda: {"97530": (pair,)})
-    monkeypatch.setattr(modifiers, "ncci_codes", lambda: frozenset({"97530", "97535"}))
-    r = run([line("97530", row=2), line("97535", row=3, mods=("GO", "59"), minutes=15, units=1)])
-    f = one(r, "mod.ncci-pair")
-    assert where(f) == ("Charges", 3, "Code")
-    assert "cannot be billed" in f.message
-
-
-def test_ncci_other_patient_or_day_passes():
-    lines = [line("97150", row=2, minutes=None, units=1),
-             line("97110", row=3, pid="P2", minutes=30, units=2),
-             line("97110", row=4, dos=date(2026, 2, 3), minutes=30, units=2)]
-    assert not only(run(lines), "mod.ncci-pair")
 
 
 def test_pt_line_with_pt_provider_and_unlisted_npi():

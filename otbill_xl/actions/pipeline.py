@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date
 from functools import cached_property
 
+from otbill_xl.actions.refdata import load_ncci
 from otbill_xl.domain.book import PracticeBook
 from otbill_xl.domain.findings import Finding, Severity
 from otbill_xl.domain.pricing import PricingResult, price_book
@@ -56,8 +57,9 @@ class Pipeline:
     @cached_property
     def scrubbed(self) -> ScrubResult:
         # The KX rule reads the running totals of the whole book's pricing, which price() reuses.
+        # CMS's NCCI tables (PTP pairs, MUEs) are the ones the user imported (otbill refdata import-ncci).
         return scrub(self.book, as_of=self.as_of, group_by_discipline=self.group_by_discipline,
-                     price_all=self._price_unflagged if self.prices else None)
+                     price_all=self._price_unflagged if self.prices else None, ncci_tables=load_ncci())
 
     def _price_unflagged(self, computed_units: dict[int, int]) -> PricingResult:
         self._unflagged = price_book(self.book, units=computed_units)

@@ -5,7 +5,7 @@ sheet/row/column, message, fix), the units each line should carry under its paye
 and the number of lines checked. It is pure: no file, Excel or clock access; ``as_of`` is the
 day the check is made (timely filing, future dates).
 
-Rules live one family per module (``codes``, ``modifiers``, ``units``, ``diagnoses``,
+Rules live one family per module (``codes``, ``modifiers``, ``units``, ``ncci``, ``diagnoses``,
 ``identifiers``, ``dates``, ``payer_rules``, ``duplicates``); :data:`RULES` lists every rule id
 with its severity, family and a one-line description.
 
@@ -48,6 +48,7 @@ from otbill_xl.domain.scrub import (  # noqa: F401
     identifiers,
     kx,
     modifiers,
+    ncci,
     payer_rules,
     units,
 )
@@ -91,9 +92,9 @@ __all__ = ["RULES", "RuleInfo", "ScrubResult", "scrub"]
 _SHEET_RANK = {PRACTICE: 0, PAYERS: 1, PATIENTS: 2, CHARGES: 3}
 
 #: Order of rule families within a scope: duplicates first (later visit rules skip the rows it
-#: flags), units before the daily limit (which reads computed units); registration order within
-#: a module.
-_MODULE_ORDER = ("duplicates", "modifiers", "codes", "units", "diagnoses", "identifiers", "dates",
+#: flags), units before the daily limit and the NCCI unit checks (which read computed units);
+#: registration order within a module.
+_MODULE_ORDER = ("duplicates", "modifiers", "codes", "units", "ncci", "diagnoses", "identifiers", "dates",
                  "payer_rules")
 
 
@@ -119,12 +120,10 @@ _USE_SAFE_RANGE = True
 _USE_WHEN_MASKS = True  # skip visit rules whose ``when`` bits / ``min_lines`` cannot be met (tests turn it off)
 
 
-def _era_boundaries() -> list[date]:
-    """Dates on which a dated table used by visit rules changes (NCCI pairs, unit limits)."""
-    days: set[date] = set()
-    for pairs in modifiers.ncci_pairs().values():
-        for p in pairs:
-            days.update(d for d in (p.effective_from, p.deleted_on) if d is not None)
+def _era_boundaries(run: ncci.NcciRun, book_codes: set[str]) -> list[date]:
+    """Dates on which a dated table used by visit rules changes (NCCI pairs and MUEs of the codes in
+    the book, unit limits)."""
+    days = run.boundaries(book_codes)
     for rows in units.unit_limits().values():
         days.update(start for start, _limit, _src in rows if start is not None)
     return sorted(days)
@@ -144,7 +143,8 @@ class ScrubResult:
 
 
 class _Scrubber:
-    def __init__(self, book: PracticeBook, as_of: date, group_by_discipline: bool) -> None:
+    def __init__(self, book: PracticeBook, as_of: date, group_by_discipline: bool,
+                 ncci_tables: ncci.NcciTables | None = None) -> None:
         self.book = book
         self.as_of = as_of
         self.group_by_discipline = group_by_discipline
@@ -159,8 +159,9 @@ class _Scrubber:
         self.visit_results: dict[tuple, tuple] = {}
         self.memo: dict = {}
         self.eras: dict[date | None, int] = {}
-        self.boundaries = _era_boundaries()
-        self.ncci_codes = modifiers.ncci_codes()
+        self.ncci = ncci.NcciRun.build(ncci_tables, book.practice)
+        self.boundaries: list[date] = []  # set by visits(), once the book's codes are known
+        self.ncci_codes = self.ncci.pair_codes
         self.limited = frozenset(units.unit_limits())
         self.findings: list[Finding] = []
 
@@ -343,6 +344,7 @@ class _Scrubber:
         use_cache = _USE_VISIT_CACHE
         use_safe = _USE_SAFE_RANGE
         patient_facts = self.patient_facts
+        self.boundaries = _era_boundaries(self.ncci, {c[0] for c in self.codes.values()})
         by_patient: dict[str, list[tuple[date, list[Entry]]]] = {}
         for (pid, dos), entries in groups.items():
             pf = patient_facts[pid]
@@ -355,7 +357,7 @@ class _Scrubber:
                 mask = 0
                 for e in entries:
                     mask |= e[1].mask
-                v = VisitContext(pid, dos, pf, entries, as_of, by_dis, memo=self.memo)
+                v = VisitContext(pid, dos, pf, entries, as_of, by_dis, memo=self.memo, ncci=self.ncci)
                 result = results[skey] = self._visit_result(v, mask)
             hits, units_ = result
             for i, h in hits:
@@ -393,17 +395,20 @@ def _sort_key(f: Finding) -> tuple:
 
 
 def scrub(book: PracticeBook, *, as_of: date, group_by_discipline: bool = True,
-          price_all: Callable[[dict[int, int]], Any] | None = None) -> ScrubResult:
+          price_all: Callable[[dict[int, int]], Any] | None = None,
+          ncci_tables: ncci.NcciTables | None = None) -> ScrubResult:
     """Check every charge line and the reference sheets of ``book`` as of the day ``as_of``.
 
     ``group_by_discipline`` (default) computes timed units per patient + DOS + discipline
     (GO/GP/GN); when False, a patient's timed minutes of one day are pooled across disciplines
     (facts §1.3 "Per discipline?"). ``price_all`` — given the computed units, the pricing of the whole
     book (a pipeline that prices anyway passes it) — lets the KX rule read its running totals instead
-    of pricing the patients near a threshold again.
+    of pricing the patients near a threshold again. ``ncci_tables``: CMS's PTP and MUE data as the user
+    imported them (``otbill refdata import-ncci``, loaded by :mod:`otbill_xl.actions.refdata`); without
+    them the shipped NCCI pairs are warnings and units are held to the Practice's units ceiling.
     """
     with gc_paused():
-        s = _Scrubber(book, as_of, group_by_discipline)
+        s = _Scrubber(book, as_of, group_by_discipline, ncci_tables)
         groups = s.index()
         computed = s.visits(groups)
         s.sheets()

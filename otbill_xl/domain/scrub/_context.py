@@ -311,6 +311,8 @@ class VisitContext:
     computed: dict[int, int] = field(default_factory=dict)
     #: Memo shared by all visits of one scrub run (e.g. unit computations per pattern).
     memo: dict = field(default_factory=dict)
+    #: The run's NCCI tables and units ceiling (``ncci.NcciRun``; constant for the whole run).
+    ncci: Any = None
 
     def ref(self, i: int) -> str:
         """How a message names another line of the visit (``row 17 (line L0042)``), as a

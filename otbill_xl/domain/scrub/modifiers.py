@@ -1,24 +1,16 @@
-"""Modifier rules: shape of the modifier cells, the plan-of-care discipline modifier (GO/GP/GN),
-the assistant modifiers (CO/CQ) and NCCI procedure-to-procedure pairs (facts §4, §6, §7)."""
+"""Modifier rules: shape of the modifier cells, the plan-of-care discipline modifier (GO/GP/GN) and
+the assistant modifiers (CO/CQ) (facts §4, §7). NCCI pairs are in ``ncci.py``."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
-from datetime import date
-from functools import cache
-from typing import NamedTuple
 
-from otbill_xl import refdata
 from otbill_xl.domain.findings import Severity
 from otbill_xl.domain.models import Discipline, PayerType
 from otbill_xl.domain.scrub._context import (
-    M_NCCI,
     MEDICARE_TYPES,
     Hit,
     LineFacts,
-    VisitContext,
     a_an,
     hit,
     rule,
@@ -280,85 +272,3 @@ def mod_co_required(f: LineFacts) -> Iterator[Hit]:
               f"Rendered by {a_an(f.provider.credential)} (assistant) for Medicare but the line has no {mod}.",
               f"Add {mod} in {f.free_column} (Medicare pays an assistant's service at 85%).")
 
-
-# --- NCCI procedure-to-procedure pairs ----------------------------------------------------
-
-
-class NcciPair(NamedTuple):
-    column1: str
-    column2: str
-    modifier_indicator: str
-    effective_from: date | None
-    deleted_on: date | None
-    source: str
-
-    def in_effect(self, dos: date) -> bool:
-        if self.effective_from is not None and dos < self.effective_from:
-            return False
-        return not (self.deleted_on is not None and dos >= self.deleted_on)
-
-
-@cache
-def ncci_pairs() -> dict[str, tuple[NcciPair, ...]]:
-    """The bundled PTP pairs (``refdata/ncci_pairs.csv``) by column-1 code."""
-    out: dict[str, list[NcciPair]] = {}
-    for row in csv.DictReader(io.StringIO(refdata.read_text("ncci_pairs.csv"))):
-        pair = NcciPair(
-            row["column1"].strip(), row["column2"].strip(), row["modifier_indicator"].strip(),
-            date.fromisoformat(row["effective_from"]) if row["effective_from"] else None,
-            date.fromisoformat(row["deleted_on"]) if row["deleted_on"] else None,
-            row["source"],
-        )
-        out.setdefault(pair.column1, []).append(pair)
-    return {k: tuple(v) for k, v in out.items()}
-
-
-@cache
-def ncci_codes() -> frozenset[str]:
-    return frozenset(c for pairs in ncci_pairs().values() for p in pairs for c in (p.column1, p.column2))
-
-
-@rule("mod.ncci-pair", E, "modifiers",
-      "NCCI pair on the same patient and DOS: column-2 code needs 59/X{EPSU} (or cannot be billed).",
-      "visit", when=M_NCCI, min_lines=2)
-def mod_ncci_pair(v: VisitContext) -> Iterator[tuple[int, Hit]]:
-    """NCCI procedure-to-procedure edits (facts §6): when both codes of a pair are billed for one
-    patient on one day, the column-2 code is denied (CARC 236/97) unless, for modifier indicator 1,
-    it carries 59, XE, XS, XP or XU because the services were distinct (separate time intervals:
-    XU/59 on the column-2 code, facts §4). With indicator 0 the pair can never be billed together.
-    Pairs and their dates come from ``refdata/ncci_pairs.csv``."""
-    if len(v.entries) < 2 or v.dos is None:
-        return
-    wanted = ncci_codes()
-    present: dict[str, list[int]] = {}
-    for i, e in enumerate(v.entries):
-        f = e.facts
-        if f.code in wanted and f.active:
-            present.setdefault(f.code, []).append(i)
-    if len(present) < 2:
-        return
-    table = ncci_pairs()
-    issues: dict[int, list[tuple[NcciPair, int]]] = {}
-    for code1, rows1 in present.items():
-        for pair in table.get(code1, ()):
-            rows2 = present.get(pair.column2)
-            if rows2 is None or pair.modifier_indicator == "9" or not pair.in_effect(v.dos):
-                continue
-            for i in rows2:
-                if pair.modifier_indicator == "1" and v.entries[i].facts.has_ncci_mod:
-                    continue
-                issues.setdefault(i, []).append((pair, rows1[0]))
-    for i in sorted(issues):
-        f = v.entries[i].facts
-        pairs = issues[i]
-        others = ", ".join(f"{p.column1} on {v.ref(j)}" for p, j in pairs)
-        if any(p.modifier_indicator == "0" for p, _ in pairs):
-            yield i, hit("mod.ncci-pair", "Code",
-                         f"{f.code} cannot be billed on the same day as {others} (NCCI edit, modifier "
-                         "indicator 0).", f"Remove {f.code} from this day's claim.")
-        else:
-            yield i, hit("mod.ncci-pair", f.free_column,
-                         f"NCCI pairs {f.code} (column 2) with {others}: without 59/XU the payer denies "
-                         f"{f.code}.",
-                         f"If {f.code} was done in a separate time interval, add XU (or 59) in "
-                         f"{f.free_column}; otherwise remove the line.")
