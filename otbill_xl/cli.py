@@ -263,6 +263,9 @@ def claims(
     rebill: Annotated[str, typer.Option("--rebill", help="LineIDs to bill again although the ledger has them (comma-separated).")] = "",
     ledger_path: LedgerOpt = None,
     columns: ColumnsOpt = None,
+    secondary: Annotated[bool, typer.Option("--secondary", help="Bill the secondary payers: lines billed to the primary "
+                                                                "whose adjudication is posted on the Payments sheet "
+                                                                "(SBR01=S with the primary's payment, 2320/2430).")] = False,
 ) -> None:
     """Create 837P (005010X222A1) claim files, one per payer; never bill a service twice."""
     from datetime import datetime
@@ -283,7 +286,7 @@ def claims(
                                     created=datetime.now(), group=group, strict=strict, dry_run=dry_run, preview=preview,
                                     rebill=frozenset(x.strip() for x in rebill.split(",") if x.strip()),
                                     overrides=overrides_from_toml(columns) if columns else None,
-                                    workbook_sha256=file_sha256(workbook))
+                                    workbook_sha256=file_sha256(workbook), secondary=secondary)
     except OtbillError as exc:
         raise fail(str(exc)) from None
     charges = outcome.report.sheet("Charges")

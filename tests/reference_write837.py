@@ -144,8 +144,9 @@ def reference_837p(claims, practice, control, *, created: datetime, separators: 
         hl += 1
         sub_hl = hl
         seg.append(f"HL{e}{sub_hl}{e}1{e}22{e}{1 if dependent else 0}")
-        seg.append(e.join(("SBR", first.sequence, "" if dependent else "18", group_number, "", "", "", "", "",
-                           FILING_INDICATOR[payer.payer_type])))
+        # SBR05: the Medicare Secondary Payer type when Medicare is billed as secondary
+        seg.append(e.join(("SBR", first.sequence, "" if dependent else "18", group_number, "", first.insurance_type,
+                           "", "", "", FILING_INDICATOR[payer.payer_type])))
         if dependent:
             sub = patient.subscriber
             seg.append(person("IL", sub.last_name, sub.first_name, who, "subscriber", "2010BA", "MI", member_id))
@@ -195,6 +196,21 @@ def reference_837p(claims, practice, control, *, created: datetime, separators: 
                             c.join(str(x) for x in line.pointers))),
                     f"DTP{e}472{e}D8{e}{format_date(line.dos)}",
                     f"REF{e}6R{e}{ref}"]
+                # 2430: each other payer's adjudication of this line (SVD, one CAS per group, DTP*573, AMT*EAF)
+                for other in claim.other_payers:
+                    if not other.lines:
+                        continue
+                    adj = other.lines[n - 1]
+                    line_segments.append(e.join(("SVD", other.payer.payer_id, format_amount(adj.paid, "paid"),
+                                                 c.join(("HC", line.code, *line.modifiers)), "",
+                                                 format_quantity(line.units, "units"))))
+                    for group in ("CO", "CR", "OA", "PI", "PR"):
+                        pairs = [f"{a.reason}{e}{format_amount(a.amount, 'cas')}" for a in adj.adjustments
+                                 if a.group == group]
+                        if pairs:
+                            line_segments.append(f"CAS{e}{group}{e}" + f"{e}{e}".join(pairs))
+                    line_segments.append(f"DTP{e}573{e}D8{e}{format_date(adj.paid_on)}")
+                    line_segments.append(f"AMT{e}EAF{e}{format_amount(adj.patient_liability, 'eaf')}")
             seg.append(e.join(("CLM", claim.claim_id, format_amount(total, "total"), "", "",
                                c.join((claim.pos, "B", claim.frequency)), "Y", "A", "Y", "Y")))
             if claim.frequency != "1":
@@ -212,6 +228,17 @@ def reference_837p(claims, practice, control, *, created: datetime, separators: 
                                   npi(r.npi, who, "rendering provider NPI (2310B NM109)")))
                 if r.taxonomy.strip():
                     seg.append(f"PRV{e}PE{e}PXC{e}{r.taxonomy.strip().upper()}")
+            for other in claim.other_payers:  # 2320 SBR [AMT*D] OI, 2330A NM1*IL, 2330B NM1*PR
+                seg.append(e.join(("SBR", other.sequence, other.relationship_code, other.group_number, "",
+                                   other.insurance_type, "", "", "", FILING_INDICATOR[other.payer.payer_type])))
+                if other.paid is not None:
+                    seg.append(f"AMT{e}D{e}{format_amount(other.paid, 'AMT*D')}")
+                seg.append(f"OI{e}{e}{e}Y{e}{e}{e}Y")
+                seg.append(person("IL", other.insured.last_name, other.insured.first_name, who, "other insured",
+                                  "2330A", "MI", other.member_id))
+                other_name = clean.text(other.payer.payer_name, who, "other payer name (2330B NM103)", max_len=60,
+                                        required=True)
+                seg.append(f"NM1{e}PR{e}2{e}{other_name}{e}{e}{e}{e}{e}PI{e}{other.payer.payer_id}")
             seg += line_segments
             n_lines += len(claim.lines)
     seg.append(se_segment(len(seg) + 1, control.transaction, separators))

@@ -12,6 +12,7 @@ ledger holds back, blocking findings — and asserts identical claims and exclus
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections import defaultdict
 from datetime import date, datetime, timedelta
@@ -29,6 +30,7 @@ from otbill_xl.domain.claims import (
     _blocking_findings,
     assemble_claims,
 )
+from otbill_xl.domain.cob import OtherPayer
 from otbill_xl.domain.findings import Finding, Location, Severity
 from otbill_xl.domain.models import (
     AssistantsBill,
@@ -37,11 +39,13 @@ from otbill_xl.domain.models import (
     Patient,
     Payer,
     PayerType,
+    PostedPayment,
     Practice,
     Provider,
     Relationship,
     Subscriber,
 )
+from otbill_xl.domain.secondary import assemble_secondary
 from otbill_xl.formats.x12 import ControlNumbers, write_837p
 
 BILLING_NPI = "1234567893"
@@ -134,6 +138,15 @@ def reference_assembly(book: PracticeBook, findings, computed_units, prior, grou
         referring = (Referring(patient.referring_npi, patient.referring_last_name, patient.referring_first_name)
                      if patient.referring_npi else None)
         auth = patient.auth_number if patient.auth_number and (payer.requires_auth or patient.auth_start) else ""
+        # a billable secondary payer: 2320 (SBR01=S, the patient its insured, SBR05 12 for Medicare), 2330A, 2330B
+        sec = payers.get(patient.secondary_payer_key)
+        others = ()
+        if (sec is not None and sec.payer_key != payer.payer_key and patient.secondary_member_id
+                and sec.payer_type is not PayerType.SELF_PAY):
+            others = (OtherPayer("S", sec, patient.secondary_member_id, "18",
+                                 Subscriber(last_name=patient.last_name, first_name=patient.first_name,
+                                            dob=patient.dob, sex=patient.sex), "",
+                                 "12" if sec.payer_type is PayerType.MEDICARE else ""),)
         for chunk in chunks:
             order: list[str] = []
             for it in chunk:
@@ -149,7 +162,7 @@ def reference_assembly(book: PracticeBook, findings, computed_units, prior, grou
                          original] + [f"{s.line_id}|{s.dos}|{s.code}" for s in services]
                 claim_id = "OT" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:18].upper()
             claims.append(Claim(claim_id, payer, patient, patient.member_id, rendering, pos, tuple(order), services,
-                                frequency, original, auth, referring, "P"))
+                                frequency, original, auth, referring, "P", "", others))
     # payer, first date of service, patient, ClaimID, then creation order (a stable sort)
     claims.sort(key=lambda c: (c.payer.payer_key, c.lines[0].dos, c.patient.patient_id, c.claim_id))
     return tuple(claims), tuple(held_back)
@@ -172,8 +185,9 @@ CODES = ["97110", "97112", "97140", "97530", "97535", "97165"]
 MODS = [("GO", "", "", ""), ("GO", "CO", "", ""), ("GO", "59", "", ""), ("GO", "KX", "CO", "")]
 
 
-def _patient(i: int, payer: str, dependent: bool) -> Patient:
-    return Patient(patient_id=f"P{i}", row=2 + i, last_name=f"Name{i}", first_name="Al", dob=date(1950, 1, 1),
+def _patient(i: int, payer: str, dependent: bool, secondary: str = "") -> Patient:
+    return Patient(secondary_payer_key=secondary, secondary_member_id=f"S{i:05d}" if secondary else "",
+                   patient_id=f"P{i}", row=2 + i, last_name=f"Name{i}", first_name="Al", dob=date(1950, 1, 1),
                    sex="F", address="1 Elm St", city="Boston", state="MA", zip="02134", payer_key=payer,
                    member_id=f"M{i:05d}", relationship=Relationship.CHILD if dependent else Relationship.SELF,
                    subscriber=Subscriber(last_name="Parent", first_name="Pat", dob=date(1970, 1, 1), sex="M")
@@ -184,7 +198,8 @@ def _patient(i: int, payer: str, dependent: bool) -> Patient:
 @st.composite
 def books(draw):
     n_patients = draw(st.integers(1, 4))
-    patients = tuple(_patient(i, draw(st.sampled_from(["MCR", "ACME", "ACME", "CASH"])), draw(st.booleans()))
+    patients = tuple(_patient(i, draw(st.sampled_from(["MCR", "ACME", "ACME", "CASH"])), draw(st.booleans()),
+                              draw(st.sampled_from(["", "", "MCR", "ACME"])))
                      for i in range(n_patients))
     start = date(2026, 8, 3)
     n_lines = draw(st.integers(1, 140))
@@ -306,6 +321,33 @@ def test_fast_837p_writer_equals_the_reference_writer(case, name, usage, billing
         st = next(i for i, seg in enumerate(segments) if seg.startswith("ST*"))
         se = next(i for i, seg in enumerate(segments) if seg.startswith("SE*"))
         assert fast.segments == int(segments[se].split("*")[1]) == se - st + 1
+    # Secondary claims (2320 with AMT*D, 2430 SVD/CAS/DTP/AMT*EAF): the primaries' lines adjudicated by
+    # posted payments (paid 60%, PR-2 20%, CO-45 the rest; every 5th row not posted: held back).
+    payments, billed = [], {}
+    for c in assembly.claims:
+        for s in c.lines:
+            billed[s.row] = c.claim_id
+            if s.row % 5:
+                paid, pr = (s.charge * Decimal("0.6")).quantize(Decimal("0.01")), (s.charge * Decimal("0.2")).quantize(
+                    Decimal("0.01"))
+                payments += [PostedPayment(s.row, "", "", "", date(2026, 9, 1), c.claim_id, s.line_id, "", (), None,
+                                           None, row_paid, None, adj_group, reason, amount, "")
+                             for row_paid, adj_group, reason, amount in ((paid, "CO", "45", s.charge - paid - pr),
+                                                                         (None, "PR", "2", pr))]
+    # (every patient gets a secondary here, so that secondary claims are written in most examples)
+    covered = tuple(p.model_copy(update={"secondary_payer_key": "ACME" if p.payer_key == "MCR" else "MCR",
+                                         "secondary_member_id": f"S{p.patient_id}"}) for p in book.patients)
+    secondary = assemble_secondary(dataclasses.replace(book, patients=covered, payments=tuple(payments)), findings,
+                                   primary_claim_of=billed, computed_units=computed, group=group, strict=strict)
+    by_payer = defaultdict(list)
+    for c in secondary.claims:
+        by_payer[c.payer.payer_key].append(c)
+    for i, (_payer, payer_claims) in enumerate(sorted(by_payer.items()), start=1):
+        control = ControlNumbers(i, i, i)
+        text, warnings, _n = reference_837p(payer_claims, practice, control, created=created)
+        fast = write_837p(payer_claims, practice, control, created=created)
+        assert (fast.text, fast.warnings) == (text, warnings)
+        event("secondary claims written")
 
 
 def test_claim_id_for_is_the_assembly_s_claim_id():

@@ -8,6 +8,11 @@ Never twice: a line already billed — by its LineID, or as the same service und
 or (corrections) the same correction of the same claim — is held back with the claim it matches
 (:mod:`otbill_xl.domain.identity`). A dry run writes nothing: no file, no ledger, no annotated copy;
 a preview writes ``*.837.preview`` files marked as test data (ISA15=T) that no one would upload.
+
+Secondary claims (``secondary=True``, ``otbill claims --secondary``): the lines the ledger has billed to
+the primary payer whose adjudication is posted on the Payments sheet are billed to the patient's
+secondary payer (:mod:`otbill_xl.domain.secondary`); the ledger records them as sequence S, so a line
+is billed once to each payer sequence, never twice to the same one.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from otbill_xl._locks import fsync_dir, in_use, try_lock
-from otbill_xl.actions.pipeline import Pipeline
+from otbill_xl.actions.pipeline import NOT_USED_FOR_BILLING, Pipeline
 from otbill_xl.actions.sheets import COUNT, MONEY, TEXT, Column, SheetSpec
 from otbill_xl.domain._gc import gc_paused
 from otbill_xl.domain.claims import Assembly, Claim, HeldBack, assemble_claims, normalize_frequency
@@ -37,6 +42,7 @@ from otbill_xl.domain.identity import (
     prior_billing,
     sending_identity,
 )
+from otbill_xl.domain.secondary import assemble_secondary
 from otbill_xl.errors import OutputError
 from otbill_xl.formats.x12 import ControlNumbers, X12Error, write_837p
 from otbill_xl.ledger import Ledger, LedgerChoice, open_ledger
@@ -84,6 +90,7 @@ class ClaimsOutcome:
     prior: dict[int, Prior] = field(default_factory=dict)
     ledger_claims: tuple[dict, ...] = ()
     run_stamp: str = ""
+    secondary: bool = False       # a --secondary run: claims to the patients' secondary payers
 
     @property
     def billed_claims(self) -> tuple[Claim, ...]:
@@ -104,7 +111,7 @@ class ClaimsOutcome:
     def held_for_errors(self) -> tuple[HeldBack, ...]:
         """Held-back lines that need the biller (not: already billed, self-pay)."""
         return tuple(e for e in self.assembly.held_back
-                     if not all(r.startswith(("already billed", "self-pay")) for r in e.reasons))
+                     if not all(r.startswith(_WAITING) for r in e.reasons))
 
     def totals_by_payer(self) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = defaultdict(lambda: {"claims": 0, "lines": 0, "charges": Decimal("0")})
@@ -131,6 +138,7 @@ class ClaimsOutcome:
         return {
             "dry_run": self.dry_run,
             "preview": self.preview,
+            "secondary": self.secondary,
             "ledger": self.ledger_path,
             "files": [{"path": f.path, "payer": f.payer_key, "interchange": f.interchange, "claims": f.claims,
                        "lines": f.lines, "total": f"{f.total:.2f}", "sha256": f.sha256, "state": f.state,
@@ -148,6 +156,12 @@ class ClaimsOutcome:
             "pending_resolved": [{"path": r.path, "outcome": r.outcome, "lines": r.lines} for r in self.resolutions],
             "problems": list(self.problems),
         }
+
+
+#: Held-back reasons that need nothing from the biller: billed already, self-pay, and (secondary runs)
+#: lines the primary has not adjudicated yet or left nothing of.
+_WAITING = ("already billed", "self-pay", "not billed to the primary payer yet", "secondary: no adjudication",
+            "secondary: nothing left")
 
 
 def _slug(text: str) -> str:
@@ -216,14 +230,18 @@ def create_claims(port: WorkbookPort, *, out_dir: Path, ledger: Ledger | LedgerC
                   created: datetime, group: str = "visit", strict: bool = False, dry_run: bool = False,
                   preview: bool = False, rebill: frozenset[str] = frozenset(), overrides: Overrides | None = None,
                   annotate: bool = True, command: str = "claims", workbook_sha256: str = "",
-                  pipeline: Pipeline | None = None) -> ClaimsOutcome:
+                  pipeline: Pipeline | None = None, secondary: bool = False) -> ClaimsOutcome:
     """Bill the clean, not-yet-billed lines of the workbook in ``port`` into 837P files in ``out_dir``.
 
     ``ledger`` is an open :class:`Ledger` or a :class:`LedgerChoice` (the ledger is then found from
     the Practice sheet's submitter and opened here). ``dry_run`` writes nothing at all; ``preview``
-    (a dry run) writes ``*.837.preview`` files with ISA15=T and never touches the ledger.
+    (a dry run) writes ``*.837.preview`` files with ISA15=T and never touches the ledger. ``secondary``
+    bills the secondary payers instead (the Payments sheet is read for the primaries' adjudication).
     """
     dry_run = dry_run or preview
+    if secondary and (pipeline is None or "Payments" in pipeline.skip):
+        pipeline = Pipeline(port, as_of=as_of, overrides=overrides, prices=pipeline.prices if pipeline else False,
+                            skip=NOT_USED_FOR_BILLING - {"Payments"})
     if pipeline is None:
         pipeline = Pipeline(port, as_of=as_of, overrides=overrides)
     book, report, scrubbed, findings = pipeline.book, pipeline.report, pipeline.scrubbed, pipeline.findings
@@ -243,7 +261,7 @@ def create_claims(port: WorkbookPort, *, out_dir: Path, ledger: Ledger | LedgerC
         with gc_paused():
             return _bill(port, book, report, scrubbed, findings, billing_ledger, notes, out_dir=out_dir, as_of=as_of,
                          created=created, group=group, strict=strict, dry_run=dry_run, preview=preview, rebill=rebill,
-                         annotate=annotate, command=command, workbook_sha256=workbook_sha256)
+                         annotate=annotate, command=command, workbook_sha256=workbook_sha256, secondary=secondary)
     finally:
         if own_ledger:
             billing_ledger.close()
@@ -251,7 +269,7 @@ def create_claims(port: WorkbookPort, *, out_dir: Path, ledger: Ledger | LedgerC
 
 def _bill(port, book, report, scrubbed, findings, ledger: Ledger, notes: list[str], *, out_dir: Path, as_of: date,
           created: datetime, group: str, strict: bool, dry_run: bool, preview: bool, rebill: frozenset[str],
-          annotate: bool, command: str, workbook_sha256: str) -> ClaimsOutcome:
+          annotate: bool, command: str, workbook_sha256: str, secondary: bool = False) -> ClaimsOutcome:
     resolutions: list[Resolution] = []
     if not dry_run:
         resolutions = ledger.resolve_pending()
@@ -269,10 +287,24 @@ def _bill(port, book, report, scrubbed, findings, ledger: Ledger, notes: list[st
     keys = service_keys(book, scrubbed.computed_units)
     history = ledger.history(pkey, line_keys=(k.line_key for k in keys), service_keys=(k.service_key for k in keys),
                              sending_keys=(k.sending_key for k in keys)) if ledger is not None else EMPTY_HISTORY
-    prior = prior_billing(keys, history, rebill)
-    assembly = assemble_claims(book, findings, computed_units=scrubbed.computed_units,
-                               prior={row: p.reason for row, p in prior.items()}, group=group, strict=strict,
-                               sheet_names={s.contract: s.sheet for s in report.sheets if s.sheet})
+    sheet_names = {s.contract: s.sheet for s in report.sheets if s.sheet}
+    if secondary:
+        # the primary's ClaimID of each line billed to the primary and unchanged since; what the
+        # secondary was already billed holds a line back (never twice to the same payer sequence)
+        primary_claim_of = {row: p.claim_id for row, p in prior_billing(keys, history).items() if p.kind == "billed"}
+        billed_secondary = ledger.history(pkey, line_keys=(k.line_key for k in keys),
+                                          service_keys=(k.service_key for k in keys),
+                                          sending_keys=(k.sending_key for k in keys), sequence="S")
+        prior = prior_billing(keys, billed_secondary, rebill)
+        assembly = assemble_secondary(book, findings, primary_claim_of=primary_claim_of,
+                                      hold={row: f"{p.reason} (to the secondary payer)" for row, p in prior.items()},
+                                      computed_units=scrubbed.computed_units, group=group, strict=strict,
+                                      sheet_names=sheet_names)
+    else:
+        prior = prior_billing(keys, history, rebill)
+        assembly = assemble_claims(book, findings, computed_units=scrubbed.computed_units,
+                                   prior={row: p.reason for row, p in prior.items()}, group=group, strict=strict,
+                                   sheet_names=sheet_names)
     # (what the ledger records for each billed line: not needed for a dry run)
     key_of = {k.row: k for k in keys} if not dry_run else {}
     line_of = {line.row: line for line in book.charges} if not dry_run else {}
@@ -312,7 +344,7 @@ def _bill(port, book, report, scrubbed, findings, ledger: Ledger, notes: list[st
         sha = hashlib.sha256(data).hexdigest()
         total = sum([s.charge for c in claims for s in c.lines], Decimal("0"))  # (Claim.total_charge, summed)
         n_lines = sum(len(c.lines) for c in claims)
-        base = f"{_slug(book.practice.practice_name)}-{_slug(payer_key)}"
+        base = f"{_slug(book.practice.practice_name)}-{_slug(payer_key)}{'-secondary' if secondary else ''}"
         if dry_run and not preview:
             files.append(ClaimFile("", payer_key, numbers[0], len(claims), n_lines, total, sha, x12.warnings,
                                    "planned"))
@@ -329,7 +361,8 @@ def _bill(port, book, report, scrubbed, findings, ledger: Ledger, notes: list[st
             continue
         target = out_dir / f"{base}-{numbers[0]:09d}.837"
         record = [ClaimRecord(c.claim_id, c.patient.patient_id, c.frequency, c.original_claim_number, c.total_charge,
-                              [_line_record(key_of[s.row], line_of[s.row]) for s in c.lines]) for c in claims]
+                              [_line_record(key_of[s.row], line_of[s.row]) for s in c.lines], c.sequence)
+                  for c in claims]
         try:
             _write_two_phase(ledger, target, data, sha=sha, practice=pkey, payer_key=payer_key, numbers=numbers,
                              claims=record, total=total, created=created, run_id=run_id, may_rebill=may_rebill)
@@ -347,7 +380,7 @@ def _bill(port, book, report, scrubbed, findings, ledger: Ledger, notes: list[st
         ledger_claims = tuple(ledger.claims_for(pkey, [k.line_key for k in keys], [k.service_key for k in keys]))
     outcome = ClaimsOutcome(tuple(files), assembly, report, findings, dry_run, tuple(problems), preview,
                             str(ledger.path) if ledger is not None else "", tuple(notes), tuple(resolutions), prior,
-                            ledger_claims, stamp)
+                            ledger_claims, stamp, secondary)
     if annotate and not dry_run:
         try:
             _annotate(port, report, outcome, as_of)
@@ -464,6 +497,9 @@ def _annotate(port: WorkbookPort, report: ReadReport, outcome: ClaimsOutcome, as
         width += 1
         status_col = width
         port.write_values(name, sheet.header_row, status_col, [["Status"]])
+    if outcome.secondary:
+        _annotate_secondary(port, name, status_col, outcome, as_of)
+        return
     for claim in outcome.billed_claims:
         for s in claim.lines:
             port.write_values(name, s.row, claim_col, [[claim.claim_id]])
@@ -482,6 +518,18 @@ def _annotate(port: WorkbookPort, report: ReadReport, outcome: ClaimsOutcome, as
     for i, e in enumerate(outcome.assembly.held_back, start=2):
         cell = sheet.cell("LineID", e.row) or f"A{e.row}"
         port.hyperlink(HELD_SHEET, i, HELD_BACK.index("LineID"), f"#'{name}'!{cell}")
+
+
+def _annotate_secondary(port: WorkbookPort, name: str, status_col: int, outcome: ClaimsOutcome, as_of: date) -> None:
+    """A secondary run leaves the Charges ClaimID (the primary's claim) alone: Status says which lines
+    went to the secondary payer; the Claims and Held Back sheets list the secondary claims and why the
+    other lines of patients with a secondary payer were not billed to it."""
+    for claim in outcome.billed_claims:
+        for s in claim.lines:
+            port.write_values(name, s.row, status_col, [[f"billed to secondary {claim.claim_id} {as_of.isoformat()}"]])
+            port.fill(name, s.row, status_col, FILL_COMPUTED)
+    CLAIMS.write(port, outcome.ledger_claims)
+    HELD_BACK.write(port, outcome.assembly.held_back)
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -506,6 +554,7 @@ CLAIMS: SheetSpec[dict[str, Any]] = SheetSpec(CLAIMS_SHEET, (
     Column("Run", 20, TEXT, lambda c: c["run"]),
     Column("File", 40, TEXT, lambda c: Path(c["file"]).name),
     Column("State", 10, TEXT, lambda c: c["state"]),
+    Column("Sequence", 9, TEXT, lambda c: {"S": "secondary"}.get(c.get("sequence", "P"), "primary")),
 ))
 #: The Held Back sheet: every line not billed, with its reasons (LineID links to the charge line).
 HELD_BACK: SheetSpec[HeldBack] = SheetSpec(HELD_SHEET, (

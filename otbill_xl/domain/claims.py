@@ -18,6 +18,7 @@ from typing import NamedTuple
 from otbill_xl.domain._gc import gc_paused
 from otbill_xl.domain.book import PracticeBook
 from otbill_xl.domain.charge_master import charge_master_by_code, charge_master_charge
+from otbill_xl.domain.cob import OtherPayer, secondary_on_primary, secondary_payer
 from otbill_xl.domain.findings import Finding, Severity
 from otbill_xl.domain.models import (
     AssistantsBill,
@@ -95,6 +96,8 @@ class Claim(NamedTuple):
     prior_auth: str = ""                # REF*G1
     referring: Referring | None = None  # 2310A
     sequence: str = "P"                 # SBR01: P primary, S secondary, T tertiary
+    insurance_type: str = ""            # 2000B SBR05: the MSP insurance type when Medicare is billed as secondary
+    other_payers: tuple[OtherPayer, ...] = ()  # 2320/2330A/2330B (and 2430) per other payer (domain.cob)
 
     @property
     def total_charge(self) -> Decimal:
@@ -419,9 +422,12 @@ def _assemble(book: PracticeBook, findings: Iterable[Finding], computed_units: d
             days = claims_by_payer.get(payer.payer_key)
             if days is None:
                 days = claims_by_payer[payer.payer_key] = {}
+            # the patient's secondary payer, if any: 2320/2330A/2330B on every primary claim (COB)
+            other = secondary_payer(patient, payers) if patient.secondary_payer_key else None
+            others = (secondary_on_primary(patient, other),) if other is not None else ()
             facts = facts_of[patient_id] = (patient, payer, patient.member_id, auth, referring, days,
-                                            sep.join((billing_npi, payer.payer_key, patient_id, "")))
-        patient, payer, member_id, auth, referring, days, patient_part = facts
+                                            sep.join((billing_npi, payer.payer_key, patient_id, "")), others)
+        patient, payer, member_id, auth, referring, days, patient_part, others = facts
         try:
             rendering = rendering_of[rendering_npi]
         except KeyError:
@@ -437,7 +443,7 @@ def _assemble(book: PracticeBook, findings: Iterable[Finding], computed_units: d
                 chunks.sort(key=_by_dos_row)
             for chunk in _split(chunks):
                 claim = _claim(chunk, prefix, patient, payer, rendering, referring, pos, frequency, original, auth,
-                               dos_text)
+                               dos_text, others)
                 seq += 1
                 dos = claim.lines[0].dos
                 bucket = days.get(dos)
@@ -469,7 +475,7 @@ def _assemble(book: PracticeBook, findings: Iterable[Finding], computed_units: d
         seq += 1
         entry = (patient_id, claim_id, seq,
                  Claim(claim_id, payer, patient, member_id, rendering, pos, codes, services, frequency,
-                       original, auth, referring, "P"))
+                       original, auth, referring, "P", "", others))
         bucket = days.get(dos)
         if bucket is None:
             days[dos] = [entry]
@@ -565,7 +571,7 @@ def _split(members: list) -> Iterable[list]:
 
 def _claim(chunk: list, prefix: str, patient: Patient, payer: Payer, rendering: Provider | None,
            referring: Referring | None, pos: str, frequency: str, original: str, auth: str,
-           dos_text: dict[date, str]) -> Claim:
+           dos_text: dict[date, str], others: tuple[OtherPayer, ...] = ()) -> Claim:
     """One claim of an irregular group: diagnoses in first-seen order, each line's pointers into them."""
     first_dx = chunk[0][1]
     if all(m[1] is first_dx for m in chunk):
@@ -590,4 +596,4 @@ def _claim(chunk: list, prefix: str, patient: Patient, payer: Payer, rendering: 
     else:
         claim_id = _claim_id(prefix, services, dos_text)
     return Claim(claim_id, payer, patient, patient.member_id, rendering, pos, tuple(position), services,
-                 frequency, original, auth, referring, "P")
+                 frequency, original, auth, referring, "P", "", others)

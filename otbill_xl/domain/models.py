@@ -235,6 +235,9 @@ class Patient(BaseModel):
     deductible_year: int | None = None
     #: The plan's copay per visit (commercial and Medicare Advantage; None: no copay).
     copay: Decimal | None = None
+    #: SBR05 Medicare Secondary Payer insurance type when Medicare is the secondary payer ('' = the
+    #: stated default, domain.cob.DEFAULT_MSP_TYPE; codes in refdata/msp_insurance_types.csv).
+    medicare_secondary_type: str = ""
 
 
 #: The modifier columns of a charge line, in order.

@@ -102,6 +102,10 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     # this index each look-up scans every billed line (measured: a 40-workbook batch into one ledger
     # took 4.1 s per workbook instead of 1.8 s).
     "CREATE INDEX billed_by_claim ON billed_lines (claim_row)",
+    # 3 -> 4: secondary claims (issue #12 §2). A claim records its payer sequence (SBR01): a line is
+    # billed once to the primary (P) and once to the secondary (S), never twice to the same sequence.
+    # Claims recorded before are primaries.
+    "ALTER TABLE claims ADD COLUMN sequence TEXT NOT NULL DEFAULT 'P'",
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -85,6 +85,7 @@ class ClaimRecord(NamedTuple):
     original_claim_number: str
     total: Decimal
     lines: list[LineRecord]
+    sequence: str = "P"     # SBR01: P billed to the primary payer, S to the secondary
 
 
 @dataclass(frozen=True)
@@ -219,8 +220,9 @@ class Ledger:
 
     # -- what was billed ------------------------------------------------------------------------
     def history(self, practice: str, *, line_keys: Iterable[str], service_keys: Iterable[str],
-                sending_keys: Iterable[str]) -> BillingHistory:
-        """What was billed (in files pending or written) under any of these identities."""
+                sending_keys: Iterable[str], sequence: str = "P") -> BillingHistory:
+        """What was billed (in files pending or written) under any of these identities, to the payer of
+        this sequence (P: the primary, S: the secondary)."""
         if self._conn is None:  # a read-only ledger that does not exist yet: nothing billed
             return BillingHistory({}, {}, {})
         cols = ("b.line_id, c.claim_id, b.frequency, c.original_claim_number, b.billed_at, b.code, b.modifiers, "
@@ -234,8 +236,8 @@ class Ledger:
                 rows = self._rows(
                     f"SELECT {cols} FROM billed_lines b JOIN claims c ON c.id = b.claim_row "
                     f"JOIN files f ON f.id = c.file_id WHERE b.practice = ? AND b.{column} IN "
-                    f"({marks}) AND f.state IN {BILLED_STATES} ORDER BY b.billed_at, b.rowid",
-                    (practice, *chunk))
+                    f"({marks}) AND f.state IN {BILLED_STATES} AND c.sequence = ? ORDER BY b.billed_at, b.rowid",
+                    (practice, *chunk, sequence))
                 for r in rows:
                     rec = BilledService(*r)
                     if sink == "line":
@@ -273,11 +275,11 @@ class Ledger:
             rows = self._rows(
                 f"SELECT c.claim_id, c.payer_key, c.patient_id, c.frequency, c.original_claim_number, c.lines, c.total, "
                 f"c.created, f.path, f.state, f.interchange, COALESCE(r.started, c.created), "
-                f"(SELECT group_concat(line_id, ', ') FROM billed_lines WHERE claim_row = c.id) "
+                f"(SELECT group_concat(line_id, ', ') FROM billed_lines WHERE claim_row = c.id), c.sequence "
                 f"FROM claims c JOIN files f ON f.id = c.file_id LEFT JOIN runs r ON r.id = f.run_id "
                 f"WHERE c.id IN ({id_marks}) AND f.state IN {BILLED_STATES}", id_chunk)
             keys = ("claim_id", "payer_key", "patient_id", "frequency", "original_claim_number", "lines", "total",
-                    "created", "file", "state", "interchange", "run", "line_ids")
+                    "created", "file", "state", "interchange", "run", "line_ids", "sequence")
             out += [dict(zip(keys, r, strict=True)) for r in rows]
         out.sort(key=lambda c: (c["created"], c["claim_id"]))
         return out
@@ -291,26 +293,28 @@ class Ledger:
         Inside the same transaction it re-checks that none of the services is billed already — another
         process may have billed it since the caller looked — and raises :class:`AlreadyBilled` if so:
         an original line by its line or service identity (unless its line identity is in
-        ``may_rebill``), a corrected/void line by its sending identity.
+        ``may_rebill``), a corrected/void line by its sending identity — each to the same payer sequence
+        (a line billed to the primary may be billed once to the secondary).
         """
         stamp = created.isoformat(timespec="seconds")
         with self.transaction() as conn:
-            checks: dict[str, list[str]] = {"line_identity": [], "service_identity": [], "sending_identity": []}
+            checks: dict[tuple[str, str], list[str]] = defaultdict(list)
             for c in claims:
                 for ln in c.lines:
                     if c.frequency == "1":
                         if ln.line_key and ln.line_key in may_rebill:
                             continue
-                        checks["line_identity"].append(ln.line_key)
-                        checks["service_identity"].append(ln.service_key)
+                        checks[("line_identity", c.sequence)].append(ln.line_key)
+                        checks[("service_identity", c.sequence)].append(ln.service_key)
                     else:
-                        checks["sending_identity"].append(ln.sending_key)
-            for column, keys in checks.items():
+                        checks[("sending_identity", c.sequence)].append(ln.sending_key)
+            for (column, sequence), keys in checks.items():
                 for chunk, marks in _chunked(_wanted(keys)):
                     hit = conn.execute(
                         f"SELECT b.line_id FROM billed_lines b JOIN claims c ON c.id = b.claim_row JOIN files f ON "
                         f"f.id = c.file_id WHERE b.practice = ? AND b.{column} IN ({marks}) "
-                        f"AND f.state IN {BILLED_STATES} LIMIT 1", (practice, *chunk)).fetchone()
+                        f"AND f.state IN {BILLED_STATES} AND c.sequence = ? LIMIT 1",
+                        (practice, *chunk, sequence)).fetchone()
                     if hit:
                         raise AlreadyBilled(f"line {hit[0] or '(no LineID)'} was billed by another run while this "
                                             "file was being prepared; nothing was recorded for this file — run again "
@@ -324,9 +328,9 @@ class Ledger:
             for c in claims:
                 row = conn.execute(
                     "INSERT INTO claims (claim_id, practice, payer_key, patient_id, frequency, original_claim_number, "
-                    "lines, total, file_id, created) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    "lines, total, file_id, created, sequence) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                     (c.claim_id, practice, payer_key, c.patient_id, c.frequency, c.original_claim_number, len(c.lines),
-                     str(c.total), file_id, stamp)).lastrowid
+                     str(c.total), file_id, stamp, c.sequence)).lastrowid
                 conn.executemany(
                     "INSERT INTO billed_lines (practice, line_key, line_id, claim_row, frequency, billed_at, "
                     "line_identity, service_identity, sending_identity, code, modifiers, units) "

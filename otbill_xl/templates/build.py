@@ -121,6 +121,9 @@ COLUMN_HELP: dict[str, str] = {
                       "of service); later years start with that year's full Part B deductible.",
     "Copay": "Copay per visit (commercial and Medicare Advantage plans): taken from the visit's lines in row order, "
              "off the payer's expected payment; blank = none.",
+    "MedicareSecondaryType": "When Medicare is the secondary payer: the MSP insurance type (SBR05: 12 working aged "
+                             "with an employer plan, 13 ESRD, 14 no-fault/auto, 15 workers' comp, 16 PHS/federal, "
+                             "41 black lung, 42 VA, 43 disabled with a large group plan, 47 other liability); blank = 12.",
     "Code": "CPT/HCPCS procedure code (e.g. 97110).",
     "ChargePerUnit": "Your charge for one unit of the code.",
     "ChargeMaster.EffectiveFrom": "First date of service the charge applies to.",

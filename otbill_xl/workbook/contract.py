@@ -166,6 +166,7 @@ PATIENTS = Sheet("Patients", "Patients, coverage, authorizations and plan-of-car
     Column("DeductibleRemaining", M, False, ("Deductible Remaining", "Part B Deductible Remaining", "Deductible")),
     Column("DeductibleYear", N, False, ("Deductible Year", "Part B Deductible Year"), limits=(1900, 2199)),
     Column("Copay", M, False, ("Copay Per Visit", "Co-pay", "Copayment", "Visit Copay")),
+    Column("MedicareSecondaryType", C, False, ("MSP Type", "MSPType", "MSP Insurance Type", "Medicare Secondary Type")),
 ), aliases=("Patient List", "Clients"))
 
 CHARGE_MASTER = Sheet("ChargeMaster", "The practice's own charge per unit for each code.", (

@@ -19,7 +19,9 @@ Loop map of what is written::
         [2000C HL*m*n*23*0 PAT, 2010CA NM1*QC N3 N4 DMG]    dependent patient (never Medicare/Medicaid)
           2300 CLM [REF*F8] [REF*G1] HI
             [2310A NM1*DN] [2310B NM1*82 [PRV*PE]]
+            [2320 SBR OI [AMT*D], 2330A NM1*IL, 2330B NM1*PR]    per other payer (COB)
             2400 LX SV1 DTP*472 REF*6R   per service line (REF*6R: the line item control number)
+              [2430 SVD CAS... DTP*573 AMT*EAF]    per other payer that adjudicated the claim
     SE GE IEA
 
 Every segment is one item of the writer's list from ST on, so SE01 is that list's length plus
@@ -50,6 +52,7 @@ from otbill_xl.domain.claims import (
     line_control_numbers,
     patient_is_subscriber,
 )
+from otbill_xl.domain.cob import CAS_GROUPS, CAS_MAX_REASONS, OtherPayer, msp_insurance_types
 from otbill_xl.domain.models import Patient, Practice
 from otbill_xl.formats.x12.envelope import (
     VERSION_837P,
@@ -327,7 +330,9 @@ class _Writer:
         self.hl += 1
         sub_hl = self.hl
         out.append(f"HL{e}{sub_hl}{e}1{e}22{e}{1 if dependent else 0}")
-        out.append(e.join(("SBR", sequence, "" if dependent else "18", group_number, "", "", "", "", "", filing)))
+        insurance_type = self.insurance_type(first.insurance_type, owner, "2000B") if first.insurance_type else ""
+        out.append(e.join(("SBR", sequence, "" if dependent else "18", group_number, "", insurance_type, "", "", "",
+                           filing)))
         if dependent:
             sub = patient.subscriber
             if sub is None:
@@ -385,6 +390,7 @@ class _Writer:
 
         line_segments: list[str] = []
         controls = line_control_numbers(lines)
+        adjudicated = [o for o in claim.other_payers if o.lines] if claim.other_payers else ()
         total = Decimal(0)
         for n, line in enumerate(lines, 1):
             # SV1 by (code, modifiers, units, charge, pointers) — measured: without it the writer takes
@@ -400,6 +406,8 @@ class _Writer:
                                f"{len(claim.diagnoses)} diagnoses of the claim")
             total += line.charge
             line_segments += (f"LX{e}{n}", sv1, self.service_date(line.dos, owner, n), f"REF{e}6R{e}{controls[n - 1]}")
+            if adjudicated:
+                line_segments += self.line_adjudications(adjudicated, line, n, owner)
         clm02 = format_amount(total, f"{owner}: total charge (CLM02)")
 
         out = self.segments
@@ -424,6 +432,8 @@ class _Writer:
             if self.clean.warning_count == warned:
                 self._providers[pair] = providers
         out += providers
+        if claim.other_payers:
+            out += self.other_payers(claim, owner)
         out += line_segments
         self.line_count += len(lines)
 
@@ -502,3 +512,84 @@ class _Writer:
         if len(set(pointers)) != len(pointers):
             raise X12Error(f"{owner}: line {n} lists the same diagnosis pointer twice (SV107)")
         return self.c.join(map(str, pointers)), max(pointers)
+
+    # ----------------------------------------------------------------------------------------------
+    # Coordination of benefits: 2320 / 2330A / 2330B and 2430 (domain.cob)
+
+    def insurance_type(self, code: str, owner: str, loop: str) -> str:
+        """SBR05: a Medicare Secondary Payer insurance type code (refdata/msp_insurance_types.csv)."""
+        code = code.strip()
+        if code not in msp_insurance_types():
+            raise X12Error(f"{owner}: the Medicare secondary payer type ({loop} SBR05) must be one of "
+                           f"{', '.join(sorted(msp_insurance_types()))}")
+        return code
+
+    def other_payers(self, claim: Claim, owner: str) -> list[str]:
+        """One 2320 (SBR, [AMT*D], OI), 2330A (NM1*IL) and 2330B (NM1*PR) per other payer of the claim."""
+        e, clean, out = self.e, self.clean, []
+        for other in claim.other_payers:
+            sequence = (other.sequence or "").strip().upper()
+            if sequence not in PAYER_SEQUENCES or sequence == (claim.sequence or "P").strip().upper():
+                raise X12Error(f"{owner}: the other payer's sequence (2320 SBR01) must be P, S or T and differ "
+                               "from the claim's own")
+            filing = FILING_INDICATOR.get(other.payer.payer_type)
+            if filing is None:
+                raise X12Error(f"{owner}: unknown other payer type (2320 SBR09)")
+            if other.relationship_code not in RELATIONSHIP_CODE.values():
+                raise X12Error(f"{owner}: unknown relationship to the other insured (2320 SBR02)")
+            group_number = clean.ident(other.group_number, owner, "other payer group number (2320 SBR03)",
+                                       max_len=50, required=False)
+            insurance_type = self.insurance_type(other.insurance_type, owner, "2320") if other.insurance_type else ""
+            member_id = clean.ident(other.member_id, owner, "other insured member ID (2330A NM109)", min_len=2,
+                                    max_len=80)
+            payer_name = clean.text(other.payer.payer_name, owner, "other payer name (2330B NM103)", max_len=60,
+                                    required=True)
+            payer_id = clean.ident(other.payer.payer_id, owner, "other payer ID (2330B NM109)", min_len=2,
+                                   max_len=80)
+            out.append(e.join(("SBR", sequence, other.relationship_code, group_number, "", insurance_type, "", "",
+                               "", filing)))
+            if other.paid is not None:
+                if other.lines and other.paid != sum((a.paid for a in other.lines), Decimal(0)):
+                    raise X12Error(f"{owner}: the other payer's paid amount (2320 AMT*D) is not the sum of its line "
+                                   "paid amounts (2430 SVD02)")
+                out.append(f"AMT{e}D{e}{format_amount(other.paid, f'{owner}: other payer paid amount (AMT*D)')}")
+            # OI03 benefits assignment and OI06 release of information, as CLM08/CLM09 (Y)
+            out.append(f"OI{e}{e}{e}Y{e}{e}{e}Y")
+            out.append(self.person("IL", other.insured.last_name, other.insured.first_name, owner, "other insured",
+                                   "2330A", "MI", member_id))
+            out.append(f"NM1{e}PR{e}2{e}{payer_name}{e}{e}{e}{e}{e}PI{e}{payer_id}")
+        return out
+
+    def line_adjudications(self, others: Sequence[OtherPayer], line: ServiceLine, n: int, owner: str) -> list[str]:
+        """2430 of line ``n`` for each other payer that adjudicated it: SVD, CAS per group, DTP*573, AMT*EAF.
+        The line must balance: charge (SV102) = paid (SVD02) + the CAS amounts."""
+        e, out = self.e, []
+        for other in others:
+            if len(other.lines) < n:
+                raise X12Error(f"{owner}: line {n} has no adjudication by the other payer (2430)")
+            adj = other.lines[n - 1]
+            if adj.paid + sum((a.amount for a in adj.adjustments), Decimal(0)) != line.charge:
+                raise X12Error(f"{owner}: line {n} does not balance: the charge must equal the other payer's paid "
+                               "amount plus its adjustments (SV102 = SVD02 + CAS)")
+            payer_id = self.clean.ident(other.payer.payer_id, owner, "other payer ID (2430 SVD01)", min_len=2,
+                                        max_len=80)
+            paid = format_amount(adj.paid, f"{owner}: line {n} other payer paid amount (SVD02)")
+            units = format_quantity(line.units, f"{owner}: line {n} paid units (SVD05)")
+            out.append(f"SVD{e}{payer_id}{e}{paid}{e}{self.procedure(line.code, line.modifiers, owner, n)}{e}{e}{units}")
+            by_group: dict[str, list[str]] = {}
+            for a in adj.adjustments:
+                if a.group not in CAS_GROUPS or not a.reason:
+                    raise X12Error(f"{owner}: line {n} adjustment group (CAS01) must be one of "
+                                   f"{', '.join(sorted(CAS_GROUPS))}, with a reason code")
+                by_group.setdefault(a.group, []).append(
+                    f"{a.reason}{e}{format_amount(a.amount, f'{owner}: line {n} adjustment amount (CAS03)')}")
+            for group, pairs in by_group.items():
+                if len(pairs) > CAS_MAX_REASONS:
+                    raise X12Error(f"{owner}: line {n} has more than {CAS_MAX_REASONS} adjustments in group {group}")
+                out.append(f"CAS{e}{group}{e}" + f"{e}{e}".join(pairs))
+            if type(adj.paid_on) is not date or not MIN_X12_YEAR <= adj.paid_on.year <= MAX_X12_YEAR:
+                raise X12Error(f"{owner}: line {n} adjudication date (DTP*573) is blank or out of range")
+            out.append(f"DTP{e}573{e}D8{e}{format_date(adj.paid_on)}")
+            out.append(f"AMT{e}EAF{e}"
+                       f"{format_amount(adj.patient_liability, f'{owner}: line {n} remaining patient liability')}")
+        return out
