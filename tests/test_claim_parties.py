@@ -339,3 +339,15 @@ def test_97129_daily_limit_and_otbill_units_agree():
     assert not only(r, "units.daily-limit") and not [f for f in r.findings if f.severity is Severity.ERROR]
     f = one(r, "units.addon-line-missing")
     assert f.severity is Severity.WARNING and "97130" in f.fix
+
+
+def test_split_note_beside_a_family_in_the_same_visit():
+    """The explanation names the split for the code that has one, also when a 97129/97130 family's own
+    split note is written in the same visit."""
+    from otbill_xl.domain.units import visit_units
+
+    v = visit_units([("97129", 15), ("97130", 25), ("97110", 23), ("97110", 13)], "cms",
+                    assistant=[False, False, True, False])
+    assert "97110 on lines 3, 4 counted as one service (minutes added; units split by who furnished them)" \
+        in v.explanation
+    assert v.units[2:] == (1, 1)

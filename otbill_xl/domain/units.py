@@ -538,7 +538,7 @@ def _grouped(
         won,
         contested,
         tie,
-        split=frozenset(split_codes),
+        split_codes=frozenset(split_codes),
     )
     if split_notes:
         text = f"{text} {' '.join(split_notes)}"
@@ -757,10 +757,10 @@ def _explain_grouped(
     won: Sequence[int],
     contested: bool,
     tie: _Tie | None,
-    split: frozenset[str] = frozenset(),
+    split_codes: frozenset[str] = frozenset(),
 ) -> str:
     """Labels, family splits and duplicate notes for a grouped visit, then :func:`_explain`.
-    ``split``: codes whose units are split by who furnished them (their own note follows)."""
+    ``split_codes``: codes whose units are split by who furnished them (their own note follows)."""
     labels: list[str] = []
     suffix: dict[int, str] = {}
     notes: list[str] = []
@@ -783,7 +783,7 @@ def _explain_grouped(
                 on = [i for i in lines_j if codes[i] == code]
                 if len(on) > 1:
                     numbers = ", ".join(str(i + 1) for i in on)
-                    where = ("units split by who furnished them" if code in split
+                    where = ("units split by who furnished them" if code in split_codes
                              else f"one line per code per day, units on line {on[0] + 1}")
                     notes.append(f"{code} on lines {numbers} counted as one service (minutes added; {where})")
     return _explain(

@@ -18,7 +18,7 @@ from functools import cache
 from otbill_xl import refdata
 from otbill_xl.domain.codes import CodeKind, catalogue
 from otbill_xl.domain.findings import Severity
-from otbill_xl.domain.models import UnitRule
+from otbill_xl.domain.models import Provider, UnitRule
 from otbill_xl.domain.scrub._context import (
     M_LIMIT,
     M_UNTIMED,
@@ -93,7 +93,7 @@ def _computable(e: Entry) -> bool:
     return f.code in _FAMILY_CODES
 
 
-def _outcome(rule_: UnitRule, lines: tuple[tuple[str, int | None, int | None], ...]):
+def _outcome(rule_: UnitRule, lines: tuple[tuple[str, int | None, int | None, bool], ...]):
     """Computed units per line and the hits (line index, Hit) for one discipline part of a visit.
 
     ``lines`` are (code, minutes, entered units, furnished by an assistant); the caller memoizes per
@@ -199,6 +199,11 @@ def _outcome(rule_: UnitRule, lines: tuple[tuple[str, int | None, int | None], .
     return tuple(computed), tuple(hits)
 
 
+def _by_assistant(provider: Provider | None) -> bool:
+    """An OTA/PTA furnished the line's minutes (the Charges row's rendering provider)."""
+    return provider is not None and provider.is_assistant
+
+
 def _furnisher_hit(code: str, idx: list[int], lines, computed: list[int]) -> Hit:
     a_min = sum(lines[i][1] or 0 for i in idx if lines[i][3])
     t_min = sum(lines[i][1] or 0 for i in idx if not lines[i][3])
@@ -259,8 +264,7 @@ def units_vs_minutes(v: VisitContext) -> Iterator[tuple[int, Hit]]:
         if not keep:
             continue
         key = tuple((v.entries[i].facts.code, v.entries[i].line.minutes, v.entries[i].line.units,
-                     v.entries[i].facts.provider is not None and v.entries[i].facts.provider.is_assistant)
-                    for i in keep)
+                     _by_assistant(v.entries[i].facts.provider)) for i in keep)
         memo_key = ("units", rule_, key)
         found = v.memo.get(memo_key)
         if found is None:
