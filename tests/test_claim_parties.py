@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -351,3 +351,29 @@ def test_split_note_beside_a_family_in_the_same_visit():
     assert "97110 on lines 3, 4 counted as one service (minutes added; units split by who furnished them)" \
         in v.explanation
     assert v.units[2:] == (1, 1)
+
+
+def test_a_claim_the_writer_refuses_is_held_back_in_the_workbooks_terms(tmp_path):
+    """One patient's unsendable record holds back that patient's lines — the payer's other claims are
+    written — and the reason names the Patients and Charges rows, not X12 segments (issue #12 §3)."""
+    from conftest import CHARGE_HEADER, PATIENT_ROWS, charge_row, contract_sheets, make_workbook
+
+    from otbill_xl.actions.claims import create_claims
+    from otbill_xl.ledger import Ledger
+    from otbill_xl.workbook.files import FileWorkbook
+
+    state = PATIENT_ROWS[0].index("State")
+    third = list(PATIENT_ROWS[1])
+    third[0], third[state] = "P003", "ZZ"   # a second Medicare patient whose State is no US state code
+    patients = [PATIENT_ROWS[0], PATIENT_ROWS[1], third]
+    charges = [CHARGE_HEADER, charge_row("L1"), charge_row("L2", patient="P003")]
+    src = make_workbook(tmp_path / "p.xlsx", contract_sheets(Patients=patients, Charges=charges))
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        outcome = create_claims(FileWorkbook(src), out_dir=tmp_path / "out", ledger=ledger,
+                                as_of=date(2026, 8, 20), created=datetime(2026, 8, 20, 9, 0))
+    assert len(outcome.files) == 1 and outcome.lines_billed == 1   # P001's claim is written
+    held = {h.line_id: h.reasons for h in outcome.assembly.held_back}
+    (reason,) = held["L2"]
+    assert reason.startswith("cannot be sent: Patients row 3, Charges row 3: ")  # P003 is on row 3
+    assert "state must be a US state code" in reason
+    assert not re.search(r"\(\d{4}[A-Z]{0,2} |N402|SBR|NM1", reason)

@@ -409,7 +409,7 @@ def test_a_writer_refusal_holds_that_claim_not_the_payers_file(tmp_path):
     outcome = _bill(src, tmp_path)
     assert [s.line_id for c in outcome.billed_claims for s in c.lines] == ["L1"]
     (held,) = outcome.assembly.held_back
-    assert held.line_id == "L8" and held.reasons[0].startswith("cannot be sent as X12")
+    assert held.line_id == "L8" and held.reasons[0].startswith("cannot be sent: ")
     assert "Fox" not in held.reasons[0]
 
 

@@ -332,7 +332,8 @@ def _bill(port, book, report, scrubbed, findings, ledger: Ledger, notes: list[st
             # them back with its reason, and write the rest (with the numbers already taken).
             claims, bad = _writable(claims, practice, created)
             for claim, why in bad:
-                unwritable += [HeldBack(s.row, s.line_id, (f"cannot be sent as X12: {why}",)) for s in claim.lines]
+                reason = f"cannot be sent: {for_biller(claim, why)}"
+                unwritable += [HeldBack(s.row, s.line_id, (reason,)) for s in claim.lines]
             if not claims:
                 continue
             try:
@@ -415,6 +416,31 @@ def _writable(claims: list[Claim], practice, created: datetime) -> tuple[list[Cl
         except X12Error as exc:
             bad.append((claim, str(exc)))
     return good, bad
+
+
+# An X12 reference in the writer's messages: "(2010BA N301)", "(SV102)", "(CLM05-1)", "(REF*F8)",
+# "(SV101-3..6)", "(GS02, 1000A NM109)", "(HI)" — what a biller does not need to read.
+_X12_REF = r"(?:\d{4}[A-Z]{0,2}\s+)?[A-Z]{1,3}(?:\*[A-Z0-9]+)?\d{0,3}(?:-[\d.]+)?"
+_X12_REFS = re.compile(rf"\s*\({_X12_REF}(?:,\s*{_X12_REF})*\)")
+_LINE_N = re.compile(r"\bline (\d+)\b")
+
+
+def for_biller(claim: Claim, why: str) -> str:
+    """The 837P writer's reason for refusing ``claim``, in the workbook's terms: the rows it comes from
+    (the patient's row on the Patients sheet, the lines' rows on Charges), without X12 segment names."""
+    text = why.split(": ", 1)[1] if why.startswith(f"claim {claim.claim_id}") and ": " in why else why
+    text = _X12_REFS.sub("", text)
+
+    def charges_row(m: re.Match) -> str:
+        n = int(m.group(1))
+        return f"Charges row {claim.lines[n - 1].row}" if 1 <= n <= len(claim.lines) else m.group(0)
+
+    text = _LINE_N.sub(charges_row, text)
+    rows = sorted({s.row for s in claim.lines})
+    where = f"Charges row{'s' if len(rows) > 1 else ''} {', '.join(map(str, rows))}"
+    if claim.patient.row:
+        where = f"Patients row {claim.patient.row}, {where}"
+    return f"{where}: {text}"
 
 
 class _WriteFailed(OutputError):
