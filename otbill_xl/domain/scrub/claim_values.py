@@ -25,6 +25,7 @@ E = Severity.ERROR
 BLANK_POS = "11"
 
 _pos_of = attrgetter("pos")
+_charge_of = attrgetter("charge")
 
 
 @cache
@@ -96,7 +97,10 @@ def charge_not_positive(s: SheetContext) -> Iterator[Finding]:
     charge (refunds and write-offs belong on Payments), and a 0.00 charge on a billed unit bills
     nothing (payers deny or reject it; issue #12 §3). A blank charge is priced from the charge master
     and not flagged; a line with 0 units is not billed, so its 0.00 charge is not flagged either."""
-    for line in s.book.charges:
+    lines = s.book.charges
+    if all(a is None or a > 0 for a in set(map(_charge_of, lines))):  # (a few distinct amounts)
+        return
+    for line in lines:
         amount = line.charge
         if amount is None or amount > 0:
             continue

@@ -204,7 +204,7 @@ def _bad_minutes(minutes: object) -> bool:
         return True
 
 
-def _usable(minutes: object) -> object:
+def _usable(minutes: int | None) -> int | None:
     return None if _bad_minutes(minutes) else minutes
 
 
