@@ -69,11 +69,13 @@ PROVIDER_ROWS = [
 ]
 PATIENT_ROWS = [
     ["PatientID", "LastName", "FirstName", "DOB", "Sex", "PayerKey", "MemberID", "Relationship",
-     "SubscriberLastName", "SubscriberFirstName", "POCStart", "POCEnd", "Address", "City", "State", "ZIP"],
+     "SubscriberLastName", "SubscriberFirstName", "POCStart", "POCEnd", "Address", "City", "State", "ZIP",
+     "ReferringNPI", "ReferringLastName", "ReferringFirstName"],
+    # Medicare needs the certifying physician as referring provider (facts §7a).
     ["P001", "Doe", "Jane", "3/4/1950", "F", "MCR", "1EG4TE5MK73", "self", "", "", "8/1/2026", "10/29/2026",
-     "1 Elm St", "Boston", "MA", "02134"],
+     "1 Elm St", "Boston", "MA", "02134", "1333333338", "Reyes", "Lena"],
     ["P002", "Roe", "Sam", "2015-06-01", "male", "ACME", "XYZ123", "child", "Roe", "Pat", None, None,
-     "9 Oak Ave", "Quincy", "MA", "02169"],
+     "9 Oak Ave", "Quincy", "MA", "02169", "", "", ""],
 ]
 CHARGE_HEADER = ["LineID", "PatientID", "DOS", "RenderingNPI", "Code", "Mod1", "Mod2", "Mod3", "Mod4", "Minutes",
                  "Units", "Dx1", "Dx2", "Dx3", "Dx4", "POS", "Charge", "ClaimID", "Status", "Note"]

@@ -34,7 +34,9 @@ def run(rows, tmp_path, **sheets):
 
 def test_baseline_is_clean(tmp_path):
     outcome = run([row(), row("L2", dos="8/4/2026", code="97530", minutes=25, units=2)], tmp_path)
-    assert [str(f) for f in outcome.findings if f.severity.value != "info"] == []
+    # (the baseline Practice ZIP has 5 digits: practice.zip-not-9 asks for the ZIP+4, a warning)
+    assert [str(f) for f in outcome.findings
+            if f.severity.value != "info" and f.rule != "practice.zip-not-9"] == []
 
 
 CASES = [

@@ -202,10 +202,10 @@ def test_special_claims_pass_pyx12(tmp_path):
     ota = "1555555550"
     providers = [["NPI", "LastName", "FirstName", "Credential", "Taxonomy"], ["1234567893", "Rivera", "Ana", "OT", "225X00000X"],
                  [ota, "Lee", "Kim", "OTA", "224Z00000X"]]
-    patients = [PATIENT_ROWS[0] + ["ReferringNPI", "ReferringLastName", "ReferringFirstName", "AuthNumber", "AuthVisits",
-                                   "AuthStart", "AuthEnd"],
-                PATIENT_ROWS[1] + ["1333333338", "Ashworth", "Linus", "", None, None, None],
-                PATIENT_ROWS[2] + ["", "", "", "A-77", 90, "8/1/2026", "12/31/2026"]]
+    # (PATIENT_ROWS ends with ReferringNPI, ReferringLastName, ReferringFirstName)
+    patients = [PATIENT_ROWS[0] + ["AuthNumber", "AuthVisits", "AuthStart", "AuthEnd"],
+                PATIENT_ROWS[1][:-3] + ["1333333338", "Ashworth", "Linus", "", None, None, None],
+                PATIENT_ROWS[2][:-3] + ["", "", "", "A-77", 90, "8/1/2026", "12/31/2026"]]
     dx = ["M62.81", "R26.89", "M19.041", "S52.501D", "G81.94", "I69.351", "M79.641", "R27.8", "M25.511", "M25.512",
           "M25.521", "M25.522", "M25.531", "M25.532"]
     rows = [CHARGE_HEADER]

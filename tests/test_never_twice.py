@@ -400,11 +400,12 @@ def test_an_unsendable_patient_record_holds_only_that_patients_lines(tmp_path):
 
 
 def test_a_writer_refusal_holds_that_claim_not_the_payers_file(tmp_path):
-    """A record the scrubber cannot foresee (here: a blank subscriber address on one claim) holds
-    back that claim with the writer's reason; the payer's other claims are still billed."""
+    """A record the scrubber cannot foresee (here: a state that is not a 2-letter code in one claim's
+    subscriber address; a blank address is a `check` finding since issue #12) holds back that claim
+    with the writer's reason; the payer's other claims are still billed."""
     patients = [list(r) for r in PATIENT_ROWS]
     patients.append(["P005", "Fox", "Al", "1/2/1950", "M", "MCR", "1EG4TE5MK75", "self", "", "", "8/1/2026",
-                     "10/29/2026", "", "", "", ""])
+                     "10/29/2026", "5 Elm St", "Boston", "Mass", "02134", "1333333338", "Reyes", "Lena"])
     src = book(tmp_path / "p.xlsx", [line("L1"), line("L8", patient="P005")], Patients=patients)
     outcome = _bill(src, tmp_path)
     assert [s.line_id for c in outcome.billed_claims for s in c.lines] == ["L1"]

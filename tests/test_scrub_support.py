@@ -54,7 +54,8 @@ def patient(pid: str = "P1", **kw) -> Patient:
     base = dict(
         patient_id=pid, last_name="Doe", first_name="Jane", dob=date(1950, 5, 5), payer_key="MCR",
         member_id="1EG4TE5MK73", poc_start=date(2026, 1, 5), poc_end=date(2026, 3, 31),
-        referring_npi=NPI_REFERRING,
+        referring_npi=NPI_REFERRING, referring_last_name="Reyes", referring_first_name="Lena",
+        address="1 Elm St", city="Boston", state="MA", zip="02134",
     )
     base.update(kw)
     return Patient(**base)

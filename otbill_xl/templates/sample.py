@@ -467,12 +467,16 @@ class _Builder:
                 row["GroupNumber"] = "00" + self.digits(4)
             if peds:
                 parent_sex = r.choice("fm")
-                row.update({
+                parent = {
                     "Relationship": "child", "SubscriberLastName": last,
                     "SubscriberFirstName": r.choice(_FIRST_F if parent_sex == "f" else _FIRST_M),
                     "SubscriberDOB": date(r.randint(1980, 1992), r.randint(1, 12), r.randint(1, 28)),
                     "SubscriberSex": parent_sex,
-                })
+                }
+                # A Medicaid child is their own subscriber (own member ID; facts §7a, X12 RFI #263). The
+                # parent is still drawn, so the random sequence (and every later value) stays the same.
+                if payer != "MEDICAID":
+                    row.update(parent)
             elif payer in ("SUMMIT", "BLUEPEAK") and spouses < 3:
                 spouses += 1
                 spouse_sex = "m" if sex == "f" else "f"

@@ -6,8 +6,8 @@ and the number of lines checked. It is pure: no file, Excel or clock access; ``a
 day the check is made (timely filing, future dates).
 
 Rules live one family per module (``codes``, ``modifiers``, ``units``, ``ncci``, ``diagnoses``,
-``identifiers``, ``dates``, ``payer_rules``, ``duplicates``); :data:`RULES` lists every rule id
-with its severity, family and a one-line description.
+``identifiers``, ``dates``, ``payer_rules``, ``duplicates``, ``practice``, ``claim_values``);
+:data:`RULES` lists every rule id with its severity, family and a one-line description.
 
 How it stays fast on a million lines (see ``_context`` for the rule scopes):
 
@@ -41,6 +41,7 @@ from otbill_xl.domain.findings import Finding
 
 # Rule modules register their rules on import (see _MODULE_ORDER for the order they run in).
 from otbill_xl.domain.scrub import (  # noqa: F401
+    claim_values,
     codes,
     dates,
     diagnoses,
@@ -50,6 +51,7 @@ from otbill_xl.domain.scrub import (  # noqa: F401
     modifiers,
     ncci,
     payer_rules,
+    practice,
     units,
 )
 from otbill_xl.domain.scrub._context import (
@@ -95,7 +97,7 @@ _SHEET_RANK = {PRACTICE: 0, PAYERS: 1, PATIENTS: 2, CHARGES: 3}
 #: flags), units before the daily limit and the NCCI unit checks (which read computed units);
 #: registration order within a module.
 _MODULE_ORDER = ("duplicates", "modifiers", "codes", "units", "ncci", "diagnoses", "identifiers", "dates",
-                 "payer_rules")
+                 "payer_rules", "practice", "claim_values")
 
 
 def _ordered(scope: str) -> list:

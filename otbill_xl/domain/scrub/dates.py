@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 
 from otbill_xl.domain.findings import Finding, Severity
+from otbill_xl.domain.models import PayerType
 from otbill_xl.domain.scrub._context import (
     BILLED_STATUSES,
     MEDICARE_TYPES,
@@ -158,6 +159,27 @@ def recert_overdue_poc(s: SheetContext) -> Iterator[Finding]:
                           f"a certification covers {CERT_DAYS} at most (through {last.isoformat()}).",
                           f"Recertify by {last.isoformat()} and enter the recertified period as a new "
                           "POCStart/POCEnd.")
+
+
+@rule("date.poc-missing", W, "dates", "Medicare patient with charge lines but no POCStart/POCEnd.", "sheet")
+def poc_missing(s: SheetContext) -> Iterator[Finding]:
+    """Medicare Part B covers outpatient therapy only under a plan of care certified by a physician/NPP
+    (42 CFR 424.24(c); Benefit Policy Manual Ch.15 §220.1; facts §7). Without POCStart/POCEnd the
+    scrubber cannot check ``date.outside-poc``, ``date.recert-overdue`` or progress reports. A warning,
+    not an error: the claim itself carries no plan-of-care dates and the certified plan may well exist
+    on paper, so a blank cell must not hold back billable lines; it only says what was not checked.
+    Original Medicare only (Medicare Advantage plans set their own rules, often prior authorization)."""
+    for pf in s.charged.values():
+        p = pf.patient
+        if p is None or pf.payer is None or pf.payer.payer_type is not PayerType.MEDICARE:
+            continue
+        blank = [name for name, value in (("POCStart", p.poc_start), ("POCEnd", p.poc_end)) if value is None]
+        if blank:
+            yield finding("date.poc-missing", PATIENTS, p.row, blank[0],
+                          f"{' and '.join(blank)} {'is' if len(blank) == 1 else 'are'} blank: the lines cannot be "
+                          "checked against the certified plan of care Medicare requires.",
+                          "Enter the dates of the plan of care the physician/NPP certified (POCStart, POCEnd at most "
+                          "90 days later).")
 
 
 @rule("date.progress-report-due", W, "dates",

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from otbill_xl.domain import npi, taxid
@@ -207,3 +208,112 @@ def patient_unsendable(s: SheetContext) -> Iterator[Finding]:
                           "The member ID holds a character an 837P cannot carry (one of * : ^ ~, or a character "
                           "outside the X12 character set).",
                           "Copy the member ID exactly from the insurance card (letters and digits, usually).")
+
+
+def _needs_referring(payer) -> bool:
+    """Medicare (Part B) always needs the certifying physician/NPP as referring provider (facts §7a);
+    other payers when their RequiresReferring setting says so."""
+    return payer is not None and (payer.payer_type is PayerType.MEDICARE or payer.requires_referring)
+
+
+@rule("ref.referring-missing", E, "identifiers",
+      "Medicare (or a RequiresReferring payer) patient without ReferringNPI or the referrer's last name.", "sheet")
+def referring_missing(s: SheetContext) -> Iterator[Finding]:
+    """Medicare requires the certifying physician/NPP (who signs the plan of care) as the claim-level
+    referring provider, 837P loop 2310A / CMS-1500 item 17 (Noridian, "Certifying Physician: Identify
+    for Claim Processing"; facts §7a); denials include RARC N264/N265. Loop 2310A is an individual,
+    NM102=1, and needs the last name (NM103) with the NPI (NM109). Reported on the Patients row, so
+    that patient's lines are held back until it is filled."""
+    payers = s.book.payers_by_key
+    for p in s.book.patients:
+        payer = payers.get(p.payer_key)
+        if not _needs_referring(payer):
+            continue
+        why = ("Medicare needs the certifying physician/NPP as referring provider" if payer.payer_type is
+               PayerType.MEDICARE else f"payer {payer.payer_key} requires a referring provider (RequiresReferring)")
+        if not p.referring_npi:
+            yield finding("ref.referring-missing", PATIENTS, p.row, "ReferringNPI",
+                          f"No ReferringNPI: {why} (claim loop 2310A).",
+                          "Enter the NPI, last and first name of the physician/NPP who certified the plan of care "
+                          "(as registered in NPPES/PECOS).")
+        elif not p.referring_last_name:
+            yield finding("ref.referring-missing", PATIENTS, p.row, "ReferringLastName",
+                          f"ReferringNPI is given but ReferringLastName is blank: {why}, named as a person "
+                          "(claim loop 2310A).",
+                          "Enter the referring physician's last and first name as registered for the NPI (NPPES).")
+
+
+#: Words that name an organisation, not a person (legal forms and kinds of facility). The referring
+#: provider of loop 2310A is an individual (NM102=1); clearinghouses reject an organisation there
+#: (facts §7a). A heuristic word list, matched as whole words after dropping dots ("P.C." = PC).
+ORGANISATION_WORDS = frozenset({
+    "LLC", "LLP", "PLLC", "INC", "INCORPORATED", "CORP", "CORPORATION", "LTD", "PC", "PA",
+    "CLINIC", "CLINICS", "HOSPITAL", "HOSPITALS", "CENTER", "CENTERS", "CENTRE", "GROUP", "ASSOCIATES",
+    "HEALTH", "HEALTHCARE", "MEDICAL", "PHYSICIANS", "PRACTICE", "SERVICES", "REHABILITATION", "UNIVERSITY",
+})
+_WORDS = re.compile(r"[A-Z]+")
+
+
+def looks_like_organisation(*names: str) -> bool:
+    """True when a name holds one of :data:`ORGANISATION_WORDS` as a whole word."""
+    text = " ".join(names).upper().replace(".", "")
+    return any(w in ORGANISATION_WORDS for w in _WORDS.findall(text))
+
+
+@rule("ref.referring-organisation", W, "identifiers",
+      "The referring provider's name looks like an organisation (LLC, Clinic, Hospital ...), not a person.",
+      "sheet")
+def referring_organisation(s: SheetContext) -> Iterator[Finding]:
+    """The referring provider (837P 2310A) must be an individual, NM102=1, with the name registered for
+    the NPI in PECOS; clearinghouses reject an organisation there (facts §7a). A name with a word of
+    :data:`ORGANISATION_WORDS` is probably the clinic's name instead of the physician's: a warning,
+    since a surname may be such a word."""
+    for p in s.book.patients:
+        if p.referring_npi and looks_like_organisation(p.referring_last_name, p.referring_first_name):
+            yield finding("ref.referring-organisation", PATIENTS, p.row, "ReferringLastName",
+                          "The referring provider's name looks like an organisation (a legal form or facility word); "
+                          "the referring provider on a claim is a person.",
+                          "Enter the individual physician/NPP who referred or certified (their own NPI, last and "
+                          "first name), not the group or facility.")
+
+
+@rule("ref.subscriber-not-self", W, "identifiers",
+      "Medicare/Medicaid patient whose Relationship is not self: the patient is sent as the subscriber.", "sheet")
+def subscriber_not_self(s: SheetContext) -> Iterator[Finding]:
+    """"In the case of the Medicare and Medicaid benefit programs, the subscriber is the patient"
+    (X12 RFI #263; facts §7a): the claim names the patient as subscriber (2000B/2010BA, no 2000C loop)
+    with the patient's own member ID (Medicare: the MBI). A warning, not an error: the claim is right
+    when MemberID is the patient's own, and the subscriber columns are then not used."""
+    payers = s.book.payers_by_key
+    for p in s.book.patients:
+        payer = payers.get(p.payer_key)
+        if (payer is not None and payer.payer_type in (PayerType.MEDICARE, PayerType.MEDICAID)
+                and p.relationship is not Relationship.SELF):
+            yield finding("ref.subscriber-not-self", PATIENTS, p.row, "Relationship",
+                          f"Relationship is {p.relationship.value}, but a {payer.payer_type.value} member is always "
+                          "their own subscriber: the claim sends the patient as the subscriber with MemberID, and the "
+                          "Subscriber columns are ignored.",
+                          "Make sure MemberID is the patient's own ID from their card (Medicare: the MBI), and set "
+                          "Relationship to self.")
+
+
+_ADDRESS = (("Address", "address"), ("City", "city"), ("State", "state"), ("ZIP", "zip"))
+
+
+@rule("ref.patient-address-missing", E, "identifiers", "Insured patient without a full address (Address/City/State/ZIP).",
+      "sheet")
+def patient_address_missing(s: SheetContext) -> Iterator[Finding]:
+    """The 837P needs the subscriber's address (2010BA N3/N4, required when the patient is the
+    subscriber, X12 RFI #2281; facts §7a) or the patient's (2010CA N3/N4). Without it the claim cannot
+    be written; reported on the Patients row so only this patient's lines wait. Not needed for
+    self-pay."""
+    payers = s.book.payers_by_key
+    for p in s.book.patients:
+        payer = payers.get(p.payer_key)
+        if payer is None or payer.payer_type is PayerType.SELF_PAY:
+            continue
+        missing = [name for name, attr in _ADDRESS if not getattr(p, attr).strip()]
+        if missing:
+            yield finding("ref.patient-address-missing", PATIENTS, p.row, missing[0],
+                          f"The patient's address is incomplete ({', '.join(missing)} blank); the claim needs it.",
+                          "Enter the patient's street, city, 2-letter state and ZIP as on the insurance record.")

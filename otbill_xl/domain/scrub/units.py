@@ -47,12 +47,15 @@ register("units.addon-line-missing", W, "units",
          "the add-on line is missing.")
 register("units.assistant-split", E, "units",
          "An assistant's and a therapist's lines of one code split its units differently from CMS's per-unit rule.")
+register("units.minutes-invalid", E, "units", "Minutes negative, fractional or not a number.")
 
 _FAMILY_CODES = frozenset(c for fam in FAMILIES for c in (fam.base, fam.addon))
 #: 97129/97130 is one 15-minute service (pooled); the other families have their own time units.
 _BASE_OF_ADDON = {fam.addon: fam.base for fam in FAMILIES}
 _POOLED_FAMILY = {c: fam.base for fam in FAMILIES if fam.pooled for c in (fam.base, fam.addon)}
 _RULE_LABEL = {UnitRule.CMS: "CMS 8-minute rule", UnitRule.AMA: "AMA/CPT per-code rule"}
+#: The service a code's minutes count toward: a family's codes count together (facts §1.6).
+_SERVICE_OF = {c: fam.base for fam in FAMILIES for c in (fam.base, fam.addon)}
 
 
 @rule("units.untimed-over-1", E, "units",
@@ -225,6 +228,58 @@ def _parts(v: VisitContext) -> list[list[int]]:
     return list(parts.values())
 
 
+def _bad_minutes(minutes: object) -> bool:
+    """Minutes the units engine cannot use: negative, fractional or not a number (blank is None,
+    "missing", not bad). 23.0 is 23 minutes."""
+    if minutes is None:
+        return False
+    if isinstance(minutes, bool):
+        return True
+    if isinstance(minutes, int):
+        return minutes < 0
+    try:
+        return not (minutes == int(minutes) and minutes >= 0)  # type: ignore[call-overload, operator]
+    except (TypeError, ValueError, OverflowError):
+        return True
+
+
+def _usable(minutes: int | None) -> int | None:
+    return None if _bad_minutes(minutes) else minutes
+
+
+def _over_any_pool(v: VisitContext, idx: list[int], unknown: set[str]) -> Iterator[tuple[int, Hit]]:
+    """CMS with some of the visit's timed minutes unknown: a 15-minute service gets its full units
+    (``minutes // 15``) and at most one remainder unit (facts §1.3 step 6), so more than
+    ``ceil(minutes / 15)`` units is over-billed whatever the unknown minutes add to the pool. Services
+    with lines of unknown minutes, lines without units and the non-pooled families are left alone."""
+    minutes: dict[str, int] = {}
+    units: dict[str, int] = {}
+    first: dict[str, int] = {}
+    skip = set(unknown)
+    for i in idx:
+        e = v.entries[i]
+        code = e.facts.code
+        service = _SERVICE_OF.get(code, code)
+        if (code in _FAMILY_CODES and code not in _POOLED_FAMILY) or e.line.units is None:
+            skip.add(service)
+            continue
+        first.setdefault(service, i)
+        minutes[service] = minutes.get(service, 0) + int(e.line.minutes or 0)  # (known: not bad, not missing)
+        units[service] = units.get(service, 0) + e.line.units
+    for service, i in first.items():
+        if service in skip:
+            continue
+        most = -(-minutes[service] // 15)
+        if units[service] > most:
+            code = v.entries[i].facts.code
+            yield i, hit("units.over-billed", "Units",
+                         f"{code} is billed with {plural(units[service], 'unit')}; its {minutes[service]} minutes "
+                         f"support at most {most} under the CMS 8-minute rule, whatever the visit's other timed "
+                         "minutes are.",
+                         f"Bill at most {plural(most, 'unit')} of {code}, and enter the missing minutes of the "
+                         "visit's other lines so that every unit can be checked.")
+
+
 @runs_in("visit")
 def units_vs_minutes(v: VisitContext) -> Iterator[tuple[int, Hit]]:
     """Units of timed codes come from the minutes (facts §1): CMS 8-minute rule for Medicare and MA
@@ -239,17 +294,36 @@ def units_vs_minutes(v: VisitContext) -> Iterator[tuple[int, Hit]]:
     for part in _parts(v):
         keep: list[int] = []
         missing: list[int] = []
+        unknown: set[str] = set()  # services whose minutes are not all known
         for i in part:
             e = v.entries[i]
             if not _computable(e) or i in v.dup:
                 continue
-            if e.line.minutes is None and _needs_minutes(e):
+            if _bad_minutes(e.line.minutes):
+                # Reported on its cell and left out of the computation (issue #12 §3): the other lines
+                # of the visit are still checked.
+                yield i, hit("units.minutes-invalid", "Minutes",
+                             f"{e.facts.code}: Minutes is not a whole number of 0 or more, so this line's units "
+                             "cannot be computed.",
+                             "Enter the timed minutes from the treatment note as a whole number (0 or more).")
+                if _needs_minutes(e):
+                    unknown.add(_SERVICE_OF.get(e.facts.code, e.facts.code))
+                    continue
+                keep.append(i)  # (untimed: 1 unit whatever the minutes; computed without them)
+            elif e.line.minutes is None and _needs_minutes(e):
                 missing.append(i)
+                unknown.add(_SERVICE_OF.get(e.facts.code, e.facts.code))
             else:
                 keep.append(i)
-        if missing and cms:
-            # The pooled minutes are unknown: only lines that do not need minutes can be computed.
+        if unknown and cms:
+            # The pooled minutes are unknown: only lines that do not need minutes can be computed; the
+            # others can still be billed over what their own minutes could ever give.
+            yield from _over_any_pool(v, [i for i in keep if _needs_minutes(v.entries[i])], unknown)
             keep = [i for i in keep if not _needs_minutes(v.entries[i])]
+        elif unknown:
+            # AMA counts each service on its own: only a service with unknown minutes is uncheckable.
+            keep = [i for i in keep if _SERVICE_OF.get(v.entries[i].facts.code, v.entries[i].facts.code)
+                    not in unknown]
         for i in missing:
             e = v.entries[i]
             if e.line.units is None:
@@ -263,7 +337,7 @@ def units_vs_minutes(v: VisitContext) -> Iterator[tuple[int, Hit]]:
                              "Enter the timed minutes from the treatment note.")
         if not keep:
             continue
-        key = tuple((v.entries[i].facts.code, v.entries[i].line.minutes, v.entries[i].line.units,
+        key = tuple((v.entries[i].facts.code, _usable(v.entries[i].line.minutes), v.entries[i].line.units,
                      _by_assistant(v.entries[i].facts.provider)) for i in keep)
         memo_key = ("units", rule_, key)
         found = v.memo.get(memo_key)
