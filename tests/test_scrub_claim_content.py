@@ -404,3 +404,83 @@ def test_claims_bill_the_other_patients_when_one_has_no_address(tmp_path):
     held = {e.line_id: " | ".join(e.reasons) for e in outcome.assembly.held_back}
     assert set(held) == {"L2"} and "ref.patient-address-missing" in held["L2"]
     assert len(outcome.files) == 1
+
+
+# --- addresses: complete, with a USPS state code (837P N3/N4; refdata/us_states.csv) -------------------
+
+
+@pytest.mark.parametrize(("field", "column"), [("address", "Address"), ("city", "City"), ("state", "State"),
+                                               ("zip", "ZIP")])
+def test_practice_address_incomplete_is_an_error(field, column):
+    practice = PRACTICE.model_copy(update={"address": "12 Harbor St", "city": "Boston", "state": "MA",
+                                           "zip": "021341234", field: ""})
+    f = one(_patients_run(patient("P1"), practice=practice), "practice.address-missing")
+    assert f.severity is Severity.ERROR and f.location.column == column
+
+
+def test_practice_state_must_be_a_usps_code():
+    practice = PRACTICE.model_copy(update={"address": "12 Harbor St", "city": "Boston", "state": "Mass",
+                                           "zip": "021341234"})
+    f = one(_patients_run(patient("P1"), practice=practice), "practice.address-missing")
+    assert f.location.column == "State" and "US state code" in f.message
+    ok = practice.model_copy(update={"state": "ma"})  # (lower case is written upper case)
+    assert not only(_patients_run(patient("P1"), practice=ok), "practice.address-missing")
+
+
+def test_patient_state_must_be_a_usps_code():
+    f = one(_patients_run(patient("P1", state="ZZ")), "ref.patient-address-missing")
+    assert f.location.column == "State" and f.severity is Severity.ERROR
+    for state in ("NJ", "PR", "AE", "dc"):   # a state, a territory, an Armed Forces code; any case
+        assert not only(_patients_run(patient("P1", state=state)), "ref.patient-address-missing")
+
+
+# --- a secondary payer that cannot be billed (coordination of benefits, issue #12 §2) -------------------
+
+
+@pytest.mark.parametrize(("update", "column", "why"), [
+    ({"secondary_payer_key": "NOPE", "secondary_member_id": "S1"}, "SecondaryPayerKey", "not on the Payers"),
+    ({"secondary_payer_key": "MCR", "secondary_member_id": "S1"}, "SecondaryPayerKey", "primary payer too"),
+    ({"secondary_payer_key": "COM", "secondary_member_id": ""}, "SecondaryMemberID", "no SecondaryMemberID"),
+])
+def test_unbillable_secondary_is_a_warning(update, column, why):
+    f = one(_patients_run(patient("P1", **update)), "ref.secondary-unbillable")
+    assert f.severity is Severity.WARNING and f.location.column == column and why in f.message
+
+
+def test_billable_secondary_or_none_passes():
+    assert not only(_patients_run(patient("P1", secondary_payer_key="COM", secondary_member_id="S1")),
+                    "ref.secondary-unbillable")
+    assert not only(_patients_run(patient("P1")), "ref.secondary-unbillable")
+
+
+def test_medicare_secondary_type_is_checked():
+    """Medicare as secondary (MSP): SBR05 must be one of the TR3's insurance type codes (blank = 12)."""
+    commercial_first = patient("P1", payer_key="COM", secondary_payer_key="MCR", secondary_member_id="1EG4TE5MK73")
+    assert not only(_patients_run(commercial_first), "ref.secondary-unbillable")
+    bad = commercial_first.model_copy(update={"medicare_secondary_type": "99"})
+    f = one(_patients_run(bad), "ref.secondary-unbillable")
+    assert f.location.column == "MedicareSecondaryType"
+
+
+# --- the EDI settings every file's envelope carries (005010X222A1 ISA/GS/1000A/1000B) -------------------
+
+EDI = {"submitter_id": "HHOT01", "receiver_id": "TESTCH", "receiver_name": "Test Clearinghouse",
+       "submitter_name": "Harbor", "phone": "6175550100"}
+
+
+@pytest.mark.parametrize(("update", "column"), [
+    ({"submitter_id": ""}, "SubmitterID"), ({"receiver_id": "X"}, "ReceiverID"),
+    ({"receiver_id": "A" * 16}, "ReceiverID"), ({"submitter_id": "HH*01"}, "SubmitterID"),
+    ({"receiver_name": ""}, "ReceiverName"), ({"phone": "555-0100"}, "Phone"),
+    ({"interchange_sender_qualifier": "zz"}, "InterchangeSenderQualifier"), ({"taxonomy": "225X0000"}, "Taxonomy"),
+])
+def test_bad_edi_settings_are_errors(update, column):
+    practice = PRACTICE.model_copy(update={**EDI, **update})
+    f = one(_patients_run(patient("P1"), practice=practice), "practice.edi-setting")
+    assert f.severity is Severity.ERROR and f.location.column == column
+
+
+def test_good_edi_settings_pass():
+    practice = PRACTICE.model_copy(update={**EDI, "interchange_sender_qualifier": "30", "taxonomy": "225X00000X",
+                                           "contact_phone": "(617) 555-0101"})
+    assert not only(_patients_run(patient("P1"), practice=practice), "practice.edi-setting")

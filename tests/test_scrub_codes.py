@@ -10,11 +10,24 @@ from otbill_xl.domain.findings import Severity
 
 
 def test_code_unknown():
-    r = run([line("99999", row=5)])
+    """97111 is no code (a typo of 97110): the catalogue holds every code of the 97xxx therapy section."""
+    r = run([line("97111", row=5)])
     f = one(r, "code.unknown")
     assert f.severity is Severity.ERROR
     assert where(f) == ("Charges", 5, "Code")
-    assert "99999" in f.message
+    assert "97111" in f.message
+    assert one(run([line("9711", row=5)]), "code.unknown").severity is Severity.ERROR  # not CPT/HCPCS-shaped
+
+
+def test_codes_outside_the_therapy_catalogue_are_billed_with_a_warning():
+    """OTs bill orthotics (HCPCS L3908 wrist-hand orthosis), splints (CPT 29125 short arm splint) and
+    supplies (facts §3): a warning that the therapy checks do not apply — never a held-back line."""
+    for code in ("L3908", "29125", "A4565"):
+        r = run([line(code, row=5, minutes=None, units=1)])
+        f = one(r, "code.not-in-catalogue")
+        assert f.severity is Severity.WARNING and code in f.message
+        assert not only(r, "code.unknown")
+        assert not [x for x in r.findings if x.severity is Severity.ERROR], [str(x) for x in r.findings]
 
 
 def test_code_unknown_blank_and_name_not_echoed():

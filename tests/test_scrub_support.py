@@ -35,7 +35,9 @@ NPI_PTA = "1777777776"
 NPI_UNLISTED = "1444444446"  # valid, but not on the Providers sheet
 NPI_REFERRING = "1333333338"
 
-PRACTICE = Practice(practice_name="Clinic", billing_npi=NPI_BILLING, tax_id="12-3456789")
+PRACTICE = Practice(practice_name="Clinic", billing_npi=NPI_BILLING, tax_id="12-3456789", address="12 Harbor St",
+                    city="Boston", state="MA", zip="021341234", phone="6175550100", submitter_id="CLINIC1",
+                    receiver_id="TESTCH", receiver_name="Test Clearinghouse")
 
 MCR = Payer(payer_key="MCR", payer_name="Medicare", payer_type=PayerType.MEDICARE, requires_go=True)
 COM = Payer(payer_key="COM", payer_name="Commercial", payer_type=PayerType.COMMERCIAL,

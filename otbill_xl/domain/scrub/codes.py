@@ -4,8 +4,10 @@ add-ons billed with their base code, and are evaluations billed sensibly (facts 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cache
+from re import compile as re_compile
 
-from otbill_xl.domain.codes import CodeKind, CodeStatus
+from otbill_xl.domain.codes import CodeKind, CodeStatus, catalogue
 from otbill_xl.domain.findings import Severity
 from otbill_xl.domain.models import Discipline
 from otbill_xl.domain.scrub._context import (
@@ -31,16 +33,45 @@ def _looks_like_code(text: str) -> bool:
     return 0 < len(text) <= 7 and text.isascii() and text.isalnum() and any(c.isdigit() for c in text)
 
 
-@rule("code.unknown", E, "codes", "Code is not in the code catalogue.", "line")
+#: The shapes of real procedure codes: CPT Category I (5 digits), Category II/III (4 digits + F/T),
+#: PLA (4 digits + U), HCPCS Level II (a letter A-V + 4 digits).
+_CPT_HCPCS = re_compile(r"\d{5}|\d{4}[FTU]|[A-V]\d{4}")
+
+
+def _therapy_range(code: str) -> bool:
+    """The code lies where the catalogue covers every code (the 97xxx physical medicine and
+    rehabilitation section, and the blocks of the catalogue's other numeric codes, e.g. 925xx, 958xx):
+    a code there that the catalogue does not know is a typo or a retired code."""
+    return code.startswith("97") or code[:3] in _catalogue_blocks()
+
+
+@cache
+def _catalogue_blocks() -> frozenset[str]:
+    return frozenset(info.code[:3] for info in catalogue() if info.code[:1].isdigit())
+
+
+@rule("code.unknown", E, "codes", "Code is blank, not a CPT/HCPCS code, or unknown in the therapy code range.",
+      "line")
 def code_unknown(f: LineFacts) -> Iterator[Hit]:
-    """The code must be a CPT/HCPCS code the catalogue knows (facts §3). A blank code, a typo or a
-    code outside OT billing cannot be checked or priced."""
-    if f.info is None:
+    """The Code cell must hold a CPT/HCPCS code: a blank cell, a typo, or a code in the therapy range the
+    catalogue does not know (facts §3) cannot be billed (payer answer CARC 181/B18)."""
+    if f.info is None and (not _CPT_HCPCS.fullmatch(f.code) or _therapy_range(f.code)):
         shown = f.code if _looks_like_code(f.code) else ""
-        what = f"Code {shown} is not in the code catalogue." if shown else (
+        what = f"Code {shown} is not a CPT/HCPCS code." if shown else (
             "The code is blank." if not f.code else "The Code cell does not hold a CPT/HCPCS code.")
-        yield hit("code.unknown", "Code", what,
-                  "Enter the CPT/HCPCS code billed (e.g. 97530), or add the code to the catalogue.")
+        yield hit("code.unknown", "Code", what, "Enter the CPT/HCPCS code billed (e.g. 97530).")
+
+
+@rule("code.not-in-catalogue", W, "codes", "A CPT/HCPCS code the OT code catalogue does not know.", "line")
+def code_not_in_catalogue(f: LineFacts) -> Iterator[Hit]:
+    """OTs bill codes outside the therapy catalogue (facts §3): orthotics (HCPCS L-codes), splints and
+    casts (29xxx), supplies. Such a code is billed as typed — a warning, never a hold — but the OT
+    rules (units from minutes, discipline, NCCI pairs, MPPR) cannot be applied to it."""
+    if f.info is None and _CPT_HCPCS.fullmatch(f.code) and not _therapy_range(f.code):
+        yield hit("code.not-in-catalogue", "Code",
+                  f"Code {f.code} is not in the OT code catalogue: it is billed as typed, without the therapy "
+                  "checks (enter its Units and Charge yourself).",
+                  "Nothing to do if the code is right; otherwise correct it.")
 
 
 @rule("code.deleted", E, "codes", "Code was deleted before the date of service (e.g. 97003/97004).", "line")

@@ -7,6 +7,8 @@ import re
 from collections.abc import Iterator
 
 from otbill_xl.domain import npi, taxid
+from otbill_xl.domain.address import us_states
+from otbill_xl.domain.cob import msp_type, msp_type_problem
 from otbill_xl.domain.findings import Finding, Severity
 from otbill_xl.domain.models import AssistantsBill, PayerType, Relationship
 from otbill_xl.domain.scrub._context import (
@@ -317,3 +319,40 @@ def patient_address_missing(s: SheetContext) -> Iterator[Finding]:
             yield finding("ref.patient-address-missing", PATIENTS, p.row, missing[0],
                           f"The patient's address is incomplete ({', '.join(missing)} blank); the claim needs it.",
                           "Enter the patient's street, city, 2-letter state and ZIP as on the insurance record.")
+        elif p.state.strip().upper() not in us_states():
+            yield finding("ref.patient-address-missing", PATIENTS, p.row, "State",
+                          "The patient's State is not a US state code; the claim cannot carry it.",
+                          "Enter the 2-letter USPS code (e.g. NJ).")
+
+
+@rule("ref.secondary-unbillable", W, "identifiers",
+      "SecondaryPayerKey given but the secondary payer cannot be billed (unknown, self-pay, the primary, "
+      "or no SecondaryMemberID).", "sheet")
+def secondary_unbillable(s: SheetContext) -> Iterator[Finding]:
+    """A secondary payer goes on the primary claim (2320/2330, coordination of benefits) and is billed
+    the balance later (``otbill claims --secondary``) only when it is on the Payers sheet, is not
+    self-pay, is not the primary payer, and the patient has a SecondaryMemberID. Otherwise the primary
+    claim is sent without it: a warning, since the primary is still payable."""
+    payers = s.book.payers_by_key
+    for p in s.book.patients:
+        key = p.secondary_payer_key
+        if not key:
+            continue
+        payer = payers.get(key)
+        if payer is None:
+            why, column = "is not on the Payers sheet", "SecondaryPayerKey"
+        elif payer.payer_type is PayerType.SELF_PAY:
+            why, column = "is self-pay", "SecondaryPayerKey"
+        elif key == p.payer_key:
+            why, column = "is the primary payer too", "SecondaryPayerKey"
+        elif not p.secondary_member_id.strip():
+            why, column = "has no SecondaryMemberID", "SecondaryMemberID"
+        else:
+            problem = msp_type_problem(msp_type(p)) if payer.payer_type is PayerType.MEDICARE else ""
+            if problem:
+                yield finding("ref.secondary-unbillable", PATIENTS, p.row, "MedicareSecondaryType",
+                              f"{problem}.", "Enter the MSP insurance type from the list (blank means 12).")
+            continue
+        yield finding("ref.secondary-unbillable", PATIENTS, p.row, column,
+                      f"The secondary payer {why}: claims go to the primary without it, and it cannot be billed.",
+                      "Correct SecondaryPayerKey / SecondaryMemberID, or clear them if there is no secondary.")

@@ -7,8 +7,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from otbill_xl.domain.address import us_states
 from otbill_xl.domain.findings import Finding, Severity
 from otbill_xl.domain.scrub._context import PRACTICE, SheetContext, finding, rule
+from otbill_xl.domain.x12_charset import identifier_sendable
 
 E, W = Severity.ERROR, Severity.WARNING
 
@@ -100,3 +102,68 @@ def billing_name_missing(s: SheetContext) -> Iterator[Finding]:
                       f"{'is' if len(missing) == 1 else 'are'} blank.",
                       "Enter the therapist's last and first name as registered for the billing NPI (NPPES), or set "
                       "BillingEntityType to 2 for a practice.")
+
+
+_BILLING_ADDRESS = (("Address", "address"), ("City", "city"), ("State", "state"), ("ZIP", "zip"))
+
+
+@rule("practice.address-missing", E, "practice",
+      "Practice Address/City/State/ZIP blank, or State not a US state code (2010AA N3/N4).", "sheet")
+def address_missing(s: SheetContext) -> Iterator[Finding]:
+    """The billing provider's street address, city, state and ZIP are required in every 837P (loop
+    2010AA N3/N4, 005010X222A1); the state is a USPS code (refdata/us_states.csv). Without them no file
+    can be written for any payer."""
+    practice = s.book.practice
+    missing = [name for name, attr in _BILLING_ADDRESS if not getattr(practice, attr).strip()]
+    if missing:
+        yield finding("practice.address-missing", PRACTICE, None, missing[0],
+                      f"The practice address is incomplete ({', '.join(missing)} blank); every claim needs it.",
+                      "Fill Address, City, State (2 letters) and ZIP on the Practice sheet.")
+    for column, attr in (("State", "state"), ("PayToState", "pay_to_state")):
+        state = getattr(practice, attr).strip().upper()
+        if state and state not in us_states():
+            yield finding("practice.address-missing", PRACTICE, None, column,
+                          f"The practice {column} is not a US state code.",
+                          f"Enter the 2-letter USPS code in {column} (e.g. NJ).")
+
+
+#: The interchange ID qualifiers ISA05/ISA07 accept (X12 005010 element I05; see formats/x12/envelope).
+_QUALIFIERS = ("01", "14", "20", "27", "28", "29", "30", "33", "ZZ")
+_TAXONOMY = re.compile(r"[0-9A-Z]{9}X")
+
+
+@rule("practice.edi-setting", E, "practice",
+      "A Practice EDI setting the 837P envelope needs is blank or malformed (submitter, receiver, phone, "
+      "qualifiers, taxonomy).", "sheet")
+def edi_setting(s: SheetContext) -> Iterator[Finding]:
+    """The settings every 837P file carries in its envelope and header (005010X222A1 ISA, GS, 1000A,
+    1000B, 2000A PRV): submitter ID and receiver ID (GS02/GS03, 2-15 characters), their names, a contact
+    phone of 10-15 digits (1000A PER04), the interchange ID qualifiers (ISA05/ISA07, element I05 codes)
+    and, when given, the billing taxonomy (10 characters ending in X). A bad one stops every payer's
+    file, so `check` names it before `claims` runs."""
+    p = s.book.practice
+
+    def bad(column: str, message: str, fix: str) -> Finding:
+        return finding("practice.edi-setting", PRACTICE, None, column, message, fix)
+
+    for column, value in (("SubmitterID", p.submitter_id), ("ReceiverID", p.receiver_id)):
+        v = value.strip()
+        if not 2 <= len(v) <= 15 or not identifier_sendable(v):
+            yield bad(column, f"{column} must have 2 to 15 letters or digits (it goes in the file's envelope).",
+                      f"Enter the {column} your clearinghouse gave you.")
+    if not p.receiver_name.strip():
+        yield bad("ReceiverName", "ReceiverName is blank.", "Enter the clearinghouse's name.")
+    if not (p.submitter_name or p.practice_name).strip():
+        yield bad("SubmitterName", "SubmitterName (or PracticeName) is blank.", "Enter the practice's name.")
+    phone = _digits(p.contact_phone or p.phone)
+    if not 10 <= len(phone) <= 15:
+        yield bad("ContactPhone" if p.contact_phone else "Phone",
+                  "The contact phone must have 10 to 15 digits (area code first).", "Enter the billing office's phone.")
+    for column, value in (("InterchangeSenderQualifier", p.interchange_sender_qualifier),
+                          ("InterchangeReceiverQualifier", p.interchange_receiver_qualifier)):
+        if value.strip() and value.strip() not in _QUALIFIERS:  # (as written: "zz" is not ZZ)
+            yield bad(column, f"{column} must be one of {', '.join(_QUALIFIERS)}.",
+                      "Use ZZ (mutually defined) unless the clearinghouse asks for another.")
+    if p.taxonomy.strip() and not _TAXONOMY.fullmatch(p.taxonomy.strip().upper()):
+        yield bad("Taxonomy", "Taxonomy must be a 10-character provider taxonomy code ending in X (OT: 225X00000X).",
+                  "Enter the practice's taxonomy code, or leave it blank.")

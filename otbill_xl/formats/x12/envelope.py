@@ -256,14 +256,6 @@ class ElementCleaner:
 INTERCHANGE_QUALIFIERS = ("01", "14", "20", "27", "28", "29", "30", "33", "ZZ")
 
 
-@lru_cache(maxsize=1)
-def us_states() -> frozenset[str]:
-    """The state codes an 837P address may carry (``refdata/us_states.csv``: USPS codes)."""
-    from otbill_xl.refdata import read_text
-
-    return frozenset(line.split(",", 1)[0] for line in read_text("us_states.csv").splitlines()[1:] if line)
-
-
 def control_number(value: int, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 999_999_999:
         raise X12Error(f"{what} control number must be a whole number from 1 to 999999999")

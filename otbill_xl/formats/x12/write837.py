@@ -40,6 +40,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from otbill_xl.domain import npi as npi_check
+from otbill_xl.domain.address import us_states
 from otbill_xl.domain.claims import (
     CLAIM_ID_MAX,
     FILING_INDICATOR,
@@ -71,7 +72,6 @@ from otbill_xl.formats.x12.envelope import (
     se_segment,
     st_control,
     st_segment,
-    us_states,
 )
 
 __all__ = ["VERSION_837P", "ControlNumbers", "Separators", "X12Error", "X12File", "write_837p"]
