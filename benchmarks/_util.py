@@ -7,6 +7,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent.parent / "out" / "bench"
+SAMPLE = Path(__file__).resolve().parent.parent / "workbook_templates" / "examples" / "sample-practice.xlsx"
+
+
+def sample_tag() -> str:
+    """A short digest of the sample workbook: the name of every benchmark input built from it, so an
+    input cached from an older sample is never measured (a changed sample gets new files)."""
+    import hashlib
+
+    return hashlib.sha256(SAMPLE.read_bytes()).hexdigest()[:8]
 
 
 def timed(fn: Callable[[], object], repeat: int = 3) -> float:

@@ -15,7 +15,7 @@ import time
 from datetime import date, datetime
 from pathlib import Path
 
-from benchmarks._util import BENCH_DIR, calamine_rows, line, ratio, timed
+from benchmarks._util import BENCH_DIR, calamine_rows, line, ratio, sample_tag, timed
 from benchmarks.bench_scrub import SAMPLE, charges_xlsx
 
 AS_OF = date(2026, 11, 27)
@@ -84,7 +84,7 @@ def batch_inputs(count: int) -> Path:
 
     from otbill_xl.domain.npi import calc_check_digit
 
-    folder = BENCH_DIR / "batch-inputs"
+    folder = BENCH_DIR / f"batch-inputs-{sample_tag()}"
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(count):
         target = folder / f"practice-{i:02d}.xlsx"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import openpyxl
 
-from benchmarks._util import BENCH_DIR, line, ratio, timed
+from benchmarks._util import BENCH_DIR, line, ratio, sample_tag, timed
 from benchmarks.bench_scrub import SAMPLE
 
 AS_OF = date(2026, 11, 27)
@@ -27,7 +27,7 @@ def full_book_xlsx(cohorts: int, *, max_lines: int | None = None, name: str = ""
     dates shifted by whole weeks), every other sheet as it is; at most ``max_lines`` charge lines."""
     if cohorts == 1:
         return SAMPLE
-    path = BENCH_DIR / (name or f"pipeline-book-{cohorts}.xlsx")
+    path = BENCH_DIR / f"{name or f'pipeline-book-{cohorts}'}-{sample_tag()}.xlsx"
     if path.exists():
         return path
     BENCH_DIR.mkdir(parents=True, exist_ok=True)

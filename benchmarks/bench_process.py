@@ -51,7 +51,7 @@ def measure(argv: list[str], *, cwd: Path | None = None, env: dict[str, str] | N
 def million_book() -> Path:
     """The practice book with its charge lines grown to Excel's last row (1,048,575 lines: 603 cohorts
     of the sample's 1,740, cut at the last row)."""
-    return full_book_xlsx(603, max_lines=EXCEL_LAST_ROW, name="pipeline-book-million.xlsx")
+    return full_book_xlsx(603, max_lines=EXCEL_LAST_ROW, name="pipeline-book-million")
 
 
 def _commands(book: Path, work: Path) -> dict[str, tuple[list[str], Path | None]]:

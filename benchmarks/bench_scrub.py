@@ -20,7 +20,7 @@ from pathlib import Path
 
 import openpyxl
 
-from benchmarks._util import BENCH_DIR, calamine_rows, line, ratio, timed
+from benchmarks._util import BENCH_DIR, SAMPLE, calamine_rows, line, ratio, sample_tag, timed
 from otbill_xl.domain._gc import gc_paused
 from otbill_xl.domain.book import PracticeBook
 from otbill_xl.domain.models import ChargeLine
@@ -29,8 +29,6 @@ from otbill_xl.excel.udfs import OT_UNITS
 from otbill_xl.workbook.contract import CHARGES
 from otbill_xl.workbook.reader import read_practice
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "workbook_templates" / "examples" / "sample-practice.xlsx"
 COHORTS = 575
 AS_OF = date(2026, 11, 27)
 
@@ -64,7 +62,7 @@ def million_line_book() -> PracticeBook:
 
 
 def charges_xlsx(lines: tuple[ChargeLine, ...]) -> Path:
-    path = BENCH_DIR / f"scrub-charges-v2-{len(lines)}.xlsx"
+    path = BENCH_DIR / f"scrub-charges-v2-{len(lines)}-{sample_tag()}.xlsx"
     if path.exists():
         return path
     BENCH_DIR.mkdir(parents=True, exist_ok=True)

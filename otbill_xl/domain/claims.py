@@ -8,6 +8,7 @@ frequency, diagnoses and service lines. Money is Decimal.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -133,6 +134,7 @@ class Claim(NamedTuple):
 
 LINE_CONTROL_MAX = 50  # REF02 of REF*6R: 1-50 characters (005010X222A1 2400 REF, element 127)
 _LINE_CONTROL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._/")
+_LINE_IDS = re.compile(r"[A-Za-z0-9\-._/]{1,50}(?:\x1f[A-Za-z0-9\-._/]{1,50})*")
 
 
 def line_control_numbers(lines: Sequence[ServiceLine]) -> tuple[str, ...]:
@@ -142,6 +144,9 @@ def line_control_numbers(lines: Sequence[ServiceLine]) -> tuple[str, ...]:
     characters, holds characters beyond letters, digits and ``-._/``, or repeats within the claim
     is replaced by ``R`` + the Charges row number (unique within a workbook). Unique within the claim
     either way, as the 837P guide requires."""
+    ids = [line.line_id for line in lines]
+    if _LINE_IDS.fullmatch("\x1f".join(ids)) and len(set(ids)) == len(ids):
+        return tuple(ids)  # (the common case, one test per claim: every LineID usable and unique)
     out: list[str] = []
     seen: set[str] = set()
     for line in lines:

@@ -102,10 +102,11 @@ def _outcome(rule_: UnitRule, lines: tuple[tuple[str, int | None, int | None, bo
     ``lines`` are (code, minutes, entered units, furnished by an assistant); the caller memoizes per
     distinct part.
     """
+    cat = catalogue()
     assistant = [a for *_, a in lines]
     try:
-        vu = visit_units([(c, m) for c, m, _, _ in lines], rule_, catalogue=catalogue(),
-                         assistant=assistant if any(assistant) else None)
+        vu = visit_units([(c, m) for c, m, _, _ in lines], rule_, catalogue=cat,
+                         assistant=assistant if True in assistant else None)
     except UnitsInputError:
         return None, ()
     n = len(lines)
@@ -116,7 +117,7 @@ def _outcome(rule_: UnitRule, lines: tuple[tuple[str, int | None, int | None, bo
     complete: dict[str, bool] = {}
     untimed = set()
     for i, (code, _m, u, _a) in enumerate(lines):
-        info = catalogue().get(code)  # (visit_units accepted the codes: all are in the catalogue)
+        info = cat.get(code)  # (visit_units accepted the codes: all are in the catalogue)
         if info is not None and info.kind in UNTIMED_KINDS:
             untimed.add(code)
         first.setdefault(code, i)
@@ -163,8 +164,9 @@ def _outcome(rule_: UnitRule, lines: tuple[tuple[str, int | None, int | None, bo
                 sums[code] = sums.get(code, 0) + u
             return sum(abs(sums[c] - entered[c]) for c in compared)
 
-        best = min(candidates, key=distance)  # first (the engine's pick) on equal distance
-        if distance(best):
+        # the first (the engine's pick) on equal distance; each candidate's distance worked out once
+        off, best = min((distance(c), k, c) for k, c in enumerate(candidates))[::2]
+        if off:
             sums: dict[str, int] = {}
             for code, u in zip(vu.codes, best, strict=True):
                 sums[code] = sums.get(code, 0) + u
@@ -295,6 +297,7 @@ def units_vs_minutes(v: VisitContext) -> Iterator[tuple[int, Hit]]:
         keep: list[int] = []
         missing: list[int] = []
         unknown: set[str] = set()  # services whose minutes are not all known
+        bad: set[int] = set()      # kept lines whose Minutes cannot be used (untimed: computed without them)
         for i in part:
             e = v.entries[i]
             if not _computable(e) or i in v.dup:
@@ -310,6 +313,7 @@ def units_vs_minutes(v: VisitContext) -> Iterator[tuple[int, Hit]]:
                     unknown.add(_SERVICE_OF.get(e.facts.code, e.facts.code))
                     continue
                 keep.append(i)  # (untimed: 1 unit whatever the minutes; computed without them)
+                bad.add(i)
             elif e.line.minutes is None and _needs_minutes(e):
                 missing.append(i)
                 unknown.add(_SERVICE_OF.get(e.facts.code, e.facts.code))
@@ -337,8 +341,10 @@ def units_vs_minutes(v: VisitContext) -> Iterator[tuple[int, Hit]]:
                              "Enter the timed minutes from the treatment note.")
         if not keep:
             continue
-        key = tuple((v.entries[i].facts.code, _usable(v.entries[i].line.minutes), v.entries[i].line.units,
-                     _by_assistant(v.entries[i].facts.provider)) for i in keep)
+        entries = v.entries
+        key = tuple([(f.code, None if i in bad else entries[i].line.minutes, entries[i].line.units,
+                      f.provider is not None and f.provider.is_assistant)
+                     for i in keep for f in (entries[i].facts,)])
         memo_key = ("units", rule_, key)
         found = v.memo.get(memo_key)
         if found is None:
