@@ -394,3 +394,20 @@ def test_what_check_passes_claims_bills_and_one_patients_problem_holds_only_that
     assert len(outcome.files) == 1 and outcome.lines_billed == 1   # P001's claim is written
     held = {h.line_id: h.reasons for h in outcome.assembly.held_back}
     assert any("ref.patient-address-missing" in r and "State" in r for r in held["L2"]), held
+
+
+def test_diagnosis_count_follows_the_claim_the_assistants_lines_join():
+    """The OTA's and the supervising OT's lines of one day are one claim (facts §7a), so their distinct
+    diagnoses are counted together against the claim's 12 (facts §7): 7 + 7 different codes = 14."""
+    dx = ["M62.81", "R26.89", "M19.041", "G81.94", "I69.351", "M79.641", "R27.8",
+          "M25.511", "M25.512", "M25.521", "M25.522", "M25.531", "M25.532", "M25.541"]
+    lines = []
+    for k in range(4):  # OTA: 2 lines × up to 4 dx, OT: 2 lines
+        npi_ = NPI_OTA if k < 2 else NPI_OT
+        mods = ("GO", "CO") if k < 2 else ("GO",)
+        lines.append(line(("97110", "97530", "97140", "97535")[k], row=2 + k, npi=npi_, mods=mods, minutes=15, units=1,
+                          dx=tuple(dx[4 * k: 4 * k + 4]) if k < 3 else tuple(dx[12:14])))
+    assert one(run(lines), "dx.too-many-on-claim").severity is Severity.WARNING
+    own = MCR.model_copy(update={"assistants_bill": AssistantsBill.SELF})  # two claims: 8 and 6 codes
+    from test_scrub_support import COM
+    assert not only(run(lines, payers=(own, COM)), "dx.too-many-on-claim")

@@ -399,10 +399,10 @@ def test_an_unsendable_patient_record_holds_only_that_patients_lines(tmp_path):
     assert sorted(e.line_id for e in outcome.assembly.held_back) == ["L5", "L6"]
 
 
-def test_a_writer_refusal_holds_that_claim_not_the_payers_file(tmp_path):
-    """A record the scrubber cannot foresee (here: a state that is not a 2-letter code in one claim's
-    subscriber address; a blank address is a `check` finding since issue #12) holds back that claim
-    with the writer's reason; the payer's other claims are still billed."""
+def test_a_record_check_flags_holds_that_patient_not_the_payers_file(tmp_path):
+    """A patient record the claim cannot carry (a State that is no USPS code) is a `check` finding on the
+    Patients row since issue #12: that patient's line is held back with it, the payer's other claims
+    are billed."""
     patients = [list(r) for r in PATIENT_ROWS]
     patients.append(["P005", "Fox", "Al", "1/2/1950", "M", "MCR", "1EG4TE5MK75", "self", "", "", "8/1/2026",
                      "10/29/2026", "5 Elm St", "Boston", "Mass", "02134", "1333333338", "Reyes", "Lena"])
@@ -410,8 +410,21 @@ def test_a_writer_refusal_holds_that_claim_not_the_payers_file(tmp_path):
     outcome = _bill(src, tmp_path)
     assert [s.line_id for c in outcome.billed_claims for s in c.lines] == ["L1"]
     (held,) = outcome.assembly.held_back
-    assert held.line_id == "L8" and held.reasons[0].startswith("cannot be sent: ")
+    assert held.line_id == "L8" and "ref.patient-address-missing" in held.reasons[0]
     assert "Fox" not in held.reasons[0]
+
+
+def test_a_writer_refusal_holds_that_claim_not_the_payers_file():
+    """What `check` cannot foresee and the 837P writer refuses holds back that claim with the writer's
+    reason (in the workbook's terms); the payer's other claims are kept for the file."""
+    from test_x12_837 import ADULT, CLEAN, CREATED, PRACTICE
+
+    from otbill_xl.actions.claims import _writable
+
+    bad = CLEAN._replace(claim_id="C2", patient=ADULT.model_copy(update={"state": "Mass", "row": 9}))
+    good, refused = _writable([CLEAN, bad], PRACTICE, CREATED)
+    assert good == [CLEAN] and [c.claim_id for c, _why in refused] == ["C2"]
+    assert "N402" in refused[0][1]  # the writer's reason, before it is put in the workbook's terms
 
 
 # -- 5. Dry runs and re-runs -------------------------------------------------------------------------------

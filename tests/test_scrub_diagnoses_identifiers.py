@@ -6,6 +6,7 @@ import pytest
 from test_scrub_support import (
     NPI_OT,
     NPI_OTA,
+    NPI_PT,
     NPI_UNLISTED,
     PRACTICE,
     clean_lines,
@@ -68,7 +69,8 @@ def test_dx_too_many_on_claim():
 
 
 def test_dx_split_over_two_rendering_providers_passes():
-    r = run(_claim_lines([NPI_OT, NPI_OT, NPI_OTA, NPI_OTA]))
+    # two therapists: two claims (an OTA's lines would join the supervising OT's claim, facts §7a)
+    r = run(_claim_lines([NPI_OT, NPI_OT, NPI_PT, NPI_PT]))
     assert not only(r, "dx.too-many-on-claim")
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from functools import cache
 
-from otbill_xl.refdata import read_text
+from otbill_xl import refdata
 
 
 @cache
 def us_states() -> frozenset[str]:
     """The state codes an 837P address (N402) may carry: the USPS two-letter codes of the states, DC,
     the outlying areas and the Armed Forces (refdata/SOURCES.md)."""
-    return frozenset(line.split(",", 1)[0] for line in read_text("us_states.csv").splitlines()[1:] if line)
+    return frozenset(line.split(",", 1)[0] for line in refdata.read_text("us_states.csv").splitlines()[1:] if line)

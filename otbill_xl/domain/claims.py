@@ -520,9 +520,13 @@ def rendering_on_claim(book: PracticeBook, payer: Payer, rendering_npi: str) -> 
     therapist's NPI, with CO/CQ on the line, unless the payer credentials assistants
     (``AssistantsBill`` = self). Medicare Benefit Policy Manual Ch.15 §230.1-230.4 (facts §7a).
     An assistant without a supervisor keeps their own NPI: the scrubber holds such lines back."""
-    provider = book.providers_by_npi.get(rendering_npi)
-    if (provider is None or not provider.is_assistant or payer.assistants_bill is AssistantsBill.SELF
-            or not provider.supervisor_npi):
+    return npi_on_claim(book.providers_by_npi.get(rendering_npi), payer, rendering_npi)
+
+
+def npi_on_claim(provider: Provider | None, payer: Payer | None, rendering_npi: str) -> str:
+    """:func:`rendering_on_claim` for a line whose provider (Providers row, or None) is known."""
+    if (provider is None or not provider.is_assistant or payer is None
+            or payer.assistants_bill is AssistantsBill.SELF or not provider.supervisor_npi):
         return rendering_npi
     return provider.supervisor_npi
 

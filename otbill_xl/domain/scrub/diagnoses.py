@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from otbill_xl.domain import icd10
+from otbill_xl.domain.claims import npi_on_claim
 from otbill_xl.domain.findings import Severity
 from otbill_xl.domain.scrub._context import DxFacts, Hit, VisitContext, hit, rule
 
@@ -56,8 +57,8 @@ def dx_too_many_on_claim(v: VisitContext) -> Iterator[tuple[int, Hit]]:
     if len(v.entries) * 4 <= MAX_CLAIM_DIAGNOSES:
         return
     claims: dict[str, list[int]] = {}
-    for i, e in enumerate(v.entries):
-        claims.setdefault(e.line.rendering_npi, []).append(i)
+    for i, e in enumerate(v.entries):  # (an assistant's lines go on the supervising therapist's claim)
+        claims.setdefault(npi_on_claim(e.facts.provider, v.pf.payer, e.line.rendering_npi), []).append(i)
     for idx in claims.values():
         seen: set[str] = set()
         for i in idx:
