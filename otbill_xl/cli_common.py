@@ -42,6 +42,21 @@ def fail(message: str, code: int = EXIT_UNUSABLE) -> typer.Exit:
     return typer.Exit(code)
 
 
+def import_refused(messages: Sequence[str], findings: Sequence[Finding], as_json: bool, *, result_key: str,
+                   nothing: str) -> typer.Exit:
+    """Exit 2 after an import that stored nothing: the findings (table, or JSON with ``result_key``:
+    null), each fatal message, then ``nothing`` (what was left unchanged)."""
+    if as_json:
+        sys.stdout.write(dumps({"errors": list(messages), "findings": [f.to_dict() for f in findings],
+                                result_key: None}) + "\n")
+    else:
+        print_findings(findings, limit=60)
+    for message in messages:
+        err.print(f"[bold red]otbill:[/] {escape(message)}", highlight=False)
+    err.print(f"otbill: {nothing}", highlight=False)
+    return typer.Exit(EXIT_UNUSABLE)
+
+
 def print_findings(findings: Sequence[Finding], limit: int = 50) -> None:
     """The findings table every command prints: worst first, then by sheet and row, at most ``limit``."""
     if not findings:
@@ -109,5 +124,5 @@ def save_copy(port: Any, target: Path, *, replace: bool) -> None:
         raise fail(str(exc)) from None
 
 
-__all__ = ["EXIT_FINDINGS", "EXIT_OK", "EXIT_UNUSABLE", "default_output", "dumps", "err", "escape", "fail", "out",
+__all__ = ["EXIT_FINDINGS", "EXIT_OK", "EXIT_UNUSABLE", "default_output", "dumps", "err", "escape", "fail", "import_refused", "out",
            "output_target", "print_findings", "progress", "save_copy"]

@@ -31,11 +31,9 @@ import typer
 from otbill_xl.cli_common import (
     EXIT_FINDINGS,
     EXIT_OK,
-    EXIT_UNUSABLE,
     dumps,
-    err,
-    escape,
     fail,
+    import_refused,
     out,
     output_target,
     print_findings,
@@ -71,16 +69,7 @@ def _parse_date(option: str, value: str | None) -> date | None:
 
 
 def _unusable(messages: list[str], findings: list[Finding], as_json: bool) -> typer.Exit:
-    """Exit 2 after reporting why nothing could be imported (no output file is written)."""
-    if as_json:
-        sys.stdout.write(dumps({"errors": messages, "findings": [f.to_dict() for f in findings],
-                                "written": None}) + "\n")
-    else:
-        print_findings(findings, limit=60)
-    for message in messages:
-        err.print(f"[bold red]otbill:[/] {escape(message)}", highlight=False)
-    err.print("otbill: nothing was written.", highlight=False)
-    return typer.Exit(EXIT_UNUSABLE)
+    return import_refused(messages, findings, as_json, result_key="written", nothing="nothing was written.")
 
 
 def _bad_rows_message(errors: int, usable: str) -> str:

@@ -27,11 +27,9 @@ import typer
 from otbill_xl.cli_common import (
     EXIT_FINDINGS,
     EXIT_OK,
-    EXIT_UNUSABLE,
     dumps,
-    err,
-    escape,
     fail,
+    import_refused,
     out,
     print_findings,
 )
@@ -59,15 +57,8 @@ def _rows(n: int, word: str) -> str:
 
 
 def _unusable(messages: list[str], findings: list[Finding], as_json: bool) -> typer.Exit:
-    if as_json:
-        sys.stdout.write(dumps({"errors": messages, "findings": [f.to_dict() for f in findings],
-                                "stored": None}) + "\n")
-    else:
-        print_findings(findings, limit=60)
-    for message in messages:
-        err.print(f"[bold red]otbill:[/] {escape(message)}", highlight=False)
-    err.print("otbill: nothing was stored; the reference data already imported is unchanged.", highlight=False)
-    return typer.Exit(EXIT_UNUSABLE)
+    return import_refused(messages, findings, as_json, result_key="stored",
+                          nothing="nothing was stored; the reference data already imported is unchanged.")
 
 
 @refdata_app.command("import-ncci")
