@@ -272,7 +272,7 @@ def test_markup_in_output_names_and_payer_keys_prints_as_given(tmp_path):
 # ------------------------------------------------------------------------------------------------
 
 def test_fee_schedule_commands_share_the_cli_helpers():
-    for name in ("fail", "out", "dumps", "EXIT_OK", "EXIT_FINDINGS", "EXIT_UNUSABLE"):
+    for name in ("fail", "out", "dumps", "EXIT_OK", "EXIT_FINDINGS"):
         assert getattr(cli_fee_schedule, name) is getattr(cli, name) is getattr(cli_common, name), name
     # the refused-import report is shared with the NCCI import
     from otbill_xl import cli_refdata
