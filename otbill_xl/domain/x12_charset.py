@@ -4,6 +4,7 @@ send, and the writer (:mod:`otbill_xl.formats.x12.envelope`) uses the very same 
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 #: X12 basic character set (upper-case letters, digits, space and these specials) ...
@@ -15,6 +16,12 @@ LOWER_CASE = frozenset("abcdefghijklmnopqrstuvwxyz")
 DEFAULT_DELIMITERS = frozenset("*:^~")
 #: Characters an identifier (member ID, payer ID, ...) may hold with the default delimiters.
 IDENTIFIER_CHARACTERS = (BASIC_CHARACTERS | EXTENDED_CHARACTERS | LOWER_CASE) - DEFAULT_DELIMITERS
+#: ISA05/ISA07 interchange ID qualifiers of X12 005010 (element I05): 01 DUNS, 14 DUNS + suffix, 20 HIN,
+#: 27 carrier ID (CMS), 28 fiscal intermediary ID, 29 Medicare provider/supplier ID, 30 federal tax ID,
+#: 33 NAIC, ZZ mutually defined — the codes the 005010X222A1 ISA accepts (as pyx12's map lists them).
+INTERCHANGE_QUALIFIERS = ("01", "14", "20", "27", "28", "29", "30", "33", "ZZ")
+#: A provider taxonomy code (PRV03): 10 characters, the last an X (OT: 225X00000X).
+TAXONOMY = re.compile(r"[0-9A-Z]{9}X")
 
 
 def identifier_sendable(value: str) -> bool:

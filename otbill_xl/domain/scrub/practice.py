@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from otbill_xl.domain.address import us_states
 from otbill_xl.domain.findings import Finding, Severity
 from otbill_xl.domain.scrub._context import PRACTICE, SheetContext, finding, rule
-from otbill_xl.domain.x12_charset import identifier_sendable
+from otbill_xl.domain.x12_charset import INTERCHANGE_QUALIFIERS, TAXONOMY, identifier_sendable
 
 E, W = Severity.ERROR, Severity.WARNING
 
@@ -127,11 +127,6 @@ def address_missing(s: SheetContext) -> Iterator[Finding]:
                           f"Enter the 2-letter USPS code in {column} (e.g. NJ).")
 
 
-#: The interchange ID qualifiers ISA05/ISA07 accept (X12 005010 element I05; see formats/x12/envelope).
-_QUALIFIERS = ("01", "14", "20", "27", "28", "29", "30", "33", "ZZ")
-_TAXONOMY = re.compile(r"[0-9A-Z]{9}X")
-
-
 @rule("practice.edi-setting", E, "practice",
       "A Practice EDI setting the 837P envelope needs is blank or malformed (submitter, receiver, phone, "
       "qualifiers, taxonomy).", "sheet")
@@ -161,9 +156,9 @@ def edi_setting(s: SheetContext) -> Iterator[Finding]:
                   "The contact phone must have 10 to 15 digits (area code first).", "Enter the billing office's phone.")
     for column, value in (("InterchangeSenderQualifier", p.interchange_sender_qualifier),
                           ("InterchangeReceiverQualifier", p.interchange_receiver_qualifier)):
-        if value.strip() and value.strip() not in _QUALIFIERS:  # (as written: "zz" is not ZZ)
-            yield bad(column, f"{column} must be one of {', '.join(_QUALIFIERS)}.",
+        if value.strip() and value.strip() not in INTERCHANGE_QUALIFIERS:  # (as written: "zz" is not ZZ)
+            yield bad(column, f"{column} must be one of {', '.join(INTERCHANGE_QUALIFIERS)}.",
                       "Use ZZ (mutually defined) unless the clearinghouse asks for another.")
-    if p.taxonomy.strip() and not _TAXONOMY.fullmatch(p.taxonomy.strip().upper()):
+    if p.taxonomy.strip() and not TAXONOMY.fullmatch(p.taxonomy.strip().upper()):
         yield bad("Taxonomy", "Taxonomy must be a 10-character provider taxonomy code ending in X (OT: 225X00000X).",
                   "Enter the practice's taxonomy code, or leave it blank.")

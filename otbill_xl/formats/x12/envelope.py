@@ -22,7 +22,12 @@ from otbill_xl.errors import OtbillError
 #: Implementation guide of the 837 professional claim written here.
 VERSION_837P = "005010X222A1"
 
-from otbill_xl.domain.x12_charset import BASIC_CHARACTERS, EXTENDED_CHARACTERS, LOWER_CASE  # noqa: E402
+from otbill_xl.domain.x12_charset import (  # noqa: E402
+    BASIC_CHARACTERS,
+    EXTENDED_CHARACTERS,
+    INTERCHANGE_QUALIFIERS,
+    LOWER_CASE,
+)
 
 
 class X12Error(OtbillError, ValueError):
@@ -248,12 +253,6 @@ class ElementCleaner:
 
 # --------------------------------------------------------------------------------------------------
 # Envelope segments
-
-
-#: ISA05/ISA07 interchange ID qualifiers of X12 005010 (element I05): 01 DUNS, 14 DUNS + suffix, 20 HIN,
-#: 27 carrier ID (CMS), 28 fiscal intermediary ID, 29 Medicare provider/supplier ID, 30 federal tax ID,
-#: 33 NAIC, ZZ mutually defined — the codes the 005010X222A1 ISA accepts (as pyx12's map lists them).
-INTERCHANGE_QUALIFIERS = ("01", "14", "20", "27", "28", "29", "30", "33", "ZZ")
 
 
 def control_number(value: int, what: str) -> int:

@@ -55,6 +55,7 @@ from otbill_xl.domain.claims import (
 )
 from otbill_xl.domain.cob import CAS_GROUPS, CAS_MAX_REASONS, OtherPayer, msp_insurance_types
 from otbill_xl.domain.models import Patient, Practice
+from otbill_xl.domain.x12_charset import TAXONOMY
 from otbill_xl.formats.x12.envelope import (
     VERSION_837P,
     ControlNumbers,
@@ -86,7 +87,6 @@ _ICD10 = re.compile(r"[A-Z][0-9][0-9A-Z]{1,5}")
 _PROCEDURE = re.compile(r"[A-Z0-9]{5}")
 _MODIFIER = re.compile(r"[A-Z0-9]{2}")
 _POS = re.compile(r"[0-9]{2}")
-_TAXONOMY = re.compile(r"[0-9A-Z]{9}X")
 #: Dates an 837P can carry: CCYYMMDD from 1900 (X12 validators refuse years before 1800; nobody billed
 #: today was born before 1900) to 2199 (the range the workbook reader accepts).
 MIN_X12_YEAR, MAX_X12_YEAR = 1900, 2199
@@ -263,7 +263,7 @@ class _Writer:
 
     def taxonomy(self, value: str, owner: str, where: str) -> str:
         s = value.strip().upper()
-        if not _TAXONOMY.fullmatch(s):
+        if not TAXONOMY.fullmatch(s):
             raise X12Error(f"{owner}: {where} must be a 10-character provider taxonomy code ending in X")
         return s
 
