@@ -26,7 +26,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from otbill_xl.domain.findings import Finding
+from otbill_xl.domain.findings import Finding, Severity
 from otbill_xl.errors import OtbillError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_UNUSABLE = 0, 1, 2
@@ -55,6 +55,19 @@ def import_refused(messages: Sequence[str], findings: Sequence[Finding], as_json
         err.print(f"[bold red]otbill:[/] {escape(message)}", highlight=False)
     err.print(f"otbill: {nothing}", highlight=False)
     return typer.Exit(EXIT_UNUSABLE)
+
+
+def import_done(findings: Sequence[Finding], payload: dict[str, Any], as_json: bool, lines: Sequence[str]) -> None:
+    """End an import that stored or wrote its result: ``payload`` with the findings as JSON, or the findings
+    table and ``lines``; exit 1 when a finding is an error, else 0."""
+    payload["findings"] = [f.to_dict() for f in findings]
+    if as_json:
+        sys.stdout.write(dumps(payload) + "\n")
+    else:
+        print_findings(findings, limit=60)
+        for line in lines:
+            out.print(line, highlight=False, markup=False)
+    raise typer.Exit(EXIT_FINDINGS if any(f.severity is Severity.ERROR for f in findings) else EXIT_OK)
 
 
 def print_findings(findings: Sequence[Finding], limit: int = 50) -> None:
@@ -124,5 +137,5 @@ def save_copy(port: Any, target: Path, *, replace: bool) -> None:
         raise fail(str(exc)) from None
 
 
-__all__ = ["EXIT_FINDINGS", "EXIT_OK", "EXIT_UNUSABLE", "default_output", "dumps", "err", "escape", "fail", "import_refused", "out",
+__all__ = ["EXIT_FINDINGS", "EXIT_OK", "EXIT_UNUSABLE", "default_output", "dumps", "err", "escape", "fail", "import_done", "import_refused", "out",
            "output_target", "print_findings", "progress", "save_copy"]

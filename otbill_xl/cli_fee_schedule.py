@@ -21,7 +21,6 @@ helpers are shared through :mod:`otbill_xl.cli_common` (this module does not imp
 
 from __future__ import annotations
 
-import sys
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -29,14 +28,10 @@ from typing import Annotated, Any
 import typer
 
 from otbill_xl.cli_common import (
-    EXIT_FINDINGS,
-    EXIT_OK,
-    dumps,
     fail,
+    import_done,
     import_refused,
-    out,
     output_target,
-    print_findings,
     save_copy,
 )
 from otbill_xl.domain.findings import Finding, Location, Severity
@@ -83,16 +78,9 @@ def _rows(n: int, word: str = "row") -> str:
 
 
 def _finish(findings: list[Finding], payload: dict[str, Any], as_json: bool, lines: list[str]) -> None:
-    errors = sum(1 for f in findings if f.severity is Severity.ERROR)
-    payload["findings"] = [f.to_dict() for f in findings]
+    payload["findings"] = []  # (keeps the JSON keys in their order: findings, then summary)
     payload["summary"] = {s.value: sum(1 for f in findings if f.severity is s) for s in Severity}
-    if as_json:
-        sys.stdout.write(dumps(payload) + "\n")
-    else:
-        print_findings(findings, limit=60)
-        for line in lines:
-            out.print(line, highlight=False, markup=False)
-    raise typer.Exit(EXIT_FINDINGS if errors else EXIT_OK)
+    import_done(findings, payload, as_json, lines)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -25,13 +25,12 @@ from typing import Annotated, Any
 import typer
 
 from otbill_xl.cli_common import (
-    EXIT_FINDINGS,
     EXIT_OK,
     dumps,
     fail,
+    import_done,
     import_refused,
     out,
-    print_findings,
 )
 from otbill_xl.domain.findings import Finding, Severity
 from otbill_xl.errors import OtbillError
@@ -152,19 +151,7 @@ def import_ncci(
     payload: dict[str, Any] = {"mue": mue_read.summary() if mue_read else None,
                                "ptp": ptp_read.summary() if ptp_read else None,
                                "stored": [t.to_dict() for t in stored], "partial": partial}
-    _finish(findings, payload, as_json, lines)
-
-
-def _finish(findings: list[Finding], payload: dict[str, Any], as_json: bool, lines: list[str]) -> None:
-    errors = sum(1 for f in findings if f.severity is Severity.ERROR)
-    payload["findings"] = [f.to_dict() for f in findings]
-    if as_json:
-        sys.stdout.write(dumps(payload) + "\n")
-    else:
-        print_findings(findings, limit=60)
-        for line in lines:
-            out.print(line, highlight=False, markup=False)
-    raise typer.Exit(EXIT_FINDINGS if errors else EXIT_OK)
+    import_done(findings, payload, as_json, lines)
 
 
 @refdata_app.command("show")
