@@ -272,8 +272,9 @@ def test_markup_in_output_names_and_payer_keys_prints_as_given(tmp_path):
 # ------------------------------------------------------------------------------------------------
 
 def test_fee_schedule_commands_share_the_cli_helpers():
-    for name in ("fail", "dumps", "EXIT_OK", "EXIT_FINDINGS"):
-        assert getattr(cli_fee_schedule, name) is getattr(cli, name) is getattr(cli_common, name), name
+    assert cli_fee_schedule.fail is cli.fail is cli_common.fail
+    for name in ("out", "err", "dumps", "EXIT_OK", "EXIT_FINDINGS", "EXIT_UNUSABLE"):  # no copies of its own
+        assert getattr(cli_fee_schedule, name, cli_common) in (cli_common, getattr(cli_common, name)), name
     # the import's two endings (refused; done — which prints through cli_common.out) are shared with the NCCI import
     from otbill_xl import cli_refdata
     assert cli_fee_schedule.import_refused is cli_refdata.import_refused is cli_common.import_refused
