@@ -42,6 +42,7 @@ app.add_typer(templates_app, name="templates")
 def _register_subcommands() -> None:
     from otbill_xl.cli_fee_schedule import fee_schedule_app
     from otbill_xl.cli_ledger import ledger_app
+    from otbill_xl.cli_reconcile import reconcile
     from otbill_xl.cli_refdata import refdata_app
 
     app.add_typer(fee_schedule_app, name="fee-schedule")
@@ -49,6 +50,7 @@ def _register_subcommands() -> None:
     app.add_typer(fee_schedule_app, name="feeschedule", hidden=True)
     app.add_typer(ledger_app, name="ledger")
     app.add_typer(refdata_app, name="refdata")
+    app.command(name="reconcile")(reconcile)
 
 
 _register_subcommands()

@@ -44,7 +44,7 @@ from otbill_xl.domain.models import Subscriber as Sub
 from otbill_xl.domain.secondary import NOT_BILLED_TO_PRIMARY, assemble_secondary
 from otbill_xl.formats.x12 import ControlNumbers, X12Error, write_837p
 from otbill_xl.ledger import Ledger
-from otbill_xl.ledger.schema import MIGRATIONS, SCHEMA_VERSION
+from otbill_xl.ledger.schema import MIGRATIONS
 from otbill_xl.workbook.files import FileWorkbook
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -271,13 +271,13 @@ def test_secondary_of_a_dependent_reports_the_primary_subscriber():
 def test_ledger_migrates_to_sequences_and_keeps_old_claims_primary(tmp_path):
     path = tmp_path / "old.sqlite"
     conn = sqlite3.connect(path, isolation_level=None)
-    for step in MIGRATIONS[:SCHEMA_VERSION - 1]:  # the ledger as the previous otbill left it (schema 3)
+    for step in MIGRATIONS[:3]:  # the ledger as otbill left it before secondary claims (schema 3)
         if callable(step):
             step(conn)
         else:
             for statement in filter(None, (s.strip() for s in step.split(";"))):
                 conn.execute(statement)
-    conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION - 1),))
+    conn.execute("INSERT INTO meta VALUES ('schema_version', '3')")
     conn.execute("INSERT INTO files (id, path, sha256, practice, payer_key, interchange, group_number, "
                  "transaction_number, claims, lines, total, created) VALUES (1,'f','x','NPI','ACME',1,1,1,1,1,'65',"
                  "'2026-08-04')")

@@ -106,6 +106,30 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     # billed once to the primary (P) and once to the secondary (S), never twice to the same sequence.
     # Claims recorded before are primaries.
     "ALTER TABLE claims ADD COLUMN sequence TEXT NOT NULL DEFAULT 'P'",
+    # 4 -> 5: posted remittances (issue #13 §2). One row per remittance line posted to a workbook's
+    # Payments sheet, keyed by domain.reconcile.remit_line_key (payer, trace, CLP, SVC), so the same
+    # remittance is never posted twice whatever its file is called. ``state``: pending while the
+    # annotated copy is being written, then written; a pending row whose copy never appeared is
+    # released (deleted) by the next run.
+    """
+    CREATE TABLE posted_remits (
+        key TEXT PRIMARY KEY,
+        practice TEXT NOT NULL,
+        payer_key TEXT NOT NULL,
+        trace TEXT NOT NULL,
+        claim_id TEXT NOT NULL,
+        line_id TEXT NOT NULL,
+        payer_claim_number TEXT NOT NULL,
+        status TEXT NOT NULL,
+        paid TEXT NOT NULL,
+        file TEXT NOT NULL,
+        output TEXT NOT NULL,
+        state TEXT NOT NULL,
+        posted_at TEXT NOT NULL
+    );
+    CREATE INDEX posted_by_claim ON posted_remits (practice, claim_id);
+    CREATE INDEX posted_by_payer_claim ON posted_remits (practice, payer_claim_number)
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

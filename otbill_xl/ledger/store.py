@@ -97,6 +97,15 @@ class Resolution:
     lines: int
 
 
+class PostingHistory(NamedTuple):
+    """What the ledger knows of earlier postings (see :class:`otbill_xl.domain.reconcile.PriorPostings`)."""
+
+    keys: frozenset[str]
+    payer_claims: dict[str, str]
+    paid: dict[tuple[str, str], list[tuple[str, Decimal]]]
+    reversed: frozenset[tuple[str, str]]
+
+
 @dataclass
 class Integrity:
     ok: bool
@@ -462,6 +471,77 @@ class Ledger:
             (workbook_sha256, since.isoformat(timespec="seconds")))
         return {"claims": sum(r[1] for r in rows), "lines": sum(r[2] for r in rows), "files": [r[0] for r in rows]}
 
+    # -- posted remittances (reconciliation) -------------------------------------------------------
+    def postings(self, practice: str, *, keys: Iterable[str], claim_ids: Iterable[str],
+                 payer_claim_numbers: Iterable[str]) -> PostingHistory:
+        """What was posted before (pending or written) for these remittance keys, claims and payer
+        claim numbers."""
+        found_keys: set[str] = set()
+        for chunk, marks in _chunked(_wanted(keys)):
+            found_keys.update(r[0] for r in self._rows(
+                f"SELECT key FROM posted_remits WHERE key IN ({marks})", chunk))
+        lines: list[tuple] = []
+        for chunk, marks in _chunked(_wanted(claim_ids)):
+            lines += self._rows(
+                "SELECT claim_id, line_id, trace, paid, status, payer_claim_number FROM posted_remits "
+                f"WHERE practice = ? AND claim_id IN ({marks}) ORDER BY posted_at, rowid", (practice, *chunk))
+        payer_claims: dict[str, str] = {}
+        for chunk, marks in _chunked(_wanted(payer_claim_numbers)):
+            for number, claim_id in self._rows(
+                    "SELECT payer_claim_number, claim_id FROM posted_remits WHERE practice = ? AND "
+                    f"payer_claim_number IN ({marks}) ORDER BY posted_at, rowid", (practice, *chunk)):
+                payer_claims.setdefault(number, claim_id)
+        paid: dict[tuple[str, str], list[tuple[str, Decimal]]] = defaultdict(list)
+        reversed_lines: set[tuple[str, str]] = set()
+        for claim_id, line_id, trace, amount, status, number in lines:
+            paid[(claim_id, line_id)].append((trace, Decimal(amount)))
+            if status == "reversed":
+                reversed_lines.add((claim_id, line_id))
+            if number:
+                payer_claims.setdefault(number, claim_id)
+        return PostingHistory(frozenset(found_keys), payer_claims, dict(paid), frozenset(reversed_lines))
+
+    def reserve_postings(self, practice: str, records: Iterable[Any], *, output: str, posted_at: datetime) -> list[str]:
+        """Record remittance lines as posted (state pending) in one transaction; returns the keys that
+        another run recorded meanwhile (those must not be posted again)."""
+        records = list(records)
+        with self.transaction() as conn:
+            taken: list[str] = []
+            for chunk, marks in _chunked([r.key for r in records]):
+                taken += [r[0] for r in conn.execute(f"SELECT key FROM posted_remits WHERE key IN ({marks})", chunk)]
+            if taken:
+                return taken
+            stamp = posted_at.isoformat(timespec="seconds")
+            conn.executemany(
+                "INSERT INTO posted_remits (key, practice, payer_key, trace, claim_id, line_id, payer_claim_number, "
+                "status, paid, file, output, state, posted_at) VALUES (?,?,?,?,?,?,?,?,?,?,?, 'pending', ?)",
+                [(r.key, practice, r.payer_key, r.trace, r.claim_id, r.line_id, r.payer_claim_number, r.status,
+                  str(r.paid), r.file, output, stamp) for r in records])
+        return []
+
+    def settle_postings(self, output: str, *, written: bool) -> None:
+        """The annotated copy ``output`` was written (the postings stand) or not (they are released)."""
+        with self.transaction() as conn:
+            if written:
+                conn.execute("UPDATE posted_remits SET state = 'written' WHERE output = ? AND state = 'pending'",
+                             (output,))
+            else:
+                conn.execute("DELETE FROM posted_remits WHERE output = ? AND state = 'pending'", (output,))
+
+    def resolve_pending_postings(self) -> int:
+        """Postings left pending by a run that stopped: written if their copy exists, else released.
+        Returns how many were released."""
+        if self._conn is None or self.readonly:
+            return 0
+        released = 0
+        for (output,) in self._rows("SELECT DISTINCT output FROM posted_remits WHERE state = 'pending'"):
+            exists = Path(output).is_file()
+            if not exists:
+                released += self._rows("SELECT count(*) FROM posted_remits WHERE output = ? AND state = 'pending'",
+                                       (output,))[0][0]
+            self.settle_postings(output, written=exists)
+        return released
+
     # -- batch resume -------------------------------------------------------------------------
     def input_done(self, sha256: str) -> str | None:
         rows = self._rows("SELECT outcome FROM batch_inputs WHERE sha256 = ?", (sha256,))
@@ -537,4 +617,4 @@ def legacy_line_key(line_id: str, patient_id: str, dos, code: str) -> str:
 
 
 __all__ = ["AlreadyBilled", "BilledLine", "ClaimRecord", "Ledger", "LedgerDamaged", "LedgerError", "LineRecord",
-           "Resolution", "damaged", "legacy_line_key"]
+           "PostingHistory", "Resolution", "damaged", "legacy_line_key"]

@@ -14,3 +14,7 @@ End Sub
 Sub OtbillCreateClaims(control As IRibbonControl)
     RunPython "import otbill_xl.excel.macros as m; m.create_claims_button()"
 End Sub
+
+Sub OtbillReconcilePayments(control As IRibbonControl)
+    RunPython "import otbill_xl.excel.macros as m; m.reconcile_payments_button()"
+End Sub

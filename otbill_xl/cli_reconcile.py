@@ -1,0 +1,133 @@
+"""``otbill reconcile``: remittances against the workbook, the office manager's button (issue #13 §4).
+
+Thin: parse the options, read the files, call :func:`otbill_xl.actions.reconcile.reconcile_payments`,
+print the summary or the JSON.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from otbill_xl.cli_common import EXIT_UNUSABLE, default_output, dumps, err, fail, out, progress
+from otbill_xl.errors import OtbillError
+
+
+def reconcile(
+    workbook: Annotated[Path, typer.Argument(help="Practice workbook (.xlsx) with the billed Charges.")],
+    remit: Annotated[list[Path], typer.Option("--remit", help="An 835 file or a clearinghouse CSV export; repeat "
+                                                              "for several.")],
+    out_file: Annotated[Path | None, typer.Option("--out", help="Annotated copy to write (default: a new "
+                                                                "WORKBOOK.reconciled-YYYYMMDD-HHMMSS.xlsx); never "
+                                                                "replaces an existing file.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Age receivables as of this date (YYYY-MM-DD); "
+                                                              "default today.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be posted; write nothing (no copy, "
+                                                            "no ledger entry).")] = False,
+    ledger_path: Annotated[Path | None, typer.Option("--ledger", help="Claim ledger (default as for `otbill claims`); "
+                                                                      "it knows what was billed and posted.")] = None,
+    tolerance: Annotated[str, typer.Option("--tolerance", help="A line paid within this many dollars of the "
+                                                               "expected amount is paid.")] = "0.01",
+    columns: Annotated[Path | None, typer.Option("--columns", help="TOML file mapping your headers to otbill "
+                                                                   "columns.")] = None,
+) -> None:
+    """Match remittances (835 or CSV) to what was billed, post them to Payments, explain every line that did
+    not pay as expected, and age what is still owed (Reconciliation, Exceptions, Denials, AR Aging sheets).
+
+    Exits 0 when everything matched and was explained, 1 when exceptions or unexplained variances remain,
+    2 when an input cannot be used (the other remittance files are still reconciled)."""
+    from otbill_xl.actions.pipeline import Pipeline
+    from otbill_xl.actions.reconcile import RemitFile, reconcile_payments
+    from otbill_xl.cli import _book_suffix, parse_as_of
+    from otbill_xl.ledger import LedgerChoice
+    from otbill_xl.ledger.location import open_ledger
+    from otbill_xl.workbook.files import FileWorkbook
+    from otbill_xl.workbook.mapping import overrides_from_toml
+
+    day = parse_as_of(as_of)
+    try:
+        tol = Decimal(tolerance)
+        if not tol.is_finite() or tol < 0:
+            raise InvalidOperation
+    except InvalidOperation:
+        raise fail(f"--tolerance {tolerance!r} is not an amount; use dollars, e.g. 0.01.") from None
+    target = out_file or default_output(workbook, "reconciled", _book_suffix(workbook))
+    if out_file is not None and out_file.exists():
+        raise fail(f"--out {out_file.name} exists; reconcile never replaces a file (an earlier run's postings would "
+                   "be lost). Choose a new name, or leave --out out for a new dated copy.")
+    files: list[RemitFile] = []
+    for path in remit:
+        try:
+            files.append(RemitFile(path.name, path.read_bytes()))
+        except OSError as exc:
+            raise fail(f"--remit {path.name}: cannot be read ({exc.strerror}). Fix: give the path of an 835 or CSV "
+                       "remittance file.") from None
+    try:
+        with progress(f"Reading {workbook.name} and {len(files)} remittance file(s) ..."):
+            port = FileWorkbook(workbook)
+            pipeline = Pipeline(port, as_of=day, overrides=overrides_from_toml(columns) if columns else None,
+                                prices=True, skip=frozenset())
+            book = pipeline.book
+            ledger, notes = open_ledger(LedgerChoice(ledger_path).locate(book.practice), readonly=dry_run)
+        try:
+            released = ledger.resolve_pending_postings()
+            if released:
+                notes.append(f"{released} posting(s) of a run that stopped before writing its copy were released")
+            with progress("Reconciling ..."):
+                outcome = reconcile_payments(port, files, as_of=day, posted_at=datetime.now(), ledger=ledger,
+                                             dry_run=dry_run, tolerance=tol, output=None if dry_run else target,
+                                             pipeline=pipeline)
+        finally:
+            ledger.close()
+    except OtbillError as exc:
+        raise fail(str(exc)) from None
+    notes += list(outcome.notes)
+    if as_json:
+        payload = outcome.to_dict() | {"annotated": None if dry_run else str(target), "notes": notes}
+        sys.stdout.write(dumps(payload) + "\n")
+    else:
+        print_summary(outcome)
+        for problem in outcome.unreadable:
+            err.print(f"[red]{escape(problem)}[/]", highlight=False)
+        for note in notes:
+            err.print(f"otbill: {note}", highlight=False, markup=False)
+        if not dry_run:
+            out.print(f"Annotated copy (Payments, Reconciliation, Exceptions, Denials, AR Aging): {escape(str(target))}",
+                      highlight=False)
+    raise typer.Exit(EXIT_UNUSABLE if outcome.unreadable else outcome.exit_code)
+
+
+def print_summary(outcome) -> None:
+    from otbill_xl.domain.reconcile import STATUSES
+
+    counts = outcome.result.counts()
+    title = "Reconciliation" + (" (dry run: nothing posted or written)" if outcome.dry_run else "")
+    table = Table(title=title)
+    table.add_column("Status")
+    table.add_column("Lines", justify="right")
+    table.add_column("Billed", justify="right")
+    table.add_column("Paid", justify="right")
+    for status in STATUSES:
+        lines = [r for r in outcome.result.lines if r.status == status]
+        if lines:
+            table.add_row(status, str(counts[status]), f"{sum(r.billed for r in lines):,.2f}",
+                          f"{sum(r.paid for r in lines):,.2f}")
+    out.print(table)
+    t = outcome.totals
+    out.print(f"Paid {t['paid']:,.2f} of {t['billed']:,.2f} billed; patient responsibility "
+              f"{t['patient_responsibility']:,.2f}; provider adjustments (PLB) {t['plb']:,.2f}; unexplained "
+              f"{t['unexplained']:,.2f}. {outcome.posted_rows} Payments rows posted"
+              + (" (dry run: none written)." if outcome.dry_run else "."), highlight=False)
+    for e in outcome.result.exceptions[:20]:
+        out.print(f"  exception {e.kind}: {e.message}", highlight=False, markup=False)
+    if len(outcome.result.exceptions) > 20:
+        out.print(f"  ... and {len(outcome.result.exceptions) - 20} more (see the Exceptions sheet).")
+

@@ -1,0 +1,671 @@
+"""Reconciliation: remittances (835 or a clearinghouse CSV) matched to the lines the practice billed,
+each line's outcome named, its variance against the expected payment explained, and the rows to post.
+
+A pure function of immutable records (as beancount's plugins are): the caller reads the remittances,
+the workbook and the ledger, and writes what :func:`reconcile` returns.
+
+**Claim match**, strongest first, each with a confidence:
+
+1. ``claim_id`` (1.00): CLP01 is the patient control number we sent as CLM01, so it is our ClaimID.
+2. ``payer_claim_number`` (0.95): the payer's own claim number (CLP07) was posted before with one of
+   our claims (a reversal or re-adjudication often arrives that way).
+3. ``patient_dos_charge`` (0.80): the patient (the member ID of NM1*QC/IL on Patients), the dates of
+   service and the total charge (CLP03) equal one billed visit.
+4. ``patient_dos`` (0.60): the patient and the dates of service only.
+
+**Line match** inside the matched claim: ``line_control`` — REF*6R, which carries our LineID (the 837P
+writer sends it on every line, X222A1 2400 REF*6R; X221A1 returns it in 2110 REF*6R) — then
+``code_modifiers_dos_units``, then ``code_dos_units`` (flagged: payers drop modifiers), then
+``original_code`` (SVC06: the payer adjudicated another code than the one billed).
+
+**Status per line** (:data:`STATUSES`): a reversal (CLP02 = 22) is ``reversed``; a line the ledger or
+the Payments sheet shows posted from the same remittance is ``already_posted``; a line already paid
+by another check and not reversed since is a ``duplicate_payment``; a line paid again after a
+reversal is ``readjudicated``. Otherwise by its amounts: nothing paid and a denial reason →
+``denied``; nothing paid and only patient responsibility (PR) → ``patient_responsibility``; paid with
+a denial reason on part of it → ``partially_denied``; else the unexplained variance decides
+``underpaid`` / ``overpaid`` / ``paid`` (tolerance, default $0.01). Billed lines no remittance
+answered are ``open``; remittance lines that match no billed line are ``unmatched_remittance``.
+
+**Variance** (each a separate amount; they add up to billed − paid):
+
+* ``sequestration`` — CO-253 (facts §5.3); ``patient`` — every PR adjustment (PR-1/2/3 deductible,
+  coinsurance, copay, facts §8); ``denied`` — adjustments whose CARC is a denial (any category other
+  than contractual or patient responsibility, and not OA-23, the prior payer's effect);
+* of what is left (the contractual reductions the payer took), the expected parts from pricing:
+  ``contractual`` (billed − fee-schedule amount), ``mppr`` (facts §5.2), ``assistant`` (the CQ/CO 15%
+  reduction, facts §4; §5.4: expected inside CO-45), scaled to the share of the line not denied;
+* ``unexplained`` — the rest: positive is an underpayment, negative an overpayment.
+
+Without an expected amount (no fee schedule for the line, or a secondary payer's remittance) the
+contractual part is what the payer took and nothing is unexplained; the line says so in ``note``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, NamedTuple
+
+from otbill_xl.domain.pricing import LinePrice
+
+__all__ = ["STATUSES", "ChargeOnFile", "ExceptionItem", "LineResult", "PaymentRow", "PostedRecord",
+           "PriorPostings", "Reconciliation", "RemitSource", "Variance", "reconcile", "remit_line_key"]
+
+ZERO = Decimal(0)
+CENT = Decimal("0.01")
+DEFAULT_TOLERANCE = CENT
+
+#: Every status a line can have, in the order the summaries list them (the JSON names of issue #13).
+STATUSES = ("paid", "underpaid", "overpaid", "denied", "partially_denied", "patient_responsibility", "reversed",
+            "readjudicated", "unmatched_remittance", "open", "duplicate_payment", "already_posted")
+
+#: CLP02 claim status codes (X221A1 2100 CLP02): 4 = denied, 22 = reversal of a previous payment.
+CLAIM_DENIED = "4"
+CLAIM_REVERSAL = "22"
+#: CARCs that are not denials whatever their catalogued category: 45 charge over the fee schedule,
+#: 253 sequestration, 59 multiple procedure rules (facts §8), 23 the prior payer's adjudication (COB).
+_NOT_DENIAL_REASONS = frozenset({"45", "253", "59", "23"})
+_SEQUESTRATION = ("CO", "253")
+_MPPR_REASON = "59"
+
+CONFIDENCE = {"claim_id": Decimal("1.00"), "payer_claim_number": Decimal("0.95"),
+              "patient_dos_charge": Decimal("0.80"), "patient_dos": Decimal("0.60")}
+LINE_CONFIDENCE = {"line_control": Decimal("1.00"), "code_modifiers_dos_units": Decimal("0.90"),
+                   "original_code": Decimal("0.80"), "code_dos_units": Decimal("0.70")}
+
+
+# ------------------------------------------------------------------------------------------------
+# Inputs
+# ------------------------------------------------------------------------------------------------
+
+
+class ChargeOnFile(NamedTuple):
+    """A Charges line as reconciliation sees it: where it was billed, and what it should pay."""
+
+    row: int
+    line_id: str
+    claim_id: str
+    patient_id: str
+    payer_key: str
+    dos: date | None
+    code: str
+    modifiers: tuple[str, ...]
+    units: int | None
+    charge: Decimal | None
+    price: LinePrice | None
+    #: The ledger or the workbook (a ClaimID / "billed" Status) shows the line was billed.
+    billed: bool
+
+
+class RemitSource(NamedTuple):
+    """One remittance and where it came from (a file name, never a path with patient data)."""
+
+    remittance: Any          # formats.x12.read835.Remittance (the domain does not import formats)
+    file: str
+
+
+@dataclass(frozen=True)
+class PriorPostings:
+    """What was posted before this run: from the ledger and the workbook's Payments sheet.
+
+    ``keys``: remittance line keys (:func:`remit_line_key`) already posted. ``payer_claims``: the
+    payer's claim number → our ClaimID. ``paid``: (ClaimID, LineID) → [(check/trace number, paid)]
+    of every posted row, in posting order (a reversal's negative rows included). ``reversed``:
+    lines a reversal was posted for."""
+
+    keys: frozenset[str] = frozenset()
+    payer_claims: Mapping[str, str] = field(default_factory=dict)
+    paid: Mapping[tuple[str, str], Sequence[tuple[str, Decimal]]] = field(default_factory=dict)
+    reversed: frozenset[tuple[str, str]] = frozenset()
+
+
+# ------------------------------------------------------------------------------------------------
+# Outputs
+# ------------------------------------------------------------------------------------------------
+
+
+class Variance(NamedTuple):
+    sequestration: Decimal = ZERO
+    mppr: Decimal = ZERO
+    assistant: Decimal = ZERO
+    patient: Decimal = ZERO
+    contractual: Decimal = ZERO
+    denied: Decimal = ZERO
+    unexplained: Decimal = ZERO
+
+
+class LineResult(NamedTuple):
+    """One remittance line (or one open billed line) and what became of it."""
+
+    status: str
+    claim_id: str                 # our ClaimID (CLP01 as sent back, or the matched claim's)
+    line_id: str
+    row: int | None               # the Charges row, when matched
+    payer_key: str
+    dos: date | None
+    code: str
+    modifiers: tuple[str, ...]
+    billed: Decimal
+    expected_allowed: Decimal | None
+    allowed: Decimal | None
+    paid: Decimal
+    patient_responsibility: Decimal
+    adjustments: tuple[tuple[str, str, Decimal], ...]
+    variance: Variance
+    carc: str                     # the line's main denial (or adjustment) reason, GROUP-CARC
+    remarks: tuple[str, ...]
+    match_by: str
+    confidence: Decimal
+    claim_match_by: str
+    trace: str
+    payment_date: date | None
+    payer_claim_number: str
+    file: str
+    segment: int
+    key: str
+    note: str = ""
+
+
+class ExceptionItem(NamedTuple):
+    """Something a person must look at: not posted."""
+
+    kind: str                     # unmatched_remittance, duplicate_payment, no_service_lines, unbalanced, ...
+    file: str
+    segment: int
+    claim_id: str
+    line_id: str
+    code: str
+    amount: Decimal
+    message: str
+    fix: str
+
+
+class PaymentRow(NamedTuple):
+    """One row appended to the Payments sheet (the layout of :mod:`otbill_xl.domain.cob`: a line's
+    first row carries Billed, Allowed, Paid and PatientResp with its first adjustment; each further
+    adjustment is a row of its own with Paid 0, so that sums over rows stay right)."""
+
+    payment_id: str
+    payer_key: str
+    check_number: str
+    payment_date: date | None
+    claim_id: str
+    line_id: str
+    code: str
+    modifiers: str
+    billed: Decimal | None
+    allowed: Decimal | None
+    paid: Decimal
+    patient_resp: Decimal | None
+    adj_group: str
+    adj_reason: str
+    adj_amount: Decimal | None
+    source: str
+
+
+class PostedRecord(NamedTuple):
+    """What the ledger keeps of one posted remittance line (so it is never posted twice)."""
+
+    key: str
+    payer_key: str
+    trace: str
+    claim_id: str
+    line_id: str
+    payer_claim_number: str
+    status: str
+    paid: Decimal
+    file: str
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    lines: tuple[LineResult, ...]
+    exceptions: tuple[ExceptionItem, ...]
+    payments: tuple[PaymentRow, ...]
+    posted: tuple[PostedRecord, ...]
+    plb: tuple[tuple[str, str, str, Decimal, str], ...]   # (trace, reason, reference, amount, file)
+    claim_adjustments: tuple[tuple[str, str, str, Decimal], ...]  # (claim_id, group, reason, amount)
+    tolerance: Decimal = DEFAULT_TOLERANCE
+
+    def counts(self) -> dict[str, int]:
+        out = dict.fromkeys(STATUSES, 0)
+        for line in self.lines:
+            out[line.status] += 1
+        return out
+
+    @property
+    def unexplained(self) -> Decimal:
+        return sum((line.variance.unexplained for line in self.lines
+                    if line.status in ("underpaid", "overpaid")), ZERO)
+
+    @property
+    def clean(self) -> bool:
+        """Everything matched and explained: no exceptions, no under/overpayment."""
+        counts = self.counts()
+        return not self.exceptions and not (counts["underpaid"] or counts["overpaid"]
+                                            or counts["unmatched_remittance"] or counts["duplicate_payment"])
+
+
+# ------------------------------------------------------------------------------------------------
+# Keys
+# ------------------------------------------------------------------------------------------------
+
+
+def remit_line_key(payer_id: str, trace: str, claim: Any, index: int, service: Any | None) -> str:
+    """The identity of one remittance line: payer, check/EFT trace (TRN02), the claim as the payer
+    sent it (CLP01, CLP02, CLP07) and the service line (its position, REF*6R, code, charge, paid).
+    The same remittance read again — another copy of the file, another file name, the CSV export of
+    the same payment — gives the same key, so it is never posted twice."""
+    parts = [payer_id.strip().upper(), trace.strip(), claim.patient_control_number, claim.status,
+             claim.payer_claim_number, str(index)]
+    if service is not None:
+        parts += [service.line_control_number, service.code, _money_text(service.charge), _money_text(service.paid)]
+    else:
+        parts += [_money_text(claim.charge), _money_text(claim.paid)]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:20].upper()
+
+
+def _money_text(amount: Decimal) -> str:
+    return str(amount.quantize(CENT))
+
+
+# ------------------------------------------------------------------------------------------------
+# Reconciliation
+# ------------------------------------------------------------------------------------------------
+
+Categorize = Callable[[str, str], str]   # (group, CARC) -> category name of the CARC catalogue
+
+
+def _default_category(group: str, reason: str) -> str:
+    return "patient_responsibility" if group == "PR" else ("contractual" if reason in _NOT_DENIAL_REASONS else "other")
+
+
+class _Index:
+    """The billed lines, indexed for each way of matching."""
+
+    def __init__(self, charges: Iterable[ChargeOnFile], members: Mapping[str, str]) -> None:
+        self.by_claim: dict[str, list[ChargeOnFile]] = defaultdict(list)
+        self.by_patient_dos: dict[tuple[str, date], list[ChargeOnFile]] = defaultdict(list)
+        self.by_row: dict[int, ChargeOnFile] = {}
+        for c in charges:
+            self.by_row[c.row] = c
+            if c.claim_id:
+                self.by_claim[c.claim_id].append(c)
+            if c.patient_id and c.dos is not None:
+                self.by_patient_dos[(c.patient_id, c.dos)].append(c)
+        self.members = members
+
+
+def reconcile(remits: Sequence[RemitSource], charges: Sequence[ChargeOnFile], *,
+              members: Mapping[str, str] | None = None, payer_keys: Mapping[str, str] | None = None,
+              prior: PriorPostings | None = None, tolerance: Decimal = DEFAULT_TOLERANCE,
+              categorize: Categorize = _default_category, posted_on: date | None = None) -> Reconciliation:
+    """Match, classify, explain and post (see the module docstring).
+
+    ``members``: a member ID (as on the Patients sheet, primary or secondary) → PatientID.
+    ``payer_keys``: a payer's EDI ID (Payers.PayerID, the 835's N1*PR N104) → PayerKey.
+    ``categorize``: a CARC's category from the CARC catalogue (domain.denials.carc_category).
+    """
+    prior = prior or PriorPostings()
+    index = _Index(charges, members or {})
+    run = _Run(index, prior, payer_keys or {}, tolerance, categorize)
+    for source in remits:
+        run.remittance(source.remittance, source.file)
+    run.open_lines()
+    return Reconciliation(tuple(run.lines), tuple(run.exceptions), tuple(run.payments), tuple(run.posted),
+                          tuple(run.plb), tuple(run.claim_adjustments), tolerance)
+
+
+class _Run:
+    def __init__(self, index: _Index, prior: PriorPostings, payer_keys: Mapping[str, str], tolerance: Decimal,
+                 categorize: Categorize) -> None:
+        self.index, self.prior, self.tolerance, self.categorize = index, prior, tolerance, categorize
+        self.payer_keys = {k.strip().upper(): v for k, v in payer_keys.items() if k.strip()}
+        self.keys_posted: set[str] = set(prior.keys)
+        self.payer_claims: dict[str, str] = dict(prior.payer_claims)
+        self.paid: dict[tuple[str, str], list[tuple[str, Decimal]]] = {k: list(v) for k, v in prior.paid.items()}
+        self.reversed: set[tuple[str, str]] = set(prior.reversed)
+        self.answered: set[int] = set()     # Charges rows some remittance line answered
+        self.lines: list[LineResult] = []
+        self.exceptions: list[ExceptionItem] = []
+        self.payments: list[PaymentRow] = []
+        self.posted: list[PostedRecord] = []
+        self.plb: list[tuple[str, str, str, Decimal, str]] = []
+        self.claim_adjustments: list[tuple[str, str, str, Decimal]] = []
+
+    # -- one remittance --------------------------------------------------------------------------
+
+    def remittance(self, remit: Any, file: str) -> None:
+        for p in remit.problems:
+            if p.kind in ("unbalanced_claim", "unbalanced_remittance"):
+                self.exceptions.append(ExceptionItem(p.kind, file, p.segment, "", "", "", ZERO, p.message,
+                                                     "ask the payer for a corrected remittance; post this one by "
+                                                     "hand after checking the amounts"))
+        for adj in remit.provider_adjustments:
+            self.plb.append((remit.trace_number, adj.reason, adj.reference, adj.amount, file))
+        payer_key = self.payer_keys.get(remit.payer_id.strip().upper(), "")
+        for claim in remit.claims:
+            self.claim(remit, claim, file, payer_key)
+
+    def claim(self, remit: Any, claim: Any, file: str, payer_key: str) -> None:
+        found, by = self.match_claim(claim)
+        # our ClaimID: the matched claim's (CLP01 itself when it matched; what the payer sent otherwise)
+        claim_id = (found[0].claim_id if found else "") or claim.patient_control_number
+        reversal = claim.status == CLAIM_REVERSAL
+        if claim.payer_claim_number and found and not reversal:
+            self.payer_claims.setdefault(claim.payer_claim_number, claim_id)
+        for adj in claim.adjustments:
+            self.claim_adjustments.append((claim_id, adj.group, adj.reason, adj.amount))
+        if not claim.services:
+            self.claim_without_lines(remit, claim, file, payer_key, found, by, claim_id)
+            return
+        pool = list(found)
+        for i, svc in enumerate(claim.services):
+            key = remit_line_key(remit.payer_id, remit.trace_number, claim, i, svc)
+            charge, line_by = _match_line(svc, pool, claim)
+            if charge is not None:
+                pool.remove(charge)
+            self.line(remit, claim, svc, file, payer_key, charge, line_by, by, claim_id, key, reversal)
+
+    def claim_without_lines(self, remit: Any, claim: Any, file: str, payer_key: str,
+                            found: list[ChargeOnFile], by: str, claim_id: str) -> None:
+        """A claim paid or denied without 2110 service lines (allowed by X221A1 when the payer
+        adjudicated the claim as a whole). A denial is applied to every billed line of the claim;
+        a payment cannot be split by line safely: it is an exception."""
+        key = remit_line_key(remit.payer_id, remit.trace_number, claim, 0, None)
+        if found and claim.paid == ZERO and (claim.status == CLAIM_DENIED or claim.adjustments):
+            reasons = [(a.group, a.reason) for a in claim.adjustments if a.group != "PR"] or \
+                [(a.group, a.reason) for a in claim.adjustments]
+            group, reason = reasons[0] if reasons else ("CO", "")
+            for c in found:
+                amount = c.charge or ZERO
+                svc = _Synthetic(c, amount, ((group, reason, amount),) if reason else ())
+                self.line(remit, claim, svc, file, payer_key, c, "claim_level", by, claim_id,
+                          f"{key}-{c.row}", False)
+            return
+        self.exceptions.append(ExceptionItem(
+            "no_service_lines", file, claim.segment, claim_id, "", "", claim.paid,
+            f"{file}: segment {claim.segment} (CLP): claim {claim_id} was paid {claim.paid} without service lines; "
+            "the payment cannot be split over the claim's lines safely",
+            "post the payment by hand on the Payments sheet, one row per line"))
+
+    def match_claim(self, claim: Any) -> tuple[list[ChargeOnFile], str]:
+        idx = self.index
+        hit = idx.by_claim.get(claim.patient_control_number.strip())
+        if hit:
+            return hit, "claim_id"
+        ours = self.payer_claims.get(claim.payer_claim_number) if claim.payer_claim_number else None
+        if ours and idx.by_claim.get(ours):
+            return idx.by_claim[ours], "payer_claim_number"
+        patient = self.patient_of(claim)
+        if not patient:
+            return [], ""
+        days = _claim_days(claim)
+        candidates: list[ChargeOnFile] = []
+        for day in days:
+            candidates += idx.by_patient_dos.get((patient, day), ())
+        if not candidates:
+            return [], ""
+        total = sum((c.charge or ZERO for c in candidates), ZERO)
+        if total == claim.charge or (claim.status == CLAIM_REVERSAL and total == -claim.charge):
+            return candidates, "patient_dos_charge"
+        return candidates, "patient_dos"
+
+    def patient_of(self, claim: Any) -> str:
+        for party in (getattr(claim, "patient", None), getattr(claim, "insured", None),
+                      getattr(claim, "corrected_patient", None)):
+            if party is not None and party.id:
+                patient = self.index.members.get(party.id.strip().upper())
+                if patient:
+                    return patient
+        return ""
+
+    # -- one line ----------------------------------------------------------------------------------
+
+    def line(self, remit: Any, claim: Any, svc: Any, file: str, payer_key: str, charge: ChargeOnFile | None,
+             line_by: str, claim_by: str, claim_id: str, key: str, reversal: bool) -> None:
+        adjustments = tuple((a.group, a.reason, a.amount) for a in svc.adjustments)
+        dos = svc.service_date or svc.service_from or claim.statement_from
+        payer = payer_key or (charge.payer_key if charge is not None else "")
+        base = dict(claim_id=claim_id, line_id=charge.line_id if charge else svc.line_control_number,
+                    row=charge.row if charge else None, payer_key=payer, dos=dos, code=svc.code,
+                    modifiers=tuple(svc.modifiers), billed=svc.charge, paid=svc.paid, adjustments=adjustments,
+                    remarks=tuple(svc.remark_codes) + tuple(getattr(claim, "remark_codes", ())),
+                    match_by=line_by, confidence=_confidence(claim_by, line_by), claim_match_by=claim_by,
+                    trace=remit.trace_number, payment_date=remit.payment_date,
+                    payer_claim_number=claim.payer_claim_number, file=file, segment=svc.segment, key=key)
+        allowed = getattr(svc, "allowed", None)
+        if charge is None:
+            variance = _split(svc.charge, svc.paid, adjustments, None, self.categorize)
+            self.lines.append(LineResult(status="unmatched_remittance", expected_allowed=None, allowed=allowed,
+                                         patient_responsibility=variance.patient, variance=variance,
+                                         carc=_main_reason(adjustments, self.categorize), **base))
+            self.exceptions.append(ExceptionItem(
+                "unmatched_remittance", file, svc.segment, claim_id, svc.line_control_number, svc.code, svc.paid,
+                f"{file}: segment {svc.segment} (SVC): {svc.code} on claim {claim_id} matches no billed line "
+                "(no REF*6R LineID, and no line of the claim with this code, date of service and units)",
+                "find the line on the Charges sheet (the claim, the date, the code) and post it by hand, or ask "
+                "the payer which claim it belongs to"))
+            return
+        self.answered.add(charge.row)
+        line_key = (claim_id, charge.line_id)
+        price = charge.price if (not payer_key or payer_key == charge.payer_key) else None
+        if allowed is None:
+            allowed = svc.paid + sum((a for g, _r, a in adjustments if g == "PR" or (g, _r) == _SEQUESTRATION), ZERO)
+        variance = _split(svc.charge, svc.paid, adjustments, price, self.categorize)
+        note = ""
+        if price is None or price.fee_allowed is None:
+            note = "no expected amount for this line (no fee schedule rate, or another payer than the primary): " \
+                   "the variance is not checked"
+        if line_by == "code_dos_units":
+            note = _join(note, "matched without modifiers: the payer dropped or changed them")
+        if line_by == "original_code":
+            note = _join(note, f"the payer adjudicated {svc.code} instead of the billed {charge.code}")
+        earlier = self.paid.get(line_key, [])
+        net = sum((p for _t, p in earlier), ZERO)
+        if key in self.keys_posted or any(t == remit.trace_number and p == svc.paid and p != ZERO
+                                          for t, p in earlier if not reversal):
+            status = "already_posted"
+        elif reversal:
+            status = "reversed"
+        elif net > ZERO and svc.paid > ZERO and line_key not in self.reversed:
+            status = "duplicate_payment"
+        elif line_key in self.reversed:
+            status = "readjudicated"
+        else:
+            status = _status(svc.paid, variance, claim.status, self.tolerance)
+        result = LineResult(status=status, expected_allowed=price.expected_allowed if price else None,
+                            allowed=allowed, patient_responsibility=variance.patient, variance=variance,
+                            carc=_main_reason(adjustments, self.categorize), note=note, **base)
+        self.lines.append(result)
+        if status == "already_posted":
+            return
+        if status == "duplicate_payment":
+            self.exceptions.append(ExceptionItem(
+                "duplicate_payment", file, svc.segment, claim_id, charge.line_id, svc.code, svc.paid,
+                f"{file}: segment {svc.segment} (SVC): line {charge.line_id} of claim {claim_id} was already paid "
+                f"{net} by check/EFT {', '.join(sorted({t for t, _p in earlier}))}; this remittance "
+                f"({remit.trace_number}) pays it again",
+                "do not post it: refund the payer or wait for its recoupment (a PLB or a reversal), then post that"))
+            return
+        self.post(result, charge, svc)
+        self.keys_posted.add(key)
+        self.paid.setdefault(line_key, []).append((remit.trace_number, svc.paid))
+        if reversal:
+            self.reversed.add(line_key)
+
+    def post(self, r: LineResult, charge: ChargeOnFile, svc: Any) -> None:
+        source = f"835 {r.file}" if not r.file.lower().endswith(".csv") else f"CSV {r.file}"
+        adjustments = r.adjustments or (("", "", None),)
+        for n, (group, reason, amount) in enumerate(adjustments):
+            first = n == 0
+            self.payments.append(PaymentRow(
+                payment_id=f"{r.key}-{n + 1}", payer_key=r.payer_key, check_number=r.trace,
+                payment_date=r.payment_date, claim_id=r.claim_id, line_id=charge.line_id, code=r.code,
+                modifiers=" ".join(r.modifiers), billed=r.billed if first else None,
+                allowed=r.allowed if first else None, paid=r.paid if first else ZERO,
+                patient_resp=r.patient_responsibility if first else None, adj_group=group, adj_reason=reason,
+                adj_amount=amount, source=source))
+        self.posted.append(PostedRecord(r.key, r.payer_key, r.trace, r.claim_id, charge.line_id,
+                                        r.payer_claim_number, r.status, r.paid, r.file))
+
+    # -- lines nobody answered ------------------------------------------------------------------------
+
+    def open_lines(self) -> None:
+        for c in self.index.by_row.values():
+            if not c.billed or c.row in self.answered:
+                continue
+            if self.paid.get((c.claim_id, c.line_id)):
+                continue  # answered by an earlier posting
+            billed = c.charge or ZERO
+            expected = c.price.expected_allowed if c.price is not None else None
+            self.lines.append(LineResult(
+                status="open", claim_id=c.claim_id, line_id=c.line_id, row=c.row, payer_key=c.payer_key, dos=c.dos,
+                code=c.code, modifiers=c.modifiers, billed=billed, expected_allowed=expected, allowed=None,
+                paid=ZERO, patient_responsibility=ZERO, adjustments=(), variance=Variance(), carc="", remarks=(),
+                match_by="", confidence=ZERO, claim_match_by="", trace="", payment_date=None, payer_claim_number="",
+                file="", segment=0, key=""))
+
+
+class _Adj(NamedTuple):
+    group: str
+    reason: str
+    amount: Decimal
+
+
+class _Synthetic:
+    """A service line for a claim adjudicated without lines (see :meth:`_Run.claim_without_lines`):
+    the billed line, nothing paid, the claim's denial reason for its whole charge."""
+
+    __slots__ = ("charge", "code", "modifiers", "units", "line_control_number", "service_date", "adjustments")
+    paid = ZERO
+    service_from = None
+    remark_codes: tuple[str, ...] = ()
+    segment = 0
+    original = None
+
+    def __init__(self, line: ChargeOnFile, amount: Decimal, cas: tuple[tuple[str, str, Decimal], ...]) -> None:
+        self.charge = amount
+        self.code, self.modifiers = line.code, line.modifiers
+        self.units = Decimal(line.units or 1)
+        self.line_control_number, self.service_date = line.line_id, line.dos
+        self.adjustments = tuple(_Adj(g, r, a) for g, r, a in cas)
+
+
+def _join(a: str, b: str) -> str:
+    return f"{a}; {b}" if a else b
+
+
+def _confidence(claim_by: str, line_by: str) -> Decimal:
+    if not line_by:
+        return ZERO
+    return min(CONFIDENCE.get(claim_by, ZERO), LINE_CONFIDENCE.get(line_by, CONFIDENCE.get(claim_by, ZERO)))
+
+
+def _claim_days(claim: Any) -> list[date]:
+    days = {d for s in claim.services for d in (s.service_date, s.service_from) if d is not None}
+    if not days and claim.statement_from is not None:
+        days.add(claim.statement_from)
+    return sorted(days)
+
+
+def _units(value: Decimal | None) -> int | None:
+    if value is None:
+        return None
+    return int(value) if value == value.to_integral_value() else None
+
+
+def _match_line(svc: Any, pool: list[ChargeOnFile], claim: Any) -> tuple[ChargeOnFile | None, str]:
+    """The billed line a remittance line answers, and how it was found (module docstring)."""
+    if not pool:
+        return None, ""
+    lcn = svc.line_control_number.strip()
+    if lcn:
+        for c in pool:
+            if c.line_id == lcn:
+                return c, "line_control"
+    dos = svc.service_date or svc.service_from or claim.statement_from
+    units = _units(svc.units)
+    mods = tuple(m.upper() for m in svc.modifiers)
+
+    def same_day(c: ChargeOnFile) -> bool:
+        return dos is None or c.dos == dos
+
+    for c in pool:
+        if c.code == svc.code and tuple(m.upper() for m in c.modifiers) == mods and same_day(c) \
+                and (units is None or c.units == units):
+            return c, "code_modifiers_dos_units"
+    original = svc.original
+    if original is not None:
+        omods = tuple(m.upper() for m in original.modifiers)
+        for c in pool:
+            if c.code == original.code and same_day(c) and (not omods or tuple(m.upper() for m in c.modifiers) == omods):
+                return c, "original_code"
+    for c in pool:
+        if c.code == svc.code and same_day(c) and (units is None or c.units == units):
+            return c, "code_dos_units"
+    return None, ""
+
+
+def _is_denial(group: str, reason: str, categorize: Categorize) -> bool:
+    if group == "PR" or reason in _NOT_DENIAL_REASONS:
+        return False
+    return categorize(group, reason) not in ("contractual", "patient_responsibility")
+
+
+def _main_reason(adjustments: Sequence[tuple[str, str, Decimal]], categorize: Categorize) -> str:
+    """The reason a biller acts on: the largest denial, else the largest patient responsibility,
+    else the largest adjustment."""
+    if not adjustments:
+        return ""
+    denials = [a for a in adjustments if _is_denial(a[0], a[1], categorize)]
+    pool = denials or [a for a in adjustments if a[0] == "PR"] or list(adjustments)
+    group, reason, _amount = max(pool, key=lambda a: abs(a[2]))
+    return f"{group}-{reason}"
+
+
+def _cents(amount: Decimal) -> Decimal:
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _split(billed: Decimal, paid: Decimal, adjustments: Sequence[tuple[str, str, Decimal]], price: LinePrice | None,
+           categorize: Categorize) -> Variance:
+    """billed − paid as sequestration + patient + denied + contractual + mppr + assistant + unexplained."""
+    seq = patient = denied = explicit_mppr = ZERO
+    for group, reason, amount in adjustments:
+        if (group, reason) == _SEQUESTRATION:
+            seq += amount
+        elif group == "PR":
+            patient += amount
+        elif _is_denial(group, reason, categorize):
+            denied += amount
+        elif reason == _MPPR_REASON:
+            explicit_mppr += amount
+    taken = billed - paid - seq - patient - denied    # the contractual reductions the payer took
+    if price is None or price.fee_allowed is None or price.charge is None:
+        return Variance(seq, explicit_mppr, ZERO, patient, taken - explicit_mppr, denied, ZERO)
+    share = Decimal(1) if billed == ZERO or denied == ZERO else (billed - denied) / billed
+    contractual = _cents((billed - price.fee_allowed) * share)
+    mppr = _cents(price.mppr_reduction * share)
+    assistant = _cents(price.assistant_reduction * share)
+    return Variance(seq, mppr, assistant, patient, contractual, denied, taken - contractual - mppr - assistant)
+
+
+def _status(paid: Decimal, v: Variance, claim_status: str, tolerance: Decimal) -> str:
+    if paid == ZERO:
+        if v.denied > ZERO or (claim_status == CLAIM_DENIED and v.patient == ZERO):
+            return "denied" if v.patient == ZERO else "partially_denied"
+        if v.patient > ZERO:
+            return "patient_responsibility"
+    if v.denied > ZERO:
+        return "partially_denied"
+    if v.unexplained > tolerance:
+        return "underpaid"
+    if v.unexplained < -tolerance:
+        return "overpaid"
+    return "paid"
