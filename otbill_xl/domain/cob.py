@@ -181,10 +181,15 @@ def adjudicate(rows: Iterable[PostedPayment], charge: Decimal, payer_key: str) -
                     f"({', '.join(sorted(CAS_GROUPS))})")
         if not _CARC.fullmatch(reason):
             return f"Payments row {r.row}: AdjReason {reason[:8]!r} is not a claim adjustment reason code (CARC)"
-        if r.adj_amount < 0:
-            return (f"Payments row {r.row}: a negative adjustment ({r.adj_amount}) cannot be sent; post the "
-                    "line's net adjustments")
         merged[(group, reason)] = merged.get((group, reason), _ZERO) + r.adj_amount
+    # A reversal posts negative rows that net the original (otbill reconcile): what counts is each
+    # reason's net amount, which a CAS segment cannot carry below zero.
+    for (group, reason), amount in list(merged.items()):
+        if amount == 0:
+            del merged[(group, reason)]
+        elif amount < 0:
+            return (f"the net {group}-{reason} adjustment of the line is negative ({amount}) and cannot be sent; "
+                    "post the line's net adjustments")
     adjusted = sum(merged.values(), _ZERO)
     if paid + adjusted != charge:
         return (f"the primary's adjudication does not balance: charge {charge} ≠ paid {paid} + adjustments "
