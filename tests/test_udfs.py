@@ -6,7 +6,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from otbill_xl.excel.udfs import OT_CODE_INFO, OT_NPI_VALID, OT_UNITS, OT_UNITS_EXPLAIN
+from otbill_xl.excel.udfs import (
+    OT_CARC,
+    OT_CARC_CATEGORY,
+    OT_CODE_INFO,
+    OT_NEXT_ACTION,
+    OT_NPI_VALID,
+    OT_UNITS,
+    OT_UNITS_EXPLAIN,
+)
 
 
 def test_ot_units_column_2d_one_visit_cms_example_1():
@@ -59,3 +67,30 @@ def test_code_info_with_datetime_dos():
     assert "add-on to 97129" in OT_CODE_INFO("97130")
     assert OT_CODE_INFO(["97110", None]) [1] == ""
     assert "not in the OT code catalogue" in OT_CODE_INFO("ABCDE")
+
+
+# -- denials (issue 13 §6; the catalogue and rules are tested in test_denials.py) ---------------
+
+def test_ot_carc_column_in_column_out():
+    out = OT_CARC([["CO-97"], [None], [29.0], ["ZZ9"]])
+    assert out[0] == ["Paid as part of another service already adjudicated (bundled)"]
+    assert out[1] == [""] and out[2] == ["The filing limit passed"]
+    assert out[3][0].startswith("#N/A")
+    assert OT_CARC("PR-1") == "Deductible not yet met: the patient owes this part"
+
+
+def test_ot_carc_category_vectorised():
+    # Facts §8: 97 bundling, 1 patient responsibility, 50 medical necessity; unknown when not catalogued.
+    assert OT_CARC_CATEGORY(["97", "PR-1", 50.0, "", "999"]) == [
+        "bundling", "patient_responsibility", "medical_necessity", "", "unknown"]
+
+
+def test_ot_next_action_with_and_without_remarks():
+    out = OT_NEXT_ACTION([["PR"], ["CO"], ["CO"], [None]], [[50.0], ["16"], ["151"], [None]],
+                         [[None], ["MA130, N290"], ["N362"], [None]])
+    assert "bill the patient" in out[0][0]
+    assert "not an appeal" in out[1][0] and "N290:" in out[1][0]
+    assert "CO-151 with N362" in out[2][0]
+    assert out[3] == [""]
+    assert "NCCI" in OT_NEXT_ACTION("CO", "97")
+    assert OT_NEXT_ACTION(["CO", "PR"], ["97"]).startswith("#ERROR")

@@ -154,6 +154,12 @@ class Payer(BaseModel):
     assistants_bill: AssistantsBill = AssistantsBill.SUPERVISOR
     #: The claim needs a referring provider (2310A); Medicare always does (facts §7a).
     requires_referring: bool = False
+    #: Days after the remittance date to appeal a denial; None = Medicare's 120-day redetermination
+    #: (42 CFR 405.942(a)) for Medicare, unknown for other payers (domain/denials.deadlines).
+    appeal_days: int | None = None
+    #: Days after the remittance date to send a corrected claim; None = Medicare's 1-year reopening
+    #: (42 CFR 405.980(b)(1)) for Medicare, unknown for other payers.
+    corrected_claim_days: int | None = None
 
 
 class Provider(BaseModel):

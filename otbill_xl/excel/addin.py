@@ -67,6 +67,29 @@ def OT_CODE_INFO(codes, dos=None):  # noqa: N802
 
 
 @xw.func
+@xw.arg("codes", ndim=2)
+def OT_CARC(codes):  # noqa: N802
+    """What a claim adjustment reason code (CARC) means."""
+    return udfs.OT_CARC(codes)
+
+
+@xw.func
+@xw.arg("codes", ndim=2)
+def OT_CARC_CATEGORY(codes):  # noqa: N802
+    """The CARC's denial category."""
+    return udfs.OT_CARC_CATEGORY(codes)
+
+
+@xw.func
+@xw.arg("groups", ndim=2)
+@xw.arg("carcs", ndim=2)
+@xw.arg("rarcs", ndim=2)
+def OT_NEXT_ACTION(groups, carcs, rarcs=None):  # noqa: N802
+    """The next step for a group code + CARC (+ remark codes)."""
+    return udfs.OT_NEXT_ACTION(groups, carcs, rarcs)
+
+
+@xw.func
 def OT_FEE(payer, code, modifiers=None, dos=None, units=None):  # noqa: N802
     """Allowed amount for a payer, code, modifiers, DOS and units (contract rate or Medicare PFS)."""
     return _excel(udfs.OT_FEE(payer, code, modifiers, dos, units, book=_practice_book()))

@@ -170,6 +170,54 @@ def OT_CODE_INFO(codes: Any, dos: Any = None) -> Any:
     return reshape([_code_info(c, day) for c in flat])
 
 
+
+# -- denials (issue 13 §6) --------------------------------------------------------------------
+
+def _carc_cell(code: Any, pick: Callable[[Any], str]) -> str:
+    if code is None or code == "":
+        return ""
+    return pick(code)
+
+
+def OT_CARC(codes: Any) -> Any:
+    """What a claim adjustment reason code means, in plain words (``CO-97`` or ``97``; a group prefix
+    is ignored); an uncatalogued code says so. Vectorised: a column in, a column out."""
+    from otbill_xl.domain.denials import carc
+
+    def text(code: Any) -> str:
+        found = carc(code)
+        return found.description if found is not None else f"#N/A: CARC {code} is not in the catalogue"
+    flat, reshape = _flatten(codes)
+    return reshape([_carc_cell(c, text) for c in flat])
+
+
+def OT_CARC_CATEGORY(codes: Any) -> Any:
+    """The CARC's category (contractual, patient_responsibility, coding, bundling, eligibility,
+    authorization, medical_necessity, timely_filing, duplicate, documentation, frequency_limit, other;
+    ``unknown`` when not catalogued)."""
+    from otbill_xl.domain.denials import carc_category
+
+    flat, reshape = _flatten(codes)
+    return reshape([_carc_cell(c, carc_category) for c in flat])
+
+
+def OT_NEXT_ACTION(groups: Any, carcs: Any, rarcs: Any = None) -> Any:
+    """The next step for each adjustment: group code (CO/PR/OA/PI/CR), CARC and, optionally, the
+    remark codes (one cell may hold several, separated by commas or spaces). Ranges of the same size;
+    a blank CARC gives a blank."""
+    from otbill_xl.domain.denials import next_action
+
+    flat_groups, reshape = _flatten(groups)
+    flat_carcs, _ = _flatten(carcs)
+    flat_rarcs = _flatten(rarcs)[0] if rarcs is not None else [None] * len(flat_carcs)
+    if not len(flat_groups) == len(flat_carcs) == len(flat_rarcs):
+        return "#ERROR: group, carc and rarc must be ranges of the same size"
+    out = []
+    for g, c, r in zip(flat_groups, flat_carcs, flat_rarcs, strict=True):
+        out.append("" if c is None or c == "" else next_action(g, c, () if r is None else r))
+    return reshape(out)
+
+
 # -- pricing ---------------------------------------------------------------------------------
 # These need the practice's tables (fee schedule, RVUs, GPCIs, payers): the xlwings wrapper passes
 # the calling workbook's PracticeBook as ``book``; called directly, pass any PracticeBook.

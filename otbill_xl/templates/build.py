@@ -79,6 +79,10 @@ COLUMN_HELP: dict[str, str] = {
     "RequiresAuth": "Y when visits need a prior authorization number.",
     "VisitLimitPerYear": "Visits the plan covers per calendar year (blank = no limit).",
     "TimelyFilingDays": "Days after the date of service by which the payer must receive the claim.",
+    "AppealDays": "Days after the remittance date to appeal a denial (blank: 120 for Medicare, 42 CFR 405.942; "
+                  "other payers: set it, or the Denials sheet shows no appeal deadline).",
+    "CorrectedClaimDays": "Days after the remittance date to send a corrected claim (blank: one year for Medicare "
+                          "reopenings, 42 CFR 405.980(b)(1); other payers: set it).",
     "ApplyMPPR": "Y when the payer reduces the practice expense of extra therapy units on one day (multiple "
                  "procedure payment reduction); blank = Y for Medicare, N for other payers.",
     "Providers.NPI": "The rendering therapist's or assistant's 10-digit NPI.",

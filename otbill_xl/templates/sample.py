@@ -244,13 +244,14 @@ class KxPatient:
 # TimelyFilingDays, ApplyMPPR. BLUEPEAK (90-day filing) patients start in October, so none of the
 # sample's lines is past timely filing before 2026-12-30. BLUEPEAK also applies the multiple
 # procedure payment reduction to its contracted rates (a UHC-style commercial MPPR policy).
-_PAYERS = (  # ..., AssistantsBill (all: under the supervising OT, facts §7a), RequiresReferring
-    ("MEDICARE", "Medicare Part B", "medicare", "12402", "cms", "Y", "N", None, 365, "Y", "supervisor", "Y"),
+_PAYERS = (  # ..., AssistantsBill (all: under the supervising OT, facts §7a), RequiresReferring,
+    # AppealDays, CorrectedClaimDays (blank: Medicare's regulatory limits; unknown for the others)
+    ("MEDICARE", "Medicare Part B", "medicare", "12402", "cms", "Y", "N", None, 365, "Y", "supervisor", "Y", None, None),
     ("MAPLAN", "Liberty Shore Medicare Advantage HMO", "medicare_advantage", "LSMA1", "cms", "Y", "Y", None, 180, None,
-     "supervisor", None),
-    ("MEDICAID", "Garden State Medicaid", "medicaid", "NJMCD", "ama", "Y", "Y", 20, 365, None, "supervisor", None),
-    ("SUMMIT", "Summit Health Plan PPO", "commercial", "04271", "ama", "N", "N", 30, 180, None, "supervisor", None),
-    ("BLUEPEAK", "Bluepeak Insurance EPO", "commercial", "BPK21", "cms", "Y", "Y", None, 90, "Y", "supervisor", None),
+     "supervisor", None, None, None),
+    ("MEDICAID", "Garden State Medicaid", "medicaid", "NJMCD", "ama", "Y", "Y", 20, 365, None, "supervisor", None, None, None),
+    ("SUMMIT", "Summit Health Plan PPO", "commercial", "04271", "ama", "N", "N", 30, 180, None, "supervisor", None, None, None),
+    ("BLUEPEAK", "Bluepeak Insurance EPO", "commercial", "BPK21", "cms", "Y", "Y", None, 90, "Y", "supervisor", None, None, None),
 )
 _VISIT_CAP = {"MEDICARE": 16, "MAPLAN": 28, "MEDICAID": 17, "SUMMIT": 26, "BLUEPEAK": 20}
 

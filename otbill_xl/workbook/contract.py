@@ -119,6 +119,10 @@ PAYERS = Sheet("Payers", "Payers billed by the practice and the rules for each."
     Column("AssistantsBill", H, False, ("Assistants Bill", "Assistant Billing", "OTA Billing"),
            choices=ASSISTANTS_BILL),
     Column("RequiresReferring", F, False, ("Requires Referring", "Referring Required", "Needs Referring")),
+    Column("AppealDays", N, False, ("Appeal Days", "Appeal Limit Days", "Appeal Filing Limit", "Appeal Deadline Days"),
+           limits=(0, 3650)),
+    Column("CorrectedClaimDays", N, False, ("Corrected Claim Days", "Corrected Claim Limit", "Resubmission Days",
+                                            "Corrected Claim Filing Limit"), limits=(0, 3650)),
 ))
 
 PROVIDERS = Sheet("Providers", "Rendering providers (therapists and assistants).", (

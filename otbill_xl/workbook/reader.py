@@ -582,7 +582,8 @@ def _payer(rec: dict) -> Payer:
                  unit_rule=rule, requires_go=go, requires_auth=bool(rec["requires_auth"]),
                  visit_limit_per_year=rec["visit_limit_per_year"], timely_filing_days=filing, apply_mppr=mppr,
                  assistants_bill=rec["assistants_bill"] or AssistantsBill.SUPERVISOR,
-                 requires_referring=bool(rec["requires_referring"]))
+                 requires_referring=bool(rec["requires_referring"]),
+                 appeal_days=rec["appeal_days"], corrected_claim_days=rec["corrected_claim_days"])
 
 
 def _patient(rec: dict) -> Patient:
