@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
+from otbill_xl.domain.findings import column_letter
+from otbill_xl.workbook.charts import ChartSpec
 from otbill_xl.workbook.port import WorkbookPort
 
 T = TypeVar("T")
@@ -106,6 +108,23 @@ class SheetSpec(Generic[T]):
     def as_dict(self, obj: T) -> dict[str, Any]:
         """The JSON shape of one row: header → value (money as a two-decimal string)."""
         return {c.header: c.json_value(obj) for c in self.columns}
+
+    def chart(self, kind: str, title: str, rows: int, *, category: str, series: Sequence[str], header_row: int = 1,
+              anchor: str | None = None, **options: Any) -> ChartSpec | None:
+        """A chart of this sheet as written by :meth:`write`: the ``series`` columns (adjacent, left to
+        right) over the ``rows`` data rows, labelled by the ``category`` column; ``header_row`` is 1 plus the
+        rows written ``above``. Anchored beside the table (two columns right of it) unless ``anchor`` is
+        given; ``options`` are :class:`ChartSpec`'s (stacked, y_title, x_title, width_cm, height_cm).
+        None when there are no rows (nothing to draw)."""
+        columns = [self.index(h) for h in series]
+        if not columns or columns != list(range(columns[0], columns[0] + len(columns))):
+            raise ValueError(f"sheet {self.name!r}: chart series {tuple(series)} are not adjacent columns")
+        if rows <= 0:
+            return None
+        if anchor is None:
+            anchor = f"{column_letter(len(self.columns) + 2)}{header_row}"
+        return ChartSpec(kind, title, self.name, (header_row, columns[0], header_row + rows, columns[-1]),
+                         self.index(category), anchor, **options)
 
     def write(self, port: WorkbookPort, objects: Iterable[T], *, cell: Callable[[Any], Any] | None = None,
               above: Sequence[Sequence[Any]] = ()) -> list[list[Any]]:

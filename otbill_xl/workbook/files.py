@@ -2,7 +2,7 @@
 
 python-calamine (Rust) reads a 100,000-row sheet about ten times faster than openpyxl's read-only
 mode (measured in ``benchmarks/``), so every value read goes through it. Writes (values, fills,
-notes, hyperlinks, result sheets) are recorded and applied by :meth:`FileWorkbook.save`, which copies
+notes, hyperlinks, result sheets, charts) are recorded and applied by :meth:`FileWorkbook.save`, which copies
 the package part by part and rewrites only what changed (:mod:`otbill_xl.workbook.xlsx_patch`); the
 result is always saved under a new name, atomically (temporary file, then rename): the input file is
 never modified.
@@ -34,6 +34,7 @@ from otbill_xl.errors import (
     WorkbookError,
     WorkbookNotFound,
 )
+from otbill_xl.workbook.charts import ChartSpec
 from otbill_xl.workbook.parts import (
     SheetScan,
     calamine_call,
@@ -428,6 +429,9 @@ class FileWorkbook:
     def replace_sheet(self, sheet: str, rows: Sequence[Sequence[Any]], *, widths: Sequence[float | None] = (),
                       formats: Sequence[str | None] | None = None) -> None:
         self._edits.replace_sheet(sheet, rows, widths=widths, formats=formats)
+
+    def add_chart(self, sheet: str, chart: ChartSpec) -> None:
+        self._edits.add_chart(sheet, chart)
 
     def save(self, path: str | None = None, *, replace: bool = True) -> None:
         """Write the copy to ``path`` atomically; ``replace=False`` never replaces an existing file."""

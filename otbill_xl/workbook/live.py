@@ -10,9 +10,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from otbill_xl.workbook.charts import ChartSpec
 from otbill_xl.workbook.port import TableInfo, is_formula_like
 
 _EXCEL_ERRORS = frozenset({"#N/A", "#REF!", "#VALUE!", "#DIV/0!", "#NAME?", "#NULL!", "#NUM!", "#SPILL!", "#CALC!"})
+
+
+#: xlwings chart types by (kind, stacked).
+_LIVE_TYPES = {("bar", False): "bar_clustered", ("bar", True): "bar_stacked",
+               ("column", False): "column_clustered", ("column", True): "column_stacked",
+               ("pie", False): "pie", ("line", False): "line", ("line", True): "line_stacked"}
 
 
 def _safe(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
@@ -88,6 +95,8 @@ class LiveWorkbook:
         names = self.sheet_names()
         ws = self.book.sheets[sheet] if sheet in names else self.book.sheets.add(sheet, after=self.book.sheets[-1])
         ws.clear()
+        for chart in list(ws.charts):  # the sheet's old charts go with it (a rerun draws them again)
+            chart.delete()
         if rows:
             ws.range("A1").value = _safe(rows)
             ws.range((1, 1), (1, len(rows[0]))).font.bold = True
@@ -98,6 +107,27 @@ class LiveWorkbook:
             for i, number_format in enumerate(formats or (), start=1):
                 if number_format:
                     ws.range((2, i), (len(rows), i)).number_format = number_format
+
+    def add_chart(self, sheet: str, chart: ChartSpec) -> None:  # pragma: no cover - needs Excel
+        ws = self.book.sheets[sheet]
+        data = self.book.sheets[chart.data_sheet]
+        first_row, first_col, last_row, last_col = chart.data
+        labels = data.range((first_row, chart.category_column), (last_row, chart.category_column))
+        block = data.range((first_row, first_col), (last_row, last_col))
+        # categories first, then the series (Excel reads the first column of the source as labels)
+        source = data.range(f"{labels.address},{block.address}")
+        points_per_cm = 72 / 2.54
+        cell = ws.range(chart.anchor)
+        xl_chart = ws.charts.add(cell.left, cell.top, chart.width_cm * points_per_cm,
+                                 chart.height_cm * points_per_cm)
+        xl_chart.chart_type = _LIVE_TYPES[(chart.kind, chart.stacked)]
+        xl_chart.set_source_data(source)
+        api = xl_chart.api[1] if isinstance(xl_chart.api, tuple) else xl_chart.api
+        try:  # the title through Excel's object model (Windows); macOS keeps Excel's default title
+            api.HasTitle = True
+            api.ChartTitle.Text = chart.title
+        except Exception:
+            pass
 
     def save(self, path: str | None = None) -> None:
         if path:

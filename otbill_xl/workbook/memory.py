@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from otbill_xl.errors import WorkbookError
+from otbill_xl.workbook.charts import ChartSpec
 from otbill_xl.workbook.port import TableInfo
 
 
@@ -21,6 +23,8 @@ class MemoryWorkbook:
         #: What :meth:`replace_sheet` was given for each sheet it wrote: column widths, number formats.
         self.widths: dict[str, tuple[float | None, ...]] = {}
         self.formats: dict[str, tuple[str | None, ...] | None] = {}
+        #: The charts :meth:`add_chart` placed on each sheet, in order.
+        self.charts: dict[str, list[ChartSpec]] = {}
 
     def sheet_names(self) -> list[str]:
         return list(self.sheets)
@@ -73,6 +77,13 @@ class MemoryWorkbook:
         self.sheets[sheet] = [list(r) for r in rows]
         self.widths[sheet] = tuple(widths)
         self.formats[sheet] = None if formats is None else tuple(formats)
+        self.charts.pop(sheet, None)  # a cleared sheet loses its charts, as in the file adapter
+
+    def add_chart(self, sheet: str, chart: ChartSpec) -> None:
+        for name in (sheet, chart.data_sheet):
+            if name not in self.sheets:
+                raise WorkbookError(f"{self.name}: there is no sheet named {name!r} for chart {chart.title!r}.")
+        self.charts.setdefault(sheet, []).append(chart)
 
     def save(self, path: str | None = None) -> None:
         pass

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from otbill_xl.workbook.charts import ChartSpec
+
 
 @dataclass(frozen=True)
 class TableInfo:
@@ -93,6 +95,14 @@ class WorkbookPort(Protocol):
         ``widths`` and ``formats`` go column by column from A (``None``: Excel's default width, or
         General); each format (e.g. ``#,##0.00``) applies to the rows below the header. Output sheets
         pass both from their declaration (:class:`otbill_xl.actions.sheets.SheetSpec`)."""
+
+    def add_chart(self, sheet: str, chart: ChartSpec) -> None:
+        """Put a native Excel chart (:class:`~otbill_xl.workbook.charts.ChartSpec`: bar, column, pie or
+        line; title; a block of ``chart.data_sheet`` with a header row naming the series; the category
+        column; anchor cell; stacked; axis titles; size in cm) on ``sheet``. Both sheets exist in the
+        workbook or are written in the same run with :meth:`replace_sheet` (call it first: replacing a
+        sheet clears the charts put on it before); they may be the same sheet. The chart refers to the
+        cells, so Excel draws it from what the sheet holds when the workbook opens."""
 
     def save(self, path: str | None = None) -> None:
         """Persist the changes (a file adapter writes a new file; it never overwrites its input)."""

@@ -7,7 +7,10 @@ streaming: every part no edit touches (other sheets, tables, validations, define
 ``vbaProject.bin``) is copied byte for byte; the edited sheets are read from the zip and written to the
 new zip row by row, with only the rows that carry an edit rebuilt. ``styles.xml`` gets a few appended
 formats (existing style ids stay valid), notes go into the sheet's comments part and VML drawing,
-links into ``<hyperlinks>`` and the sheet's relationships, and new sheets are written as streamed XML.
+links into ``<hyperlinks>`` and the sheet's relationships, new sheets are written as streamed XML, and
+charts (:class:`~otbill_xl.workbook.charts.ChartSpec`) become chart parts (openpyxl's chart XML) with a
+frame each in the sheet's drawing (the sheet's own drawing when it has one; part numbers no input part
+uses; a replaced sheet's old drawing and charts are dropped with it). Without charts none of this runs.
 
 The edits are a plain record (:class:`Edits`) with the semantics of the workbook port's writing methods
 (:class:`otbill_xl.workbook.port.WorkbookPort`) as the openpyxl adapter implements them: formula-looking
@@ -46,6 +49,7 @@ from typing import IO, Any
 
 from otbill_xl.domain._gc import gc_paused
 from otbill_xl.errors import OutputError, WorkbookError
+from otbill_xl.workbook.charts import ChartSpec
 from otbill_xl.workbook.parts import inflate
 
 Cell = tuple[int, int]
@@ -91,6 +95,8 @@ class Edits:
     sheets: dict[str, SheetEdits] = field(default_factory=dict)
     #: sheets created or replaced, in the order they were asked for
     new_sheets: dict[str, NewSheet] = field(default_factory=dict)
+    #: charts by the sheet they are placed on, in the order they were asked for
+    charts: dict[str, list[ChartSpec]] = field(default_factory=dict)
 
     def sheet(self, name: str) -> SheetEdits:
         return self.sheets.setdefault(name, SheetEdits())
@@ -135,6 +141,10 @@ class Edits:
         self.new_sheets.pop(sheet, None)
         self.new_sheets[sheet] = NewSheet(rows, tuple(widths), tuple(formats or ()))
         self.sheets[sheet] = SheetEdits()
+        self.charts.pop(sheet, None)  # a cleared sheet loses the charts placed on it before
+
+    def add_chart(self, sheet: str, chart: ChartSpec) -> None:
+        self.charts.setdefault(sheet, []).append(chart)
 
 
 _BAD_NAME = re.compile(r"[\[\]:*?/\\]")
@@ -278,10 +288,14 @@ _REL_VML = _REL_BASE + "vmlDrawing"
 _REL_HYPERLINK = _REL_BASE + "hyperlink"
 _REL_TABLE = _REL_BASE + "table"
 _REL_CALC_CHAIN = _REL_BASE + "calcChain"
+_REL_DRAWING = _REL_BASE + "drawing"
+_REL_CHART = _REL_BASE + "chart"
 _CT_WORKSHEET = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
 _CT_COMMENTS = "application/vnd.openxmlformats-officedocument.spreadsheetml.comments+xml"
 _CT_VML = "application/vnd.openxmlformats-officedocument.vmlDrawing"
 _CT_STYLES = "application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"
+_CT_DRAWING = "application/vnd.openxmlformats-officedocument.drawing+xml"
+_CT_CHART = "application/vnd.openxmlformats-officedocument.drawingml.chart+xml"
 _XML_DECL = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 
 _ATTR = re.compile(rb'([\w:.-]+)\s*=\s*(?:"([^"]*)"|\'([^\']*)\')')
@@ -729,6 +743,7 @@ _AFTER_HYPERLINKS = ("printOptions", "pageMargins", "pageSetup", "headerFooter",
                      "tableParts", "extLst")
 _AFTER_LEGACY = ("legacyDrawingHF", "drawingHF", "picture", "oleObjects", "controls", "webPublishItems",
                  "tableParts", "extLst")
+_AFTER_DRAWING = ("legacyDrawing", *_AFTER_LEGACY)
 
 
 def _insert_before(tail: bytes, p: bytes, followers: tuple[str, ...], element: bytes) -> bytes:
@@ -1177,8 +1192,9 @@ class _SheetPatcher:
         return f"{_LETTERS[min_c]}{min_r}:{_LETTERS[c2]}{r2}".encode()
 
     def finish_tail(self, tail: bytes, links: dict[Cell, str], link_rids: dict[Cell, str],
-                    legacy_rid: str | None) -> bytes:
-        """The part after ``</sheetData>`` with otbill's links merged and a ``<legacyDrawing>`` if needed."""
+                    legacy_rid: str | None, drawing_rid: str | None = None) -> bytes:
+        """The part after ``</sheetData>`` with otbill's links merged and a ``<legacyDrawing>`` and a
+        ``<drawing>`` (charts) if needed; a sheet that has a ``<drawing>`` keeps its own."""
         p = self.p
         ps = self.ps
         if links:
@@ -1209,6 +1225,9 @@ class _SheetPatcher:
         if legacy_rid is not None:
             tail = _insert_before(tail, p, _AFTER_LEGACY,
                                   f'<{ps}legacyDrawing{self._r_decl} r:id="{legacy_rid}"/>'.encode())
+        if drawing_rid is not None and re.search(rb"<" + re.escape(p) + rb"drawing\b", tail) is None:
+            tail = _insert_before(tail, p, _AFTER_DRAWING,
+                                  f'<{ps}drawing{self._r_decl} r:id="{drawing_rid}"/>'.encode())
         return tail
 
 
@@ -1389,7 +1408,7 @@ def _new_sheet_rows(sheet: NewSheet, se: SheetEdits, styles: _Styles, mac: bool)
 
 
 def _new_sheet_part(sheet: NewSheet, se: SheetEdits, styles: _Styles, mac: bool, link_rids: dict[Cell, str],
-                    legacy_rid: str | None) -> Iterator[bytes]:
+                    legacy_rid: str | None, drawing_rid: str | None = None) -> Iterator[bytes]:
     rows = sheet.rows
     width = max((len(r) for r in rows), default=0)
     plan_cols = max((c for _, c in set(se.values) | set(se.links) | set(se.fills)), default=0)
@@ -1421,6 +1440,8 @@ def _new_sheet_part(sheet: NewSheet, se: SheetEdits, styles: _Styles, mac: bool,
                 items.append(f'<hyperlink ref="{ref}" r:id="{link_rids[(r, c)]}"/>')
         yield ("<hyperlinks>" + "".join(items) + "</hyperlinks>").encode()
     yield b'<pageMargins left="0.75" right="0.75" top="1" bottom="1" header="0.5" footer="0.5"/>'
+    if drawing_rid:
+        yield f'<drawing r:id="{drawing_rid}"/>'.encode()
     if legacy_rid:
         yield f'<legacyDrawing r:id="{legacy_rid}"/>'.encode()
     yield b"</worksheet>"
@@ -1542,6 +1563,121 @@ def _comments_xml(existing: bytes | None, notes: dict[Cell, str], book: str, par
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True))
 
 
+# -- charts: chart parts and the sheet's drawing -------------------------------------------------------------------
+
+_NS_DRAWING = "http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing"
+_NS_CHART = "http://schemas.openxmlformats.org/drawingml/2006/chart"
+
+
+def _check_charts(book: str, name: str, charts: list[ChartSpec], sheets: dict[str, _SheetInfo],
+                  rel_by_id: dict[str, _Rel], edits: Edits) -> None:
+    """Refuse charts placed on, or drawn from, a sheet the copy will not have (a chart Excel would drop)."""
+    if name not in edits.new_sheets:
+        if name not in sheets:
+            raise WorkbookError(f"{book}: there is no sheet named {name[:40]!r} to put a chart on. Check the "
+                                "sheet name.")
+        if rel_by_id[sheets[name].rid].type != _REL_WORKSHEET:
+            raise WorkbookError(f"{book}: sheet {name[:40]!r} is a chart sheet or dialog, not a worksheet, so otbill "
+                                "cannot put a chart on it. Fix: rename or delete that sheet in Excel.")
+    for chart in charts:
+        if chart.data_sheet not in sheets and chart.data_sheet not in edits.new_sheets:
+            raise WorkbookError(f"{book}: chart {chart.title[:40]!r} draws from sheet {chart.data_sheet[:40]!r}, "
+                                "which the workbook does not have. Check the sheet name.")
+
+
+def _drawing_parts(zin: zipfile.ZipFile, book: str, drawing: str, names: set[str]) -> set[str]:
+    """A drawing part, its relationships and the chart parts it holds (with their own relationships and
+    the chart styles beside them) — the parts that go when otbill replaces the sheet they are on."""
+    gone = {drawing}
+    rels = _rels_path(drawing)
+    if rels not in names:
+        return gone
+    gone.add(rels)
+    for r in _parse_rels(_read(zin, rels, book)):
+        if r.external or r.type != _REL_CHART:
+            continue
+        chart = _resolve(drawing, r.target)
+        gone.add(chart)
+        chart_rels = _rels_path(chart)
+        if chart_rels in names:
+            gone.add(chart_rels)
+            gone |= {t for cr in _parse_rels(_read(zin, chart_rels, book)) if not cr.external
+                     and (t := _resolve(chart, cr.target)).startswith("xl/charts/")}
+    return gone
+
+
+def _plan_charts(job: _SheetJob, charts: list[ChartSpec], used: set[str], names: set[str], taken: set[str],
+                 ct_add: list[tuple[str, str]]) -> None:
+    """Name the chart parts (unused numbers) and the drawing holding their frames: the sheet's own drawing
+    when it has one (a sheet has at most one), else a new part related from the sheet."""
+    job.charts = list(charts)
+    existing = None
+    if job.new is None:
+        existing = next((r for r in job.old_rels if r.type == _REL_DRAWING and not r.external
+                         and _resolve(job.part, r.target) in names), None)
+    if existing is not None:
+        job.drawing_part = _resolve(job.part, existing.target)
+        job.drawing_existing = True
+        job.drawing_rid = existing.rid
+    else:
+        job.drawing_part = _unused_part(taken, "xl/drawings/drawing{}.xml")
+        job.drawing_rid = _unused_rid(used)
+        job.new_rels.append(_Rel(job.drawing_rid, _REL_DRAWING, _relative(job.part, job.drawing_part), False))
+        ct_add.append((job.drawing_part, _CT_DRAWING))
+    job.chart_parts = [_unused_part(taken, "xl/charts/chart{}.xml") for _ in charts]
+    ct_add.extend((part, _CT_CHART) for part in job.chart_parts)
+
+
+def _write_charts(zin: zipfile.ZipFile, book: str, job: _SheetJob, names: set[str], put: Any) -> None:
+    """The chart parts (openpyxl's chart XML) and the drawing with one frame per chart."""
+    from otbill_xl.workbook.charts import chart_xml
+
+    drawing = job.drawing_part
+    assert drawing is not None
+    for spec, part in zip(job.charts, job.chart_parts, strict=True):
+        put(part, chart_xml(spec))
+    rels_part = _rels_path(drawing)
+    old_rels = _read(zin, rels_part, book) if job.drawing_existing and rels_part in names else None
+    used = {r.rid for r in _parse_rels(old_rels)} if old_rels else set()
+    rids = [_unused_rid(used) for _ in job.charts]
+    new_rels = [_Rel(rid, _REL_CHART, _relative(drawing, part), False) for rid, part in zip(rids, job.chart_parts,
+                                                                                           strict=True)]
+    like = zin.getinfo(rels_part) if old_rels is not None else None
+    put(rels_part, _rels_with(old_rels, new_rels), like)
+    old = _read(zin, drawing, book) if job.drawing_existing else None
+    put(drawing, _drawing_xml(old, job.charts, rids, book, drawing), zin.getinfo(drawing) if old else None)
+
+
+def _drawing_xml(existing: bytes | None, charts: list[ChartSpec], rids: list[str], book: str, part: str) -> bytes:
+    """A drawing part with a frame per chart (openpyxl's anchors) referring to ``rids``; appended to
+    ``existing`` (the sheet's drawing: its pictures, shapes and charts are kept) when given."""
+    from lxml import etree
+
+    from otbill_xl.workbook.charts import drawing_anchors
+
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    new = etree.fromstring(drawing_anchors(charts), parser)
+    if existing is None:
+        root, first_id = new, 1
+    else:
+        try:
+            root = etree.fromstring(existing, parser)
+        except etree.XMLSyntaxError:
+            raise WorkbookError(f"{book}: part {part} (the pictures and charts of a sheet) is not valid XML. Open "
+                                "the workbook in Excel and save it again as .xlsx.") from None
+        ids = [int(x) for x in root.xpath("//*[local-name()='cNvPr']/@id") if str(x).isdigit()]
+        first_id = max([0, *ids]) + 1
+    anchors = [a for a in new if isinstance(a.tag, str)]
+    for i, (anchor, rid) in enumerate(zip(anchors, rids, strict=True)):
+        anchor.find(f".//{{{_NS_CHART}}}chart").set(f"{{{_NS_REL}}}id", rid)
+        pr = anchor.find(f".//{{{_NS_DRAWING}}}cNvPr")
+        pr.set("id", str(first_id + i))
+        pr.set("name", f"Chart {first_id + i}")
+        if root is not new:
+            root.append(anchor)
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True))
+
+
 # -- the package --------------------------------------------------------------------------------------------------
 
 _SHEET_ENTRY = re.compile(rb"<(?:[\w.-]+:)?sheet\b[^>]*?/?>")
@@ -1573,6 +1709,12 @@ class _SheetJob:
     link_rids: dict[Cell, str] = field(default_factory=dict)
     new_rels: list[_Rel] = field(default_factory=list)
     used_rids: set[str] = field(default_factory=set)
+    #: charts placed on the sheet, their parts, and the drawing part holding their frames
+    charts: list[ChartSpec] = field(default_factory=list)
+    chart_parts: list[str] = field(default_factory=list)
+    drawing_part: str | None = None
+    drawing_existing: bool = False
+    drawing_rid: str | None = None
 
 
 def _read(zf: zipfile.ZipFile, name: str, book: str, limit: int = 64 << 20) -> bytes:
@@ -1649,6 +1791,8 @@ def _write(zin: zipfile.ZipFile, src: Path, book: str, edits: Edits, out: str | 
     for name, se in edits.sheets.items():
         if name not in sheets and name not in edits.new_sheets and se:
             raise WorkbookError(f"{book}: there is no sheet named {name[:40]!r} to annotate. Check the sheet name.")
+    for name, charts in edits.charts.items():
+        _check_charts(book, name, charts, sheets, rel_by_id, edits)
 
     # styles
     styles_rel = next((r for r in wb_rels if r.type.endswith("/styles")), None)
@@ -1686,6 +1830,10 @@ def _write(zin: zipfile.ZipFile, src: Path, book: str, edits: Edits, out: str | 
                     target = _resolve(part, r.target)
                     dropped_parts.add(target)
                     ct_drop.add(target)
+                elif not r.external and r.type == _REL_DRAWING:  # its charts too (else each rerun adds orphans)
+                    gone = _drawing_parts(zin, book, _resolve(part, r.target), names)
+                    dropped_parts |= gone
+                    ct_drop |= gone
             if rels_part in names:
                 dropped_parts.add(rels_part)
             job = _SheetJob(name, part, se, new, rels_part, [], None)
@@ -1699,8 +1847,9 @@ def _write(zin: zipfile.ZipFile, src: Path, book: str, edits: Edits, out: str | 
             next_sheet_id += 1
             job = _SheetJob(name, part, se, new, _rels_path(part), [], None)
         jobs.append(job)
-    for name, se in edits.sheets.items():
-        if name in edits.new_sheets or not se:
+    for name in dict.fromkeys([*edits.sheets, *edits.charts]):
+        se = edits.sheets.get(name) or SheetEdits()
+        if name in edits.new_sheets or not (se or edits.charts.get(name)):
             continue
         part = sheets[name].part
         if part not in names:
@@ -1731,6 +1880,9 @@ def _write(zin: zipfile.ZipFile, src: Path, book: str, edits: Edits, out: str | 
                 rid = _unused_rid(used)
                 job.link_rids[key] = rid
                 job.new_rels.append(_Rel(rid, _REL_HYPERLINK, target, True))
+        charts = edits.charts.get(job.name)
+        if charts:
+            _plan_charts(job, charts, used, names, taken, ct_add)
         job.used_rids = used  # the ids in use, for the VML relationship decided while streaming
     if need_vml_default and b'extension="vml"' not in ct_lower:
         ct_add.append(("vml", _CT_VML))
@@ -1772,6 +1924,10 @@ def _write(zin: zipfile.ZipFile, src: Path, book: str, edits: Edits, out: str | 
             if r.type == _REL_VML and not r.external and j.edits.notes:
                 vml_of_job[_resolve(j.part, r.target)] = j
     deferred |= set(vml_of_job)
+    for j in jobs:
+        if j.drawing_existing:  # the sheet's drawing gets the new charts' frames
+            assert j.drawing_part is not None
+            deferred |= {j.drawing_part, _rels_path(j.drawing_part)}
 
     try:
         zout = zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=_LEVEL,
@@ -1861,7 +2017,8 @@ def _stream_sheet(zin: zipfile.ZipFile, src: Path, book: str, job: _SheetJob, st
             job.vml_part = job.vml_part or _unused_part(names, "xl/drawings/vmlDrawing{}.vml")
             job.legacy_rid = _unused_rid(used)
             job.new_rels.append(_Rel(job.legacy_rid, _REL_VML, _relative(job.part, job.vml_part), False))
-        for piece in _new_sheet_part(job.new, job.edits, styles, mac, job.link_rids, job.legacy_rid):
+        for piece in _new_sheet_part(job.new, job.edits, styles, mac, job.link_rids, job.legacy_rid,
+                                     job.drawing_rid):
             dst.write(piece)
         return
     assert info is not None
@@ -1880,7 +2037,7 @@ def _stream_sheet(zin: zipfile.ZipFile, src: Path, book: str, job: _SheetJob, st
             job.vml_part = _unused_part(names, "xl/drawings/vmlDrawing{}.vml")
             new_legacy = _unused_rid(used)
             job.new_rels.append(_Rel(new_legacy, _REL_VML, _relative(job.part, job.vml_part), False))
-    dst.write(patcher.finish_tail(tail, job.edits.links, job.link_rids, new_legacy))
+    dst.write(patcher.finish_tail(tail, job.edits.links, job.link_rids, new_legacy, job.drawing_rid))
 
 
 def _write_sheet_parts(zin: zipfile.ZipFile, book: str, job: _SheetJob, names: set[str],
@@ -1896,6 +2053,8 @@ def _write_sheet_parts(zin: zipfile.ZipFile, book: str, job: _SheetJob, names: s
                 zin.getinfo(job.vml_part))
         else:
             put(job.vml_part, _new_vml(notes))
+    if job.charts:
+        _write_charts(zin, book, job, names, put)
     # the other VML parts of this sheet pass through unchanged
     for vml, owner in vml_of_job.items():
         if owner is job and vml != job.vml_part and vml in names:
