@@ -459,6 +459,59 @@ def units(
     sys.stdout.write(dumps(result) + "\n")
 
 
+@app.command("simulate-remit")
+def simulate_remit(
+    workbook: Annotated[Path, typer.Argument(help="Practice workbook (.xlsx) the claims were billed from.")],
+    claims_dir: Annotated[Path, typer.Option("--claims", help="Folder of the 837P files otbill claims wrote.")],
+    out_file: Annotated[Path, typer.Option("--out", help="The 835 file to write (replaced if it exists).")],
+    outcomes: Annotated[Path | None, typer.Option("--outcomes", help="JSON file of outcomes to plant (see below).")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Payment date (YYYY-MM-DD); default today.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a test 835 (ISA15=T) paying the claims in --claims as the workbook's pricing expects: a
+    simulated payer for tests and demos, never a real remittance.
+
+    Each line pays the expected payment with CO-45 (charge − expected allowed), PR-1/PR-2/PR-3
+    (deductible, coinsurance, copay), CO-253 (sequestration) and AMT*B6 (expected allowed); one
+    remittance per payer. --outcomes plants what real payers do, as JSON
+    {"outcomes": [{"type": ..., ...}], "unpriced": {"group": "CO", "reason": "97"}} with types:
+    deny (line, group, reason, remarks, amount = a partial denial), underpay / overpay (line, amount),
+    drop_modifiers (line), change_code (line, code), reverse (claim or line, overpaid), takeback
+    (claim or line, reason WO|72|..., amount), duplicate (claim or line), skip (claim or line), unmatched
+    (payer, code, charge, paid, dos); line outcomes take line_control false to leave out REF*6R.
+    Details: docs/simulate-remit.md. --json prints the remittances and the planted outcomes with the
+    reconciliation status each should get."""
+    from otbill_xl.actions.simulate import simulate_remittances, write_simulated_remit
+
+    day = parse_as_of(as_of)
+    if not claims_dir.is_dir():
+        raise fail(f"--claims {claims_dir.name} is not a folder of 837P files; run otbill claims WORKBOOK --out FOLDER "
+                   "first.")
+    target, _ = output_target(workbook, out_file, "simulated", ".835", [workbook, *([outcomes] if outcomes else [])])
+    try:
+        with progress(f"Reading {workbook.name}, pricing it and paying the claims in {claims_dir.name} ..."):
+            result = simulate_remittances(workbook, claims_dir, outcomes, as_of=day)
+            write_simulated_remit(result, target)
+    except OtbillError as exc:
+        raise fail(str(exc)) from None
+    except OSError as exc:
+        raise fail(f"{target.name}: cannot write the 835 ({exc.strerror}).") from None
+    if as_json:
+        sys.stdout.write(dumps(result.to_dict() | {"out": str(target)}) + "\n")
+    else:
+        table = Table(title=f"Simulated remittances ({day.isoformat()}, test data)")
+        for col in ("Payer", "Trace", "Claims", "Lines", "Paid"):
+            table.add_column(col, justify="right" if col in ("Claims", "Lines", "Paid") else "left")
+        for p in result.simulation.payments:
+            table.add_row(escape(p.payer_name), p.trace_number, str(len(p.claims)),
+                          str(sum(len(c.lines) for c in p.claims)), f"{p.amount:,.2f}")
+        out.print(table)
+        for note in result.notes:
+            err.print(f"otbill: {note}", highlight=False, markup=False)
+        out.print(f"{len(result.planted)} planted outcomes. 835 written: {escape(str(target))}", highlight=False)
+    raise typer.Exit(EXIT_OK)
+
+
 @templates_app.command("build")
 def templates_build(
     dest: Annotated[Path, typer.Option("--dest", help="Folder to write the templates into.")] = Path("workbook_templates"),

@@ -37,6 +37,8 @@ class ParsedLine:
     units: Decimal
     dos: date | None
     pointers: tuple[int, ...]
+    #: REF*6R line item control number (the Charges LineID the writer sends; "" when absent).
+    line_control_number: str = ""
 
 
 @dataclass(frozen=True)
@@ -294,6 +296,8 @@ class _Reader:
                 self.claim.original = _element(el, 2)
             elif qualifier == "G1":
                 self.claim.prior_auth = _element(el, 2)
+        elif self.state == "line" and self.line is not None and _element(el, 1) == "6R":
+            self.line[6] = _element(el, 2)
 
     def seg_HI(self, n: int, sid: str, el: list[str]) -> None:
         if self.state != "claim" or self.claim is None:
@@ -313,7 +317,7 @@ class _Reader:
     def seg_LX(self, n: int, sid: str, el: list[str]) -> None:
         if self.claim is None or self.state not in ("claim", "line", "other payer"):
             raise self.fail(n, sid, "service line (LX) outside a claim")
-        self.line = [None, (), Decimal(0), Decimal(0), None, ()]
+        self.line = [None, (), Decimal(0), Decimal(0), None, (), ""]
         self.claim.lines.append(self.line)
         self.state = "line"
 
