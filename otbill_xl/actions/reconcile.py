@@ -253,11 +253,9 @@ def _next_action(r: LineResult) -> str:
 
 
 def carc_category(group: str, reason: str) -> str:
-    """The CARC catalogue's category (domain.denials), PR always patient responsibility."""
+    """The CARC catalogue's category (domain.denials; "unknown" when not catalogued)."""
     from otbill_xl.domain import denials
 
-    if group == "PR":
-        return "patient_responsibility"
     return denials.carc_category(reason)
 
 
@@ -299,7 +297,7 @@ def reconcile_payments(port: WorkbookPort, remits: Sequence[RemitFile], *, as_of
     from otbill_xl.domain import denials
 
     result = reconcile(sources, charges, members=members, payer_keys=payer_keys, prior=prior, tolerance=tolerance,
-                       categorize=lambda g, r: "patient_responsibility" if g == "PR" else denials.carc_category(r))
+                       categorize=lambda _group, reason: denials.carc_category(reason))
     findings = tuple(f for s in sources for f in _remit_findings(s))
     notes: list[str] = []
     payments = () if dry_run else result.payments

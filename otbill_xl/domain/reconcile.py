@@ -282,7 +282,10 @@ Categorize = Callable[[str, str], str]   # (group, CARC) -> category name of the
 
 
 def _default_category(group: str, reason: str) -> str:
-    return "patient_responsibility" if group == "PR" else ("contractual" if reason in _NOT_DENIAL_REASONS else "other")
+    """Without the CARC catalogue: PR-1/2/3 patient responsibility, 45/253/59/23 contractual, else other."""
+    if group == "PR" and reason in ("1", "2", "3"):
+        return "patient_responsibility"
+    return "contractual" if reason in _NOT_DENIAL_REASONS else "other"
 
 
 class _Index:
@@ -390,7 +393,7 @@ class _Run:
             return
         self.exceptions.append(ExceptionItem(
             "no_service_lines", file, claim.segment, claim_id, "", "", claim.paid,
-            f"{file}: segment {claim.segment} (CLP): claim {claim_id} was paid {claim.paid} without service lines; "
+            f"{file}: segment {claim.segment} (CLP): claim {claim_id} was paid {claim.paid:.2f} without service lines; "
             "the payment cannot be split over the claim's lines safely",
             "post the payment by hand on the Payments sheet, one row per line"))
 
@@ -443,7 +446,7 @@ class _Run:
         if charge is None:
             variance = _split(svc.charge, svc.paid, adjustments, None, self.categorize)
             self.lines.append(LineResult(status="unmatched_remittance", expected_allowed=None, allowed=allowed,
-                                         patient_responsibility=variance.patient, variance=variance,
+                                         patient_responsibility=_patient_total(adjustments), variance=variance,
                                          carc=_main_reason(adjustments, self.categorize), **base))
             self.exceptions.append(ExceptionItem(
                 "unmatched_remittance", file, svc.segment, claim_id, svc.line_control_number, svc.code, svc.paid,
@@ -480,7 +483,7 @@ class _Run:
         else:
             status = _status(svc.paid, variance, claim.status, self.tolerance)
         result = LineResult(status=status, expected_allowed=price.expected_allowed if price else None,
-                            allowed=allowed, patient_responsibility=variance.patient, variance=variance,
+                            allowed=allowed, patient_responsibility=_patient_total(adjustments), variance=variance,
                             carc=_main_reason(adjustments, self.categorize), note=note, **base)
         self.lines.append(result)
         if status == "already_posted":
@@ -489,7 +492,7 @@ class _Run:
             self.exceptions.append(ExceptionItem(
                 "duplicate_payment", file, svc.segment, claim_id, charge.line_id, svc.code, svc.paid,
                 f"{file}: segment {svc.segment} (SVC): line {charge.line_id} of claim {claim_id} was already paid "
-                f"{net} by check/EFT {', '.join(sorted({t for t, _p in earlier}))}; this remittance "
+                f"{net:.2f} by check/EFT {', '.join(sorted({t for t, _p in earlier}))}; this remittance "
                 f"({remit.trace_number}) pays it again",
                 "do not post it: refund the payer or wait for its recoupment (a PLB or a reversal), then post that"))
             return
@@ -613,7 +616,10 @@ def _match_line(svc: Any, pool: list[ChargeOnFile], claim: Any) -> tuple[ChargeO
 
 
 def _is_denial(group: str, reason: str, categorize: Categorize) -> bool:
-    if group == "PR" or reason in _NOT_DENIAL_REASONS:
+    """A reason that refuses (part of) the line rather than pricing it: any category other than
+    contractual or patient responsibility. In group PR too: PR-204 (not covered by the plan) or
+    PR-119 (benefit maximum) are denials the patient is liable for, not a deductible or coinsurance."""
+    if reason in _NOT_DENIAL_REASONS:
         return False
     return categorize(group, reason) not in ("contractual", "patient_responsibility")
 
@@ -629,6 +635,11 @@ def _main_reason(adjustments: Sequence[tuple[str, str, Decimal]], categorize: Ca
     return f"{group}-{reason}"
 
 
+def _patient_total(adjustments: Sequence[tuple[str, str, Decimal]]) -> Decimal:
+    """What the patient owes on the line: every PR adjustment (a PR denial included)."""
+    return sum((a for g, _r, a in adjustments if g == "PR"), ZERO)
+
+
 def _cents(amount: Decimal) -> Decimal:
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
@@ -640,10 +651,10 @@ def _split(billed: Decimal, paid: Decimal, adjustments: Sequence[tuple[str, str,
     for group, reason, amount in adjustments:
         if (group, reason) == _SEQUESTRATION:
             seq += amount
-        elif group == "PR":
-            patient += amount
         elif _is_denial(group, reason, categorize):
             denied += amount
+        elif group == "PR":
+            patient += amount
         elif reason == _MPPR_REASON:
             explicit_mppr += amount
     taken = billed - paid - seq - patient - denied    # the contractual reductions the payer took
