@@ -143,17 +143,21 @@ def open_items(charges: Sequence[ChargeOnFile], posted_before: Iterable[Any], po
         claim["billed"] += c.charge or ZERO
         claim["dos"] = min(claim["dos"], c.dos)
     for p in (*posted_before, *posted_now):
-        claim = claims.get(p.claim_id.strip())
-        if claim is None:
+        owed = claims.get(p.claim_id.strip())
+        if owed is None:
             continue
-        claim["paid"] += p.paid or ZERO
+        owed["paid"] += p.paid or ZERO
         amount = p.adj_amount or ZERO
         if p.adj_group.strip().upper() == "PR":
-            claim["patient"] += amount
+            owed["patient"] += amount
         elif amount:
-            claim["adjusted"] += amount
+            owed["adjusted"] += amount
     return [OpenItem(claim_id, c["payer"], c["dos"], c["billed"], c["paid"], c["adjusted"], c["patient"])
             for claim_id, c in claims.items()]
+
+
+def _bucket(i: int):
+    return lambda r: r.buckets[i]
 
 
 class DenialSummary(NamedTuple):
@@ -200,7 +204,7 @@ DENIALS_BY_CODE: SheetSpec[CodeSummary] = SheetSpec("Denials by Code", (
 
 AR_BY_PAYER: SheetSpec[PayerAging] = SheetSpec(AR_PAYER_SHEET, (
     Column("PayerKey", 14, TEXT, lambda r: r.payer_key),
-    *(Column(label, 12, MONEY, (lambda i: lambda r: r.buckets[i])(i)) for i, label in enumerate(ar.BUCKET_LABELS)),
+    *(Column(label, 12, MONEY, _bucket(i)) for i, label in enumerate(ar.BUCKET_LABELS)),
     Column("Total", 13, MONEY, lambda r: r.total),
     Column("Claims", 8, COUNT, lambda r: r.claims),
 ))
