@@ -529,7 +529,8 @@ def demo(
     as_of: AsOfOpt = "2026-11-27",
 ) -> None:
     """The main job on the bundled sample practice: build it into OUT, read it, check it, price it,
-    bill it (837P files in OUT/claims), and confirm every deliberately planted error was found. Exits 0 when the pipeline ran and
+    bill it (837P files in OUT/claims), have a simulated payer pay it (OUT/remits) and reconcile the
+    payment, and confirm every deliberately planted error was found. Exits 0 when the pipeline ran and
     found them all (the planted errors are expected)."""
     from datetime import datetime
 
@@ -578,12 +579,66 @@ def demo(
     port.save(str(annotated))
     out.print(f"837P files in {claims_dir}/; annotated copy (cells marked, Findings, Check Summary, Pricing, "
               f"Pricing Totals, ClaimID/Status, Claims, Held Back): {annotated}")
+    payable = {p.line_id for p in pipeline.pricing.lines if (p.expected_payer_payment or 0) > 20}
+    _demo_reconcile(dest, annotated, claims_dir, demo_ledger, billed, day, payable)
     row_of = {line.line_id: line.row for line in book.charges}
     found = {(f.rule, f.location.row) for f in outcome.findings}
     missed = [p for p in PLANTED_ERRORS if (p.rule, row_of.get(p.line_id)) not in found]
     out.print(f"Planted errors found: {len(PLANTED_ERRORS) - len(missed)}/{len(PLANTED_ERRORS)}"
               + (f" — missed: {', '.join(f'{p.line_id} {p.rule}' for p in missed)}" if missed else ""))
     raise typer.Exit(EXIT_FINDINGS if missed else EXIT_OK)
+
+
+def demo_outcomes(billed, payable: set[str]) -> list[dict]:
+    """What the demo's simulated payer does besides paying as priced: one of each thing an office
+    manager meets on a remittance (docs/simulate-remit.md), on claims picked by position so every run
+    plants the same (claims whose first line the payer pays something on: ``payable`` LineIDs)."""
+    claims = sorted((c for c in billed.billed_claims if c.lines[0].line_id in payable), key=lambda c: c.claim_id)
+    if len(claims) < 10:
+        return []
+    first = [c.lines[0].line_id for c in claims]
+    return [{"type": "deny", "line": first[0], "group": "CO", "reason": "97", "remarks": ["M15"]},
+            {"type": "deny", "line": first[1], "group": "CO", "reason": "50"},
+            {"type": "deny", "line": first[2], "group": "CO", "reason": "151", "amount": "10.00", "remarks": ["N362"]},
+            {"type": "underpay", "line": first[3], "amount": "5.00"},
+            {"type": "drop_modifiers", "line": first[4], "line_control": False},
+            {"type": "reverse", "claim": claims[5].claim_id},
+            {"type": "takeback", "claim": claims[6].claim_id, "reason": "WO", "amount": "25.00"},
+            {"type": "duplicate", "claim": claims[7].claim_id},
+            {"type": "skip", "claim": claims[8].claim_id}]
+
+
+def _demo_reconcile(dest: Path, billed_copy: Path, claims_dir: Path, ledger_path: Path, billed, day: date,
+                    payable: set[str]) -> None:
+    """The demo's last step: a simulated payer pays the claims just written (with planted denials,
+    an underpayment, a reversal, a takeback, a duplicate), and reconcile posts and explains it."""
+    from datetime import datetime
+
+    from otbill_xl.actions.reconcile import RemitFile, reconcile_payments
+    from otbill_xl.actions.simulate import simulate_remittances, write_simulated_remit
+    from otbill_xl.cli_reconcile import print_summary
+    from otbill_xl.ledger import Ledger
+    from otbill_xl.workbook.files import FileWorkbook
+
+    if not billed.billed_claims:
+        return
+    remits = dest / "remits"
+    remits.mkdir(parents=True, exist_ok=True)
+    era = remits / "demo-payer.835"
+    try:
+        sim = simulate_remittances(billed_copy, claims_dir, demo_outcomes(billed, payable), as_of=day)
+        write_simulated_remit(sim, era)
+        reconciled = dest / "sample-practice.reconciled.xlsx"
+        reconciled.unlink(missing_ok=True)   # the demo starts afresh (its ledger too)
+        with Ledger(ledger_path) as ledger:
+            outcome = reconcile_payments(FileWorkbook(billed_copy), [RemitFile(era.name, era.read_bytes())],
+                                         as_of=day, posted_at=datetime.now(), ledger=ledger, output=reconciled)
+    except OtbillError as exc:
+        raise fail(str(exc)) from None
+    out.print()
+    print_summary(outcome)
+    out.print(f"Simulated remittance (test data): {era}; reconciled copy (Payments posted, Reconciliation, "
+              f"Exceptions, Denials, AR Aging, with charts): {reconciled}")
 
 
 def main() -> None:

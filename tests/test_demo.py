@@ -22,6 +22,20 @@ def test_demo_runs_the_pipeline(tmp_path):
         ok, errors = pyx12_validate(Path(f).read_text())
         assert ok, errors[:5]
     assert (tmp_path / "sample-practice.otbill.xlsx").exists()
+    # check → price → claims → simulated 835 → reconcile (issue #13 §7)
+    assert "Reconciliation" in result.stdout and "Payments rows posted" in result.stdout
+    for status in ("paid", "denied", "underpaid", "reversed", "readjudicated", "duplicate_payment", "open"):
+        assert f"│ {status} " in result.stdout, status
+    reconciled = tmp_path / "sample-practice.reconciled.xlsx"
+    ok, errors = pyx12_validate((tmp_path / "remits" / "demo-payer.835").read_text())
+    assert ok, errors[:5]
+    from openpyxl import load_workbook
+
+    wb = load_workbook(reconciled)
+    assert wb["Denials by Category"]._charts and wb["AR by Payer"]._charts
+    from test_xlsx_patch import assert_libreoffice_converts
+
+    assert_libreoffice_converts([reconciled], tmp_path / "lo")
     # A second run starts its demo ledger afresh and bills the same again.
     again = CliRunner().invoke(app, ["demo", "--dest", str(tmp_path)])
     assert again.exit_code == 0 and len(list((tmp_path / "claims").glob("*.837"))) == 5
