@@ -356,18 +356,27 @@ def charges_on_file(pipeline: Pipeline, ledger: Ledger | None) -> list[ChargeOnF
                                  service_keys=(k.service_key for k in keys), sending_keys=(k.sending_key for k in keys))
         billed_claim = {row: p.claim_id for row, p in prior_billing(keys, history).items() if p.kind == "billed"}
     assembled = assemble_claims(book, pipeline.findings, computed_units=computed).claim_of_row
-    price_of = {p.row: p for p in pipeline.pricing.lines}
+    claim_of = {line.row: billed_claim.get(line.row) or line.claim_id.strip() or assembled.get(line.row, "")
+                for line in book.charges}
+    billed = {line.row for line in book.charges if line.row in billed_claim or line.claim_id.strip()
+              or line.status.strip().lower().startswith("billed")}
+    return charges_from(book, claim_of, billed, pipeline.pricing.lines, computed)
+
+
+def charges_from(book, claim_of: dict[int, str], billed: set[int], prices: Iterable[Any],
+                 computed: dict[int, int]) -> list[ChargeOnFile]:
+    """The reconciliation view of every Charges line, from its ClaimID (``claim_of`` by row), whether it
+    was billed, its price (``LinePrice`` by row) and its units (typed, else computed)."""
+    price_of = {p.row: p for p in prices}
     patients = book.patients_by_id
     out = []
     for line in book.charges:
         patient = patients.get(line.patient_id)
-        claim_id = billed_claim.get(line.row) or line.claim_id.strip() or assembled.get(line.row, "")
-        billed = line.row in billed_claim or bool(line.claim_id.strip()) or line.status.strip().lower().startswith("billed")
         units = line.units if line.units is not None else computed.get(line.row)
-        out.append(ChargeOnFile(line.row, line.line_id, claim_id, line.patient_id,
+        out.append(ChargeOnFile(line.row, line.line_id, claim_of.get(line.row, ""), line.patient_id,
                                 patient.payer_key if patient else "", line.dos, line.code.strip().upper(),
                                 tuple(m.strip().upper() for m in line.modifiers), units, line.charge,
-                                price_of.get(line.row), billed))
+                                price_of.get(line.row), line.row in billed))
     return out
 
 

@@ -149,6 +149,12 @@ def simulate_remittances(port_or_path: WorkbookPort | str | os.PathLike[str], cl
     return SimulatedRemit(text, simulation, remittances, tuple(f.name for f in files), tuple(notes))
 
 
+def to_remittances(simulation: Simulation, book: PracticeBook) -> tuple[Remittance, ...]:
+    """The simulation's payments as 835 remittance records (what :func:`read_835` gives back)."""
+    allowed: dict[int, tuple[ServicePayment, Decimal | None]] = {}
+    return tuple(_remittance(p, book, allowed) for p in simulation.payments)
+
+
 def write_simulated_remit(result: SimulatedRemit, target: Path) -> None:
     """Write the 835 atomically (a temporary file renamed onto ``target``)."""
     data = result.text.encode("ascii")
