@@ -378,8 +378,8 @@ def _map(header: list[str], overrides: Mapping[str, str]) -> dict[str, tuple[int
 # Records
 
 
-class _BadRow(ValueError):
-    pass
+class _BadRow(RemitCSVError):
+    """One row cannot be read: caught per row and reported as a ``bad_row`` problem, never raised."""
 
 
 @dataclass
