@@ -10,8 +10,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from otbill_xl.domain.findings import Location, Severity
 from otbill_xl.errors import OtbillError
-from otbill_xl.formats.x12.read835 import Adjustment, Procedure, X835Error, read_835
+from otbill_xl.formats.x12.read835 import (
+    Adjustment,
+    Party,
+    Procedure,
+    ProviderSummary,
+    X835Error,
+    read_835,
+    remittance_findings,
+)
 from tests.conftest import SHARED, require_shared
 
 D = Decimal
@@ -246,3 +255,118 @@ def test_mutated_samples_raise_only_x835error(name, kind, where, value, count):
         return
     for r in remits:
         assert all(isinstance(c.charge, Decimal) for c in r.claims)
+
+
+# --------------------------------------------------------------------------------------------------
+# The rest of X221A1 (people, MIA/MOA, AMT, QTY, TS3/TS2, header REF/PER/DTM) and findings.
+# Segment numbers below are lines of the split file (ISA = 1), as in the SAMPLES comment.
+
+
+def test_medicare_part_a_people_mia_moa_quantities_and_provider_summaries():
+    (r,) = read_835(sample("lfh-835-medicare-part-a.835"), "a.835")
+    first, second = r.claims
+    # 17: NM1*QC*1*JONES*SAM*O***HN*666666666A (synthetic guide data; compared, never printed).
+    assert first.patient == Party("QC", "JONES", "SAM", "O", "HN", "666666666A")
+    assert first.insured is None and first.rendering is None and first.other_parties == ()
+    # 16: CLP*666123*1*211366.97*138018.40**MA*1999999444444*11*1; 24: ...**MB*1999999444445*13*1.
+    assert (first.filing_indicator, first.facility, first.frequency) == ("MA", "11", "1")
+    assert (second.filing_indicator, second.facility, second.frequency) == ("MB", "13", "1")
+    # 18: MIA*0***138018.40 (no remark code in MIA05); 21: QTY*CA*8.00.
+    assert first.inpatient == ("0", "", "", "138018.40") and first.outpatient == () and first.remark_codes == ()
+    assert first.quantities == (("CA", D("8.00")),)
+    # 27: MOA***MA02.
+    assert second.outpatient == ("", "", "MA02") and second.remark_codes == ("MA02",)
+    # 12-14 and 22-23: two LX with TS3; a TS2 only after the first.
+    s1, s2 = r.provider_summaries
+    assert s1 == ProviderSummary("110212", "6543210903", "11", date(2002, 12, 31), D(1), D("211366.97"),
+                                 ("", "", "", "138018.40", "", "73348.57"),
+                                 ("2178.45", "1919.71", "", "56.82", "197.69", "4.23"))
+    assert (s2.number, s2.provider_id, s2.fiscal_period, s2.total_charge, s2.ts2) == \
+        ("130212", "6543210909", date(1996, 12, 31), D("15000.00"), ())
+    # TS305 totals are the claims' charges: 211366.97 and 15000.00 (one claim each, TS304 = 1).
+    assert [s.total_charge for s in r.provider_summaries] == [c.charge for c in r.claims]
+    # 6: DTM*405*20020916; 10: REF*2U*999 after N1*PR.
+    assert r.production_date == date(2002, 9, 16) and r.payer_refs == (("2U", "999"),)
+    assert r.receiver_id == "" and r.source == "835"
+
+
+def test_line_allowed_amount_refs_and_rendering_provider():
+    (r,) = read_835(sample("lfh-835-cob-contractual-adjustment.835"), "cob.835")
+    (c,) = r.claims
+    # 18: NM1*82*2*PROFESSIONAL TEST 1*****BS*34426.
+    assert c.rendering == Party("82", "PROFESSIONAL TEST 1", "", "", "BS", "34426")
+    (s,) = c.services
+    # 25: REF*1B*44280; 26: AMT*B6*550.00; no SVC07.
+    assert s.allowed == D("550.00") and s.amounts == (("B6", D("550.00")),) and s.refs == (("1B", "44280"),)
+    assert s.original_units is None and s.line_control_number == ""
+    # 6: REF*EV*030240928; 7: DTM*405*20050318.
+    assert r.receiver_id == "030240928" and r.production_date == date(2005, 3, 18)
+    (r,) = read_835(sample("lfh-835-secondary-payment.835"), "sec.835")
+    # 22: AMT*AU*912.00 at claim level (before any SVC); 33 and 39: AMT*B6 150.00 and 500.00.
+    assert r.claims[0].amounts == (("AU", D("912.00")),) and r.claims[0].services == ()
+    assert [s.allowed for s in r.claims[1].services] == [D("150.00"), D("500.00")]
+
+
+def test_corrected_patient_received_date_payer_contacts_and_claim_refs():
+    first = read_835(sample("oop-835-from-nth.835"), "nth.835")[0]
+    c = first.claims[0]
+    # 19: NM1*QC ... MR; 20: NM1*74*1*... (masked name, middle N); 21: DTM*050*20120127.
+    assert c.patient is not None and c.patient.id_qualifier == "MR"
+    assert c.corrected_patient is not None and c.corrected_patient.middle == "N"
+    assert c.received == date(2012, 1, 27) and c.coverage_expiration is None
+    # 10-12: PER*CX, PER*BL, PER*IC after N1*PR.
+    assert [p[0] for p in first.payer_contacts] == ["CX", "BL", "IC"]
+    (r,) = read_835(sample("oop-835-example1-reversals.835"), "rev.835")
+    # 18: REF*F8*A76B04054 after NM1*82 (claim level); 22: REF*6R*444444 (line level, not in refs).
+    assert r.claims[0].refs == (("F8", "A76B04054"),)
+    assert r.claims[0].services[0].line_control_number == "444444" and r.claims[0].services[0].refs == ()
+
+
+def test_svc07_original_units_and_other_parties():
+    text = HAND.replace("SVC*HC:97140*80.00*40.00~",
+                        "SVC*HC:97140*80.00*40.00**1*HC:97140*2~NM1*TT*2*CROSSOVER PLAN*****PI*99~")
+    first, _ = read_835(text, "hand.835")
+    ot2 = first.claims[1]
+    assert ot2.services[0].original_units == D(2) and ot2.services[0].units == D(1)
+    # An NM1 after SVC still belongs to the claim; TT is not one of the four named people.
+    assert ot2.other_parties == (Party("TT", "CROSSOVER PLAN", "", "", "PI", "99"),)
+
+
+def test_remittance_findings_rule_ids_location_and_no_patient_data():
+    first, second = read_835(HAND.encode("utf-8"), "hand.835")
+    findings = remittance_findings(first, "hand.835")
+    assert [(f.rule, f.severity) for f in findings] == [("remit.unbalanced-claim", Severity.ERROR)] * 2
+    assert findings[0].location == Location(file="hand.835")
+    assert findings[0].message.startswith("Segment 9 (CLP): claim 1") and "OT1" not in findings[0].message
+    assert findings[0].fix
+    assert remittance_findings(second, "hand.835") == ()
+    (r,) = read_835(sample("lfh-835-managed-care.835"), "mc.835")
+    (f,) = remittance_findings(r, "mc.835")
+    assert (f.rule, f.severity, f.message[:17]) == ("remit.invalid-date", Severity.WARNING, "Segment 4 (BPR): ")
+    (r,) = read_835(sample("oop-835-example1-reversals.835"), "rev.835")
+    rules = [f.rule for f in remittance_findings(r, "rev.835")]
+    assert rules == ["remit.missing-amount", "remit.missing-amount", "remit.unbalanced-remittance"]
+    for name in SAMPLES:
+        for remit in read_835(sample(name), name):
+            for f in remittance_findings(remit, name):
+                for c in remit.claims:
+                    assert c.patient is None or c.patient.last not in f.message
+                    assert c.patient_control_number not in f.message
+
+
+def _lower_ids(data: bytes) -> bytes:
+    """Every segment id after the ISA in lower case: each segment then takes the reader's slow path."""
+    text = data.decode("utf-8-sig")
+    term = text[text.index("ISA") + 105]
+    head, _, rest = text.partition(term)
+    parts = rest.split(term)
+    return (head + term + term.join(p.replace(p.strip()[:3], p.strip()[:3].lower(), 1) if p.strip()[:3] != "IEA"
+                                    else p for p in parts)).encode("utf-8")
+
+
+@pytest.mark.parametrize("name", ["lfh-835-medicare-part-a.835", "oop-835-example1-reversals.835",
+                                  "lfh-835-secondary-payment.835", "pyx12-835-mult-loops.835"])
+def test_fast_dispatch_agrees_with_the_slow_path(name):
+    """The table dispatch for upper-case ids and the general path (lower-case ids) give equal records."""
+    data = sample(name)
+    assert read_835(_lower_ids(data), name) == read_835(data, name)
