@@ -38,6 +38,12 @@ def reconcile(
                                                                "expected amount is paid.")] = "0.01",
     columns: Annotated[Path | None, typer.Option("--columns", help="TOML file mapping your headers to otbill "
                                                                    "columns.")] = None,
+    remit_columns: Annotated[Path | None, typer.Option("--remit-columns", help="TOML file mapping a CSV export's "
+                                                                               "headers to otbill's remittance fields "
+                                                                               "(docs/remittance-csv.md).")] = None,
+    remit_preset: Annotated[str | None, typer.Option("--remit-preset", help="CSV export layout: hdi, nextgen or "
+                                                                            "generic (default: found from the header "
+                                                                            "row).")] = None,
 ) -> None:
     """Match remittances (835 or CSV) to what was billed, post them to Payments, explain every line that did
     not pay as expected, and age what is still owed (Reconciliation, Exceptions, Denials, AR Aging sheets).
@@ -60,6 +66,14 @@ def reconcile(
     except InvalidOperation:
         raise fail(f"--tolerance {tolerance!r} is not an amount; use dollars, e.g. 0.01.") from None
     target = out_file or default_output(workbook, "reconciled", _book_suffix(workbook))
+    mapping = None
+    if remit_columns is not None:
+        from otbill_xl.formats.remit_csv import mapping_from_toml
+
+        try:
+            mapping = mapping_from_toml(remit_columns)
+        except OtbillError as exc:
+            raise fail(str(exc)) from None
     if out_file is not None and out_file.exists():
         raise fail(f"--out {out_file.name} exists; reconcile never replaces a file (an earlier run's postings would "
                    "be lost). Choose a new name, or leave --out out for a new dated copy.")
@@ -84,7 +98,7 @@ def reconcile(
             with progress("Reconciling ..."):
                 outcome = reconcile_payments(port, files, as_of=day, posted_at=datetime.now(), ledger=ledger,
                                              dry_run=dry_run, tolerance=tol, output=None if dry_run else target,
-                                             pipeline=pipeline)
+                                             pipeline=pipeline, csv_preset=remit_preset, csv_mapping=mapping)
         finally:
             ledger.close()
     except OtbillError as exc:

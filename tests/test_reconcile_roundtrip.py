@@ -229,3 +229,56 @@ def test_cli_json_shape_exit_codes_and_refusals(world, tmp_path):
     broken = _cli(["reconcile", str(world["billed"]), "--remit", str(bad), "--ledger", str(ledger), "--dry-run"])
     assert broken.exit_code == 2 and "bad.835" in broken.output
     assert "Traceback" not in broken.output
+
+
+# -- the same payment as a clearinghouse CSV export -------------------------------------------------------
+
+def hdi_csv(remits) -> str:
+    """The remittances as Healthcare Data Insight's 835 CSV (docs/remittance-csv.md, preset hdi): one row
+    per service line with its claim's columns, up to five line adjustments in numbered columns."""
+    import csv
+    import io
+
+    head = ["CheckOrEftTraceNumber", "PaymentDate", "TotalPaymentAmount", "PayerName", "PayerIdentifier",
+            "PatientControlNumber", "PayerControlNumber", "ClaimStatus", "ChargeAmount", "PaymentAmount",
+            "LineControlNumber", "LineServiceDateFrom", "LineProcedureCode", "LineProcedureModifier1Code",
+            "LineProcedureModifier2Code", "LineProcedureModifier3Code", "LineUnitCount", "LineChargeAmount",
+            "LineAllowedAmount", "LinePaidAmount"]
+    for n in range(1, 6):
+        head += [f"LineAdj{n}Group", f"LineAdj{n}ReasonCode", f"LineAdj{n}Amount"]
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(head)
+    for r in remits:
+        for c in r.claims:
+            for s in c.services:
+                mods = list(s.modifiers) + ["", "", ""]
+                adj = [x for a in s.adjustments for x in (a.group, a.reason, str(a.amount))]
+                w.writerow([r.trace_number, r.payment_date.strftime("%Y%m%d"), str(r.amount), r.payer_name, r.payer_id,
+                            c.patient_control_number, c.payer_claim_number, c.status, str(c.charge), str(c.paid),
+                            s.line_control_number, s.service_date.strftime("%Y%m%d") if s.service_date else "",
+                            s.code, *mods[:3], str(s.units), str(s.charge),
+                            "" if s.allowed is None else str(s.allowed), str(s.paid), *adj,
+                            *[""] * (15 - len(adj))])
+    return buf.getvalue()
+
+
+def test_a_csv_export_reconciles_like_the_835_and_is_the_same_remittance(world, tmp_path):
+    remits = read_835(world["era"].read_bytes())
+    csv_text = hdi_csv(r for r in remits if not r.provider_adjustments)   # (a CSV export carries no PLB)
+    csv_file = RemitFile("export.csv", csv_text.encode())
+    fresh = tmp_path / "fresh-ledger.sqlite"
+    with Ledger(fresh) as ledger:
+        by_csv = reconcile_payments(FileWorkbook(world["billed"]), [csv_file], as_of=AS_OF,
+                                    posted_at=datetime(2026, 11, 29), ledger=ledger, output=tmp_path / "csv.xlsx")
+    from_835 = {(r.claim_id, r.line_id, r.trace): r.status for r in world["outcome"].result.lines if r.trace}
+    from_csv = {(r.claim_id, r.line_id, r.trace): r.status for r in by_csv.result.lines if r.trace}
+    assert from_csv and all(from_835[k] == v for k, v in from_csv.items()), \
+        [(k, v, from_835.get(k)) for k, v in from_csv.items() if from_835.get(k) != v][:5]
+    # posted from the 835 before: the CSV of the same payment is the same remittance, never posted again
+    with Ledger(world["ledger"]) as ledger:
+        again = reconcile_payments(FileWorkbook(world["billed"]), [csv_file], as_of=AS_OF,
+                                   posted_at=datetime(2026, 11, 29), ledger=ledger, output=tmp_path / "again.xlsx")
+    assert again.posted_rows == 0
+    assert {r.status for r in again.result.lines if r.trace} <= {"already_posted", "duplicate_payment",
+                                                                 "unmatched_remittance"}

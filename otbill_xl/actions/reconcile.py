@@ -45,7 +45,7 @@ from otbill_xl.domain.reconcile import (
     reconcile,
 )
 from otbill_xl.errors import OtbillError
-from otbill_xl.formats.x12.read835 import Remittance, X835Error, read_835
+from otbill_xl.formats.x12.read835 import Remittance, X835Error, read_835, remittance_findings
 from otbill_xl.ledger.store import Ledger
 from otbill_xl.workbook.mapping import Overrides
 from otbill_xl.workbook.port import FILL_COMPUTED, WorkbookPort
@@ -65,15 +65,17 @@ class Unreadable(OtbillError):
     message = "A remittance file cannot be read."
 
 
-def read_remittance_file(f: RemitFile) -> tuple[Remittance, ...]:
+def read_remittance_file(f: RemitFile, *, csv_preset: str | None = None,
+                         csv_mapping: dict[str, str] | None = None) -> tuple[Remittance, ...]:
     """An 835 (the text starts with ISA, after a byte-order mark or blanks) or a clearinghouse CSV
-    export (formats.remit_csv presets, or the user's column mapping)."""
+    export (formats.remit_csv: a preset found from the header row or named, and the user's column
+    mapping, our field → their header)."""
     head = f.data[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
     if head[:3].upper() == b"ISA":
         return read_835(f.data, f.name)
-    from otbill_xl.formats import remit_csv  # only when a CSV is given
+    from otbill_xl.formats.remit_csv import read_remit_csv  # only when a CSV is given
 
-    return remit_csv.read_remit_csv(f.data, f.name)
+    return read_remit_csv(f.data, f.name, preset=csv_preset, mapping=csv_mapping)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -272,7 +274,8 @@ def next_action(group: str, reason: str, remarks: Sequence[str]) -> str:
 def reconcile_payments(port: WorkbookPort, remits: Sequence[RemitFile], *, as_of: date, posted_at: datetime,
                        ledger: Ledger | None, dry_run: bool = False, overrides: Overrides | None = None,
                        tolerance: Decimal = Decimal("0.01"), output: Path | None = None, annotate: bool = True,
-                       pipeline: Pipeline | None = None) -> ReconcileOutcome:
+                       pipeline: Pipeline | None = None, csv_preset: str | None = None,
+                       csv_mapping: dict[str, str] | None = None) -> ReconcileOutcome:
     """Reconcile ``remits`` against the workbook in ``port`` (module docstring). ``output``: the
     annotated copy to write (file ports); ``None`` for a live workbook, written in place. The ledger
     (open, writable unless ``dry_run``) says what was billed and what was posted."""
@@ -283,7 +286,8 @@ def reconcile_payments(port: WorkbookPort, remits: Sequence[RemitFile], *, as_of
     unreadable: list[str] = []
     for f in remits:
         try:
-            sources += [RemitSource(r, f.name) for r in read_remittance_file(f)]
+            sources += [RemitSource(r, f.name)
+                        for r in read_remittance_file(f, csv_preset=csv_preset, csv_mapping=csv_mapping)]
         except (X835Error, OtbillError) as exc:
             unreadable.append(str(exc))
     charges = charges_on_file(pipeline, ledger)
@@ -336,10 +340,7 @@ def reconcile_payments(port: WorkbookPort, remits: Sequence[RemitFile], *, as_of
 
 
 def _remit_findings(source: RemitSource) -> list[Finding]:
-    try:
-        from otbill_xl.formats.x12.read835 import remittance_findings  # type: ignore[attr-defined]
-    except ImportError:
-        return []
+    """What the reader found that does not add up (unbalanced claims, separators, dates) as findings."""
     return list(remittance_findings(source.remittance, source.file))
 
 
