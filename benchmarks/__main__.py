@@ -11,8 +11,8 @@ from benchmarks import (
     bench_patch,
     bench_pipeline,
     bench_price,
-    bench_reconcile,
     bench_process,
+    bench_reconcile,
     bench_scrub,
 )
 
