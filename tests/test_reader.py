@@ -27,9 +27,15 @@ def test_contract_workbook_reads_into_typed_records(tmp_path):
 
     mcr, acme = book.payers
     # Blank UnitRule/RequiresGO/TimelyFilingDays on a Medicare payer take the Medicare defaults:
-    # CMS 8-minute rule, GO required, 365 days (42 CFR 424.44, facts §7).
+    # CMS 8-minute rule, GO required, and one calendar year after the DOS (42 CFR 424.44, facts §7),
+    # which the timely-filing rule and AR aging apply to a blank TimelyFilingDays (not 365 days: a
+    # 2023-03-01 DOS may be filed until 2024-03-01, the 366th day).
+    from otbill_xl.domain.ar import filing_limit
+    from otbill_xl.domain.scrub._context import timely_limit_for
+
     assert (mcr.payer_type, mcr.unit_rule, mcr.requires_go, mcr.timely_filing_days) == (
-        PayerType.MEDICARE, UnitRule.CMS, True, 365)
+        PayerType.MEDICARE, UnitRule.CMS, True, None)
+    assert timely_limit_for(mcr) == "year" and filing_limit(mcr) == "year"
     assert (acme.payer_type, acme.unit_rule, acme.requires_auth, acme.visit_limit_per_year) == (
         PayerType.COMMERCIAL, UnitRule.AMA, True, 30)
 

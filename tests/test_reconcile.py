@@ -359,3 +359,19 @@ def test_after_a_reversal_the_secondary_gets_the_net_adjudication():
     assert adj.paid == D("40.47")
     assert {(a.group, a.reason, a.amount) for a in adj.adjustments} == \
         {("CO", "45", D("27.00")), ("PR", "2", D("11.60")), ("CO", "253", D("0.93"))}
+
+
+def test_a_payment_reversed_later_leaves_no_variance_but_an_underpaid_readjudication_does():
+    over = svc(paid="46.47", cas=(("CO", "45", "21.00"), ("PR", "2", "11.60"), ("CO", "253", "0.93")))
+    neg = svc(charge="-80.00", paid="-46.47", cas=(("CO", "45", "-21.00"), ("PR", "2", "-11.60"),
+                                                   ("CO", "253", "-0.93")))
+    fixed = svc()
+    short = svc(paid="40.47", cas=(("CO", "45", "27.00"), ("PR", "2", "11.60"), ("CO", "253", "0.93")))
+    settled = run([remit([clp([over])], trace="EFT1"), remit([clp([neg], status="22"), clp([fixed])], trace="EFT2")],
+                  [charge(2)])
+    assert [r.status for r in settled.lines] == ["overpaid", "reversed", "readjudicated"]
+    assert settled.variances == () and settled.unexplained == 0 and settled.clean
+    still = run([remit([clp([over])], trace="EFT1"), remit([clp([neg], status="22"), clp([short])], trace="EFT2")],
+                [charge(2)])
+    assert [r.status for r in still.variances] == ["readjudicated"]
+    assert still.unexplained == D("5.00") and not still.clean

@@ -282,3 +282,25 @@ def test_a_csv_export_reconciles_like_the_835_and_is_the_same_remittance(world, 
     assert again.posted_rows == 0
     assert {r.status for r in again.result.lines if r.trace} <= {"already_posted", "duplicate_payment",
                                                                  "unmatched_remittance"}
+
+
+# -- the ribbon's Reconcile payments, headless ------------------------------------------------------------
+
+def test_ribbon_action_reads_the_remittance_folder_setting_and_posts_once(world, tmp_path):
+    from otbill_xl.excel.macros import reconcile_payments_action, remittance_files
+
+    folder = tmp_path / "remits"
+    folder.mkdir()
+    shutil.copy(world["era"], folder / "week1.835")
+    (folder / "notes.docx").write_text("not a remittance")
+    assert remittance_files("remits", tmp_path) == [folder / "week1.835"]      # relative to the workbook
+    assert remittance_files(str(folder / "week1.835"), tmp_path) == [folder / "week1.835"]
+    ledger = tmp_path / "ledger.sqlite"
+    port = FileWorkbook(world["billed"])
+    outcome = reconcile_payments_action(port, remittance_files("remits", tmp_path), ledger, AS_OF,
+                                        datetime(2026, 11, 29, 8, 0))
+    assert outcome.posted_rows == len(world["outcome"].result.payments)
+    port.save(str(tmp_path / "live.xlsx"))
+    again = reconcile_payments_action(FileWorkbook(tmp_path / "live.xlsx"), [folder / "week1.835"], ledger, AS_OF,
+                                      datetime(2026, 11, 29, 9, 0))
+    assert again.posted_rows == 0

@@ -241,16 +241,29 @@ class Reconciliation:
         return out
 
     @property
+    def variances(self) -> tuple[LineResult, ...]:
+        """The lines whose payment is still off by more than the tolerance: under- and overpaid lines, and
+        re-adjudicated ones that still are — not a payment a later reversal in the run took back."""
+        out: list[LineResult] = []
+        reversed_after: set[tuple[str, str]] = set()
+        for line in reversed(self.lines):   # a reversal cancels the payments of the line before it
+            key = (line.claim_id, line.line_id)
+            if line.status == "reversed":
+                reversed_after.add(key)
+            elif line.status in ("underpaid", "overpaid", "readjudicated") and key not in reversed_after \
+                    and abs(line.variance.unexplained) > self.tolerance:
+                out.append(line)
+        return tuple(reversed(out))
+
+    @property
     def unexplained(self) -> Decimal:
-        return sum((line.variance.unexplained for line in self.lines
-                    if line.status in ("underpaid", "overpaid")), ZERO)
+        """The real under (+) or over (−) payment that remains: Σ unexplained of :attr:`variances`."""
+        return sum((line.variance.unexplained for line in self.variances), ZERO)
 
     @property
     def clean(self) -> bool:
-        """Everything matched and explained: no exceptions, no under/overpayment."""
-        counts = self.counts()
-        return not self.exceptions and not (counts["underpaid"] or counts["overpaid"]
-                                            or counts["unmatched_remittance"] or counts["duplicate_payment"])
+        """Everything matched and explained: no exceptions, no payment still off."""
+        return not self.exceptions and not self.variances
 
 
 # ------------------------------------------------------------------------------------------------

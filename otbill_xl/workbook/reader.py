@@ -575,9 +575,9 @@ def _payer(rec: dict) -> Payer:
     rule = rec["unit_rule"] or (UnitRule.CMS if medicare_like else UnitRule.AMA)
     go = rec["requires_go"] if rec["requires_go"] is not None else medicare_like
     mppr = rec["apply_mppr"] if rec["apply_mppr"] is not None else ptype is PayerType.MEDICARE
+    # A blank TimelyFilingDays stays blank: for Medicare the domain applies one calendar year after the
+    # DOS (42 CFR 424.44, facts §7: a 29 February DOS by 28 February), which a day count cannot say.
     filing = rec["timely_filing_days"]
-    if filing is None and ptype is PayerType.MEDICARE:
-        filing = 365  # 42 CFR 424.44: 12 months from the date of service
     return Payer(payer_key=rec["payer_key"], row=rec["row"], payer_name=rec["payer_name"], payer_type=ptype, payer_id=rec["payer_id"],
                  unit_rule=rule, requires_go=go, requires_auth=bool(rec["requires_auth"]),
                  visit_limit_per_year=rec["visit_limit_per_year"], timely_filing_days=filing, apply_mppr=mppr,
