@@ -140,6 +140,13 @@ def print_summary(outcome) -> None:
               f"{t['patient_responsibility']:,.2f}; provider adjustments (PLB) {t['plb']:,.2f}; unexplained "
               f"{t['unexplained']:,.2f}. {outcome.posted_rows} Payments rows posted"
               + (" (dry run: none written)." if outcome.dry_run else "."), highlight=False)
+    for r in outcome.result.remittances:
+        flag = "" if r.balanced else "  [red]NOT BALANCED[/]"
+        out.print(f"  {escape(r.payer_key or r.payer_name)} check/EFT {escape(r.trace)} of "
+                  f"{r.payment_date.isoformat() if r.payment_date else '?'}: {r.amount:,.2f} = claims "
+                  f"{r.claims_paid:,.2f} − provider adjustments {r.plb:,.2f}{flag}", highlight=False)
+    for f in outcome.findings[:10]:
+        err.print(f"otbill: {f}", highlight=False, markup=False)
     for e in outcome.result.exceptions[:20]:
         out.print(f"  exception {e.kind}: {e.message}", highlight=False, markup=False)
     if len(outcome.result.exceptions) > 20:

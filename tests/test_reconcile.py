@@ -301,8 +301,15 @@ def test_plb_and_counts_use_the_issue_names():
     from otbill_xl.formats.x12.read835 import ProviderAdjustment
 
     plb = (ProviderAdjustment("1234567893", date(2026, 12, 31), "WO", "PCN-1", D("12.00")),)
-    result = run([remit([clp([svc()])], plb=plb)], [charge(2)])
-    assert result.plb == (("EFT1", "WO", "PCN-1", D("12.00"), "era.835"),)
+    r = remit([clp([svc()])], plb=plb)._replace(amount=D("45.47") - D("12.00"))
+    result = run([r], [charge(2)])
+    # the reference is the payer claim number of a claim posted in the run: our claim
+    assert result.plb == (("era.835", "EFT1", "MCR", PAID_ON, "WO", "PCN-1", "OTCLAIM1", D("12.00")),)
+    # the deposit: BPR02 33.47 = Σ CLP04 45.47 − Σ PLB 12.00
+    (summary,) = result.remittances
+    assert (summary.amount, summary.claims_paid, summary.plb, summary.balanced) == \
+        (D("33.47"), D("45.47"), D("12.00"), True)
+    assert (summary.claims, summary.lines, summary.posted_rows, summary.exceptions) == (1, 1, 3, 0)
     assert set(result.counts()) == set(STATUSES) and len(STATUSES) == 12
 
 

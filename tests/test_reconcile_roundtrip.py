@@ -65,7 +65,7 @@ def test_every_planted_outcome_is_classified(world):
             "drop_modifiers", "change_code"} <= kinds
     for p in sim.planted:
         if p.outcome == "takeback":  # a PLB: the claim's lines are paid, the PLB is reported
-            assert ("WO", p.amount) in {(reason, amount) for _t, reason, _ref, amount, _f in world["outcome"].result.plb}
+            assert ("WO", p.amount, p.claim_id) in {(a.reason, a.amount, a.claim_id) for a in world["outcome"].result.plb}
             continue
         if p.outcome == "unmatched":
             assert any(r.status == "unmatched_remittance" and r.claim_id == p.claim_id

@@ -21,6 +21,28 @@ from otbill_xl.actions.batch import BATCH, BatchResult, InputResult, write_repor
 from otbill_xl.actions.check import CHECK_SUMMARY, FINDINGS, RuleCount, check_charges
 from otbill_xl.actions.claims import CLAIMS, HELD_BACK, create_claims
 from otbill_xl.actions.pipeline import Pipeline
+from otbill_xl.actions.receivables import (
+    AR_AGING,
+    AR_BY_PAYER,
+    DENIALS,
+    DENIALS_BY_CATEGORY,
+    DENIALS_BY_CODE,
+    CodeSummary,
+    DenialRow,
+    DenialSummary,
+    PayerAging,
+)
+from otbill_xl.actions.reconcile import EXCEPTIONS, PAYMENTS_NEW, PROVIDER_ADJUSTMENTS, RECONCILIATION, REMITTANCES
+from otbill_xl.domain.ar import AgingRow
+from otbill_xl.domain.denials import Denial
+from otbill_xl.domain.reconcile import (
+    ExceptionItem,
+    LineResult,
+    PaymentRow,
+    ProviderAdjustmentLine,
+    RemitSummary,
+    Variance,
+)
 from otbill_xl.actions.price import PRICING, PRICING_TOTALS, line_dict, price_charges, totals_dict
 from otbill_xl.actions.sheets import COUNT, DATE, MONEY, NUMBER, NUMBER_FORMATS, TEXT, Column, SheetSpec
 from otbill_xl.domain.claims import HeldBack
@@ -33,7 +55,9 @@ from otbill_xl.workbook.memory import MemoryWorkbook
 D = Decimal
 SAMPLE = ROOT / "workbook_templates" / "examples" / "sample-practice.xlsx"
 SPECS: dict[str, SheetSpec] = {s.name: s for s in (FINDINGS, CHECK_SUMMARY, PRICING, PRICING_TOTALS, CLAIMS,
-                                                   HELD_BACK, BATCH)}
+                                                   HELD_BACK, BATCH, RECONCILIATION, EXCEPTIONS, PAYMENTS_NEW,
+                                                   REMITTANCES, PROVIDER_ADJUSTMENTS, DENIALS,
+                                                   DENIALS_BY_CATEGORY, DENIALS_BY_CODE, AR_AGING, AR_BY_PAYER)}
 #: Where each sheet's header row is (the Check Summary's table sits below its Item/Value block).
 HEADER_ROW = {"Check Summary": 9}
 
@@ -65,6 +89,33 @@ SAMPLES: dict[str, object] = {
 }
 
 
+_LINE = LineResult(
+    "underpaid", "OT0123456789ABCDEF01", "L7", 7, "MCR", date(2026, 10, 5), "97110", ("GO",), D("80.00"), D("58.00"),
+    D("53.00"), D("40.47"), D("11.60"), (("CO", "45", D("27.00")), ("PR", "2", D("11.60")), ("CO", "253", D("0.93"))),
+    Variance(D("0.93"), D("1.00"), D("2.00"), D("11.60"), D("19.00"), D("1.50"), D("5.00")), "CO-45", ("N362",),
+    "line_control", D("1.00"), "claim_id", "EFT1", date(2026, 11, 2), "PCN-1", "era.835", 40, "ABCDEF0123456789ABCD",
+    "matched without modifiers")
+SAMPLES.update({
+    "Reconciliation": _LINE,
+    "Exceptions": ExceptionItem("unmatched_remittance", "era.835", 40, "OT0123456789ABCDEF01", "L7", "97110",
+                                D("40.47"), "no billed line", "post it by hand"),
+    "Payments": PaymentRow("ABCDEF0123456789ABCD-1", "MCR", "EFT1", date(2026, 11, 2), "OT0123456789ABCDEF01", "L7",
+                           "97110", "GO", D("80.00"), D("53.00"), D("40.47"), D("11.60"), "CO", "45", D("27.00"), "835"),
+    "Remittances": RemitSummary("era.835", "12402", "MCR", "MEDICARE", "EFT1", date(2026, 11, 2), "ACH", D("28.47"),
+                                1, 1, D("40.47"), D("12.00"), True, 3, 1),
+    "Provider Adjustments": ProviderAdjustmentLine("era.835", "EFT1", "MCR", date(2026, 11, 2), "WO", "PCN-1",
+                                                   "OT0123456789ABCDEF01", D("12.00")),
+    "Denials": DenialRow(_LINE, Denial("CO", "151", ("N362",), "frequency_limit", "appeal", D("1.50"), "Units",
+                                       "Check the MUE", date(2027, 3, 2), date(2027, 3, 2), date(2027, 11, 2),
+                                       "Medicare: 120 days")),
+    "Denials by Category": DenialSummary("frequency_limit", "MCR", 1, D("1.50")),
+    "Denials by Code": CodeSummary("97110", "CO", "151", "frequency_limit", 1, D("1.50")),
+    "AR Aging": AgingRow("OT0123456789ABCDEF01", "MCR", date(2026, 10, 5), 53, "31-60", D("27.00"),
+                         date(2027, 10, 5), "ok", "file by 2027-10-05"),
+    "AR by Payer": PayerAging("MCR", (D("1.00"), D("2.00"), D("3.00"), D("4.00"), D("5.00")), D("15.00"), 5),
+})
+
+
 def of_kind(kind: str, value: object) -> bool:
     """Whether a cell value fits its column's declared kind (blank allowed everywhere)."""
     if value is None or value == "":
@@ -82,7 +133,9 @@ def of_kind(kind: str, value: object) -> bool:
 
 def test_every_output_sheet_has_a_declaration_and_a_sample():
     assert set(SPECS) == set(SAMPLES) == {"Findings", "Check Summary", "Pricing", "Pricing Totals", "Claims",
-                                          "Held Back", "Batch"}
+                                          "Held Back", "Batch", "Reconciliation", "Exceptions", "Payments",
+                                          "Remittances", "Provider Adjustments", "Denials", "Denials by Category",
+                                          "Denials by Code", "AR Aging", "AR by Payer"}
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))

@@ -30,6 +30,7 @@ from otbill_xl.actions.claims import practice_key, service_keys
 from otbill_xl.actions.pipeline import Pipeline
 from otbill_xl.actions.sheets import COUNT, DATE, MONEY, TEXT, Column, SheetSpec, money_text
 from otbill_xl.domain.claims import assemble_claims
+from otbill_xl.domain.denials import plb_reason
 from otbill_xl.domain.findings import Finding, printable
 from otbill_xl.domain.identity import prior_billing
 from otbill_xl.domain.reconcile import (
@@ -40,15 +41,17 @@ from otbill_xl.domain.reconcile import (
     LineResult,
     PaymentRow,
     PriorPostings,
+    ProviderAdjustmentLine,
     Reconciliation,
     RemitSource,
+    RemitSummary,
     reconcile,
 )
 from otbill_xl.errors import OtbillError
 from otbill_xl.formats.x12.read835 import Remittance, X835Error, read_835, remittance_findings
 from otbill_xl.ledger.store import Ledger
 from otbill_xl.workbook.mapping import Overrides
-from otbill_xl.workbook.port import FILL_COMPUTED, WorkbookPort
+from otbill_xl.workbook.port import FILL_COMPUTED, FILL_ERROR, WorkbookPort
 
 RECONCILIATION_SHEET = "Reconciliation"
 EXCEPTIONS_SHEET = "Exceptions"
@@ -129,6 +132,37 @@ EXCEPTIONS: SheetSpec[ExceptionItem] = SheetSpec(EXCEPTIONS_SHEET, (
     Column("Fix", 60, TEXT, lambda e: e.fix),
 ))
 
+REMITTANCES: SheetSpec[RemitSummary] = SheetSpec("Remittances", (
+    Column("PaymentDate", 11, DATE, lambda r: r.payment_date),
+    Column("PayerKey", 12, TEXT, lambda r: r.payer_key),
+    Column("Payer", 24, TEXT, lambda r: r.payer_name),
+    Column("CheckNumber", 18, TEXT, lambda r: r.trace),
+    Column("Method", 8, TEXT, lambda r: r.method),
+    Column("Amount", 12, MONEY, lambda r: r.amount),
+    Column("ClaimsPaid", 12, MONEY, lambda r: r.claims_paid),
+    Column("ProviderAdjustments", 14, MONEY, lambda r: r.plb),
+    Column("Balanced", 9, TEXT, lambda r: "yes" if r.balanced else "NO"),
+    Column("Claims", 8, COUNT, lambda r: r.claims),
+    Column("Lines", 8, COUNT, lambda r: r.lines),
+    Column("RowsPosted", 10, COUNT, lambda r: r.posted_rows),
+    Column("Exceptions", 10, COUNT, lambda r: r.exceptions),
+    Column("File", 24, TEXT, lambda r: r.file),
+))
+
+PROVIDER_ADJUSTMENTS: SheetSpec[ProviderAdjustmentLine] = SheetSpec("Provider Adjustments", (
+    Column("PaymentDate", 11, DATE, lambda a: a.payment_date),
+    Column("PayerKey", 12, TEXT, lambda a: a.payer_key),
+    Column("CheckNumber", 18, TEXT, lambda a: a.trace),
+    Column("Reason", 8, TEXT, lambda a: a.reason),
+    Column("Meaning", 50, TEXT, lambda a: plb_reason(a.reason).description),
+    Column("Reference", 24, TEXT, lambda a: a.reference),
+    Column("ClaimID", 22, TEXT, lambda a: a.claim_id),
+    Column("Amount", 12, MONEY, lambda a: a.amount),
+    Column("Effect", 16, TEXT, lambda a: "reduces payment" if a.amount > 0 else "adds to payment"),
+    Column("NextAction", 60, TEXT, lambda a: plb_reason(a.reason).next_action),
+    Column("File", 24, TEXT, lambda a: a.file),
+))
+
 #: A Payments sheet for a workbook that has none (the contract's columns, in its order).
 PAYMENTS_NEW: SheetSpec[PaymentRow] = SheetSpec("Payments", (
     Column("PaymentID", 26, TEXT, lambda p: p.payment_id),
@@ -186,7 +220,7 @@ class ReconcileOutcome:
         return {"billed": sum((r.billed for r in lines), ZERO), "paid": sum((r.paid for r in lines), ZERO),
                 "patient_responsibility": sum((r.patient_responsibility for r in lines), ZERO),
                 "adjustments_by_group": dict(sorted(by_group.items())),
-                "plb": sum((p[3] for p in self.result.plb), ZERO),
+                "plb": sum((p.amount for p in self.result.plb), ZERO),
                 "unexplained": self.result.unexplained}
 
     def to_dict(self) -> dict[str, Any]:
@@ -198,6 +232,8 @@ class ReconcileOutcome:
             "totals": {k: ({g: money_text(a) for g, a in v.items()} if isinstance(v, dict) else money_text(v))
                        for k, v in totals.items()},
             "counts": self.result.counts(),
+            "remittances": [REMITTANCES.as_dict(r) for r in self.result.remittances],
+            "provider_adjustments": [PROVIDER_ADJUSTMENTS.as_dict(a) for a in self.result.plb],
             "posted_rows": self.posted_rows,
             "unreadable": list(self.unreadable),
             "findings": [f.to_dict() for f in self.findings],
@@ -460,12 +496,18 @@ def _cell(value: Any) -> Any:
 
 
 def write_sheets(port: WorkbookPort, pipeline: Pipeline, outcome: ReconcileOutcome) -> None:
-    """The Reconciliation and Exceptions sheets (Denials and AR Aging: see :mod:`otbill_xl.actions.ar`)."""
+    """The Remittances (deposits), Reconciliation, Exceptions and Provider Adjustments sheets (Denials and
+    AR: :mod:`otbill_xl.actions.receivables`)."""
     result = outcome.result
     order = {s: i for i, s in enumerate(STATUSES)}
     lines = sorted(result.lines, key=lambda r: (order[r.status] if r.status not in ("paid",) else 99,))
+    REMITTANCES.write(port, result.remittances, cell=_cell)
+    for i, r in enumerate(result.remittances, start=2):
+        if not r.balanced:
+            port.fill(REMITTANCES.name, i, REMITTANCES.index("Balanced"), FILL_ERROR)
     RECONCILIATION.write(port, lines, cell=_cell)
     EXCEPTIONS.write(port, result.exceptions, cell=_cell)
+    PROVIDER_ADJUSTMENTS.write(port, result.plb, cell=_cell)
     charges = pipeline.report.sheet("Charges")
     if charges is not None and charges.sheet and charges.index_of("LineID"):
         col = RECONCILIATION.index("LineID")

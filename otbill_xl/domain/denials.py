@@ -395,3 +395,31 @@ def explain_denial(adjustments: Sequence[tuple[str, str, Decimal]], remarks: Seq
                   route=route, amount=amount, reason=describe(group, code, rems, on),
                   next_action=next_action(group, code, rems, on), deadline=deadline,
                   appeal_deadline=dl.appeal, corrected_deadline=dl.corrected, deadline_basis=dl.basis)
+
+
+# ------------------------------------------------------------------------------------------------
+# Provider-level adjustments (PLB)
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PlbReason:
+    """A provider-level adjustment reason (835 PLB03-1): what it is and what to do with it."""
+
+    code: str
+    description: str
+    next_action: str
+
+
+@cache
+def plb_reasons() -> Mapping[str, PlbReason]:
+    """The PLB reason catalogue (``refdata/plb_reasons.csv``; sources in ``refdata/SOURCES.md``)."""
+    rows = csv.DictReader(io.StringIO(refdata.read_text("plb_reasons.csv")))
+    return {r["code"]: PlbReason(r["code"], r["description"], r["next_action"]) for r in rows}
+
+
+def plb_reason(code: object) -> PlbReason:
+    """The PLB reason, or a placeholder naming the unknown code (never an error: the amount still counts)."""
+    text = _text(code).upper()
+    return plb_reasons().get(text) or PlbReason(text, f"Provider adjustment {text or '(no reason code)'}",
+                                               "Read the reference and ask the payer what the adjustment is")

@@ -56,7 +56,8 @@ from otbill_xl.domain._gc import gc_paused
 from otbill_xl.domain.pricing import LinePrice
 
 __all__ = ["STATUSES", "ChargeOnFile", "ExceptionItem", "LineResult", "PaymentRow", "PostedRecord",
-           "PriorPostings", "Reconciliation", "RemitSource", "Variance", "reconcile", "remit_line_key"]
+           "PriorPostings", "ProviderAdjustmentLine", "Reconciliation", "RemitSource", "RemitSummary", "Variance",
+           "reconcile", "remit_line_key"]
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
@@ -224,15 +225,53 @@ class PostedRecord(NamedTuple):
     file: str
 
 
+class ProviderAdjustmentLine(NamedTuple):
+    """One PLB reason/amount of a remittance: a takeback, interest, a forwarded balance ... A positive
+    amount reduced the payment (BPR02 = Σ CLP04 − Σ PLB). ``claim_id``: our claim when the reference
+    names it (our ClaimID, or a payer claim number posted with one of our claims)."""
+
+    file: str
+    trace: str
+    payer_key: str
+    payment_date: date | None
+    reason: str
+    reference: str
+    claim_id: str
+    amount: Decimal
+
+
+class RemitSummary(NamedTuple):
+    """One remittance (one check or EFT) as the deposit the office manager matches to the bank: its
+    amount (BPR02), what its claims paid (Σ CLP04), its provider adjustments (Σ PLB), whether they
+    balance, and what this run did with it."""
+
+    file: str
+    payer_id: str
+    payer_key: str
+    payer_name: str
+    trace: str
+    payment_date: date | None
+    method: str
+    amount: Decimal
+    claims: int
+    lines: int
+    claims_paid: Decimal
+    plb: Decimal
+    balanced: bool
+    posted_rows: int
+    exceptions: int
+
+
 @dataclass(frozen=True)
 class Reconciliation:
     lines: tuple[LineResult, ...]
     exceptions: tuple[ExceptionItem, ...]
     payments: tuple[PaymentRow, ...]
     posted: tuple[PostedRecord, ...]
-    plb: tuple[tuple[str, str, str, Decimal, str], ...]   # (trace, reason, reference, amount, file)
+    plb: tuple[ProviderAdjustmentLine, ...]
     claim_adjustments: tuple[tuple[str, str, str, Decimal], ...]  # (claim_id, group, reason, amount)
     tolerance: Decimal = DEFAULT_TOLERANCE
+    remittances: tuple[RemitSummary, ...] = ()
 
     def counts(self) -> dict[str, int]:
         out = dict.fromkeys(STATUSES, 0)
@@ -340,7 +379,7 @@ def reconcile(remits: Sequence[RemitSource], charges: Sequence[ChargeOnFile], *,
             run.remittance(source.remittance, source.file)
         run.open_lines()
     return Reconciliation(tuple(run.lines), tuple(run.exceptions), tuple(run.payments), tuple(run.posted),
-                          tuple(run.plb), tuple(run.claim_adjustments), tolerance)
+                          tuple(run.plb), tuple(run.claim_adjustments), tolerance, tuple(run.summaries))
 
 
 class _Run:
@@ -357,7 +396,8 @@ class _Run:
         self.exceptions: list[ExceptionItem] = []
         self.payments: list[PaymentRow] = []
         self.posted: list[PostedRecord] = []
-        self.plb: list[tuple[str, str, str, Decimal, str]] = []
+        self.plb: list[ProviderAdjustmentLine] = []
+        self.summaries: list[RemitSummary] = []
         self.claim_adjustments: list[tuple[str, str, str, Decimal]] = []
 
     # -- one remittance --------------------------------------------------------------------------
@@ -368,11 +408,30 @@ class _Run:
                 self.exceptions.append(ExceptionItem(p.kind, file, p.segment, "", "", "", ZERO, p.message,
                                                      "ask the payer for a corrected remittance; post this one by "
                                                      "hand after checking the amounts"))
-        for adj in remit.provider_adjustments:
-            self.plb.append((remit.trace_number, adj.reason, adj.reference, adj.amount, file))
         payer_key = self.payer_keys.get(remit.payer_id.strip().upper(), "")
+        posted, excepted = len(self.payments), len(self.exceptions)
         for claim in remit.claims:
             self.claim(remit, claim, file, payer_key)
+        for adj in remit.provider_adjustments:
+            self.plb.append(ProviderAdjustmentLine(file, remit.trace_number, payer_key, remit.payment_date, adj.reason,
+                                                   adj.reference, self.claim_named(adj.reference), adj.amount))
+        paid = sum((c.paid for c in remit.claims), ZERO)
+        plb = sum((a.amount for a in remit.provider_adjustments), ZERO)
+        self.summaries.append(RemitSummary(
+            file, remit.payer_id, payer_key, remit.payer_name, remit.trace_number, remit.payment_date, remit.method,
+            remit.amount, len(remit.claims), sum(len(c.services) for c in remit.claims), paid, plb,
+            remit.amount == paid - plb, len(self.payments) - posted, len(self.exceptions) - excepted))
+
+    def claim_named(self, reference: str) -> str:
+        """Our ClaimID a PLB reference names: our ClaimID itself, or a payer claim number posted with one
+        of our claims — whole, or as one of its words (payers write "account DOS claim#" references)."""
+        for token in (reference.strip(), *reference.split()):
+            if token in self.index.by_claim:
+                return token
+            ours = self.payer_claims.get(token)
+            if ours:
+                return ours
+        return ""
 
     def claim(self, remit: Any, claim: Any, file: str, payer_key: str) -> None:
         found, by = self.match_claim(claim)
