@@ -21,6 +21,7 @@ from otbill_xl.actions.batch import BATCH, BatchResult, InputResult, write_repor
 from otbill_xl.actions.check import CHECK_SUMMARY, FINDINGS, RuleCount, check_charges
 from otbill_xl.actions.claims import CLAIMS, HELD_BACK, create_claims
 from otbill_xl.actions.pipeline import Pipeline
+from otbill_xl.actions.price import PRICING, PRICING_TOTALS, line_dict, price_charges, totals_dict
 from otbill_xl.actions.receivables import (
     AR_AGING,
     AR_BY_PAYER,
@@ -32,9 +33,19 @@ from otbill_xl.actions.receivables import (
     DenialSummary,
     PayerAging,
 )
-from otbill_xl.actions.reconcile import EXCEPTIONS, PAYMENTS_NEW, PROVIDER_ADJUSTMENTS, RECONCILIATION, REMITTANCES
+from otbill_xl.actions.reconcile import (
+    EXCEPTIONS,
+    PAYMENTS_NEW,
+    PROVIDER_ADJUSTMENTS,
+    RECONCILIATION,
+    REMITTANCES,
+)
+from otbill_xl.actions.sheets import COUNT, DATE, MONEY, NUMBER, NUMBER_FORMATS, TEXT, Column, SheetSpec
 from otbill_xl.domain.ar import AgingRow
+from otbill_xl.domain.claims import HeldBack
 from otbill_xl.domain.denials import Denial
+from otbill_xl.domain.findings import Finding, Location, Severity
+from otbill_xl.domain.pricing import LinePrice, PayerTotals
 from otbill_xl.domain.reconcile import (
     ExceptionItem,
     LineResult,
@@ -43,11 +54,6 @@ from otbill_xl.domain.reconcile import (
     RemitSummary,
     Variance,
 )
-from otbill_xl.actions.price import PRICING, PRICING_TOTALS, line_dict, price_charges, totals_dict
-from otbill_xl.actions.sheets import COUNT, DATE, MONEY, NUMBER, NUMBER_FORMATS, TEXT, Column, SheetSpec
-from otbill_xl.domain.claims import HeldBack
-from otbill_xl.domain.findings import Finding, Location, Severity
-from otbill_xl.domain.pricing import LinePrice, PayerTotals
 from otbill_xl.ledger import Ledger
 from otbill_xl.workbook.files import FileWorkbook
 from otbill_xl.workbook.memory import MemoryWorkbook

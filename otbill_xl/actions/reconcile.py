@@ -502,8 +502,8 @@ def write_sheets(port: WorkbookPort, pipeline: Pipeline, outcome: ReconcileOutco
     order = {s: i for i, s in enumerate(STATUSES)}
     lines = sorted(result.lines, key=lambda r: (order[r.status] if r.status not in ("paid",) else 99,))
     REMITTANCES.write(port, result.remittances, cell=_cell)
-    for i, r in enumerate(result.remittances, start=2):
-        if not r.balanced:
+    for i, remit in enumerate(result.remittances, start=2):
+        if not remit.balanced:
             port.fill(REMITTANCES.name, i, REMITTANCES.index("Balanced"), FILL_ERROR)
     RECONCILIATION.write(port, lines, cell=_cell)
     EXCEPTIONS.write(port, result.exceptions, cell=_cell)
