@@ -304,3 +304,18 @@ def test_ribbon_action_reads_the_remittance_folder_setting_and_posts_once(world,
     again = reconcile_payments_action(FileWorkbook(tmp_path / "live.xlsx"), [folder / "week1.835"], ledger, AS_OF,
                                       datetime(2026, 11, 29, 9, 0))
     assert again.posted_rows == 0
+
+
+def test_ar_keeps_denied_amounts_open_and_drops_claims_paid_as_priced(world):
+    outcome = world["outcome"]
+    aging = {r.claim_id: r for r in outcome.receivables.aging.rows}
+    denied = [r for r in outcome.result.lines if r.status == "denied" and r.carc == "CO-97"
+              and r.line_id == "L000005"]
+    assert denied
+    claim = denied[0].claim_id
+    # the denial is worked from AR: the claim's open balance holds at least the denied charge
+    assert claim in aging and aging[claim].open_balance >= denied[0].variance.denied
+    assert aging[claim].filing_flag == "ok"   # adjudicated: the payer received it in time
+    paid_claims = {r.claim_id for r in outcome.result.lines if r.status == "paid"}
+    fully_paid = paid_claims - {r.claim_id for r in outcome.result.lines if r.status != "paid"}
+    assert fully_paid and not (fully_paid & set(aging))

@@ -131,29 +131,43 @@ def build(lines: Sequence[LineResult], charges: Sequence[ChargeOnFile], posted_b
 
 def open_items(charges: Sequence[ChargeOnFile], posted_before: Iterable[Any], posted_now: Iterable[PaymentRow],
                lines: Sequence[LineResult]) -> list[OpenItem]:
-    """One open item per billed claim: its charges, and what was paid, adjusted (CO/OA/PI/CR) and moved
-    to the patient (PR) by every Payments row of its lines."""
+    """One open item per billed claim: its charges, less what was paid, written off (contractual
+    adjustments: CO-45, sequestration, MPPR, the prior payer's effect) and moved to the patient (PR
+    deductible, coinsurance, copay) by every Payments row of its lines.
+
+    A **denied** amount stays open: a denial is worked from AR — appealed, corrected, rebilled — and
+    leaves it only when the biller writes it off (a contractual adjustment) or it is paid. A claim
+    with any posted adjudication counts as accepted for timely filing (the payer received it)."""
     answered = {line.row for line in lines if line.row is not None and line.status != "unmatched_remittance"}
     claims: dict[str, dict[str, Any]] = {}
     for c in charges:
         if not (c.billed or c.row in answered) or not c.claim_id or c.dos is None:
             continue
         claim = claims.setdefault(c.claim_id, {"payer": c.payer_key, "dos": c.dos, "billed": ZERO, "paid": ZERO,
-                                               "adjusted": ZERO, "patient": ZERO})
+                                               "adjusted": ZERO, "patient": ZERO, "status": ""})
         claim["billed"] += c.charge or ZERO
         claim["dos"] = min(claim["dos"], c.dos)
     for p in (*posted_before, *posted_now):
         owed = claims.get(p.claim_id.strip())
         if owed is None:
             continue
+        owed["status"] = "posted"
         owed["paid"] += p.paid or ZERO
         amount = p.adj_amount or ZERO
-        if p.adj_group.strip().upper() == "PR":
+        if not amount:
+            continue
+        group, reason = p.adj_group.strip().upper(), p.adj_reason.strip().upper()
+        if group == "PR" and denials.carc_category(reason) == "patient_responsibility":
             owed["patient"] += amount
-        elif amount:
+        elif group != "PR" and (reason in WRITE_OFF_REASONS or denials.carc_category(reason) == "contractual"):
             owed["adjusted"] += amount
-    return [OpenItem(claim_id, c["payer"], c["dos"], c["billed"], c["paid"], c["adjusted"], c["patient"])
+    return [OpenItem(claim_id, c["payer"], c["dos"], c["billed"], c["paid"], c["adjusted"], c["patient"], c["status"])
             for claim_id, c in claims.items()]
+
+
+#: Adjustments that settle a balance whatever the catalogue says: the contractual write-down (45),
+#: sequestration (253), multiple-procedure rules (59) and the prior payer's adjudication (23).
+WRITE_OFF_REASONS = frozenset({"45", "253", "59", "23"})
 
 
 def _bucket(i: int):
