@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 from otbill_xl.actions.claims import practice_key, service_keys
 from otbill_xl.actions.pipeline import Pipeline
 from otbill_xl.actions.sheets import COUNT, DATE, MONEY, TEXT, Column, SheetSpec, money_text
+from otbill_xl.domain.charge_master import charge_master_by_code, charge_master_charge
 from otbill_xl.domain.claims import assemble_claims
 from otbill_xl.domain.denials import plb_reason
 from otbill_xl.domain.findings import Finding, printable
@@ -406,13 +407,17 @@ def charges_from(book, claim_of: dict[int, str], billed: set[int], prices: Itera
     was billed, its price (``LinePrice`` by row) and its units (typed, else computed)."""
     price_of = {p.row: p for p in prices}
     patients = book.patients_by_id
+    rates = charge_master_by_code(book.charge_master)
     out = []
     for line in book.charges:
         patient = patients.get(line.patient_id)
         units = line.units if line.units is not None else computed.get(line.row)
+        charge = line.charge
+        if charge is None and line.dos is not None and units:   # billed at the ChargeMaster rate (as assembly does)
+            charge = charge_master_charge(rates, line.code.strip().upper(), line.dos, units)
         out.append(ChargeOnFile(line.row, line.line_id, claim_of.get(line.row, ""), line.patient_id,
                                 patient.payer_key if patient else "", line.dos, line.code.strip().upper(),
-                                tuple(m.strip().upper() for m in line.modifiers), units, line.charge,
+                                tuple(m.strip().upper() for m in line.modifiers), units, charge,
                                 price_of.get(line.row), line.row in billed))
     return out
 
