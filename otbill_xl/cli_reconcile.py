@@ -34,8 +34,9 @@ def reconcile(
                                                             "no ledger entry).")] = False,
     ledger_path: Annotated[Path | None, typer.Option("--ledger", help="Claim ledger (default as for `otbill claims`); "
                                                                       "it knows what was billed and posted.")] = None,
-    tolerance: Annotated[str, typer.Option("--tolerance", help="A line paid within this many dollars of the "
-                                                               "expected amount is paid.")] = "0.01",
+    tolerance: Annotated[str | None, typer.Option("--tolerance", help="A line paid within this many dollars of the "
+                                                                      "expected amount is paid (default: the Practice "
+                                                                      "setting PaymentTolerance, else 0.01).")] = None,
     columns: Annotated[Path | None, typer.Option("--columns", help="TOML file mapping your headers to otbill "
                                                                    "columns.")] = None,
     remit_columns: Annotated[Path | None, typer.Option("--remit-columns", help="TOML file mapping a CSV export's "
@@ -59,12 +60,14 @@ def reconcile(
     from otbill_xl.workbook.mapping import overrides_from_toml
 
     day = parse_as_of(as_of)
-    try:
-        tol = Decimal(tolerance)
-        if not tol.is_finite() or tol < 0:
-            raise InvalidOperation
-    except InvalidOperation:
-        raise fail(f"--tolerance {tolerance!r} is not an amount; use dollars, e.g. 0.01.") from None
+    tol: Decimal | None = None
+    if tolerance is not None:
+        try:
+            tol = Decimal(tolerance)
+            if not tol.is_finite() or tol < 0:
+                raise InvalidOperation
+        except InvalidOperation:
+            raise fail(f"--tolerance {tolerance!r} is not an amount; use dollars, e.g. 0.01.") from None
     target = out_file or default_output(workbook, "reconciled", _book_suffix(workbook))
     mapping = None
     if remit_columns is not None:

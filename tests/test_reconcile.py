@@ -382,3 +382,15 @@ def test_a_payment_reversed_later_leaves_no_variance_but_an_underpaid_readjudica
                 [charge(2)])
     assert [r.status for r in still.variances] == ["readjudicated"]
     assert still.unexplained == D("5.00") and not still.clean
+
+
+def test_payment_tolerance_setting():
+    import pytest
+
+    from otbill_xl.actions.reconcile import payment_tolerance
+    from otbill_xl.errors import OtbillError
+
+    assert payment_tolerance("") == D("0.01") and payment_tolerance("$0.50") == D("0.50")
+    for bad in ("-1", "one cent", "NaN"):
+        with pytest.raises(OtbillError, match="PaymentTolerance"):
+            payment_tolerance(bad)

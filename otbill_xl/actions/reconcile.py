@@ -58,6 +58,28 @@ RECONCILIATION_SHEET = "Reconciliation"
 EXCEPTIONS_SHEET = "Exceptions"
 
 
+#: The Practice setting holding the payment tolerance: a line paid within this many dollars of its
+#: expected amount is ``paid`` (default $0.01; ``otbill reconcile --tolerance`` overrides it).
+TOLERANCE_SETTING = "PaymentTolerance"
+DEFAULT_TOLERANCE = Decimal("0.01")
+
+
+def payment_tolerance(text: str) -> Decimal:
+    """The tolerance a Practice setting gives (blank: $0.01). A value that is not a non-negative amount
+    is refused, naming the setting (it decides which lines are under- or overpaid)."""
+    text = str(text or "").strip().lstrip("$")
+    if not text:
+        return DEFAULT_TOLERANCE
+    try:
+        value = Decimal(text)
+    except ArithmeticError:
+        value = Decimal(-1)
+    if not value.is_finite() or value < 0:
+        raise OtbillError(f"the Practice setting {TOLERANCE_SETTING} {text[:20]!r} is not an amount in dollars; "
+                          "write e.g. 0.01 (or leave it blank for one cent)")
+    return value
+
+
 class RemitFile(NamedTuple):
     """A remittance file's name (shown in messages) and its bytes."""
 
@@ -310,7 +332,7 @@ def next_action(group: str, reason: str, remarks: Sequence[str]) -> str:
 
 def reconcile_payments(port: WorkbookPort, remits: Sequence[RemitFile], *, as_of: date, posted_at: datetime,
                        ledger: Ledger | None, dry_run: bool = False, overrides: Overrides | None = None,
-                       tolerance: Decimal = Decimal("0.01"), output: Path | None = None, annotate: bool = True,
+                       tolerance: Decimal | None = None, output: Path | None = None, annotate: bool = True,
                        pipeline: Pipeline | None = None, csv_preset: str | None = None,
                        csv_mapping: dict[str, str] | None = None) -> ReconcileOutcome:
     """Reconcile ``remits`` against the workbook in ``port`` (module docstring). ``output``: the
@@ -337,6 +359,8 @@ def reconcile_payments(port: WorkbookPort, remits: Sequence[RemitFile], *, as_of
     prior = _prior(book, ledger, sources, charges)
     from otbill_xl.domain import denials
 
+    if tolerance is None:
+        tolerance = payment_tolerance(book.practice.extra.get(TOLERANCE_SETTING, ""))
     result = reconcile(sources, charges, members=members, payer_keys=payer_keys, prior=prior, tolerance=tolerance,
                        categorize=lambda _group, reason: denials.carc_category(reason))
     findings = tuple(f for s in sources for f in _remit_findings(s))
