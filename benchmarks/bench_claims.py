@@ -27,12 +27,7 @@ def run_write() -> None:
     from otbill_xl.domain.scrub import scrub
     from otbill_xl.formats.x12 import ControlNumbers, write_837p
 
-    saved = bs.COHORTS
-    bs.COHORTS = 58  # 58 × 1,740 = 100,920 lines
-    try:
-        book = bs.million_line_book()
-    finally:
-        bs.COHORTS = saved
+    book = bs.million_line_book(58)  # 58 × 1,740 = 100,920 lines
     n = len(book.charges)
     path = charges_xlsx(book.charges)
     scrubbed = scrub(book, as_of=AS_OF)

@@ -37,12 +37,7 @@ def run() -> None:
     from otbill_xl.formats.x12.read835 import read_835
     from otbill_xl.formats.x12.write835 import write_835
 
-    saved = bs.COHORTS
-    bs.COHORTS = 58  # 58 × 1,740 = 100,920 lines
-    try:
-        book = bs.million_line_book()
-    finally:
-        bs.COHORTS = saved
+    book = bs.million_line_book(58)  # 58 × 1,740 = 100,920 lines
     scrubbed = scrub(book, as_of=AS_OF)
     pricing = price_book(book, units=scrubbed.computed_units)
     assembly = assemble_claims(book, scrubbed.findings, computed_units=scrubbed.computed_units)

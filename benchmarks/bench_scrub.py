@@ -37,13 +37,16 @@ def _shift(d: date | None, delta: timedelta) -> date | None:
     return d + delta if d is not None else None
 
 
-def million_line_book() -> PracticeBook:
+def million_line_book(cohorts: int | None = None) -> PracticeBook:
+    """The sample practice repeated ``cohorts`` times (default :data:`COHORTS`: 1,000,500 lines; 58 give
+    the 100,920-line book), each cohort's patients and dates shifted."""
+    cohorts = COHORTS if cohorts is None else cohorts
     base, _ = read_practice(SAMPLE)
     rng = random.Random(3)
     patients, charges = [], []
     row = 2
     with gc_paused():
-        for k in range(COHORTS):
+        for k in range(cohorts):
             suffix = f"-{k:03d}"
             delta = timedelta(weeks=k % 5)
             patients.extend(p.model_copy(update={

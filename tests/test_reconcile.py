@@ -332,20 +332,11 @@ def test_variance_parts_always_add_up_to_billed_minus_paid(paid, co45, pr, seq, 
 
 # -- posted rows feed the secondary claim ----------------------------------------------------------
 
-def _as_sheet_rows(rows):
-    """The Payments rows as the reader gives them back (models.PostedPayment)."""
-    from otbill_xl.domain.models import PostedPayment
-
-    return [PostedPayment(i, p.payment_id, p.payer_key, p.check_number, p.payment_date, p.claim_id, p.line_id,
-                          p.code, tuple(p.modifiers.split()), p.billed, p.allowed, p.paid, p.patient_resp,
-                          p.adj_group, p.adj_reason, p.adj_amount, p.source) for i, p in enumerate(rows, start=2)]
-
-
 def test_posted_rows_are_the_primary_adjudication_a_secondary_claim_sends():
     from otbill_xl.domain.cob import adjudicate
 
     result = run([remit([clp([svc()])])], [charge(2)])
-    adj = adjudicate(_as_sheet_rows(result.payments), D("80.00"), "MCR")
+    adj = adjudicate(result.payments, D("80.00"), "MCR")
     assert not isinstance(adj, str), adj
     assert adj.paid == D("45.47")
     assert {(a.group, a.reason, a.amount) for a in adj.adjustments} == \
@@ -360,7 +351,7 @@ def test_after_a_reversal_the_secondary_gets_the_net_adjudication():
                                                    ("CO", "253", "-0.93")))
     again = svc(paid="40.47", cas=(("CO", "45", "27.00"), ("PR", "2", "11.60"), ("CO", "253", "0.93")))
     result = run([original, remit([clp([neg], status="22"), clp([again])], trace="EFT2")], [charge(2)])
-    adj = adjudicate(_as_sheet_rows(result.payments), D("80.00"), "MCR")
+    adj = adjudicate(result.payments, D("80.00"), "MCR")
     assert not isinstance(adj, str), adj
     # 45.47 − 45.47 + 40.47; CO-45 22.00 − 22.00 + 27.00
     assert adj.paid == D("40.47")

@@ -195,7 +195,7 @@ PAYMENTS_NEW: SheetSpec[PaymentRow] = SheetSpec("Payments", (
     Column("ClaimID", 22, TEXT, lambda p: p.claim_id),
     Column("LineID", 14, TEXT, lambda p: p.line_id),
     Column("Code", 8, TEXT, lambda p: p.code),
-    Column("Modifiers", 11, TEXT, lambda p: p.modifiers),
+    Column("Modifiers", 11, TEXT, lambda p: " ".join(p.modifiers)),
     Column("Billed", 11, MONEY, lambda p: p.billed),
     Column("Allowed", 11, MONEY, lambda p: p.allowed),
     Column("Paid", 11, MONEY, lambda p: p.paid),

@@ -53,6 +53,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 from otbill_xl.domain._gc import gc_paused
+from otbill_xl.domain.models import PostedPayment
 from otbill_xl.domain.pricing import LinePrice
 
 __all__ = ["STATUSES", "ChargeOnFile", "ExceptionItem", "LineResult", "PaymentRow", "PostedRecord",
@@ -188,27 +189,12 @@ class ExceptionItem(NamedTuple):
     fix: str
 
 
-class PaymentRow(NamedTuple):
-    """One row appended to the Payments sheet (the layout of :mod:`otbill_xl.domain.cob`: a line's
-    first row carries Billed, Allowed, Paid and PatientResp with its first adjustment; each further
-    adjustment is a row of its own with Paid 0, so that sums over rows stay right)."""
-
-    payment_id: str
-    payer_key: str
-    check_number: str
-    payment_date: date | None
-    claim_id: str
-    line_id: str
-    code: str
-    modifiers: str
-    billed: Decimal | None
-    allowed: Decimal | None
-    paid: Decimal
-    patient_resp: Decimal | None
-    adj_group: str
-    adj_reason: str
-    adj_amount: Decimal | None
-    source: str
+#: A row appended to the Payments sheet is the record the reader gives back for it
+#: (:class:`otbill_xl.domain.models.PostedPayment`; ``row`` 0 until it is written). The layout is
+#: :mod:`otbill_xl.domain.cob`'s: a line's first row carries Billed, Allowed, Paid and PatientResp
+#: with its first adjustment; each further adjustment is a row of its own with Paid 0, so that sums
+#: over rows stay right.
+PaymentRow = PostedPayment
 
 
 class PostedRecord(NamedTuple):
@@ -591,16 +577,16 @@ class _Run:
         """The line's Payments rows (layout: :class:`PaymentRow`) and its ledger record. ``source``:
         ``835`` or ``CSV`` (the Payments sheet's Source column)."""
         adjustments = r.adjustments or (("", "", None),)
-        modifiers = " ".join(r.modifiers)
         append = self.payments.append
         for n, (group, reason, amount) in enumerate(adjustments):
             if n == 0:
-                append(PaymentRow(f"{r.key}-1", r.payer_key, r.trace, r.payment_date, r.claim_id, r.line_id, r.code,
-                                  modifiers, r.billed, r.allowed, r.paid, r.patient_responsibility, group, reason,
-                                  amount, source))
+                append(PostedPayment(0, f"{r.key}-1", r.payer_key, r.trace, r.payment_date, r.claim_id, r.line_id,
+                                     r.code, r.modifiers, r.billed, r.allowed, r.paid, r.patient_responsibility, group,
+                                     reason, amount, source))
             else:
-                append(PaymentRow(f"{r.key}-{n + 1}", r.payer_key, r.trace, r.payment_date, r.claim_id, r.line_id,
-                                  r.code, modifiers, None, None, ZERO, None, group, reason, amount, source))
+                append(PostedPayment(0, f"{r.key}-{n + 1}", r.payer_key, r.trace, r.payment_date, r.claim_id,
+                                     r.line_id, r.code, r.modifiers, None, None, ZERO, None, group, reason, amount,
+                                     source))
         self.posted.append(PostedRecord(r.key, r.payer_key, r.trace, r.claim_id, r.line_id, r.payer_claim_number,
                                         r.status, r.paid, r.file))
 
