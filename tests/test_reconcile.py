@@ -385,3 +385,13 @@ def test_payment_tolerance_setting():
     for bad in ("-1", "one cent", "NaN"):
         with pytest.raises(OtbillError, match="PaymentTolerance"):
             payment_tolerance(bad)
+
+
+def test_a_claim_denied_without_lines_is_posted_once_even_from_the_sheet_alone():
+    claim = clp([], charge="160.00", paid="0", status="4", adjustments=(Adjustment("CO", "29", D("160.00"), None),))
+    first = run([remit([claim])], [charge(2), charge(3, code="97530")])
+    keys = {p.payment_id.rsplit("-", 1)[0] for p in first.payments}
+    assert len(keys) == 2 and all(len(k) == 20 for k in keys)    # one key per billed line, PaymentID-shaped
+    again = run([remit([claim])], [charge(2), charge(3, code="97530")],
+                prior=PriorPostings(keys=frozenset(keys)))
+    assert [r.status for r in again.lines] == ["already_posted", "already_posted"] and not again.payments

@@ -310,6 +310,12 @@ def remit_line_key(payer_id: str, trace: str, claim: Any, index: int, service: A
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:20].upper()
 
 
+def _line_of_claim_key(claim_key: str, line: str) -> str:
+    """The key of one billed line of a claim the payer adjudicated without service lines (a key of
+    the same shape as :func:`remit_line_key`'s, so a PaymentID still carries it)."""
+    return hashlib.sha256(f"{claim_key}\x1f{line}".encode()).hexdigest()[:20].upper()
+
+
 @lru_cache(maxsize=1 << 16)   # amounts repeat (fee-schedule rates): measured 0.14 s of 2.1 s per 100k lines
 def _money_text(amount: Decimal) -> str:
     return str(amount.quantize(CENT))
@@ -453,7 +459,7 @@ class _Run:
                 amount = c.charge or ZERO
                 svc = _Synthetic(c, amount, ((group, reason, amount),) if reason else ())
                 self.line(remit, claim, svc, file, payer_key, c, "claim_level", by, claim_id,
-                          f"{key}-{c.row}", False)
+                          _line_of_claim_key(key, c.line_id or str(c.row)), False)
             return
         self.exceptions.append(ExceptionItem(
             "no_service_lines", file, claim.segment, claim_id, "", "", claim.paid,

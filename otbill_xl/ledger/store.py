@@ -483,8 +483,9 @@ class Ledger:
         lines: list[tuple] = []
         for chunk, marks in _chunked(_wanted(claim_ids)):
             lines += self._rows(
-                "SELECT claim_id, line_id, trace, paid, status, payer_claim_number FROM posted_remits "
+                "SELECT claim_id, line_id, trace, paid, status, payer_claim_number, key FROM posted_remits "
                 f"WHERE practice = ? AND claim_id IN ({marks}) ORDER BY posted_at, rowid", (practice, *chunk))
+        found_keys.update(r[6] for r in lines)   # (keys of lines a claim-level adjudication posted too)
         payer_claims: dict[str, str] = {}
         for chunk, marks in _chunked(_wanted(payer_claim_numbers)):
             for number, claim_id in self._rows(
@@ -493,7 +494,7 @@ class Ledger:
                 payer_claims.setdefault(number, claim_id)
         paid: dict[tuple[str, str], list[tuple[str, Decimal]]] = defaultdict(list)
         reversed_lines: set[tuple[str, str]] = set()
-        for claim_id, line_id, trace, amount, status, number in lines:
+        for claim_id, line_id, trace, amount, status, number, _key in lines:
             paid[(claim_id, line_id)].append((trace, Decimal(amount)))
             if status == "reversed":
                 reversed_lines.add((claim_id, line_id))
