@@ -638,6 +638,20 @@ def assert_libreoffice_converts(outputs: list[Path], tmp_path: Path) -> None:
         assert pdf.exists() and pdf.stat().st_size > 1000, (out.name, result.stdout[-2000:])
 
 
+def libreoffice_resave(workbook: Path, tmp_path: Path) -> Path:
+    """Headless LibreOffice opens ``workbook`` and saves its own .xlsx of it (faster than a PDF of a large
+    workbook, and what it kept — sheets, charts — can be read back); fails on a conversion error."""
+    soffice = _soffice()
+    out = tmp_path / "lo-xlsx"
+    result = subprocess.run([str(soffice), f"-env:UserInstallation={(tmp_path / 'lo-profile').as_uri()}",
+                             "--headless", "--convert-to", "xlsx", "--outdir", str(out), str(workbook)],
+                            capture_output=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    resaved = out / workbook.name
+    assert resaved.exists() and resaved.stat().st_size > 1000, result.stdout[-2000:]
+    return resaved
+
+
 def _soffice() -> str | None:
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if soffice is None:
