@@ -24,6 +24,11 @@ INTERCHANGE_QUALIFIERS = ("01", "14", "20", "27", "28", "29", "30", "33", "ZZ")
 TAXONOMY = re.compile(r"[0-9A-Z]{9}X")
 
 
+def digits_only(value: str) -> str:
+    """Keep the digits of a phone number, ZIP code or tax ID (formatting such as ``-`` dropped)."""
+    return "".join(ch for ch in value if ch.isdigit())
+
+
 def identifier_sendable(value: str) -> bool:
     """An identifier is sent as it is, never changed: every character must be one X12 can carry."""
     return all(ch in IDENTIFIER_CHARACTERS for ch in value.strip())

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from otbill_xl.domain.address import us_states
 from otbill_xl.domain.findings import Finding, Severity
 from otbill_xl.domain.scrub._context import PRACTICE, SheetContext, finding, rule
-from otbill_xl.domain.x12_charset import INTERCHANGE_QUALIFIERS, TAXONOMY, identifier_sendable
+from otbill_xl.domain.x12_charset import INTERCHANGE_QUALIFIERS, TAXONOMY, digits_only, identifier_sendable
 
 E, W = Severity.ERROR, Severity.WARNING
 
@@ -26,10 +26,6 @@ _PAY_TO = (("PayToAddress", "pay_to_address"), ("PayToCity", "pay_to_city"), ("P
 def is_po_box(street: str) -> bool:
     """True when a street line names a post office box, lock box or drawer."""
     return bool(_PO_BOX.search(street or ""))
-
-
-def _digits(text: str) -> str:
-    return "".join(ch for ch in text if ch.isdigit())
 
 
 @rule("practice.address-po-box", E, "practice", "Practice Address is a PO Box or lock box (2010AA needs a street).",
@@ -50,7 +46,7 @@ def address_po_box(s: SheetContext) -> Iterator[Finding]:
 def zip_not_9(s: SheetContext) -> Iterator[Finding]:
     """The 837P guide requires the 9-digit ZIP+4 in the billing provider's N403 (2010AA), and many
     payers reject the claim without it (facts §7a [S]). A warning: some payers accept 5 digits."""
-    z = _digits(s.book.practice.zip)
+    z = digits_only(s.book.practice.zip)
     if len(z) == 5:
         yield finding("practice.zip-not-9", PRACTICE, None, "ZIP",
                       "The practice ZIP has 5 digits; the billing provider address needs the 9-digit ZIP+4.",
@@ -150,7 +146,7 @@ def edi_setting(s: SheetContext) -> Iterator[Finding]:
         yield bad("ReceiverName", "ReceiverName is blank.", "Enter the clearinghouse's name.")
     if not (p.submitter_name or p.practice_name).strip():
         yield bad("SubmitterName", "SubmitterName (or PracticeName) is blank.", "Enter the practice's name.")
-    phone = _digits(p.contact_phone or p.phone)
+    phone = digits_only(p.contact_phone or p.phone)
     if not 10 <= len(phone) <= 15:
         yield bad("ContactPhone" if p.contact_phone else "Phone",
                   "The contact phone must have 10 to 15 digits (area code first).", "Enter the billing office's phone.")

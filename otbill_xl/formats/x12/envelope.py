@@ -27,6 +27,7 @@ from otbill_xl.domain.x12_charset import (  # noqa: E402
     EXTENDED_CHARACTERS,
     INTERCHANGE_QUALIFIERS,
     LOWER_CASE,
+    digits_only,
 )
 
 
@@ -128,11 +129,6 @@ def format_date(value: date) -> str:
         if len(_DATES) < 50_000:
             _DATES[value] = text
         return text
-
-
-def digits_only(value: str) -> str:
-    """Keep the digits of a phone number, ZIP code or tax ID (formatting such as ``-`` dropped)."""
-    return "".join(ch for ch in value if ch.isdigit())
 
 
 # --------------------------------------------------------------------------------------------------
