@@ -27,7 +27,7 @@ from otbill_xl.domain.x12_charset import (  # noqa: E402
     EXTENDED_CHARACTERS,
     INTERCHANGE_QUALIFIERS,
     LOWER_CASE,
-    digits_only,
+    digits_only,  # noqa: F401 - the writers take it from here with the other element helpers
 )
 
 
