@@ -94,13 +94,14 @@ def test_blank_units_are_computed_and_marked(checked_sample):
 def test_findings_sheet_sorted_with_links_and_summary(checked_sample):
     _, outcome, wb = checked_sample
     ws = wb[FINDINGS_SHEET]
-    assert [c.value for c in ws[1]] == ["Severity", "Rule", "Cell", "Sheet", "Row", "Column", "Message", "Fix"]
+    assert [c.value for c in ws[1]] == ["Severity", "Rule title", "Rule", "Cell", "LineID", "PatientID", "DOS", "Code",
+                                        "Payer", "Message", "Fix", "Sheet", "Row", "Column"]
     rows = list(ws.iter_rows(min_row=2, values_only=True))
     assert len(rows) == len(outcome.findings)
     ranks = [{"error": 0, "warning": 1, "info": 2}[r[0]] for r in rows]
     assert ranks == sorted(ranks)
-    link = ws.cell(row=2, column=3).hyperlink
-    assert link is not None and link.location == f"'Charges'!{rows[0][2].split('!')[1]}"
+    link = ws.cell(row=2, column=4).hyperlink
+    assert link is not None and link.location == f"'Charges'!{rows[0][3].split('!')[1]}"
     assert fill_of(ws.cell(row=2, column=1)) == FILL_ERROR
     warn_row = next(i for i, r in enumerate(rows, start=2) if r[0] == "warning")
     assert fill_of(ws.cell(row=warn_row, column=1)) == FILL_WARNING

@@ -20,6 +20,7 @@ from test_price_action import row as price_row
 from otbill_xl.actions.batch import BATCH, BatchResult, InputResult, write_reports
 from otbill_xl.actions.check import CHECK_SUMMARY, FINDINGS, RuleCount, check_charges
 from otbill_xl.actions.claims import CLAIMS, HELD_BACK, create_claims
+from otbill_xl.actions.finding_context import FindingRow
 from otbill_xl.actions.pipeline import Pipeline
 from otbill_xl.actions.price import PRICING, PRICING_TOTALS, line_dict, price_charges, totals_dict
 from otbill_xl.actions.receivables import (
@@ -64,15 +65,20 @@ SPECS: dict[str, SheetSpec] = {s.name: s for s in (FINDINGS, CHECK_SUMMARY, PRIC
                                                    HELD_BACK, BATCH, RECONCILIATION, EXCEPTIONS, PAYMENTS_NEW,
                                                    REMITTANCES, PROVIDER_ADJUSTMENTS, DENIALS,
                                                    DENIALS_BY_CATEGORY, DENIALS_BY_CODE, AR_AGING, AR_BY_PAYER)}
-#: Where each sheet's header row is (the Check Summary's table sits below its Item/Value block).
-HEADER_ROW = {"Check Summary": 9}
+
+
+def summary_header_row(ws) -> int:
+    """The Check Summary's table sits below its Item/Value block and "what to do first" list."""
+    return next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == CHECK_SUMMARY.headers[0])
+
 
 #: One row object per sheet, every field filled (so a kind check on it bites).
 SAMPLES: dict[str, object] = {
-    "Findings": Finding(rule="codes.unknown", severity=Severity.ERROR,
-                        location=Location(sheet="Charges", row=7, column="Code", cell="E7"),
-                        message="Code 9711 is not a CPT code.", fix="Type the 5-digit code."),
-    "Check Summary": RuleCount("codes.unknown", Severity.ERROR, 2),
+    "Findings": FindingRow(Finding(rule="code.unknown", severity=Severity.ERROR,
+                                   location=Location(sheet="Charges", row=7, column="Code", cell="E7"),
+                                   message="Code 9711 is not a CPT code.", fix="Type the 5-digit code."),
+                           "Procedure code unknown or blank", "L7", "P001", date(2026, 10, 5), "9711", "MCR"),
+    "Check Summary": RuleCount("code.unknown", Severity.ERROR, 2, 2),
     "Pricing": LinePrice(row=7, line_id="L7", payer_key="MCR", code="97110", units=2, charge=D("130.00"),
                          fee_allowed=D("60.66"), mppr_reduction=D("14.70"), assistant_reduction=D("0.00"),
                          expected_allowed=D("45.96"), deductible=D("0.00"), expected_payer_payment=D("36.03"),
@@ -259,7 +265,7 @@ def run_all(src: Path, out: Path, as_of: date) -> tuple[Path, object, object, ob
 def assert_book_as_declared(copy: Path, checked, priced, claimed) -> None:
     wb = openpyxl.load_workbook(copy)
     assert assert_sheet_as_declared(wb["Findings"], FINDINGS) == len(checked.findings)
-    assert assert_sheet_as_declared(wb["Check Summary"], CHECK_SUMMARY, HEADER_ROW["Check Summary"]) >= 1
+    assert assert_sheet_as_declared(wb["Check Summary"], CHECK_SUMMARY, summary_header_row(wb["Check Summary"])) >= 1
     assert assert_sheet_as_declared(wb["Pricing"], PRICING) == len(priced.result.lines)
     assert assert_sheet_as_declared(wb["Pricing Totals"], PRICING_TOTALS) == len(priced.result.totals)
     assert assert_sheet_as_declared(wb["Claims"], CLAIMS) == len(claimed.ledger_claims) >= 1

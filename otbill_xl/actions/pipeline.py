@@ -41,6 +41,9 @@ class Pipeline:
         self.group_by_discipline = group_by_discipline
         self.prices = prices
         self.skip = skip
+        #: The notes otbill put on cells in this run ((sheet, row, column) → severity rank and entry):
+        #: check and price annotate through it, so a cell keeps one note listing both's findings.
+        self.cell_notes: dict[tuple[str, int, int], list[tuple[int, str]]] = {}
 
     @cached_property
     def read(self) -> PracticeRead:

@@ -131,7 +131,7 @@ def price_charges(port: WorkbookPort, *, as_of: date | None = None, overrides: O
     result = pipeline.pricing
     findings = tuple(report.locate(f) for f in result.findings)
     if annotate:
-        annotate_cells(port, report, findings)
+        annotate_cells(port, report, findings, pipeline.cell_notes)
         PRICING.write(port, result.lines, cell=_writable)
         flagged = PRICING.index("Flagged")
         for i, p in enumerate(result.lines, start=2):

@@ -16,10 +16,12 @@ import io
 import os
 import re
 import tempfile
+import textwrap
 import zipfile
 from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
@@ -85,7 +87,12 @@ COLUMN_HELP: dict[str, str] = {
                           "reopenings, 42 CFR 405.980(b)(1); other payers: set it).",
     "ApplyMPPR": "Y when the payer reduces the practice expense of extra therapy units on one day (multiple "
                  "procedure payment reduction); blank = Y for Medicare, N for other payers.",
+    "AssistantsBill": "supervisor (blank): an assistant's lines are billed under the supervising therapist's NPI; "
+                      "self: the payer enrols assistants, who are billed as rendering providers themselves.",
+    "RequiresReferring": "Y when the payer needs a referring provider on every claim (Medicare always does).",
     "Providers.NPI": "The rendering therapist's or assistant's 10-digit NPI.",
+    "SupervisorNPI": "For an assistant (OTA/COTA): the NPI of the supervising therapist (a row of this sheet), "
+                     "under whom the assistant's lines are billed.",
     "Providers.LastName": "Provider's last name.",
     "Providers.FirstName": "Provider's first name.",
     "Credential": "OT, OTR/L, OTA or COTA (assistants' lines need modifier CO).",
@@ -167,6 +174,9 @@ COLUMN_HELP: dict[str, str] = {
     "POS": "Place of service (11 office, 12 home, 03 school, 02/10 telehealth, ...).",
     "Charge": "Billed amount of the line (charge per unit x units); blank = from ChargeMaster.",
     "ClaimID": "Claim the line was billed on (filled by otbill when it writes claims).",
+    "Frequency": "Claim frequency: blank or 1 for an original claim, 7 for a corrected (replacement) claim, 8 to "
+                 "void a claim.",
+    "OriginalClaimNumber": "With Frequency 7 or 8: the payer's claim number of the claim being corrected or voided.",
     "Status": "Claim or line status.",
     "Note": "Your notes.",
     "PaymentID": "Your id for the posting.",
@@ -211,7 +221,117 @@ SETTING_HELP: dict[str, str] = {
                         "MedicareGPCI sheet needs a row for it.",
     "QualifyingAPM": "Y when the clinician is a qualifying participant in an advanced APM (the higher 2026 "
                      "conversion factor); N otherwise.",
+    "BillingEntityType": "2 when the billing provider is an organisation (the practice; blank = 2), 1 when it is "
+                         "a person billing under their own NPI.",
+    "BillingLastName": "With BillingEntityType 1: the billing therapist's last name.",
+    "BillingFirstName": "With BillingEntityType 1: the billing therapist's first name.",
+    "PayToAddress": "Where payers send payments when that is not the billing address (a PO box or lock box "
+                    "goes here); fill PayToAddress, PayToCity, PayToState and PayToZIP, or none of them.",
+    "PayToCity": "Pay-to address city.",
+    "PayToState": "Pay-to address state (two letters).",
+    "PayToZIP": "Pay-to address ZIP.",
 }
+
+#: Settings otbill reads when the Practice sheet has a row for them (add the row when you need one).
+OPTIONAL_SETTINGS: dict[str, str] = {
+    "MaxUnitsPerDay": "Most units of one code on a patient's day before otbill flags the line, used where no CMS "
+                      "MUE table is imported (otbill refdata import-ncci). Blank = 8 (two hours of one timed code; "
+                      "a stated default, not a CMS number).",
+    "LedgerPath": "The claim ledger file, otbill's record of every claim written so that no service is billed "
+                  "twice. Blank: the --ledger option, then $OTBILL_LEDGER, then one ledger per submitter in your "
+                  "user data folder.",
+    "RemittancePath": "The 835 or CSV remittance file, or a folder of them, that the Reconcile payments button "
+                      "reads (relative to this workbook's folder). Blank: the button asks for a file.",
+    "PaymentTolerance": "A line paid within this many dollars of its expected payment counts as paid as expected "
+                        "when payments are reconciled. Blank = 0.01.",
+}
+
+#: The dropdowns, one place for the validations and the Instructions sheet. A closed list refuses
+#: other values; an open list (codes, modifiers, places of service, payer keys) only warns.
+#: Each: (name, [(sheet, column), ...], closed, choices → meaning, what the list is).
+YES_NO = {"Y": "yes", "N": "no"}
+PAYER_TYPE_HELP = {
+    "medicare": "Medicare Part B (original Medicare).",
+    "medicare_advantage": "A Medicare Advantage (Part C) plan.",
+    "medicaid": "Medicaid or a Medicaid managed-care plan.",
+    "commercial": "Commercial (private) insurance.",
+    "workers_comp": "Workers' compensation.",
+    "auto": "Auto or no-fault insurance.",
+    "self_pay": "The patient pays; the lines are not billed to a payer.",
+}
+UNIT_RULE_HELP = {
+    "cms": "CMS 8-minute rule: the day's timed minutes are pooled, then split over the codes (Medicare).",
+    "ama": "AMA/CPT per-code rule: each code's own minutes, 8 minutes for the first unit, 23 for two, ...",
+}
+RELATIONSHIP_HELP = {"self": "The patient is the subscriber (insured).", "spouse": "The patient is the subscriber's spouse.",
+                     "child": "The patient is the subscriber's child.", "other": "Any other relationship."}
+SEX_HELP = {"f": "female", "m": "male", "u": "unknown"}
+USAGE_HELP = {"T": "test files (the clearinghouse does not pay them)", "P": "production files (real claims)"}
+MODIFIER_HELP = {
+    "GO": "Occupational therapy plan of care (every OT line).",
+    "GP": "Physical therapy plan of care.",
+    "GN": "Speech-language pathology plan of care.",
+    "CO": "Furnished in whole or in part by an OT assistant (goes with GO).",
+    "CQ": "Furnished in whole or in part by a PT assistant (goes with GP).",
+    "KX": "Medicare: past the year's therapy threshold, medically necessary and documented.",
+    "59": "Distinct procedural service (bypasses an NCCI pair; on the column-2 code).",
+    "XE": "Separate encounter (a specific form of 59).",
+    "XS": "Separate structure (a specific form of 59).",
+    "XP": "Separate practitioner (a specific form of 59).",
+    "XU": "Unusual non-overlapping service, e.g. separate time blocks (a specific form of 59).",
+    "GA": "Medicare: an ABN was given; the patient may be liable if denied.",
+    "GY": "Medicare: not a Medicare benefit (statutorily excluded).",
+    "GZ": "Medicare: denial expected and no ABN given (the practice is liable).",
+    "95": "Synchronous telehealth (payer and year rules vary).",
+    "76": "Repeat procedure by the same practitioner (not for splitting a timed code's units).",
+    "77": "Repeat procedure by another practitioner.",
+    "52": "Reduced services.",
+}
+POS_HELP = {
+    "11": "Office.", "12": "Home.", "19": "Off-campus outpatient hospital.", "22": "On-campus outpatient hospital.",
+    "31": "Skilled nursing facility.", "32": "Nursing facility.", "03": "School.",
+    "02": "Telehealth other than in the patient's home.", "10": "Telehealth in the patient's home.",
+    "99": "Other place of service.",
+}
+
+
+class Dropdown(NamedTuple):
+    """One dropdown: the columns (or Practice settings) it is on, its choices and what each means."""
+
+    columns: tuple[str, ...]
+    choices: dict[str, str]
+    closed: bool = True     # refuse other values (False: warn only)
+    source: str = ""        # an open list's values: a Lists column (Code, Modifier, POS) or "PayerKey"
+    setting: bool = False   # on the Value cell of these Practice settings
+    about: str = ""
+
+
+def _choices(values: Sequence[str], meaning: dict[str, str]) -> dict[str, str]:
+    return {v: meaning[v] for v in values}  # (a value without a meaning fails the build)
+
+
+def dropdowns() -> tuple[Dropdown, ...]:
+    """Every dropdown of the workbook, in the order the Instructions sheet explains them."""
+    closed = "Pick one; other values are refused."
+    return (
+        Dropdown(("PayerType",), _choices(PAYER_TYPES, PAYER_TYPE_HELP), about=closed),
+        Dropdown(("UnitRule",), _choices(UNIT_RULES, UNIT_RULE_HELP), about=closed),
+        Dropdown(("RequiresGO", "RequiresAuth", "ApplyMPPR", "AlwaysTherapy"), YES_NO, about=closed),
+        Dropdown(("Relationship",), _choices(RELATIONSHIPS, RELATIONSHIP_HELP), about=closed),
+        Dropdown(("Sex", "SubscriberSex"), _choices(SEXES, SEX_HELP), about=closed),
+        Dropdown(("UsageIndicator",), USAGE_HELP, setting=True, about="The Value of the UsageIndicator setting."),
+        Dropdown(("QualifyingAPM",), YES_NO, setting=True, about="The Value of the QualifyingAPM setting."),
+        Dropdown(("PayerKey", "SecondaryPayerKey"), {}, closed=False, source="PayerKey",
+                 about=f"The PayerKeys typed on the Payers sheet (its first {PAYER_ROWS - 1} rows)."),
+        Dropdown(("Code",), {info.code: info.label for info in catalogue() if info.deleted_on is None},
+                 closed=False, source="Code",
+                 about="The CPT/HCPCS codes of otbill's OT code list that are not deleted (the Lists sheet's Code "
+                       "column); another code is accepted after a warning and checked."),
+        Dropdown(("Mod1", "Mod2", "Mod3", "Mod4", "Modifier"), _choices(COMMON_MODIFIERS, MODIFIER_HELP),
+                 closed=False, source="Modifier", about="Common therapy modifiers (the Lists sheet's Modifier column)."),
+        Dropdown(("POS",), _choices(COMMON_POS, POS_HELP), closed=False, source="POS",
+                 about="Common places of service (the Lists sheet's POS column)."),
+    )
 
 
 def _column_help(sheet: Sheet, column: str) -> str:
@@ -224,59 +344,154 @@ def _format(kind: CellKind) -> str:
 
 def _active_codes() -> list[str]:
     """Catalogue codes not deleted (the Code dropdown)."""
-    return [info.code for info in catalogue() if info.deleted_on is None]
+    return list(next(d for d in dropdowns() if d.source == "Code").choices)
 
 
 # --------------------------------------------------------------------------------------------
 # Sheets
 # --------------------------------------------------------------------------------------------
 
+#: The Instructions sheet's columns: width (Excel characters) and the header of the column table.
+_INSTRUCTION_WIDTHS = (18.0, 26.0, 13.0, 24.0, 70.0, 40.0)
+_LINE_HEIGHT = 15.0  # points per line of 11-point Calibri
+_WRAP = Alignment(wrap_text=True, vertical="top")
+
+
+def _lines_needed(text: str, width: float, bold: bool = False) -> int:
+    """Lines a wrapped cell of ``width`` needs for ``text``: word-wrapped at a little more characters than
+    the width (Excel's unit is a digit's width), so the estimate errs on the tall side."""
+    # prose averages narrower than a digit (about 1.2 characters a unit); bold text is wider
+    chars = max(int(width * (0.95 if bold else 1.1)) - 1, 1)
+    return sum(max(len(textwrap.wrap(part, chars, break_long_words=True)), 1) for part in text.split("\n"))
+
+
+def _put_row(ws: Worksheet, row: int, values: Sequence[object], *, font: Font | None = None,
+             span: bool = False) -> None:
+    """Write one Instructions row, every cell wrapped and the row as tall as its longest cell. ``span``:
+    one text across all the columns (a merged cell; Excel does not grow merged rows, so the height is set)."""
+    widths = _INSTRUCTION_WIDTHS
+    if span:
+        text = str(values[0]) if values else ""
+        cell = ws.cell(row=row, column=1, value=text or None)
+        cell.alignment = _WRAP
+        if font:
+            cell.font = font
+        ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=len(widths))
+        lines = _lines_needed(text, sum(widths), bool(font and font.bold)) if text else 1
+    else:
+        lines = 1
+        for col, value in enumerate(values, start=1):
+            if value in (None, ""):
+                continue
+            cell = ws.cell(row=row, column=col, value=value)
+            cell.alignment = _WRAP
+            if font:
+                cell.font = font
+            lines = max(lines, _lines_needed(str(value), widths[col - 1], bool(font and font.bold)))
+    size = font.size if font and font.size else 11
+    ws.row_dimensions[row].height = round(lines * _LINE_HEIGHT * max(size, 11) / 11 + 2, 1)
+
+
+def _dropdown_sheets(d: Dropdown) -> list[tuple[str, str]]:
+    """Where a dropdown is: (sheet, column) pairs in contract order."""
+    if d.setting:
+        return [("Practice", c) for c in d.columns]
+    return [(s.name, c) for s in SHEETS for c in d.columns
+            if c in s.column_names and not (d.source == "PayerKey" and s.name == "Payers")]
+
+
+def _dropdown_place(d: Dropdown) -> tuple[str, str]:
+    """The sheets and columns of a dropdown in words: "Payers, MedicareRVU" and "RequiresGO, RequiresAuth,
+    ApplyMPPR (Payers); AlwaysTherapy (MedicareRVU)" when its columns are not on the same sheets."""
+    on: dict[str, list[str]] = {}
+    for sheet, column in _dropdown_sheets(d):
+        on.setdefault(column, []).append(sheet)
+    sheets = ", ".join(dict.fromkeys(sheet for names in on.values() for sheet in names))
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for column, names in on.items():
+        groups.setdefault(tuple(names), []).append(column)
+    if len(groups) == 1:
+        return sheets, ", ".join(on)
+    return sheets, "; ".join(f"{', '.join(columns)} ({', '.join(names)})" for names, columns in groups.items())
+
+
 def _instructions(ws: Worksheet) -> None:
     bold = Font(bold=True)
-    title = Font(bold=True, size=14)
-    wrap = Alignment(wrap_text=True, vertical="top")
-    lines: list[tuple[str, ...]] = [
-        ("otbill practice workbook",),
-        (),
-        ("One workbook per practice (or per month). Each sheet below holds one Excel Table with the same "
-         "name as the sheet; the header row is row 1. otbill reads the tables by name and by header, so you "
-         "may sort, filter, reorder columns or add your own columns.",),
-        ("To add rows, type in the first empty row under a table (or press Tab in its last cell): the "
-         "table grows and keeps its formats and dropdowns. Keep one row per record; leave a cell blank "
-         "when it does not apply.",),
-        ("otbill never modifies this workbook. Every check, price, claim or reconciliation is written to a "
-         "new, annotated copy (or to new files), so this file stays as you typed it.",),
-        ("Dates: yyyy-mm-dd or m/d/yyyy. Money: plain numbers. IDs, codes and ZIPs are text cells, so "
-         "leading zeros (ZIP 08034, POS 03) stay. Dropdowns offer common values; some also accept others.",),
-        ("Other header spellings are accepted (see 'Also accepted as'); the hidden Lists sheet feeds the "
-         "Code, modifier and place-of-service dropdowns.",),
-        (),
-        ("Sheet", "Column", "Required", "Format", "Meaning", "Also accepted as"),
-    ]
+    heading = Font(bold=True, size=12)
+    row = 0
+
+    def put(*values: object, font: Font | None = None, span: bool = False) -> None:
+        nonlocal row
+        row += 1
+        _put_row(ws, row, values, font=font, span=span)
+
+    put("otbill practice workbook", font=Font(bold=True, size=14), span=True)
+    for text in (
+        "One workbook per practice (or per month). Each sheet below holds one Excel Table with the same name as "
+        "the sheet; the header row is row 1. otbill reads the tables by name and by header, so you may sort, "
+        "filter, reorder columns or add your own columns.",
+        "To add rows, type in the first empty row under a table (or press Tab in its last cell): the table grows "
+        "and keeps its formats and dropdowns. Keep one row per record; leave a cell blank when it does not apply.",
+        "otbill never modifies this workbook. Every check, price, claim or reconciliation is written to a new, "
+        "annotated copy (or to new files), so this file stays as you typed it. In the copy, each cell with a "
+        "problem is coloured (red error, amber warning, blue info) and its note lists every problem and its fix; "
+        "the Findings sheet lists them all with the line, patient ID, date, code and payer they concern, and the "
+        "Check Summary says what to fix first.",
+        "Dates: yyyy-mm-dd or m/d/yyyy. Money: plain numbers. IDs, codes and ZIPs are text cells, so leading "
+        "zeros (ZIP 08034, POS 03) stay. Dropdowns offer common values; some also accept others.",
+        "Other header spellings are accepted (see 'Also accepted as'); the hidden Lists sheet feeds the Code, "
+        "modifier and place-of-service dropdowns.",
+        "Below: 1. the sheets, 2. the columns of each sheet, 3. the Practice settings, 4. the dropdowns and "
+        "what each choice means.",
+    ):
+        put(text, span=True)
+
+    row += 1
+    put("1. The sheets", font=heading, span=True)
+    put("Sheet", "Required", "", "", "What it holds", "Also accepted as", font=bold)
     for sheet in SHEETS:
-        lines.append(())
+        put(sheet.name, "yes" if sheet.required else "optional", "", "", sheet.purpose, ", ".join(sheet.aliases))
+
+    row += 1
+    put("2. The columns of each sheet", font=heading, span=True)
+    put("Sheet", "Column", "Required", "Format", "Meaning", "Also accepted as", font=bold)
+    for sheet in SHEETS:
         need = "Required sheet." if sheet.required else "Optional sheet."
-        lines.append((sheet.name, f"{sheet.purpose} {need}"))
+        put(sheet.name, "", "", "", f"{sheet.purpose} {need}", font=bold)
         for col in sheet.columns:
             fmt = _KIND_LABEL[col.kind] + (", ".join(col.choices) if col.choices else "")
-            lines.append(("", col.name, "yes" if col.required else "", fmt, _column_help(sheet, col.name),
-                          ", ".join(col.aliases)))
-        if sheet.name == "Practice":
-            lines.append(("", "Settings:"))
-            for setting in PRACTICE_SETTINGS:
-                lines.append(("", setting, "", "", SETTING_HELP.get(setting, "")))
-    for row, values in enumerate(lines, start=1):
-        for col, value in enumerate(values, start=1):
-            cell = ws.cell(row=row, column=col, value=value)
-            if len(values) == 1:
-                continue
-            cell.alignment = wrap
-            if (len(values) == 2 and col == 1) or values[0] == "Sheet":
-                cell.font = bold
-    ws["A1"].font = title
-    for width, letter in zip((16, 28, 10, 26, 70, 48), "ABCDEF", strict=True):
+            put("", col.name, "yes" if col.required else "", fmt, _column_help(sheet, col.name), ", ".join(col.aliases))
+
+    row += 1
+    put("3. Practice settings", font=heading, span=True)
+    put("The Practice sheet has one row per setting: its name under Setting, its value under Value. The template "
+        "lists the settings claims need; the optional ones at the end are read when you add a row for them.",
+        span=True)
+    put("", "Setting", "Row", "", "Meaning", font=bold)
+    for setting in PRACTICE_SETTINGS:
+        put("", setting, "listed", "", SETTING_HELP.get(setting, ""))
+    for setting, help_text in OPTIONAL_SETTINGS.items():
+        put("", setting, "add a row", "", help_text)
+
+    row += 1
+    put("4. Dropdowns", font=heading, span=True)
+    put("A dropdown marked 'only these' refuses other values; 'suggestions' accepts another value after a "
+        "warning (a code, modifier or place of service the list does not offer).", span=True)
+    put("Sheet", "Column", "List", "Choice", "Meaning", font=bold)
+    for d in dropdowns():
+        sheets, columns = _dropdown_place(d)
+        put(sheets, columns, "only these" if d.closed else "suggestions", "", d.about, font=bold)
+        for value, meaning in d.choices.items():
+            put("", "", "", value, meaning)
+
+    for width, letter in zip(_INSTRUCTION_WIDTHS, "ABCDEF", strict=True):
         ws.column_dimensions[letter].width = width
     ws.freeze_panes = "A2"
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = "1:1"
 
 
 def _lists(ws: Worksheet) -> dict[str, str]:
@@ -299,47 +514,39 @@ def _inline(values: Sequence[str]) -> str:
 
 
 def _validations(sheet: Sheet, last_row: int, lists: dict[str, str]) -> list[DataValidation]:
-    """Dropdowns of one contract sheet (rows 2 .. at least VALIDATION_ROWS)."""
+    """Dropdowns of one contract sheet (rows 2 .. at least VALIDATION_ROWS), as :func:`dropdowns` declares."""
     payer_col = get_column_letter(PAYERS.column_names.index("PayerKey") + 1)
-    payer_range = f"=Payers!${payer_col}$2:${payer_col}${PAYER_ROWS}"
-    closed = {  # column -> inline list; anything else is refused
-        "PayerType": PAYER_TYPES, "UnitRule": UNIT_RULES, "Relationship": RELATIONSHIPS, "Sex": SEXES,
-        "SubscriberSex": SEXES, "RequiresGO": ("Y", "N"), "RequiresAuth": ("Y", "N"), "ApplyMPPR": ("Y", "N"),
-        "AlwaysTherapy": ("Y", "N"),
-    }
-    open_ = {  # column -> list formula; other values get a warning only
-        "Code": lists["Code"], "Mod1": lists["Modifier"], "Mod2": lists["Modifier"], "Mod3": lists["Modifier"],
-        "Mod4": lists["Modifier"], "Modifier": lists["Modifier"], "POS": lists["POS"],
-    }
-    if sheet.name != "Payers":
-        open_.update({"PayerKey": payer_range, "SecondaryPayerKey": payer_range})
+    formulas = {**lists, "PayerKey": f"=Payers!${payer_col}$2:${payer_col}${PAYER_ROWS}"}
+    on: dict[str, Dropdown] = {}
+    for d in dropdowns():
+        for where, column in _dropdown_sheets(d):
+            if where == sheet.name:
+                on[column] = d
     end = max(VALIDATION_ROWS, last_row + 500)
     out = []
     for i, col in enumerate(sheet.columns, start=1):
+        d = on.get(col.name)
+        if d is None or d.setting:
+            continue
         letter = get_column_letter(i)
-        if col.name in closed:
-            dv = DataValidation(type="list", formula1=_inline(closed[col.name]), allow_blank=True,
+        if d.closed:
+            dv = DataValidation(type="list", formula1=_inline(tuple(d.choices)), allow_blank=True,
                                 showErrorMessage=True, errorStyle="stop", errorTitle=col.name,
-                                error=f"Pick one of: {', '.join(closed[col.name])}.")
-        elif col.name in open_:
-            dv = DataValidation(type="list", formula1=open_[col.name], allow_blank=True,
+                                error=f"Pick one of: {', '.join(d.choices)}.")
+        else:
+            dv = DataValidation(type="list", formula1=formulas[d.source], allow_blank=True,
                                 showErrorMessage=True, errorStyle="warning", errorTitle=col.name,
                                 error="Not in the list. Keep it anyway?")
-        else:
-            continue
         dv.add(f"{letter}2:{letter}{end}")
         out.append(dv)
     if sheet.name == "Practice":
-        row = PRACTICE_SETTINGS.index("UsageIndicator") + 2
-        dv = DataValidation(type="list", formula1=_inline(("T", "P")), allow_blank=True, showErrorMessage=True,
-                            errorStyle="stop", errorTitle="UsageIndicator", error="T (test) or P (production).")
-        dv.add(f"B{row}")
-        out.append(dv)
-        row = PRACTICE_SETTINGS.index("QualifyingAPM") + 2
-        dv = DataValidation(type="list", formula1=_inline(("Y", "N")), allow_blank=True, showErrorMessage=True,
-                            errorStyle="stop", errorTitle="QualifyingAPM", error="Y or N.")
-        dv.add(f"B{row}")
-        out.append(dv)
+        for d in dropdowns():
+            for setting in d.columns if d.setting else ():
+                dv = DataValidation(type="list", formula1=_inline(tuple(d.choices)), allow_blank=True,
+                                    showErrorMessage=True, errorStyle="stop", errorTitle=setting,
+                                    error=" or ".join(f"{v} ({m.split(' (')[0]})" for v, m in d.choices.items()) + ".")
+                dv.add(f"B{PRACTICE_SETTINGS.index(setting) + 2}")
+                out.append(dv)
     return out
 
 
