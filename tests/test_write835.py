@@ -158,6 +158,12 @@ def test_filing_indicator_uses_the_835_code_list():
 # -- round trip on generated, balanced remittances ---------------------------------------------------
 
 cents = st.integers(min_value=0, max_value=500_000).map(lambda n: D(n).scaleb(-2))
+
+
+def cents_up_to(limit: D) -> st.SearchStrategy[D]:
+    """An amount from 0 to ``limit`` drawn directly (a filter on ``cents`` rejects nearly every draw
+    when the limit is small, which trips Hypothesis' filter health check)."""
+    return st.integers(min_value=0, max_value=int(limit * 100)).map(lambda n: D(n).scaleb(-2))
 code = st.sampled_from(["97110", "97112", "97140", "97530", "97535", "97166", "G0283"])
 mods = st.lists(st.sampled_from(["GO", "GP", "KX", "CO", "59", "XU"]), max_size=4, unique=True).map(tuple)
 groups = st.sampled_from(["CO", "PR", "OA", "PI"])
@@ -167,7 +173,7 @@ reasons = st.sampled_from(["1", "2", "3", "45", "97", "253", "204", "B7"])
 @st.composite
 def services(draw, n):
     charge = draw(cents)
-    paid = draw(cents.filter(lambda p: p <= charge)) if charge else D(0)
+    paid = draw(cents_up_to(charge)) if charge else D(0)
     rest = charge - paid
     k = draw(st.integers(min_value=0 if rest == 0 else 1, max_value=8))
     parts = sorted(draw(st.lists(st.integers(min_value=0, max_value=int(rest * 100)), min_size=max(k - 1, 0),
@@ -196,7 +202,7 @@ def remittances(draw):
     plb = [ProviderAdjustment(provider_id="1509128728", fiscal_period=date(2026, 12, 31), reason=r,
                               reference=f"P{i}", amount=a)
            for i, (r, a) in enumerate(draw(st.lists(st.tuples(st.sampled_from(["WO", "72", "L6", "CS"]),
-                                                              cents.filter(lambda a: a <= paid)), max_size=3)))]
+                                                              cents_up_to(paid)), max_size=3)))]
     while sum((p.amount for p in plb), D(0)) > paid:
         plb.pop()
     return remittance(claims, plb, trace=draw(st.from_regex(r"[0-9]{6,12}", fullmatch=True)))
