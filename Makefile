@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test fuzz bench lint templates clean
+.PHONY: demo test fuzz bench lint templates screenshots clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ lint: $(DEVSTAMP)
 
 templates: $(STAMP)
 	$(VENV)/bin/otbill templates build
+
+# The README's pictures (docs/img/*.png, manifest.json) rendered from the sample's outputs through LibreOffice
+# and pdftoppm (Debian: apt-get install poppler-utils); run it after changing the sample or an output sheet.
+screenshots: $(STAMP)
+	$(PY) -m otbill_xl.templates.screenshots
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

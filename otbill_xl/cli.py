@@ -14,19 +14,23 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from otbill_xl._version import __version__
 from otbill_xl.cli_common import (
     EXIT_FINDINGS,
     EXIT_OK,
     EXIT_UNUSABLE,
+    Col,
+    WordsGroup,
     dumps,
     err,
     fail,
+    fitted_table,
+    header_words,
     out,
     output_target,
     print_findings,
+    print_item,
     progress,
     save_copy,
 )
@@ -34,7 +38,8 @@ from otbill_xl.domain.findings import Severity, count_by_severity
 from otbill_xl.errors import OtbillError
 from otbill_xl.workbook.reader import PracticeRead, ReadReport, read_practice
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="otbill — occupational-therapy billing for Excel workbooks.")
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="otbill — occupational-therapy billing for Excel workbooks.",
+                  cls=WordsGroup)  # help in words: FILE, DATE, AMOUNT instead of <path>, <str>
 templates_app = typer.Typer(no_args_is_help=True, help="Workbook templates.")
 app.add_typer(templates_app, name="templates")
 
@@ -80,13 +85,13 @@ def load(path: Path, columns: Path | None) -> PracticeRead:
 
 
 def print_report(report: ReadReport) -> None:
-    table = Table(title=f"{escape(report.file)}: sheets")
-    for col in ("Contract sheet", "Found as", "Sheet", "Header row", "Rows", "Missing required", "Extra columns"):
-        table.add_column(col, overflow="fold")
-    for s in report.sheets:
-        table.add_row(s.contract, s.found_as, escape(s.sheet), str(s.header_row or ""), str(s.rows),
-                      escape(", ".join(s.missing_required)), escape(", ".join(s.extra_headers)))
-    out.print(table)
+    # sheet names and counts are never cut; extra columns, then where and how a sheet was found, go first
+    cols = (Col("Contract sheet", whole=True), Col("Found as", keep=3, whole=True), Col("Sheet", keep=2),
+            Col("Header row", keep=4, justify="right", whole=True), Col("Rows", justify="right", whole=True),
+            Col("Missing required"), Col("Extra columns", keep=5))
+    out.print(fitted_table(f"{escape(report.file)}: sheets", cols, [
+        [s.contract, s.found_as, escape(s.sheet), str(s.header_row or ""), f"{s.rows:,}",
+         escape(", ".join(s.missing_required)), escape(", ".join(s.extra_headers))] for s in report.sheets]))
     for s in report.sheets:
         mapped = [m for m in s.columns if m.index and (m.how != "exact" or m.header != m.column)]
         if mapped:
@@ -226,16 +231,22 @@ def price(
 def print_price_totals(outcome) -> None:
     from otbill_xl.actions.price import TOTAL_COLUMNS, totals_values
 
-    table = Table(title=f"Expected reimbursement by payer (as of {outcome.as_of.isoformat()})")
-    for col in TOTAL_COLUMNS:
-        table.add_column(col, justify="left" if col == "PayerKey" else "right")
-    for t in outcome.result.totals:
-        table.add_row(*[f"{v:,.2f}" if hasattr(v, "quantize") else escape(str(v)) for v in totals_values(t)])
-    out.print(table)
+    # An 80-column terminal shows what the payer pays first; the breakdown columns are dropped first.
+    cols = [Col(header_words(col), keep=_TOTALS_KEEP.get(col, 20), justify="left" if col == "PayerKey" else "right",
+                whole=True) for col in TOTAL_COLUMNS]
+    rows = [[f"{v:,.2f}" if hasattr(v, "quantize") else escape(f"{v:,}" if isinstance(v, int) else str(v))
+             for v in totals_values(t)] for t in outcome.result.totals]
+    out.print(fitted_table(f"Expected reimbursement by payer (as of {outcome.as_of.isoformat()})", cols, rows))
     flagged = sum(1 for p in outcome.result.lines if p.flagged)
     unpriced = sum(1 for p in outcome.result.lines if p.expected_allowed is None)
     out.print(f"{len(outcome.result.lines)} lines priced; {flagged} have scrub errors (priced anyway, flagged); "
               f"{unpriced} could not be priced (see the Basis column).")
+
+
+#: Which Pricing Totals columns a narrow terminal keeps (0: always; the highest number is dropped first).
+_TOTALS_KEEP = {"PayerKey": 0, "ExpectedPayerPayment": 0, "ExpectedAllowed": 1, "Charge": 2, "ExpectedPatientResp": 3,
+                "Lines": 4, "Units": 5, "MPPRReduction": 6, "Sequestration": 7, "Copay": 8, "FeeAllowed": 9,
+                "AssistantReduction": 10}
 
 
 GroupOpt = Annotated[str, typer.Option("--group", help="visit: one claim per date of service; period: per month.")]
@@ -342,15 +353,16 @@ def print_claims_summary(outcome) -> None:
         title = " (dry run: what would be billed; nothing written)"
     else:
         title = ""
-    table = Table(title="Claims by payer" + title)
-    for col in ("Payer", "Claims", "Lines", "Charges", "File"):
-        table.add_column(col, justify="right" if col in ("Claims", "Lines", "Charges") else "left")
+    cols = (Col("Payer", whole=True), Col("Claims", justify="right", whole=True),
+            Col("Lines", keep=2, justify="right", whole=True), Col("Charges", justify="right", whole=True),
+            Col("File", keep=1, shorten=True))
     files = {f.payer_key: f for f in outcome.files}
+    rows = []
     for payer, t in sorted(outcome.totals_by_payer().items()):
         f = files.get(payer)
         shown = Path(f.path).name if f and f.path else ("(not written)" if not f else "(dry run)")
-        table.add_row(escape(payer), str(t["claims"]), str(t["lines"]), f"{t['charges']:,.2f}", escape(shown))
-    out.print(table)
+        rows.append([escape(payer), f"{t['claims']:,}", f"{t['lines']:,}", f"{t['charges']:,.2f}", escape(shown)])
+    out.print(fitted_table("Claims by payer" + title, cols, rows))
     held = outcome.assembly.held_back
     if outcome.dry_run:
         out.print(f"{len(outcome.assembly.claims)} claims, {outcome.lines_planned} lines would be billed; "
@@ -358,15 +370,15 @@ def print_claims_summary(outcome) -> None:
     else:
         out.print(f"{len(outcome.billed_claims)} claims, {outcome.lines_billed} lines billed; {len(held)} lines held back.")
     for e in held[:25]:
-        out.print(f"  held back {e.line_id or 'row ' + str(e.row)}: {e.reasons[0]}", highlight=False, markup=False)
+        print_item(f"held back {e.line_id or 'row ' + str(e.row)}: {e.reasons[0]}")
     if len(held) > 25:
-        out.print(f"  ... and {len(held) - 25} more (see the Held Back sheet).")
+        print_item(f"... and {len(held) - 25} more (see the Held Back sheet).")
     for f in outcome.files:
         name = Path(f.path).name if f.path else f.payer_key
         for warning in f.warnings[:10]:
-            out.print(f"  {name}: {warning}", highlight=False, markup=False)
+            print_item(f"{name}: {warning}")
         if len(f.warnings) > 10:
-            out.print(f"  {name}: ... and {len(f.warnings) - 10} more warnings (--json lists all).", markup=False)
+            print_item(f"{name}: ... and {len(f.warnings) - 10} more warnings (--json lists all).")
     for note in outcome.notes:
         err.print(f"otbill: {note}", highlight=False, markup=False)
     if outcome.ledger_path:
@@ -499,13 +511,11 @@ def simulate_remit(
     if as_json:
         sys.stdout.write(dumps(result.to_dict() | {"out": str(target)}) + "\n")
     else:
-        table = Table(title=f"Simulated remittances ({day.isoformat()}, test data)")
-        for col in ("Payer", "Trace", "Claims", "Lines", "Paid"):
-            table.add_column(col, justify="right" if col in ("Claims", "Lines", "Paid") else "left")
-        for p in result.simulation.payments:
-            table.add_row(escape(p.payer_name), p.trace_number, str(len(p.claims)),
-                          str(sum(len(c.lines) for c in p.claims)), f"{p.amount:,.2f}")
-        out.print(table)
+        cols = (Col("Payer"), Col("Trace", keep=2, whole=True), Col("Claims", keep=1, justify="right", whole=True),
+                Col("Lines", keep=3, justify="right", whole=True), Col("Paid", justify="right", whole=True))
+        out.print(fitted_table(f"Simulated remittances ({day.isoformat()}, test data)", cols, [
+            [escape(p.payer_name), escape(p.trace_number), f"{len(p.claims):,}",
+             f"{sum(len(c.lines) for c in p.claims):,}", f"{p.amount:,.2f}"] for p in result.simulation.payments]))
         for note in result.notes:
             err.print(f"otbill: {note}", highlight=False, markup=False)
         out.print(f"{len(result.planted)} planted outcomes. 835 written: {escape(str(target))}", highlight=False)

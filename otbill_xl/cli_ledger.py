@@ -10,22 +10,22 @@ from __future__ import annotations
 import json
 import os
 import sys
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
+from otbill_xl import cli_common
+from otbill_xl.cli_common import Col
 from otbill_xl.errors import OtbillError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_UNUSABLE = 0, 1, 2
 
 ledger_app = typer.Typer(add_completion=False, no_args_is_help=True,
                          help="The claim ledger: where it is (where), what it holds (show), whether it is sound (check).")
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+out, err = cli_common.out, cli_common.err  # one pair of consoles: terminal width, or unwrapped in a pipe
 
 WorkbookArg = Annotated[Path | None, typer.Argument(help="Practice workbook whose submitter's ledger to use.")]
 LedgerOpt = Annotated[Path | None, typer.Option("--ledger", help="A ledger file (instead of the workbook's).")]
@@ -121,13 +121,23 @@ def show(workbook: WorkbookArg = None, ledger: LedgerOpt = None, out_dir: OutOpt
     out.print(f"[bold]Ledger[/] {escape(data['path'])}: {data['claims']} claims, {data['lines_billed']} lines billed "
               f"for {len(data['practices'])} practice(s); {data['runs']} runs; control numbers used up to "
               + ", ".join(f"{k} {v}" for k, v in data["control_numbers"].items()), highlight=False)
-    table = Table(title="Files")
-    for col in ("File", "Payer", "ISA13", "Claims", "Lines", "Total", "Created", "State", "SHA-256"):
-        table.add_column(col, overflow="fold")
-    for f in data["files"]:
-        table.add_row(escape(Path(f["path"]).name), escape(f["payer_key"]), str(abs(f["interchange"])),
-                      str(f["claims"]), str(f["lines"]), f["total"], f["created"], f["state"], f["sha256"][:16])
-    out.print(table)
+    # a narrow terminal drops the hash, the time and the control number before it cuts a name or an amount
+    cols = (Col("File", keep=1, shorten=True), Col("Payer", whole=True), Col("ISA13", keep=5, justify="right", whole=True),
+            Col("Claims", keep=2, justify="right", whole=True), Col("Lines", keep=3, justify="right", whole=True),
+            Col("Total", justify="right", whole=True), Col("Created", keep=6), Col("State", keep=4, whole=True),
+            Col("SHA-256", keep=7, whole=True))
+    out.print(cli_common.fitted_table("Files", cols, [
+        [escape(Path(f["path"]).name), escape(f["payer_key"]), str(abs(f["interchange"])), f"{f['claims']:,}",
+         f"{f['lines']:,}", escape(_money(f["total"])), escape(str(f["created"])), escape(f["state"]),
+         f["sha256"][:16]] for f in data["files"]]))
+
+
+def _money(total: Any) -> str:
+    """The ledger stores a file's total as text ("1234.5"): shown with thousands and cents."""
+    try:
+        return f"{Decimal(str(total)):,.2f}"
+    except (InvalidOperation, ValueError):
+        return str(total)
 
 
 @ledger_app.command()

@@ -14,9 +14,19 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from otbill_xl.cli_common import EXIT_UNUSABLE, default_output, dumps, err, fail, out, progress
+from otbill_xl.cli_common import (
+    EXIT_UNUSABLE,
+    Col,
+    default_output,
+    dumps,
+    err,
+    fail,
+    fitted_table,
+    out,
+    print_item,
+    progress,
+)
 from otbill_xl.errors import OtbillError
 
 
@@ -127,17 +137,15 @@ def print_summary(outcome) -> None:
 
     counts = outcome.result.counts()
     title = "Reconciliation" + (" (dry run: nothing posted or written)" if outcome.dry_run else "")
-    table = Table(title=title)
-    table.add_column("Status")
-    table.add_column("Lines", justify="right")
-    table.add_column("Billed", justify="right")
-    table.add_column("Paid", justify="right")
+    cols = (Col("Status", whole=True), Col("Lines", justify="right", whole=True),
+            Col("Billed", justify="right", whole=True), Col("Paid", justify="right", whole=True))
+    rows = []
     for status in STATUSES:
         lines = [r for r in outcome.result.lines if r.status == status]
         if lines:
-            table.add_row(status, str(counts[status]), f"{sum(r.billed for r in lines):,.2f}",
-                          f"{sum(r.paid for r in lines):,.2f}")
-    out.print(table)
+            rows.append([status, f"{counts[status]:,}", f"{sum(r.billed for r in lines):,.2f}",
+                         f"{sum(r.paid for r in lines):,.2f}"])
+    out.print(fitted_table(title, cols, rows))
     t = outcome.totals
     out.print(f"Paid {t['paid']:,.2f} of {t['billed']:,.2f} billed; patient responsibility "
               f"{t['patient_responsibility']:,.2f}; provider adjustments (PLB) {t['plb']:,.2f}; unexplained "
@@ -145,13 +153,13 @@ def print_summary(outcome) -> None:
               + (" (dry run: none written)." if outcome.dry_run else "."), highlight=False)
     for r in outcome.result.remittances:
         flag = "" if r.balanced else "  [red]NOT BALANCED[/]"
-        out.print(f"  {escape(r.payer_key or r.payer_name)} check/EFT {escape(r.trace)} of "
-                  f"{r.payment_date.isoformat() if r.payment_date else '?'}: {r.amount:,.2f} = claims "
-                  f"{r.claims_paid:,.2f} − provider adjustments {r.plb:,.2f}{flag}", highlight=False)
+        print_item(f"{escape(r.payer_key or r.payer_name)} check/EFT {escape(r.trace)} of "
+                   f"{r.payment_date.isoformat() if r.payment_date else '?'}: {r.amount:,.2f} = claims "
+                   f"{r.claims_paid:,.2f} − provider adjustments {r.plb:,.2f}{flag}", markup=True)
     for f in outcome.findings[:10]:
         err.print(f"otbill: {f}", highlight=False, markup=False)
     for e in outcome.result.exceptions[:20]:
-        out.print(f"  exception {e.kind}: {e.message}", highlight=False, markup=False)
+        print_item(f"exception {e.kind}: {e.message}")
     if len(outcome.result.exceptions) > 20:
-        out.print(f"  ... and {len(outcome.result.exceptions) - 20} more (see the Exceptions sheet).")
+        print_item(f"... and {len(outcome.result.exceptions) - 20} more (see the Exceptions sheet).")
 
