@@ -105,14 +105,15 @@ def info(
     """Sheets and tables found, row counts, how each column was mapped, and what is missing."""
     book, report = load(workbook, columns)
     counts = count_by_severity(report.findings)
+    hints = _sheet_suggestions(workbook, report, columns)
     if as_json:
         payload = report.to_dict() | {"summary": counts | {"charges": len(book.charges), "patients": len(book.patients),
                                                             "payers": len(book.payers), "providers": len(book.providers),
                                                             "payments": len(book.payments)}}
-        sys.stdout.write(dumps(payload) + "\n")
+        sys.stdout.write(dumps(payload | {"suggestions": hints}) + "\n")
     else:
         print_report(report)
-        for hint in _sheet_suggestions(workbook, report, columns):
+        for hint in hints:
             out.print(f"[bold]Suggestion:[/] {escape(hint)}", highlight=False)
         out.print(f"{len(book.charges)} charge lines, {len(book.patients)} patients, {len(book.payers)} payers, "
                   f"{len(book.providers)} providers, {len(book.payments)} payments; "

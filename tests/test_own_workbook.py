@@ -310,6 +310,9 @@ def test_info_suggests_a_lookalike_of_an_optional_sheet(tmp_path):
     text = " ".join(result.stdout.split())
     assert "The sheet 'Fees 2026' looks like your ChargeMaster sheet (it has CPT, Charge Per Unit, Effective From)" in text
     assert 'ChargeMaster = "Fees 2026" under [sheets]' in text
+    as_json = json.loads(runner.invoke(app, ["info", str(src), "--json"]).stdout)
+    (hint,) = as_json["suggestions"]
+    assert hint.startswith("The sheet 'Fees 2026' looks like your ChargeMaster sheet")
     # Nothing is picked for an optional sheet: a suggestion only.
     _, report = otbill_xl.read_practice(src)
     assert report.sheet("ChargeMaster").found_as == "missing"
@@ -437,6 +440,19 @@ def test_many_split_cells_make_one_finding():
 
 
 # -- the README lists every alias ----------------------------------------------------------------
+
+
+def test_templates_aliases_prints_the_list_and_rewrites_a_readme(tmp_path):
+    from otbill_xl.workbook.aliases_doc import BEGIN, END, markdown
+
+    printed = runner.invoke(app, ["templates", "aliases"])
+    assert printed.exit_code == 0 and printed.stdout == markdown() and "`Insurance`" in printed.stdout
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n{BEGIN}\nold\n{END}\n\nafter\n")
+    assert runner.invoke(app, ["templates", "aliases", "--readme", str(readme)]).exit_code == 0
+    assert readme.read_text() == f"# x\n\n{BEGIN}\n\n{markdown()}\n{END}\n\nafter\n"
+    readme.write_text("# no markers\n")
+    assert runner.invoke(app, ["templates", "aliases", "--readme", str(readme)]).exit_code == 2
 
 
 def test_readme_alias_section_equals_a_fresh_generation():
