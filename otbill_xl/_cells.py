@@ -58,11 +58,23 @@ _US_DATE = re.compile(r"^(\d{1,2})([/\-])(\d{1,2})\2(\d{2}|\d{4})" + _TIME + "$"
 DOTTED_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{2}|\d{4})" + _TIME + "$")
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
 _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+# Month names as billers type them: "Jan 9 2026", "January 9, 2026", "Mon, Jan 5, 2026" (month first) and
+# "9-Jan-2026", "9 Jan 26", "09/Jan/2026" (day first: unambiguous, the month is a word).
+_MONTH = r"([A-Za-z]{3,9})\.?"
+_WEEKDAY = r"(?:[A-Za-z]{3,9}\.?,?\s+)?"
+_NAMED_MDY = re.compile(r"^" + _WEEKDAY + _MONTH + r"\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4}|\d{2})" + _TIME + "$")
+_NAMED_DMY = re.compile(r"^" + _WEEKDAY + r"(\d{1,2})(?:st|nd|rd|th)?[\s/-]+" + _MONTH + r"[\s/,-]+(\d{4}|\d{2})" + _TIME + "$")
+_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+           "november", "december")
+# An Excel serial typed or exported as text ("46027"): five digits are 1927-03-11 to 2173-10-14.
+_SERIAL_TEXT = re.compile(r"^\d{5}(?:\.0+)?$")
 
 
 def parse_date_text(text: str) -> date:
     """Dates typed as text: US month/day/year (``1/5/2026``, ``01-05-26``), ISO ``2026-01-05`` and
-    ``20260105``; dotted dates (``03.08.2026``) are day.month.year, as everywhere dots are used.
+    ``20260105``; dotted dates (``03.08.2026``) are day.month.year, as everywhere dots are used; month
+    names (``Jan 9 2026``, ``January 9, 2026``, ``9-Jan-2026``, ``9 Jan 26``); an Excel serial exported
+    as text (``46031``).
     Two-digit years follow Excel's rule: 00-29 are 2000-2029, 30-99 are 1930-1999.
     Day/month/year text with slashes or dashes is not accepted (US billing); such a date fails with
     a clear message when the day is above 12, and is read as month/day otherwise."""
@@ -75,7 +87,35 @@ def parse_date_text(text: str) -> date:
         return date(_year(m[3]), int(m[2]), int(m[1]))
     if m := _COMPACT_DATE.match(t):
         return date(int(m[1]), int(m[2]), int(m[3]))
+    if t[:1].isalpha() and (m := _NAMED_MDY.match(t)):
+        return date(_year(m[3]), _month(m[1]), int(m[2]))
+    if (m := _NAMED_DMY.match(t)):
+        return date(_year(m[3]), _month(m[2]), int(m[1]))
+    if _SERIAL_TEXT.match(t):
+        return excel_serial_to_date(float(t))
     raise ValueError("not a date")
+
+
+def _month(word: str) -> int:
+    """1-12 for a month name or its abbreviation ("Jan", "Sept", "December"), case-insensitive."""
+    w = word.lower()
+    for number, name in enumerate(_MONTHS, 1):
+        if len(w) >= 3 and name.startswith(w):
+            return number
+    raise ValueError("not a month name")
+
+
+def day_first(text: str) -> date | None:
+    """The date a slash or dash date means when it can only be day first (``13/01/2026``: there is no
+    month 13), else ``None``. Such text is never read as a date silently: US billing writes the month
+    first, so the same column's ``05/01/2026`` may be day first too."""
+    m = _US_DATE.match(text.strip())
+    if not m or int(m[1]) <= 12 or int(m[3]) > 12:
+        return None
+    try:
+        return date(_year(m[4]), int(m[3]), int(m[1]))
+    except ValueError:
+        return None
 
 
 def _year(text: str) -> int:

@@ -110,17 +110,38 @@ def info(
     """Sheets and tables found, row counts, how each column was mapped, and what is missing."""
     book, report = load(workbook, columns)
     counts = count_by_severity(report.findings)
+    hints = _sheet_suggestions(workbook, report, columns)
     if as_json:
         payload = report.to_dict() | {"summary": counts | {"charges": len(book.charges), "patients": len(book.patients),
                                                             "payers": len(book.payers), "providers": len(book.providers),
                                                             "payments": len(book.payments)}}
-        sys.stdout.write(dumps(payload) + "\n")
+        sys.stdout.write(dumps(payload | {"suggestions": hints}) + "\n")
     else:
         print_report(report)
+        for hint in hints:
+            out.print(f"[bold]Suggestion:[/] {escape(hint)}", highlight=False)
         out.print(f"{len(book.charges)} charge lines, {len(book.patients)} patients, {len(book.payers)} payers, "
                   f"{len(book.providers)} providers, {len(book.payments)} payments; "
                   f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} infos.")
     raise typer.Exit(EXIT_FINDINGS if counts["error"] else EXIT_OK)
+
+
+def _sheet_suggestions(workbook: Path, report: ReadReport, columns: Path | None) -> list[str]:
+    """Sheets whose headers look like a contract sheet the workbook lacks (an optional one: the reader
+    itself picks or names look-alikes of the required ones), with the mapping that reads them."""
+    from otbill_xl.workbook.files import FileWorkbook
+    from otbill_xl.workbook.lookalike import suggestions
+    from otbill_xl.workbook.mapping import merge_overrides, overrides_from_rows, overrides_from_toml
+    from otbill_xl.workbook.reader import COLUMNS_SHEET
+
+    try:
+        port = FileWorkbook(workbook)
+        own = overrides_from_rows(port.values(COLUMNS_SHEET)) if COLUMNS_SHEET in port.sheet_names() else {}
+        overrides = merge_overrides(own, overrides_from_toml(columns) if columns else {})
+        found = {s.contract: s.sheet for s in report.sheets if s.found_as != "not read"}
+        return [x.hint() for x in suggestions(port, found, overrides)]
+    except OtbillError:
+        return []  # the workbook was read once already; a suggestion is never worth failing for
 
 
 def parse_as_of(value: str | None) -> date:
@@ -159,13 +180,22 @@ def run_on_copy(workbook: Path, out_file: Path | None, suffix: str, columns: Pat
         raise fail(f"{workbook.name}: the workbook has no Charges sheet (one row per service line), so there is "
                    "nothing to check or price; no copy was written. Fix: add a sheet named Charges (copy it from "
                    "workbook_templates/otbill-practice.xlsx), or rename the sheet holding your charge lines to "
-                   "Charges.")
+                   f"Charges{_charges_sheet_hint(outcome.report)}")
     with progress(f"Writing the annotated copy {target.name} ..."):
         save_copy(port, target, replace=replace)
     return outcome, target
 
 
 _DOING = {"checked": "checking", "priced": "pricing"}
+
+
+def _charges_sheet_hint(report: ReadReport) -> str:
+    """The end of the no-Charges-sheet message: how to map a sheet of another name, and the sheets that
+    look like one (from the reader's finding)."""
+    alike = next((f.fix.split("workbook_templates/otbill-practice.xlsx, or map your own sheet to it.", 1)[-1]
+                  for f in report.findings if f.rule == "read.sheet-missing" and f.location.sheet == "Charges"), "")
+    return (', or map it: a Columns-sheet row Charges | Sheet | <its name>, or Charges = "<its name>" under [sheets] '
+            f"in a --columns TOML file.{alike}")
 
 
 AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Check as of this date (YYYY-MM-DD); default today.")]
@@ -306,7 +336,8 @@ def claims(
     if charges is None or charges.found_as == "missing":
         raise fail(f"{workbook.name}: the workbook has no Charges sheet (one row per service line), so there is "
                    "nothing to bill; nothing was written. Fix: add a sheet named Charges (copy it from "
-                   "workbook_templates/otbill-practice.xlsx), or rename the sheet holding your charge lines.")
+                   "workbook_templates/otbill-practice.xlsx), or rename the sheet holding your charge lines"
+                   f"{_charges_sheet_hint(outcome.report)}")
     annotated: Path | None = None
     problems = list(outcome.problems)
     if not outcome.dry_run:
@@ -531,6 +562,24 @@ def templates_build(
 
     for path in build_all(dest):
         out.print(f"wrote {escape(str(path))}", highlight=False)
+
+
+@templates_app.command("aliases")
+def templates_aliases(
+    readme: Annotated[Path | None, typer.Option("--readme", help="Rewrite this README's generated aliases section "
+                                                                  "instead of printing it.")] = None,
+) -> None:
+    """Every sheet name and column header otbill accepts (Markdown, from the workbook contract)."""
+    from otbill_xl.workbook.aliases_doc import markdown, with_section
+
+    if readme is None:
+        sys.stdout.write(markdown())
+        raise typer.Exit(EXIT_OK)
+    try:
+        readme.write_text(with_section(readme.read_text(encoding="utf-8")), encoding="utf-8")
+    except (OSError, ValueError) as exc:
+        raise fail(f"{readme}: {exc}") from None
+    out.print(f"wrote {escape(str(readme))}", highlight=False)
 
 
 @app.command()

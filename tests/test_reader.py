@@ -204,3 +204,88 @@ def test_every_contract_column_lands_on_a_record_field():
     assert {c.attribute for c in contract.PATIENTS.columns} <= patient_fields
     assert tuple(c.attribute for c in contract.CHARGES.columns) == models.ChargeLine._fields[1:]
     assert tuple(c.attribute for c in contract.PAYMENTS.columns) == models.PostedPayment._fields[1:]
+
+
+# -- A practice's own workbook (issue #14 §2): sheet mapping, dates as billers type them -----------
+
+
+def test_toml_maps_sheets_under_sheets_or_in_the_sheets_own_table(tmp_path):
+    sheets = contract_sheets()
+    sheets["Jan visits"] = sheets.pop("Charges")
+    sheets["Insurance 2026"] = sheets.pop("Payers")
+    path = make_workbook(tmp_path / "p.xlsx", sheets, tables=False)
+    mapping = tmp_path / "cols.toml"
+    for text in ('[sheets]\nCharges = "Jan visits"\nPayers = "insurance 2026"\n',
+                 '[Charges]\nSheet = "Jan visits"\n[Payers]\nSheet = "Insurance 2026"\n'):
+        mapping.write_text(text)
+        book, report = otbill_xl.read_practice(path, columns=mapping)
+        assert [c.line_id for c in book.charges] == ["L1", "L2"] and len(book.payers) == 2
+        assert (report.sheet("Charges").sheet, report.sheet("Charges").located) == ("Jan visits", "mapped")
+        assert report.sheet("Payers").sheet == "Insurance 2026" and report.errors == ()
+
+
+def test_toml_sheet_mapping_errors_are_clear(tmp_path):
+    path = make_workbook(tmp_path / "p.xlsx", contract_sheets())
+    bad = tmp_path / "cols.toml"
+    bad.write_text('[sheets]\nVisits = "Jan visits"\n')
+    with pytest.raises(otbill_xl.OtbillError, match=r"\[sheets\] Visits must name a sheet otbill reads"):
+        otbill_xl.read_practice(path, columns=bad)
+    bad.write_text('Charges = "Jan visits"\n')
+    with pytest.raises(otbill_xl.OtbillError, match=r"or \[sheets\] mapping sheet names"):
+        otbill_xl.read_practice(path, columns=bad)
+
+
+def test_a_sheet_mapping_is_no_column_mapping(tmp_path):
+    """The sheet mapping sits among the sheet's column overrides: it never claims a header cell."""
+    sheets = contract_sheets()
+    header = list(CHARGE_HEADER)
+    header[19] = "Visits"  # a Note column headed like the mapped sheet's name
+    sheets["Visits"] = [header, charge_row()]
+    del sheets["Charges"]
+    sheets["Columns"] = [["Sheet", "Column", "Header"], ["Charges", "Sheet", "Visits"]]
+    book, report = otbill_xl.read_practice(make_workbook(tmp_path / "p.xlsx", sheets))
+    assert len(book.charges) == 1 and report.sheet("Charges").extra_headers == ("Visits",)
+
+
+@pytest.mark.parametrize("typed, meant", [
+    ("1/5/26", date(2026, 1, 5)), ("01/05/2026", date(2026, 1, 5)), ("Jan 9 2026", date(2026, 1, 9)),
+    ("January 9, 2026", date(2026, 1, 9)), ("Jan. 9, 2026", date(2026, 1, 9)), ("9-Jan-2026", date(2026, 1, 9)),
+    ("09-Jan-26", date(2026, 1, 9)), ("9 Sept 2026", date(2026, 9, 9)), ("Fri, Jan 9, 2026", date(2026, 1, 9)),
+    ("2026-01-09", date(2026, 1, 9)), ("46031", date(2026, 1, 9)), (46031, date(2026, 1, 9)),
+    (46031.0, date(2026, 1, 9)), ("1/5/2026 0:00", date(2026, 1, 5)), ("20260109", date(2026, 1, 9)),
+])
+def test_dates_as_billers_type_them(tmp_path, typed, meant):
+    """46031 days after Excel's 1899-12-30 epoch: 46023 is 2026-01-01 (2 days to 1900-01-01, then
+    126 × 365 + 31 leap days), + 8 = 2026-01-09."""
+    sheets = contract_sheets(Charges=[CHARGE_HEADER, charge_row(dos=typed)])
+    book, report = otbill_xl.read_practice(make_workbook(tmp_path / "p.xlsx", sheets))
+    assert book.charges[0].dos == meant and report.errors == ()
+
+
+@pytest.mark.parametrize("typed", ["Janu 32 2026", "9 Mayo 2026", "Foo 9 2026", "9-13-2026x", "12345678901"])
+def test_text_that_is_no_date_is_an_error(tmp_path, typed):
+    sheets = contract_sheets(Charges=[CHARGE_HEADER, charge_row(dos=typed)])
+    book, report = otbill_xl.read_practice(make_workbook(tmp_path / "p.xlsx", sheets))
+    assert book.charges[0].dos is None and [f.rule for f in report.errors] == ["read.bad-date"]
+
+
+def test_a_day_first_date_gets_one_finding_suggesting_the_us_form(tmp_path):
+    from otbill_xl.actions.check import check_charges
+    from otbill_xl.workbook.files import FileWorkbook
+
+    sheets = contract_sheets(Charges=[CHARGE_HEADER, charge_row(dos="13/08/2026"), charge_row("L2", dos="8/4/2026")])
+    outcome = check_charges(FileWorkbook(make_workbook(tmp_path / "p.xlsx", sheets)), as_of=date(2026, 9, 1))
+    on_row = [f for f in outcome.findings if f.location.row == 2]
+    assert [(f.rule, f.severity.value, f.location.cell) for f in on_row] == [("read.day-first-date", "error", "C2")]
+    assert "(13 August 2026)" in on_row[0].message and "Type it month first: 8/13/2026" in on_row[0].fix
+    # Not silently billed: the error holds the line back.
+    book, report = otbill_xl.read_practice(make_workbook(tmp_path / "q.xlsx", sheets))
+    assert book.charges[0].dos == date(2026, 8, 13) and [f.location.row for f in report.errors] == [2]
+
+
+def test_a_day_first_birth_date_is_not_echoed(tmp_path):
+    patients = [list(r) for r in contract_sheets()["Patients"]]
+    patients[1][3] = "25/03/1950"
+    book, report = otbill_xl.read_practice(make_workbook(tmp_path / "p.xlsx", contract_sheets(Patients=patients)))
+    (f,) = report.errors
+    assert f.rule == "read.day-first-date" and "1950" not in f.message + f.fix and "25" not in f.message + f.fix

@@ -167,7 +167,8 @@ def prior_billing(lines: Iterable[ServiceKeys], history: BillingHistory,
         hit = history.by_service.get(s.service_key)
         if hit is not None:
             other = f"LineID {hit.line_id}" if hit.line_id else "a line without LineID"
-            how = f"--rebill {s.line_id}" if s.line_id else "a LineID and --rebill"
+            how = (f"--rebill {s.line_id}" if s.line_id else
+                   "a LineID: type one in this line's LineID cell, then run claims again with --rebill and that LineID")
             out[s.row] = Prior("duplicate", hit.claim_id, hit.billed_at,
                                f"probable duplicate: the same service (patient, date, code, modifiers, provider, "
                                f"units) was billed in claim {hit.claim_id} as {other} on {_day(hit.billed_at)}; "

@@ -18,6 +18,7 @@ from typing import Any
 
 from otbill_xl._cells import (  # noqa: F401 (re-exported)
     DOTTED_DATE,
+    day_first,
     excel_serial_to_date,
     parse_date_text,
     text_of,
@@ -105,6 +106,24 @@ def text_column(values: Sequence[Any], *, upper: bool = False) -> tuple[list[str
     return (list(map(str.upper, map(str.strip, values))) if upper else list(map(str.strip, values))), []
 
 
+def text_facts(values: Sequence[Any], *, upper: bool = False, separators: str = "") -> tuple[list[str], bool, bool]:
+    """:func:`text_column`, and two facts about the converted column read off the one joined string
+    the conversion looks at anyway: whether a cell is blank, and whether a cell holds one of
+    ``separators`` (several codes in one cell). A separate look costs a pass over 100,000 cell
+    objects (about 7 ms each, memory-bound); this costs a scan of one string (about 0.1 ms)."""
+    try:
+        joined = "\x00".join(values)
+    except TypeError:
+        joined = None
+    if joined is None or not ((not joined or joined.split(None, 1) == [joined]) and (not upper or joined.upper() == joined)):
+        out, _ = text_column(values, upper=upper)
+        joined = "\x00".join(out)
+    else:
+        out = list(values)
+    blank = not out or not joined or joined[0] == "\x00" or joined[-1] == "\x00" or "\x00\x00" in joined
+    return out, blank, any(sep in joined for sep in separators)
+
+
 def _upper_text(value: object) -> str:
     return text_of(value).upper()
 
@@ -125,7 +144,7 @@ def _date_cell(value: object) -> date | None:
 
 def _date_reason(value: object, exc: Exception) -> str:
     if isinstance(value, str):
-        return "is text that is not a date (use m/d/yyyy, e.g. 1/5/2026, or a date cell)"
+        return ("is text that is not a date (use m/d/yyyy, e.g. 1/5/2026, or Jan 5 2026, or a date cell)")
     return f"is not a valid date ({exc})"
 
 

@@ -101,13 +101,16 @@ PRACTICE_SETTINGS: tuple[str, ...] = (
 PRACTICE = Sheet("Practice", "Billing provider and EDI settings (one Setting/Value pair per row).", (
     Column("Setting", T, True, ("Name", "Key", "Field")),
     Column("Value", T, True, ("Setting Value",)),
-), aliases=("Settings", "Practice Info"))
+), aliases=("Settings", "Practice Info", "Practice Settings", "Clinic", "Clinic Info"))
 
 PAYERS = Sheet("Payers", "Payers billed by the practice and the rules for each.", (
-    Column("PayerKey", I, True, ("Payer Key", "Payer Code", "Payer", "Key", "Plan Code")),
-    Column("PayerName", T, False, ("Payer Name", "Insurance", "Insurance Name", "Plan Name", "Name")),
-    Column("PayerType", H, False, ("Payer Type", "Type", "Plan Type", "Financial Class"), choices=PAYER_TYPES),
-    Column("PayerID", I, False, ("Payer ID", "EDI Payer ID", "Electronic Payer ID", "Payor ID")),
+    Column("PayerKey", I, True, ("Payer Key", "Payer Code", "Payer", "Key", "Plan Code", "Payor", "Payor Code",
+                                 "Insurance Code", "Ins Code")),
+    Column("PayerName", T, False, ("Payer Name", "Insurance", "Insurance Name", "Plan Name", "Name", "Payor Name",
+                                   "Insurance Company", "Carrier")),
+    Column("PayerType", H, False, ("Payer Type", "Type", "Plan Type", "Financial Class", "Payor Type", "Insurance Type",
+                                   "Coverage Type"), choices=PAYER_TYPES),
+    Column("PayerID", I, False, ("Payer ID", "EDI Payer ID", "Electronic Payer ID", "Payor ID", "EDI ID")),
     Column("UnitRule", H, False, ("Unit Rule", "Units Rule", "Unit Method"), choices=UNIT_RULES),
     Column("RequiresGO", F, False, ("Requires GO", "GO Required", "Needs GO")),
     Column("RequiresAuth", F, False, ("Requires Auth", "Auth Required", "Prior Auth Required")),
@@ -123,21 +126,22 @@ PAYERS = Sheet("Payers", "Payers billed by the practice and the rules for each."
            limits=(0, 3650)),
     Column("CorrectedClaimDays", N, False, ("Corrected Claim Days", "Corrected Claim Limit", "Resubmission Days",
                                             "Corrected Claim Filing Limit"), limits=(0, 3650)),
-))
+), aliases=("Insurance", "Insurances", "Insurance Companies", "Insurers", "Payors", "Payor", "Payer List",
+            "Payor List", "Insurance List"))
 
 PROVIDERS = Sheet("Providers", "Rendering providers (therapists and assistants).", (
-    Column("NPI", I, True, ("Rendering NPI", "Provider NPI", "Therapist NPI")),
+    Column("NPI", I, True, ("Rendering NPI", "Provider NPI", "Therapist NPI", "NPI Number", "NPI #", "Individual NPI")),
     Column("LastName", T, False, ("Last Name", "Last", "Surname")),
     Column("FirstName", T, False, ("First Name", "First")),
     Column("Credential", C, False, ("Credentials", "Cred", "Title", "License Type")),
     Column("Taxonomy", C, False, ("Taxonomy Code",)),
     Column("SupervisorNPI", I, False, ("Supervisor NPI", "Supervising NPI", "Supervising Therapist NPI")),
-), aliases=("Therapists", "Staff"))
+), aliases=("Therapists", "Staff", "Clinicians", "Therapist", "Clinician", "Rendering Providers"))
 
 PATIENTS = Sheet("Patients", "Patients, coverage, authorizations and plan-of-care dates.", (
     # Small practices use names as patient IDs: PatientID is never echoed either.
-    Column("PatientID", I, True, ("Patient ID", "Patient #", "Patient No", "MRN", "Account", "Acct", "Chart"),
-           phi=True),
+    Column("PatientID", I, True, ("Patient ID", "Patient #", "Patient No", "MRN", "Account", "Acct", "Chart",
+                                  "Client", "Client ID", "Client #", "Patient"), phi=True),
     Column("LastName", T, False, ("Last Name", "Patient Last Name", "Last"), phi=True),
     Column("FirstName", T, False, ("First Name", "Patient First Name", "First"), phi=True),
     Column("DOB", D, False, ("Date of Birth", "Birth Date", "Birthdate", "Patient DOB"), phi=True),
@@ -146,8 +150,10 @@ PATIENTS = Sheet("Patients", "Patients, coverage, authorizations and plan-of-car
     Column("City", T, False, (), phi=True),
     Column("State", C, False, ("St",), phi=True),
     Column("ZIP", I, False, ("Zip Code", "Postal Code", "Zipcode"), phi=True),
-    Column("PayerKey", I, False, ("Payer Key", "Payer", "Primary Payer", "Insurance", "Primary Insurance")),
-    Column("MemberID", I, False, ("Member ID", "Member #", "Subscriber ID", "Insured ID", "Policy Number", "MBI"), phi=True),
+    Column("PayerKey", I, False, ("Payer Key", "Payer", "Primary Payer", "Insurance", "Primary Insurance", "Payor",
+                                  "Primary Payor")),
+    Column("MemberID", I, False, ("Member ID", "Member #", "Subscriber ID", "Insured ID", "Policy Number", "MBI",
+                                  "Insurance ID", "Ins ID", "Member Number", "Policy #", "Policy ID"), phi=True),
     Column("GroupNumber", I, False, ("Group Number", "Group #", "Group No", "Group"), phi=True),
     Column("Relationship", H, False, ("Relationship to Subscriber", "Rel", "Patient Relationship"), phi=True,
            choices=RELATIONSHIPS),  # free text ("mother of Jane Doe"): never echoed
@@ -171,13 +177,13 @@ PATIENTS = Sheet("Patients", "Patients, coverage, authorizations and plan-of-car
     Column("DeductibleYear", N, False, ("Deductible Year", "Part B Deductible Year"), limits=(1900, 2199)),
     Column("Copay", M, False, ("Copay Per Visit", "Co-pay", "Copayment", "Visit Copay")),
     Column("MedicareSecondaryType", C, False, ("MSP Type", "MSPType", "MSP Insurance Type", "Medicare Secondary Type")),
-), aliases=("Patient List", "Clients"))
+), aliases=("Patient List", "Clients", "Client List", "Patient Info"))
 
 CHARGE_MASTER = Sheet("ChargeMaster", "The practice's own charge per unit for each code.", (
     Column("Code", C, True, ("CPT", "HCPCS", "CPT Code", "Procedure Code")),
     Column("ChargePerUnit", M, True, ("Charge Per Unit", "Charge", "Fee", "Price", "Rate")),
     Column("EffectiveFrom", D, False, ("Effective From", "Effective Date", "Effective", "From")),
-), required=False, aliases=("Charge Master", "CDM", "Fee List"))
+), required=False, aliases=("Charge Master", "CDM", "Fee List", "Price List"))
 
 FEE_SCHEDULE = Sheet("FeeSchedule", "Payers' allowed amounts per unit (contracted rates).", (
     Column("PayerKey", I, True, ("Payer Key", "Payer")),
@@ -213,24 +219,32 @@ MEDICARE_GPCI = Sheet("MedicareGPCI", "Medicare geographic practice cost indices
 
 CHARGES = Sheet("Charges", "One row per service line.", (
     Column("LineID", I, False, ("Line ID", "Line #", "Line No", "Charge ID", "Line")),
-    Column("PatientID", I, True, ("Patient ID", "Patient #", "Patient No", "MRN", "Account", "Acct", "Chart"),
-           phi=True),
-    Column("DOS", D, True, ("Date of Service", "Svc Date", "Service Date", "Visit Date", "Date")),
-    Column("RenderingNPI", I, False, ("Rendering NPI", "Provider NPI", "Therapist NPI", "NPI", "Rendering")),
-    Column("Code", C, True, ("CPT", "HCPCS", "CPT Code", "HCPCS Code", "CPT/HCPCS", "Procedure", "Procedure Code", "Proc Code")),
-    Column("Mod1", C, False, ("Modifier 1", "Mod 1", "Modifier", "Mod", "Modifier1")),
+    Column("PatientID", I, True, ("Patient ID", "Patient #", "Patient No", "MRN", "Account", "Acct", "Chart",
+                                  "Client", "Client ID", "Client #", "Patient"), phi=True),
+    Column("DOS", D, True, ("Date of Service", "Svc Date", "Service Date", "Visit Date", "Date", "Treatment Date",
+                            "Session Date", "Appointment Date", "Appt Date")),
+    Column("RenderingNPI", I, False, ("Rendering NPI", "Provider NPI", "Therapist NPI", "NPI", "Rendering",
+                                      "Rendering Provider NPI", "Clinician NPI")),
+    Column("Code", C, True, ("CPT", "HCPCS", "CPT Code", "HCPCS Code", "CPT/HCPCS", "Procedure", "Procedure Code", "Proc Code",
+                             "Service Code", "Billing Code")),
+    # One cell may hold several modifiers ("GO CO", "GO,59"): the reader spreads them over Mod1-Mod4.
+    Column("Mod1", C, False, ("Modifier 1", "Mod 1", "Modifier", "Mod", "Modifier1", "Modifiers", "Mods",
+                              "Modifier(s)")),
     Column("Mod2", C, False, ("Modifier 2", "Mod 2", "Modifier2")),
     Column("Mod3", C, False, ("Modifier 3", "Mod 3", "Modifier3")),
     Column("Mod4", C, False, ("Modifier 4", "Mod 4", "Modifier4")),
-    Column("Minutes", N, False, ("Mins", "Min", "Treatment Minutes", "Timed Minutes", "Time (min)", "Time"),
-           limits=(0, 1440)),  # a day
-    Column("Units", N, False, ("Unit", "Qty", "Quantity", "Billed Units"), limits=(0, 999)),
-    Column("Dx1", C, False, ("Diagnosis 1", "Dx 1", "ICD-10 1", "ICD10 1", "Primary Dx", "Diagnosis", "ICD-10", "ICD10", "Dx")),
+    Column("Minutes", N, False, ("Mins", "Min", "Treatment Minutes", "Timed Minutes", "Time (min)", "Time",
+                                 "Total Minutes", "Tx Minutes"), limits=(0, 1440)),  # a day
+    Column("Units", N, False, ("Unit", "Qty", "Quantity", "Billed Units", "Units Billed", "# Units"), limits=(0, 999)),
+    # One cell may hold several diagnoses ("M62.81, R26.89"): the reader spreads them over Dx1-Dx4.
+    Column("Dx1", C, False, ("Diagnosis 1", "Dx 1", "ICD-10 1", "ICD10 1", "Primary Dx", "Diagnosis", "ICD-10", "ICD10", "Dx",
+                             "Diagnoses", "Diagnosis Codes", "Dx Codes", "ICD-10 Codes", "ICD10 Codes", "ICD Codes")),
     Column("Dx2", C, False, ("Diagnosis 2", "Dx 2", "ICD-10 2", "ICD10 2")),
     Column("Dx3", C, False, ("Diagnosis 3", "Dx 3", "ICD-10 3", "ICD10 3")),
     Column("Dx4", C, False, ("Diagnosis 4", "Dx 4", "ICD-10 4", "ICD10 4")),
-    Column("POS", C, False, ("Place of Service", "Place Of Svc", "Location Code")),
-    Column("Charge", M, False, ("Charges", "Charge Amount", "Billed", "Billed Amount", "Amount", "Fee")),
+    Column("POS", C, False, ("Place of Service", "Place Of Svc", "Location Code", "POS Code")),
+    Column("Charge", M, False, ("Charges", "Charge Amount", "Billed", "Billed Amount", "Amount", "Fee", "Line Charge",
+                                "Billed Charge")),
     Column("ClaimID", I, False, ("Claim ID", "Claim #", "Claim No", "Claim Number")),
     Column("Status", T, False, ("Claim Status", "Line Status")),
     Column("Note", T, False, ("Notes", "Comment", "Comments", "Memo")),
@@ -238,7 +252,8 @@ CHARGES = Sheet("Charges", "One row per service line.", (
            choices=(), attr="frequency"),
     Column("OriginalClaimNumber", I, False, ("Original Claim Number", "Original Claim #", "Payer Claim Number",
                                              "ICN", "Original Reference Number"), attr="original_claim_number"),
-), aliases=("Charge Sheet", "Charge Entry", "Visits", "Services"))
+), aliases=("Charge Sheet", "Charge Entry", "Visits", "Services", "Charge Log", "Visit Log", "Sessions",
+            "Treatment Log"))
 
 PAYMENTS = Sheet("Payments", "Posted payments and adjustments.", (
     Column("PaymentID", I, False, ("Payment ID", "Payment #", "Posting ID")),

@@ -18,8 +18,15 @@ from otbill_xl.workbook.contract import SHEETS_BY_NAME, Sheet, normalize_header
 #: How far down billers' sheets put their header row.
 HEADER_SEARCH_ROWS = 20
 
-#: Overrides: contract sheet name -> contract column -> the header text the user's sheet uses.
+#: Overrides: contract sheet name -> contract column -> the header text the user's sheet uses. The key
+#: :data:`SHEET` (never a column name) holds the name of the user's sheet for that contract sheet.
 Overrides = dict[str, dict[str, str]]
+
+#: The key of a sheet mapping among a sheet's overrides ("Charges | Sheet | Jan visits").
+SHEET = "(sheet)"
+#: What the Column cell of a Columns-sheet row says to map the sheet itself (normalized): "Sheet",
+#: "Sheet Name", "(sheet)" or blank.
+_SHEET_WORDS = {"", "sheet", "sheetname", "tab", "tabname"}
 
 
 @dataclass(frozen=True)
@@ -66,12 +73,22 @@ def score_header_row(row: list, spec: Sheet) -> int:
     return len(seen)
 
 
+def column_overrides(overrides: Overrides, sheet: str) -> dict[str, str]:
+    """The column mappings of one contract sheet (its sheet mapping left out)."""
+    return {col: header for col, header in overrides.get(sheet, {}).items() if col != SHEET}
+
+
+def sheet_override(overrides: Overrides, sheet: str) -> str:
+    """The user's sheet name mapped to a contract sheet ('' when none is)."""
+    return overrides.get(sheet, {}).get(SHEET, "")
+
+
 def find_header_row(values: list[list], spec: Sheet, overrides: dict[str, str] | None = None) -> int | None:
     """0-based index of the row (within the first 20) that best matches the sheet's columns.
 
     A row qualifies when it names at least two contract columns, or every required one.
     """
-    override_keys = {normalize_header(h) for h in (overrides or {}).values()}
+    override_keys = {normalize_header(h) for c, h in (overrides or {}).items() if c != SHEET}
     best, best_score = None, 0
     required = sum(1 for c in spec.columns if c.required)
     for i, row in enumerate(values[:HEADER_SEARCH_ROWS]):
@@ -94,7 +111,7 @@ def map_headers(
     problems (duplicate headers).
     """
     exact, alias = _alias_table(spec)
-    override = {normalize_header(h): col for col, h in (overrides or {}).items()}
+    override = {normalize_header(h): col for col, h in (overrides or {}).items() if col != SHEET}
     cells = [(j + 1, str(v).strip()) for j, v in enumerate(header) if v is not None and str(v).strip()]
     claimed: dict[str, ColumnMapping] = {}
     used: set[int] = set()
@@ -126,7 +143,9 @@ def map_headers(
 
 def overrides_from_rows(rows: list[list]) -> Overrides:
     """Overrides from a ``Columns`` sheet: a header row with Sheet, Column, Header, then one row per
-    mapping (e.g. ``Charges | DOS | Visit Date``)."""
+    mapping — a column (``Charges | DOS | Visit Date``: the Charges sheet's DOS is headed "Visit
+    Date") or a whole sheet (``Charges | Sheet | Jan visits``: the Charges sheet is the sheet named
+    "Jan visits"; a blank Column cell means the same)."""
     out: Overrides = {}
     if not rows:
         return out
@@ -137,33 +156,65 @@ def overrides_from_rows(rows: list[list]) -> Overrides:
         return out
     for row in rows[1:]:
         sheet, col, hdr = (str(row[i]).strip() if i < len(row) and row[i] is not None else "" for i in (si, ci, hi))
-        if sheet and col and hdr:
+        if not (sheet and hdr):
+            continue
+        if normalize_header(col) in _SHEET_WORDS and _canonical_sheet(sheet) in SHEETS_BY_NAME:
+            out.setdefault(_canonical_sheet(sheet), {})[SHEET] = hdr
+        elif col:
             out.setdefault(_canonical_sheet(sheet), {})[_canonical_column(sheet, col)] = hdr
     return out
 
 
 def overrides_from_toml(path: str | Path) -> Overrides:
-    """Overrides from a TOML file: one table per sheet, ``Column = "Header in my sheet"``::
+    """Overrides from a TOML file: one table per sheet, ``Column = "Header in my sheet"``, and the
+    sheets' own names under ``[sheets]``, ``Contract sheet = "My sheet"``::
+
+        [sheets]
+        Charges = "Jan visits"
+        Payers = "Insurance"
 
         [Charges]
         DOS = "Visit Date"
         Code = "CPT Code"
+
+    (``Sheet = "Jan visits"`` under ``[Charges]`` says the same as ``Charges = "Jan visits"`` under
+    ``[sheets]``, as the Columns-sheet row ``Charges | Sheet | Jan visits`` does.)
     """
     p = Path(path)
     data = read_toml(p, ColumnsFileError, 'DOS = "Visit Date" under [Charges]')
     out: Overrides = {}
     for sheet, table in data.items():
         if not isinstance(table, dict):
-            raise ColumnsFileError(f"{p.name}: {sheet!r} must be a [section] naming a sheet, e.g. [Charges].")
+            raise ColumnsFileError(f"{p.name}: {sheet!r} must be a [section] naming a sheet, e.g. [Charges], "
+                                   'or [sheets] mapping sheet names, e.g. Charges = "Jan visits".')
+        if normalize_header(sheet) == "sheets":
+            for contract, name in table.items():
+                canonical = _canonical_sheet(contract)
+                if canonical not in SHEETS_BY_NAME or not isinstance(name, str):
+                    raise ColumnsFileError(f"{p.name}: [sheets] {contract} must name a sheet otbill reads "
+                                           f"({', '.join(SHEETS_BY_NAME)}) = your sheet's name, "
+                                           'e.g. Charges = "Jan visits".')
+                out.setdefault(canonical, {})[SHEET] = name.strip()
+            continue
         canonical = _canonical_sheet(sheet)
         if canonical not in SHEETS_BY_NAME:
             raise ColumnsFileError(f"{p.name}: [{sheet}] is not a sheet otbill reads ({', '.join(SHEETS_BY_NAME)}).")
         for col, header in table.items():
+            if normalize_header(col) in _SHEET_WORDS:
+                out.setdefault(canonical, {})[SHEET] = str(header).strip()
+                continue
             name = _canonical_column(canonical, col)
             if name not in SHEETS_BY_NAME[canonical].column_names:
                 raise ColumnsFileError(f"{p.name}: [{sheet}] {col} is not a column of {canonical}.")
             out.setdefault(canonical, {})[name] = str(header)
     return out
+
+
+def mapping_hint(contract: str, sheet: str) -> str:
+    """How to map a contract sheet to the user's sheet, in the two ways otbill reads."""
+    quoted = sheet.replace('"', '\\"')
+    return (f"a Columns-sheet row {contract} | Sheet | {sheet} (columns Sheet, Column, Header), or "
+            f'{contract} = "{quoted}" under [sheets] in a --columns TOML file')
 
 
 def _canonical_sheet(name: str) -> str:

@@ -36,7 +36,7 @@ from otbill_xl.domain.models import (
     Subscriber,
     UnitRule,
 )
-from otbill_xl.workbook import cells
+from otbill_xl.workbook import cells, charge_rows
 from otbill_xl.workbook.contract import (
     CHARGE_MASTER,
     CHARGES,
@@ -55,14 +55,18 @@ from otbill_xl.workbook.contract import (
     normalize_header,
 )
 from otbill_xl.workbook.files import FileWorkbook
+from otbill_xl.workbook.lookalike import Lookalike, lookalikes
 from otbill_xl.workbook.mapping import (
     ColumnMapping,
     Overrides,
+    column_overrides,
     find_header_row,
     map_headers,
+    mapping_hint,
     merge_overrides,
     overrides_from_rows,
     overrides_from_toml,
+    sheet_override,
 )
 from otbill_xl.workbook.port import WorkbookPort
 
@@ -81,6 +85,8 @@ class SheetReport:
     columns: tuple[ColumnMapping, ...] = ()
     extra_headers: tuple[str, ...] = ()
     _index: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    #: How the sheet was told apart: name | alias | mapped (Columns sheet or TOML) | guessed (its headers)
+    located: str = ""
 
     def __post_init__(self) -> None:
         self._index.update({m.column: m.index for m in self.columns if m.index})
@@ -107,6 +113,7 @@ class SheetReport:
             "columns": [{"column": m.column, "header": m.header, "cell": f"{m.letter}{self.header_row}" if m.index else "",
                          "how": m.how} for m in self.columns],
             "extra_headers": list(self.extra_headers), "missing_required": list(self.missing_required),
+            "located": self.located,
         }
 
 
@@ -213,6 +220,13 @@ def _range_reason(kind: CellKind, low: Any, high: Any) -> str:
     return f"is outside the values otbill accepts ({low:,} to {high:,})"
 
 
+#: Charges columns converted with :func:`cells.text_facts` (blank cells, separators) and the separators
+#: that may part several codes in one of their cells.
+_TEXT_FACTS = {"PatientID": "", "Code": "",
+               **dict.fromkeys(("Mod1", "Mod2", "Mod3", "Mod4"), charge_rows.MOD_SEPARATORS),
+               **dict.fromkeys(("Dx1", "Dx2", "Dx3", "Dx4"), charge_rows.DX_SEPARATORS)}
+
+
 class _SheetRead(NamedTuple):
     report: SheetReport
     rows: list[int]                      # worksheet row numbers of the data rows kept
@@ -227,36 +241,93 @@ class _Reader:
         self.names = port.sheet_names()
         self.tables = {t.name.lower(): t for t in port.tables()}
         self.overrides = overrides
+        self.located: dict[str, str] = {}
+        self._lookalikes: list[Lookalike] | None = None
 
     def finding(self, rule: str, severity: Severity, message: str, fix: str = "", *, sheet: str = "",
                 row: int | None = None, column: str = "", cell: str = "") -> None:
         self.findings.append(Finding(rule=rule, severity=severity, message=message, fix=fix,
                                      location=Location(file=self.file, sheet=sheet, row=row, column=column, cell=cell)))
 
-    def locate_sheet(self, spec: Sheet) -> tuple[str, str, int | None]:
-        """(actual sheet name, found_as, 1-based header row if known from a table)."""
+    def _found(self, name: str) -> tuple[str, int | None]:
+        tables_here = [t for t in self.tables.values() if t.sheet == name]
+        if len(tables_here) == 1:
+            return "table", tables_here[0].header_row
+        return "range", None
+
+    def _by_name(self, spec: Sheet) -> tuple[str, str, int | None, str]:
+        """(sheet, found_as, header row from a table, located) of a contract sheet found by its
+        mapping, its table, its name or an alias; ('', 'missing', None, '') when none names it."""
+        mapped = sheet_override(self.overrides, spec.name)
+        if mapped:
+            name = next((n for n in self.names if n == mapped), None) or next(
+                (n for n in self.names if normalize_header(n) == normalize_header(mapped)), None)
+            if name:
+                return name, *self._found(name), "mapped"
         table = self.tables.get(spec.name.lower())
         if table is not None and table.sheet in self.names:
-            return table.sheet, "table", table.header_row
+            return table.sheet, "table", table.header_row, "name"
         wanted = {normalize_header(spec.name)} | {normalize_header(a) for a in spec.aliases}
         for name in self.names:
             if normalize_header(name) in wanted:
-                tables_here = [t for t in self.tables.values() if t.sheet == name]
-                if len(tables_here) == 1:
-                    return name, "table", tables_here[0].header_row
-                return name, "range", None
-        return "", "missing", None
+                return name, *self._found(name), "name" if normalize_header(name) == normalize_header(spec.name) else "alias"
+        return "", "missing", None, ""
+
+    def lookalikes(self) -> list[Lookalike]:
+        """Sheets no contract sheet names whose headers look like one (read once, only when a
+        contract sheet is missing)."""
+        if self._lookalikes is None:
+            claimed = {self._by_name(spec)[0] for spec in SHEETS}
+            self._lookalikes = lookalikes(self.port, [n for n in self.names if n not in claimed and n != COLUMNS_SHEET],
+                                          self.overrides)
+        return self._lookalikes
+
+    def locate_sheet(self, spec: Sheet) -> tuple[str, str, int | None]:
+        """(actual sheet name, found_as, 1-based header row if known from a table)."""
+        mapped = sheet_override(self.overrides, spec.name)
+        name, found_as, header_row, located = self._by_name(spec)
+        if mapped and located != "mapped":
+            self.finding("read.mapped-sheet-missing", Severity.ERROR,
+                         f"The {spec.name} sheet is mapped to a sheet named {mapped!r}, but the workbook has no sheet "
+                         f"of that name" + (f"; otbill reads {name!r} instead." if name else "."),
+                         f"Correct the sheet name in the mapping (the workbook's sheets: {', '.join(self.names)}).",
+                         sheet=spec.name)
+        if not name and spec.required:
+            alike = [x for x in self.lookalikes() if x.contract == spec.name and x.complete]
+            if len(alike) == 1:
+                name, (found_as, header_row), located = alike[0].sheet, self._found(alike[0].sheet), "guessed"
+                self.finding("read.sheet-guessed", Severity.INFO,
+                             f"The workbook has no sheet named {spec.name}; otbill reads {name!r}, whose headers "
+                             f"({', '.join(alike[0].headers[:4])}{', ...' if len(alike[0].headers) > 4 else ''}) "
+                             f"are those of a {spec.name} sheet, and no other sheet's are.",
+                             f"If that is right, make it explicit (and stop this note) with "
+                             f"{mapping_hint(spec.name, name)}. If not, map the right sheet the same way.",
+                             sheet=name)
+        self.located[spec.name] = located
+        return name, found_as, header_row
+
+    def missing_sheet(self, spec: Sheet) -> None:
+        alike = [x for x in self.lookalikes() if x.contract == spec.name] if spec.required else []
+        if len(alike) > 1:
+            names = ", ".join(repr(x.sheet) for x in alike)
+            hint = (f" Sheets {names} all look like one, so otbill does not guess: map the one to read with "
+                    f"{mapping_hint(spec.name, alike[0].sheet)}.")
+        elif alike:
+            hint = " " + alike[0].hint()
+        else:
+            hint = ""
+        severity = Severity.ERROR if spec.required else Severity.INFO
+        self.finding("read.sheet-missing", severity, f"The workbook has no {spec.name} sheet.",
+                     (f"Add a {spec.name} sheet ({spec.purpose}) Copy it from "
+                      "workbook_templates/otbill-practice.xlsx, or map your own sheet to it." + hint) if spec.required else
+                     f"Optional: add a {spec.name} sheet if you use it.",
+                     sheet=spec.name)
 
     def read_sheet(self, spec: Sheet) -> _SheetRead:
         name, found_as, header_row = self.locate_sheet(spec)
-        overrides = self.overrides.get(spec.name, {})
+        overrides = column_overrides(self.overrides, spec.name)
         if not name:
-            severity = Severity.ERROR if spec.required else Severity.INFO
-            self.finding("read.sheet-missing", severity, f"The workbook has no {spec.name} sheet.",
-                         f"Add a {spec.name} sheet ({spec.purpose}) Copy it from "
-                         "workbook_templates/otbill-practice.xlsx." if spec.required else
-                         f"Optional: add a {spec.name} sheet if you use it.",
-                         sheet=spec.name)
+            self.missing_sheet(spec)
             return _unread(spec)
         values = self.port.values(name)
         self.check_hidden_sheet(spec, name)
@@ -272,6 +343,10 @@ class _Reader:
             header_row = h + 1
         header = values[header_row - 1] if header_row - 1 < len(values) else []
         mapping, extras, problems = map_headers(header, spec, overrides)
+        if spec is PAYERS and not mapping["PayerKey"].index and mapping["PayerName"].index:
+            # A practice's own insurance list names each payer once ("Insurance": Medicare, BCBS ...) and
+            # its patients by the same name: the name is the payer's key.
+            mapping["PayerKey"] = ColumnMapping("PayerKey", mapping["PayerName"].header, mapping["PayerName"].index, "alias")
         for p in problems:
             self.finding(p.rule, Severity.ERROR, p.message, p.fix, sheet=name, row=header_row,
                          cell=f"{column_letter(p.index)}{header_row}")
@@ -286,7 +361,8 @@ class _Reader:
                              sheet=name, row=header_row, column=col.name)
         report_columns = tuple(mapping[c.name] for c in spec.columns)
         rows, converted = self.convert(spec, name, values, header_row, mapping)
-        report = SheetReport(spec.name, name, found_as, header_row, len(rows), report_columns, tuple(extras))
+        report = SheetReport(spec.name, name, found_as, header_row, len(rows), report_columns, tuple(extras),
+                             located=self.located.get(spec.name, ""))
         return _SheetRead(report, rows, converted)
 
     def check_hidden_sheet(self, spec: Sheet, sheet: str) -> None:
@@ -380,15 +456,36 @@ class _Reader:
             raw_columns = [transposed[i] for i in idx]
         else:
             raw_columns = list(zip(*map(itemgetter(*idx), data), strict=True)) if len(idx) > 1 else [tuple(r[idx[0]] for r in data)]
+        facts: dict[str, tuple[list, bool, bool]] = {}
+        if spec is CHARGES:
+            for (col, _), raw in zip(present, raw_columns, strict=True):
+                if col.name in _TEXT_FACTS:
+                    facts[col.name] = cells.text_facts(raw, upper=col.kind is CellKind.CODE,
+                                                       separators=_TEXT_FACTS[col.name])
+            skipped = self.skip_not_lines(sheet, present, raw_columns, data, rows, errors, facts)
+            if skipped:
+                keep = [i for i in range(len(rows)) if i not in skipped]
+                rows = [rows[i] for i in keep]
+                raw_columns = [[column[i] for i in keep] for column in raw_columns]
+                facts = {name: ([out[i] for i in keep], blank, several) for name, (out, blank, several) in facts.items()}
+                if not rows:
+                    return [], {}
         converted: dict[str, list] = {}
         for (col, index), raw in zip(present, raw_columns, strict=True):
-            out, problems = self.convert_column(col, raw)
+            fact = facts.get(col.name)
+            out, problems = (fact[0], []) if fact is not None else self.convert_column(col, raw)
             converted[col.name] = out
             for i, reason in problems:
+                if col.kind is CellKind.DATE and self.day_first_date(sheet, col, index + 1, rows[i], raw[i], out, i):
+                    continue
                 self.cell_problem(spec, sheet, col, index + 1, rows[i], raw[i], reason)
             self.check_range(sheet, col, index + 1, rows, raw, out, col.limits or _LIMITS.get(col.kind))
             if col.kind is CellKind.DATE:
                 self.check_dotted_dates(sheet, col, index + 1, rows, raw, out)
+        if spec is CHARGES:
+            self.spread_codes(sheet, present, rows, converted, {name for name, f in facts.items() if f[2]})
+            if "LineID" not in converted:
+                self.derive_line_ids(sheet, rows, converted)
         if errors:
             self.use_no_error_values(sheet, rows, present, converted, errors)
         if unreadable:
@@ -409,6 +506,111 @@ class _Reader:
             self.cell_problem(None, sheet, col, index, rows[i], raw[i], _range_reason(col.kind, low, high),
                               rule="read.out-of-range",
                               fix="Correct the value: a typo, a number in the wrong column, or a wrong cell format?")
+
+    def skip_not_lines(self, sheet: str, present: list[tuple[Column, int]], raw_columns: list[Sequence[Any]],
+                       data: list, rows: list[int], errors: dict[tuple[int, int], str],
+                       facts: dict[str, tuple[list, bool, bool]]) -> set[int]:
+        """Totals and notes rows of a Charges sheet (indexes into ``rows``): skipped, with one info
+        finding for each kind naming the rows, instead of five errors on each."""
+        if "PatientID" not in facts or "Code" not in facts or not (facts["PatientID"][1] or facts["Code"][1]):
+            return set()  # every row has a patient and a code (the common case, known from the conversion)
+        raw = {col.name: column for (col, _), column in zip(present, raw_columns, strict=True)}
+        patient, code = raw["PatientID"], raw["Code"]
+        # A row with an Excel error cell, or one that could not be read at all, looks blank where the
+        # error is: it stays a line, with its errors, whatever else it holds.
+        error_rows = {row for row, _ in errors}
+        keep = frozenset(i for i, row in enumerate(rows) if row in error_rows)
+        labels = [raw[n] for n in ("LineID", "PatientID", "DOS", "Code", "RenderingNPI") if n in raw]
+        totals, notes = charge_rows.not_lines(data, patient, code, raw.get("DOS"), labels, keep)  # data lines up with rows
+        for kind, found in (("totals", totals), ("notes", notes)):
+            if not found:
+                continue
+            listed = [rows[i] for i in found]
+            many = len(listed) > 1
+            shown = ", ".join(map(str, listed[:8])) + (", ..." if len(listed) > 8 else "")
+            what = ("a total (Total, Subtotal, or sums with no patient and no code)" if kind == "totals" else
+                    "a note (text with no patient, code or date of service)")
+            self.finding(f"read.{kind}-row", Severity.INFO,
+                         f"{'Rows' if many else 'Row'} {shown} of {sheet} {'are' if many else 'is'} {what}, not "
+                         f"{'service lines' if many else 'a service line'}; otbill skips {'them' if many else 'it'}.",
+                         "Nothing to do if that is right. If one is a service line, fill in its PatientID, DOS and "
+                         "Code" + (" and take the word Total out of it." if kind == "totals" else "."),
+                         sheet=sheet, row=listed[0])
+        return set(totals) | set(notes)
+
+    def day_first_date(self, sheet: str, col: Column, index: int, row: int, raw: Any, out: list, i: int) -> bool:
+        """A slash date that can only be day first (13/01/2026) is read as the date it means, with one
+        error on its cell saying how to type it: never a second finding for a blank date, and never
+        billed as typed (the column's other day-first dates, 05/01/2026, read month first)."""
+        meant = cells.day_first(raw) if isinstance(raw, str) else None
+        if meant is None:
+            return False
+        out[i] = meant
+        us = f"{meant.month}/{meant.day}/{meant.year}"
+        shown = "" if col.phi else f" {cells.excerpt(raw)}"
+        said = "" if col.phi else f" ({meant.day} {meant:%B} {meant.year})"
+        self.finding("read.day-first-date", Severity.ERROR,
+                     f"{col.name}{shown} is written day first{said}; otbill reads dates month first, as US "
+                     "claims do, so the line is held back until the date is retyped.",
+                     f"Type it month first{'' if col.phi else ': ' + us} (or use a date cell). If this column has "
+                     "other dates typed day first, retype those too: 05/01/2026 reads as May 1.",
+                     sheet=sheet, row=row, column=col.name, cell=f"{column_letter(index)}{row}")
+        return True
+
+    def spread_codes(self, sheet: str, present: list[tuple[Column, int]], rows: list[int],
+                     converted: dict[str, list], several: set[str]) -> None:
+        """Several modifiers ("GO CO", "GO,59", "GO-KX") or diagnoses ("M62.81, R26.89") in one cell are
+        spread over Mod1-Mod4 / Dx1-Dx4, with one info finding per sheet and kind (a count and the
+        first cell), and an error on a row holding more than four."""
+        where = {col.name: index + 1 for col, index in present}
+        n = len(rows)
+        for kind, names, word in (("mod", ("Mod1", "Mod2", "Mod3", "Mod4"), "modifier"),
+                                  ("dx", ("Dx1", "Dx2", "Dx3", "Dx4"), "diagnosis")):
+            if not several.intersection(names):  # no cell holds a separator (known from the conversion)
+                continue
+            slots = [converted.get(name) or [""] * n for name in names]
+            done = charge_rows.spread(slots, kind, checked=True)
+            if not done.split:
+                continue
+            for name, column in zip(names, slots, strict=True):
+                converted[name] = column
+            i, slot, typed = done.split[0]
+            cell = f"{column_letter(where[names[slot]])}{rows[i]}"
+            parts = ", ".join(c for c in (column[i] for column in slots) if c)
+            many = len(done.split) > 1
+            plural = "modifiers" if kind == "mod" else "diagnoses"
+            self.finding(f"read.{plural}-split", Severity.INFO,
+                         f"{len(done.split)} {word} cell{'s' if many else ''} of {sheet} hold{'' if many else 's'} several "
+                         f"{plural}, such as {cells.excerpt(typed)} at {cell}; otbill reads them one per "
+                         f"{names[0][:-1]}1-{names[0][:-1]}4 ({parts}).",
+                         f"Nothing to do. To see them as otbill does, put one {word} in each of the "
+                         f"{names[0][:-1]}1-{names[0][:-1]}4 columns.",
+                         sheet=sheet, row=rows[i], column=names[slot], cell=cell)
+            for i, count in done.over:
+                self.finding("read.too-many-codes", Severity.ERROR,
+                             f"Row {rows[i]} holds {count} {plural}; a claim line carries at most four, so otbill "
+                             f"reads the first four and holds the line back.",
+                             f"Keep the four {plural} that matter for this line (the first is the primary), "
+                             "or split the service over two lines.",
+                             sheet=sheet, row=rows[i], column=names[0], cell=f"{column_letter(where[names[0]])}{rows[i]}"
+                             if names[0] in where else "")
+
+    def derive_line_ids(self, sheet: str, rows: list[int], converted: dict[str, list]) -> None:
+        """A Charges sheet without a LineID column: each line gets a LineID from what it is (see
+        :func:`charge_rows.derived_line_ids`), stable from run to run; one info finding says so."""
+        n = len(rows)
+        blank = [""] * n
+        ids = charge_rows.derived_line_ids(
+            converted.get("PatientID") or blank, converted.get("DOS") or [None] * n, converted.get("Code") or blank,
+            [converted.get(m) or blank for m in ("Mod1", "Mod2", "Mod3", "Mod4")])
+        converted["LineID"] = ids
+        self.finding("read.derived-line-ids", Severity.INFO,
+                     f"The {sheet} sheet has no LineID column, so otbill gives each line a LineID made of its date "
+                     f"of service, code, modifiers and a tag standing for the patient (row {rows[0]}: {ids[0]}). "
+                     "Pricing, Claims, Held Back and the 837P (REF*6R) show it; a line keeps its LineID from run "
+                     "to run, and the ledger still bills it once.",
+                     "Nothing to do. To use your own line numbers, add a LineID column.",
+                     sheet=sheet, row=rows[0], column="LineID")
 
     def check_dotted_dates(self, sheet: str, col: Column, index: int, rows: list[int], raw: Sequence[Any], out: list) -> None:
         dotted = [i for i in cells.dotted_dates(raw) if out[i] is not None]
