@@ -13,6 +13,11 @@ from __future__ import annotations
 RULE_TITLES: dict[str, str] = {
     # --- reading the workbook (otbill_xl/workbook/reader.py, mapping.py) -------------------------
     "read.sheet-missing": "Sheet missing",
+    "read.sheet-guessed": "Sheet found by its columns, not its name",
+    "read.mapped-sheet-missing": "Mapped sheet not in the workbook",
+    "read.day-first-date": "Date typed day first",
+    "read.derived-line-ids": "LineIDs made from the line (no LineID column)",
+    "read.too-many-codes": "More than four codes in one cell",
     "read.header-not-found": "Header row not found",
     "read.column-missing": "Required column missing",
     "read.duplicate-header": "Two columns with the same header",
