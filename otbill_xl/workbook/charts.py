@@ -113,6 +113,8 @@ def openpyxl_chart(spec: ChartSpec) -> Any:
         # openpyxl 3.1 leaves <c:delete> out, and Excel then hides both axes
         chart.x_axis.delete = False
         chart.y_axis.delete = False
+        # Whole dollars on the value axis: the cells' two-decimal money format crowds the axis labels.
+        chart.y_axis.number_format = "#,##0"
         chart.legend = Legend(legendPos="b") if spec.series_count > 1 else None
     chart.anchor = spec.anchor
     chart.width = spec.width_cm
