@@ -163,10 +163,35 @@ def _values_only() -> Edits:
 PRICING_ROWS = 100_000
 
 
-def pricing_sheet(rows: int = PRICING_ROWS) -> Edits:
+#: The kinds of the Pricing-like sheet's 18 columns (for its declaration, :func:`pricing_spec`).
+_KINDS = ["text", "count", "text", "text", "count", "date"] + ["money"] * 9 + ["text", "text", "text"]
+
+
+def pricing_spec():  # type: ignore[no-untyped-def]
+    """The declaration of the Pricing-like sheet (a row is its list of values): widths, wrapped Basis,
+    totals of the units and the money columns — what ``SheetSpec.layout`` measures on every write."""
+    from operator import itemgetter
+
+    from otbill_xl.actions.sheets import Column, SheetSpec
+
+    header = ["LineID", "Row", "PayerKey", "Code", "Units", "DOS", "Charge", "FeeAllowed", "MPPRReduction",
+              "AssistantReduction", "ExpectedAllowed", "Deductible", "ExpectedPayerPayment",
+              "ExpectedPatientResp", "Sequestration", "KXStatus", "Basis", "Flagged"]
+    widths = [10, 6, 10, 8, 6, 10] + [10] * 9 + [30, 90, 12]
+    return SheetSpec("Pricing", tuple(
+        Column(h, w, k, itemgetter(i), total="sum" if k == "money" or h == "Units" else None)
+        for i, (h, w, k) in enumerate(zip(header, widths, _KINDS, strict=True))))
+
+
+def pricing_body(rows: int = PRICING_ROWS) -> list[list]:  # type: ignore[type-arg]
+    return pricing_sheet(rows, table=False).new_sheets["Pricing"].rows[1:]  # type: ignore[return-value]
+
+
+def pricing_sheet(rows: int = PRICING_ROWS, table: bool = True) -> Edits:
     """A Pricing-like result sheet, as ``price --out`` writes it: ``rows`` lines of 18 columns (text,
     whole numbers, money, a date, blank cells), a link on column A of every row and a fill on the last
-    column of one row in seven."""
+    column of one row in seven; with ``table``, laid out by its declaration (fitted widths, an Excel Table
+    with the Basis column wrapped and a totals row)."""
     import datetime as dt
 
     header = ["LineID", "Row", "PayerKey", "Code", "Units", "DOS", "Charge", "FeeAllowed", "MPPRReduction",
@@ -184,8 +209,12 @@ def pricing_sheet(rows: int = PRICING_ROWS) -> Edits:
                      (allowed * Decimal("0.2")).quantize(Decimal("0.01")), None, "under the KX threshold",
                      f"fee schedule {payers[i % 4]} 2026, {units} unit(s) x rate", "scrub errors" if i % 7 == 0 else ""])
     edits = Edits()
-    edits.replace_sheet("Pricing", [header, *body], widths=[10, 6, 10, 8, 6, 10] + [10] * 9 + [30, 90, 12],
-                        formats=[None, "0", None, None, "0", None] + ["#,##0.00"] * 9 + [None] * 3)
+    if table:
+        all_rows, widths, formats, layout = pricing_spec().layout(body)
+        edits.replace_sheet("Pricing", all_rows, widths=widths, formats=formats, table=layout)
+    else:
+        edits.replace_sheet("Pricing", [header, *body], widths=[10, 6, 10, 8, 6, 10] + [10] * 9 + [30, 90, 12],
+                            formats=[None, "0", None, None, "0", None] + ["#,##0.00"] * 9 + [None] * 3)
     for i in range(rows):
         edits.hyperlink("Pricing", i + 2, 1, f"#Charges!A{i + 2}")
         if i % 7 == 0:
@@ -217,8 +246,13 @@ def run_rows(rows: int = PRICING_ROWS) -> None:
     t_ref = timed(serialise(_new_sheet_rows_reference), repeat=5)
     t_fast = timed(serialise(_new_sheet_rows), repeat=5)
     line("cell_xml per cell (tests/reference_sheet_rows.py)", t_ref)
-    line("_new_sheet_rows", t_fast)
+    line("_new_sheet_rows (table: wrapped Basis, row heights, totals row)", t_fast)
     ratio("reference / _new_sheet_rows", t_ref / t_fast)
+    spec, body = pricing_spec(), pricing_body(rows)
+    t_rows = timed(lambda: spec.rows(body), repeat=5)
+    t_layout = timed(lambda: spec.layout(body), repeat=5)
+    line("SheetSpec.rows (the values of every row)", t_rows)
+    line("SheetSpec.layout (rows + fitted widths + totals)", t_layout)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,12 @@ from typing import Any
 
 from otbill_xl.errors import WorkbookError
 from otbill_xl.workbook.files import atomic_save
-from otbill_xl.workbook.port import is_formula_like
+from otbill_xl.workbook.port import OutputTable, is_formula_like, row_heights, table_name
+
+
+def text_ref(header: str) -> str:
+    """A column name in a structured reference, ``[ ] # '`` escaped with ``'``."""
+    return "".join("'" + ch if ch in "[]#'" else ch for ch in header)
 
 
 @contextmanager
@@ -40,6 +45,7 @@ class OpenpyxlCopy:
         self.path = Path(path)
         self.name = self.path.name
         self._wb = None
+        self._notes: dict[tuple[str, int, int], str] = {}
 
     def _openpyxl(self):
         if self._wb is None:
@@ -72,8 +78,15 @@ class OpenpyxlCopy:
     def note(self, sheet: str, row: int, column: int, text: str) -> None:
         from openpyxl.comments import Comment
 
+        from otbill_xl.workbook.xlsx_patch import note_size
+
+        before = self._notes.get((sheet, row, column))
+        if before is not None:  # one note per cell: the lines of a second note in the same run are added
+            lines = before.split("\n")
+            text = "\n".join([*lines, *(line for line in text.split("\n") if line not in lines)])
+        self._notes[(sheet, row, column)] = text
         comment = Comment(text, "otbill")
-        comment.width, comment.height = 320, 140
+        comment.width, comment.height = note_size(text)
         self._ws(sheet).cell(row=row, column=column).comment = comment
 
     def hyperlink(self, sheet: str, row: int, column: int, target: str) -> None:
@@ -87,8 +100,8 @@ class OpenpyxlCopy:
         cell.style = "Hyperlink"
 
     def replace_sheet(self, sheet: str, rows: Sequence[Sequence[Any]], *, widths: Sequence[float | None] = (),
-                      formats: Sequence[str | None] | None = None) -> None:
-        from openpyxl.styles import Font
+                      formats: Sequence[str | None] | None = None, table: OutputTable | None = None) -> None:
+        from openpyxl.styles import Alignment, Font
         from openpyxl.utils import get_column_letter
 
         wb = self._openpyxl()
@@ -97,20 +110,75 @@ class OpenpyxlCopy:
             index = wb.sheetnames.index(sheet)
             del wb[sheet]
         ws = wb.create_sheet(sheet, index)
+        self._notes = {k: v for k, v in self._notes.items() if k[0] != sheet}
         column_formats = list(formats or ())
+        header_row = table.header_row if table is not None else 1
         for r, values in enumerate(rows, start=1):
             for c, value in enumerate(values, start=1):
                 cell = ws.cell(row=r, column=c)
                 _set(cell, value)
-                if r > 1 and c <= len(column_formats) and column_formats[c - 1]:
+                if r in (1, header_row):
+                    continue
+                if c <= len(column_formats) and column_formats[c - 1]:
                     cell.number_format = column_formats[c - 1]
+                if table is not None and c <= len(table.wrap):
+                    cell.alignment = Alignment(vertical="top", wrap_text=table.wrap[c - 1] or None)
         if rows:
             for cell in ws[1]:
                 cell.font = Font(bold=True)
+            for cell in ws[header_row]:
+                cell.font = Font(bold=True)
             ws.freeze_panes = "A2"
+        if table is not None:
+            self._table(ws, sheet, rows, column_formats, table)
+        for n, height in row_heights(rows, widths, table).items():
+            ws.row_dimensions[n].height = height
         for i, width in enumerate(widths, start=1):
             if width is not None:
                 ws.column_dimensions[get_column_letter(i)].width = width
+
+    def _table(self, ws, sheet: str, rows: Sequence[Sequence[Any]], formats: list[str | None],
+               table: OutputTable) -> None:
+        """openpyxl's Table over the rows: the file adapter's name, range, style and totals row."""
+        from openpyxl.styles import Alignment, Font
+        from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
+
+        wb = self._openpyxl()
+        taken = {t.name for w in wb.worksheets for t in w.tables.values()} | set(wb.defined_names)
+        name = table_name(sheet, taken)
+        header = [str(h) for h in rows[table.header_row - 1]]
+        last_data = max(len(rows), table.header_row + 1)
+        totals = table.has_totals and len(rows) > table.header_row
+        last = last_data + 1 if totals else last_data
+        end = chr(64 + len(header)) if len(header) <= 26 else None
+        assert end is not None, "the reference handles tables of up to 26 columns"
+        t = Table(displayName=name, name=name, ref=f"A{table.header_row}:{end}{last}")
+        t._initialise_columns()
+        for column, text in zip(t.tableColumns, header, strict=True):
+            column.name = text
+        if totals:
+            t.totalsRowCount = 1
+            for c, total in enumerate(table.totals, start=1):
+                if total is None:
+                    continue
+                cell = ws.cell(row=last, column=c)
+                cell.font = Font(bold=True)
+                cell.alignment = Alignment(vertical="top", wrap_text=table.wrap[c - 1] or None)
+                column: TableColumn = t.tableColumns[c - 1]
+                if total.function == "label":
+                    column.totalsRowLabel = total.value
+                    cell.value = total.value
+                else:
+                    column.totalsRowFunction = total.function
+                    cell.value = f"=SUBTOTAL(109,{name}[{text_ref(header[c - 1])}])"
+                    if c <= len(formats) and formats[c - 1]:
+                        cell.number_format = formats[c - 1]
+        else:
+            t.totalsRowShown = False
+        t.autoFilter.ref = f"A{table.header_row}:{end}{last_data}"
+        t.tableStyleInfo = TableStyleInfo(name=table.style, showFirstColumn=False, showLastColumn=False,
+                                          showRowStripes=True, showColumnStripes=False)
+        ws.add_table(t)
 
     def save(self, path: str | None = None, *, replace: bool = True) -> None:
         """Write the copy to ``path`` atomically; ``replace=False`` never replaces an existing file."""

@@ -19,24 +19,36 @@ from otbill_xl.workbook.xlsx_patch import (
     _date_format,
     _plan_cells,
     _Styles,
+    body_ops,
     cell_xml,
+    header_rows,
+    row_attributes,
+    totals_row,
+    totals_row_xml,
 )
 
 
-def new_sheet_rows(sheet: NewSheet, se: SheetEdits, styles: _Styles, mac: bool) -> Iterator[bytes]:
+def new_sheet_rows(sheet: NewSheet, se: SheetEdits, styles: _Styles, mac: bool, name: str = "Table1") -> Iterator[bytes]:
     """The ``<row>`` elements of a sheet made by ``replace_sheet`` with the later edits applied, one
     ``cell_xml`` per cell: the definition ``xlsx_patch._new_sheet_rows`` is tested against (and timed against
     in ``benchmarks/bench_patch.py``)."""
     plan = _plan_cells(se)
     rows = sheet.rows
-    formats = list(sheet.formats)
     width = max((len(r) for r in rows), default=0)
-    last = max([len(rows), *plan])
+    totals = totals_row(sheet)
+    last = max([len(rows), totals, *plan])
     style_of: dict[tuple[StyleOp, ...], int] = {}
-    body_ops = [()] + [(("numfmt", f),) if f else () for f in formats]
+    ops_of = body_ops(sheet)
+    bold_rows = header_rows(sheet)
+    tall = row_attributes(sheet)
     out: list[str] = []
     size = 0
     for n in range(1, last + 1):
+        if n == totals:  # the table's totals row (labels and SUBTOTAL formulas, bold)
+            line = totals_row_xml(sheet, n, name, styles, style_of, ops_of, mac)
+            out.append(line)
+            size += len(line)
+            continue
         values = rows[n - 1] if n <= len(rows) else ()
         edits = plan.get(n, {})
         cols = range(1, max(len(values), width if n == 1 and rows else 0) + 1)
@@ -51,10 +63,10 @@ def new_sheet_rows(sheet: NewSheet, se: SheetEdits, styles: _Styles, mac: bool) 
                 fmt = None if type(value) in _PLAIN else _date_format(value)
                 if fmt:
                     ops = (("date", fmt),)
-                if n == 1:
+                if n in bold_rows:
                     ops += (("bold",),)
-                elif c < len(body_ops):
-                    ops += body_ops[c]
+                elif c < len(ops_of):
+                    ops += ops_of[c]
             cp = edits.get(c)
             if cp is not None:
                 ops += cp.ops
@@ -66,7 +78,7 @@ def new_sheet_rows(sheet: NewSheet, se: SheetEdits, styles: _Styles, mac: bool) 
             if s is None:
                 s = style_of[ops] = styles.derive(0, ops)
             cells.append(cell_xml("", f"{_LETTERS[c]}{n}", s, value, mac))
-        line = f'<row r="{n}">' + "".join(cells) + "</row>"
+        line = f'<row r="{n}"{tall.get(n, "")}>' + "".join(cells) + "</row>"
         out.append(line)
         size += len(line)
         if size > _CHUNK_FLUSH:

@@ -53,7 +53,7 @@ def test_batch_outcomes_reports_and_resume(tmp_path):
     report = json.loads(Path(first.report_json).read_text())
     assert report["counts"] == {"held-back": 1, "converted": 1, "unusable": 1}
     ws = openpyxl.load_workbook(first.report_xlsx)["Batch"]
-    assert ws.max_row == 4 and ws["A1"].value == "path"
+    assert ws.max_row == 5 and ws["A1"].value == "path" and ws["A5"].value == "Total"  # 3 inputs, the totals row
 
     again = run_batch([str(inputs / "*.xlsx")], out, **kw)
     assert {Path(r.path).name: r.outcome for r in again.results} == {

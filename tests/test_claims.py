@@ -114,7 +114,7 @@ def test_annotated_copy_has_claim_ids_status_and_reports(sample_run):
     assert ws.cell(row=row, column=status_col).value == f"billed {AS_OF.isoformat()}"
     held = outcome.assembly.held_back[0]
     assert ws.cell(row=held.row, column=status_col).value.startswith("held back: ")
-    assert wb[CLAIMS_SHEET].max_row == len(outcome.assembly.claims) + 1
+    assert wb[CLAIMS_SHEET].max_row == len(outcome.assembly.claims) + 2  # the header, the claims, the totals row
     assert wb[HELD_SHEET].max_row == len(outcome.assembly.held_back) + 1
 
 

@@ -294,7 +294,8 @@ def test_claims_never_crashes_after_billing(tmp_path, monkeypatch):
     data = json.loads(result.stdout)
     assert data["lines_billed"] == 2 and data["annotated"] and Path(data["annotated"]).exists()
     wb = openpyxl.load_workbook(data["annotated"])
-    assert [r[4].value for r in wb["Claims"].iter_rows(min_row=2)] == ["L?A", "L2"]
+    claims_ws = wb["Claims"]  # the claims, then the table's totals row
+    assert [r[4].value for r in claims_ws.iter_rows(min_row=2, max_row=claims_ws.max_row - 1)] == ["L?A", "L2"]
 
     from otbill_xl.workbook.files import FileWorkbook as FW
 
@@ -471,7 +472,9 @@ def test_annotated_copy_shows_every_billed_line_and_every_claim_with_its_run(tmp
                                                                           "L2|P001|2026-08-04"], [])}
     assert rows["L1"] == (claims["L1"]["claim_id"], "billed " + claims["L1"]["created"][:10])
     assert rows["L2"][0] == claims["L2"]["claim_id"] and rows["L2"][1].startswith("billed")
-    listed = [[c.value for c in r] for r in wb["Claims"].iter_rows(min_row=2)]
+    claims_ws = wb["Claims"]  # the claims, then the table's totals row
+    assert claims_ws.cell(claims_ws.max_row, 1).value == "Total"
+    listed = [[c.value for c in r] for r in claims_ws.iter_rows(min_row=2, max_row=claims_ws.max_row - 1)]
     assert sorted(r[0] for r in listed) == sorted([claims["L1"]["claim_id"], claims["L2"]["claim_id"]])
     assert all(r[8] and r[10] == "written" for r in listed)  # the run each came from, the file's state
 

@@ -41,7 +41,18 @@ from otbill_xl.actions.reconcile import (
     RECONCILIATION,
     REMITTANCES,
 )
-from otbill_xl.actions.sheets import COUNT, DATE, MONEY, NUMBER, NUMBER_FORMATS, TEXT, Column, SheetSpec
+from otbill_xl.actions.sheets import (
+    COUNT,
+    DATE,
+    MONEY,
+    MONEY_FORMAT,
+    NUMBER,
+    NUMBER_FORMATS,
+    PERCENT,
+    TEXT,
+    Column,
+    SheetSpec,
+)
 from otbill_xl.domain.ar import AgingRow
 from otbill_xl.domain.claims import HeldBack
 from otbill_xl.domain.denials import Denial
@@ -141,6 +152,8 @@ def of_kind(kind: str, value: object) -> bool:
         return isinstance(value, date) and not isinstance(value, datetime)
     if kind == NUMBER:
         return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+    if kind == PERCENT:  # a rate as a fraction
+        return isinstance(value, float | Decimal) and 0 <= value <= 1
     return isinstance(value, str)
 
 
@@ -212,33 +225,38 @@ def test_memory_adapter_records_widths_and_formats():
     port = MemoryWorkbook({})
     HELD_BACK.write(port, [SAMPLES["Held Back"]])
     assert port.sheets["Held Back"] == [["LineID", "Row", "Reasons"], ["L5", 5, "no units | no charge"]]
-    assert port.widths["Held Back"] == (12, 7, 140) and port.formats["Held Back"] == (None, "0", None)
+    # the declared widths are the least a column gets: "no units | no charge" fits in them
+    assert port.widths["Held Back"] == (12, 7, 90) and port.formats["Held Back"] == (None, "0", None)
+    table = port.output_tables["Held Back"]
+    assert table.header_row == 1 and table.wrap == (False, False, True) and not table.has_totals
+    assert [(t.name, t.sheet, t.header_row) for t in port.tables()] == [("Held_Back", "Held Back", 1)]
     port.replace_sheet("Plain", [["A"], [1]])
     assert port.formats["Plain"] is None and port.widths["Plain"] == ()
 
 
 def assert_sheet_as_declared(ws, spec: SheetSpec, header_row: int = 1) -> int:
-    """Headers, widths, number formats and cell kinds of ``ws`` are ``spec``'s; returns the data rows."""
+    """Headers, widths, number formats and cell kinds of ``ws`` are ``spec``'s; returns the data rows (the
+    rows of the sheet's table between its header and its totals row)."""
     n = len(spec.columns)
     assert tuple(c.value for c in ws[header_row][:n]) == spec.headers
     for i, column in enumerate(spec.columns, start=1):
         dim = ws.column_dimensions.get(get_column_letter(i))  # (indexing would create one)
-        if column.width is None:
-            assert dim is None or not dim.customWidth, (spec.name, column.header)
-        else:
-            assert dim is not None and dim.width == column.width, (spec.name, column.header)
-    rows = list(ws.iter_rows(min_row=header_row + 1, max_col=n))
+        assert dim is not None and dim.customWidth, (spec.name, column.header)
+        assert dim.width >= (column.width or 0), (spec.name, column.header)  # the declared width is the least
+    (table,) = ws.tables.values()
+    last = int(table.ref.split(":")[1].lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")) - (table.totalsRowCount or 0)
+    rows = list(ws.iter_rows(min_row=header_row + 1, max_row=last, max_col=n))
+    if len(rows) == 1 and all(c.value is None for c in rows[0]):
+        rows = []  # an empty table keeps one blank row
     money_cells = 0
     for row in rows:
-        if spec is BATCH and all(c.value is None for c in row):
-            break  # the batch report's "interrupted" note follows a blank row
         for cell, column in zip(row, spec.columns, strict=True):
             assert cell.number_format == (column.number_format or "General"), (spec.name, cell.coordinate)
             if cell.value is None:
                 continue
             if column.kind == MONEY:
                 assert isinstance(cell.value, int | float), (spec.name, cell.coordinate, cell.value)
-                assert cell.number_format == "#,##0.00"
+                assert cell.number_format == MONEY_FORMAT
                 money_cells += 1
             elif column.kind == COUNT:
                 assert isinstance(cell.value, int) or cell.value == "", (spec.name, cell.coordinate, cell.value)
@@ -292,7 +310,7 @@ def test_inline_workbook_sheets_are_written_as_declared(tmp_path):
     assert_book_as_declared(copy, checked, priced, claimed)
     ws = openpyxl.load_workbook(copy)["Pricing"]
     money = {ws.cell(1, i).value: ws.cell(2, i) for i in range(1, len(PRICING.columns) + 1)}
-    assert money["ExpectedAllowed"].number_format == "#,##0.00" and money["Units"].number_format == "0"
+    assert money["ExpectedAllowed"].number_format == MONEY_FORMAT and money["Units"].number_format == "0"
 
 
 def test_sample_sheets_are_written_as_declared(tmp_path):
@@ -309,8 +327,9 @@ def test_batch_report_sheet_is_written_as_declared(tmp_path):
                         interrupted=True)
     write_reports(batch, as_of=date(2026, 11, 27), created=datetime(2026, 11, 27, 10, 0))
     ws = openpyxl.load_workbook(tmp_path / "r.xlsx")["Batch"]
-    assert assert_sheet_as_declared(ws, BATCH) == 4  # two inputs, a blank row, the "interrupted" note
-    assert ws.cell(5, 1).value == "interrupted" and ws.cell(5, 2).number_format == "General"
+    assert assert_sheet_as_declared(ws, BATCH) == 2  # two inputs; then the totals row, a blank row, the note
+    assert ws.cell(4, 1).value == "Total" and ws.cell(4, BATCH.index("errors")).value == "=SUBTOTAL(109,Batch[errors])"
+    assert ws.cell(6, 1).value == "interrupted" and ws.cell(6, 2).number_format == "General"
     assert ws.cell(2, BATCH.index("errors")).number_format == "0"
     assert ws.cell(2, BATCH.index("files")).value == "out/a.837, out/b.837"
 

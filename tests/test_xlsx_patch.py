@@ -29,6 +29,7 @@ from reference_sheet_rows import new_sheet_rows
 
 from otbill_xl.errors import OutputError, WorkbookError
 from otbill_xl.workbook import xlsx_patch
+from otbill_xl.workbook.port import OutputTable, Total
 from otbill_xl.workbook.xlsx_patch import Edits, write_patched
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -160,13 +161,17 @@ def snapshot(path: Path) -> dict[str, Any]:
                     value = float(value)
                 entry = (value, c.fill.fgColor.rgb if c.fill.fill_type == "solid" else None, c.number_format,
                          bool(c.font.b), (c.comment.text, c.comment.author) if c.comment else None, _link(c),
-                         _style_name(c))
-                if entry != (None, None, "General", False, None, None, "Normal"):
+                         _style_name(c), (bool(c.alignment.wrap_text), c.alignment.vertical if c.alignment.vertical != "bottom"
+                                          else None))  # (bottom: Excel's default, which LibreOffice writes out)
+                if entry != (None, None, "General", False, None, None, "Normal", (False, None)):
                     cells[c.coordinate] = entry
         out[ws.title] = {
             "cells": cells, "freeze": ws.freeze_panes,
             "widths": {k: d.width for k, d in ws.column_dimensions.items() if d.customWidth},
-            "tables": sorted((t.name, t.ref) for t in ws.tables.values()),
+            "heights": {n: d.height for n, d in ws.row_dimensions.items() if d.customHeight},
+            "tables": sorted((t.name, t.ref, t.totalsRowCount, t.autoFilter.ref if t.autoFilter else None,
+                              tuple((c.name, c.totalsRowFunction, c.totalsRowLabel) for c in t.tableColumns),
+                              t.tableStyleInfo.name if t.tableStyleInfo else None) for t in ws.tables.values()),
             "validations": sorted((str(d.sqref), d.type, d.formula1) for d in ws.data_validations.dataValidation),
         }
     return out
@@ -227,14 +232,22 @@ def annotate(both: Both) -> None:
     both.hyperlink("Charges", 4, 9, "https://example.com/rule?id=1&x=<2>")
     both.fill("Charges", 4, 9, "E2EFDA")
     both.replace_sheet("Findings", [["Row", "Rule", "Message", "Amount", "When"],
-                                    [2, "units.max", "Too many units", Decimal("1.5"), date(2026, 8, 3)],
+                                    [2, "units.max", "Too many units\nfor one visit", Decimal("1.5"), date(2026, 8, 3)],
                                     [3, "codes.gp", "=not a formula", None, datetime(2026, 8, 4, 9)],
                                     ["", "x"]],
-                       widths=[8, 20, None, 12], formats=[None, None, None, "#,##0.00", "yyyy-mm-dd"])
+                       widths=[8, 20, None, 12], formats=[None, None, None, "#,##0.00", "yyyy-mm-dd"],
+                       table=OutputTable(wrap=(False, False, True, False, False),
+                                         totals=(Total("label", "Total"), None, None, Total("sum", Decimal("1.5")),
+                                                 None)))
     both.hyperlink("Findings", 2, 1, "#Charges!A2")
     both.fill("Findings", 3, 2, "FFC7CE")
     both.note("Findings", 2, 3, "a note on a new sheet")
     both.replace_sheet("Summary", [["Total"], [3]], widths=[30])
+    # a table below rows written above it (as the Check Summary's), named apart from the source's
+    # table ChargesTable (a sheet of that name gets ChargesTable_2)
+    both.replace_sheet("ChargesTable", [["Item", "Value"], ["Lines", 3], [], ["Rule", "Count"], ["a", 2], ["b", 5]],
+                       formats=[None, "0"], table=OutputTable(header_row=4, wrap=(True, False),
+                                                              totals=(None, Total("sum", 7))))
 
 
 def test_rich_workbook_same_as_openpyxl(tmp_path: Path) -> None:
@@ -270,7 +283,9 @@ def test_biller_comments_kept(tmp_path: Path) -> None:
     assert ws["B12"].comment.author == "otbill"
     vml = parts(tmp_path / "out.xlsx")["xl/drawings/commentsDrawing1.vml"]
     assert vml.count(b'ObjectType="Note"') == 3
-    assert b"width:320px;height:140px" in vml
+    # sized to the text: a short note gets the narrowest box, 30 characters x 7 px + 16 px padding = 226 px
+    # wide, one line of 15 px + 16 px = 31 px high
+    assert b"width:226px;height:31px" in vml
 
 
 def test_xlsm_keeps_vba(tmp_path: Path) -> None:

@@ -42,14 +42,14 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, cast
 
-from otbill_xl.actions.sheets import COUNT, NUMBER, TEXT, Column, SheetSpec
+from otbill_xl.actions.sheets import COUNT, MONEY, NUMBER, TEXT, Column, SheetSpec
 from otbill_xl.errors import OtbillError
 from otbill_xl.ledger import Ledger
 from otbill_xl.workbook.files import atomic_save, run_stamp, unused_name
-from otbill_xl.workbook.port import is_formula_like
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 REPORT_STEM = "batch-report"  # batch-report-YYYYmmdd-HHMMSS.json / .xlsx
@@ -91,13 +91,22 @@ def _field(name: str) -> Callable[[InputResult], Any]:
     return lambda r: getattr(r, name)
 
 
+def _amount(text: str) -> Decimal | str:
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        return text
+
+
 #: The batch report's Batch sheet: one row per input, a column per :class:`InputResult` field (in
 #: field order; ``tests/test_sheets.py`` checks they match). Widths are Excel's default.
 BATCH: SheetSpec[InputResult] = SheetSpec("Batch", (
-    *(Column(name, None, TEXT, _field(name)) for name in ("path", "sha256", "outcome", "message")),
-    *(Column(name, None, COUNT, _field(name))
+    *(Column(name, None, TEXT, _field(name)) for name in ("path", "sha256", "outcome")),
+    Column("message", 60, TEXT, _field("message")),
+    *(Column(name, None, COUNT, _field(name), total="sum")
       for name in ("charge_lines", "errors", "warnings", "claims", "lines_billed", "lines_held_back", "already_billed")),
-    Column("expected_payment", None, TEXT, _field("expected_payment")),  # already text ("12.50") in the JSON report
+    # text ("12.50") in the JSON report, money in the sheet
+    Column("expected_payment", None, MONEY, lambda r: _amount(r.expected_payment), total="sum"),
     Column("files", None, TEXT, lambda r: ", ".join(r.files)),
     Column("annotated", None, TEXT, _field("annotated")),
     Column("ledger", None, TEXT, _field("ledger")),
@@ -543,27 +552,25 @@ def write_reports(batch: BatchResult, *, as_of: date, created: datetime) -> None
     text = json.dumps(payload, indent=2)
     atomic_save(lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), Path(batch.report_json))
 
-    import openpyxl
-    from openpyxl.styles import Font
+    import tempfile
 
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = BATCH.name
-    ws.append(list(BATCH.headers))
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-    for r in batch.results:
-        ws.append(BATCH.values(r))
-        for cell, number_format in zip(ws[ws.max_row], BATCH.formats, strict=True):
-            if is_formula_like(cell.value):
-                cell.data_type = "s"
-            if number_format:
-                cell.number_format = number_format
-    if batch.interrupted:
-        not_started = sum(1 for r in batch.results if r.outcome == "not-started")
-        ws.append([])
-        ws.append(["interrupted", f"The batch was interrupted (Ctrl-C): {not_started} inputs not started; run the "
-                                  "same batch again to finish (converted inputs are skipped, nothing is billed twice)."])
-        ws.cell(ws.max_row, 1).font = Font(bold=True)
-    ws.freeze_panes = "A2"
-    atomic_save(wb.save, Path(batch.report_xlsx))
+    import openpyxl
+
+    from otbill_xl.workbook.files import FileWorkbook
+
+    # Written as every output sheet is (the streamed copy of a blank workbook): the same table, widths and
+    # formats, and the totals row's sums saved as results, which openpyxl cannot save.
+    with tempfile.TemporaryDirectory(prefix="otbill-report-") as tmp:
+        blank = Path(tmp) / "blank.xlsx"
+        wb = openpyxl.Workbook()
+        wb.active.title = BATCH.name
+        wb.save(blank)
+        port = FileWorkbook(blank)
+        rows = BATCH.write(port, batch.results)
+        if batch.interrupted:  # below the table and its totals row, after a blank row
+            last = len(rows) + 1 if len(rows) > 1 else 2
+            not_started = sum(1 for r in batch.results if r.outcome == "not-started")
+            port.write_values(BATCH.name, last + 2, 1, [[
+                "interrupted", f"The batch was interrupted (Ctrl-C): {not_started} inputs not started; run the "
+                               "same batch again to finish (converted inputs are skipped, nothing is billed twice)."]])
+        port.save(batch.report_xlsx)

@@ -572,13 +572,13 @@ CLAIMS: SheetSpec[dict[str, Any]] = SheetSpec(CLAIMS_SHEET, (
     Column("ClaimID", 20, TEXT, lambda c: c["claim_id"]),
     Column("Payer", 12, TEXT, lambda c: c["payer_key"]),
     Column("PatientID", 12, TEXT, lambda c: c["patient_id"]),
-    Column("Lines", 7, COUNT, lambda c: c["lines"]),
+    Column("Lines", 7, COUNT, lambda c: c["lines"], total="sum"),
     Column("LineIDs", 40, TEXT, lambda c: _clean(c["line_ids"] or "")),
-    Column("Total", 12, MONEY, lambda c: Decimal(c["total"])),
+    Column("Total", 12, MONEY, lambda c: Decimal(c["total"]), total="sum"),
     Column("Frequency", 10, TEXT, lambda c: c["frequency"]),
     Column("OriginalClaimNumber", 20, TEXT, lambda c: c["original_claim_number"]),
     Column("Run", 20, TEXT, lambda c: c["run"]),
-    Column("File", 40, TEXT, lambda c: Path(c["file"]).name),
+    Column("File", 40, TEXT, lambda c: Path(c["file"]).name, wrap=False),
     Column("State", 10, TEXT, lambda c: c["state"]),
     Column("Sequence", 9, TEXT, lambda c: {"S": "secondary"}.get(c.get("sequence", "P"), "primary")),
 ))
@@ -586,5 +586,5 @@ CLAIMS: SheetSpec[dict[str, Any]] = SheetSpec(CLAIMS_SHEET, (
 HELD_BACK: SheetSpec[HeldBack] = SheetSpec(HELD_SHEET, (
     Column("LineID", 12, TEXT, lambda e: _clean(e.line_id)),
     Column("Row", 7, COUNT, lambda e: e.row),
-    Column("Reasons", 140, TEXT, lambda e: _clean(" | ".join(e.reasons))),
+    Column("Reasons", 90, TEXT, lambda e: _clean(" | ".join(e.reasons))),
 ))

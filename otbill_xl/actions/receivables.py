@@ -46,8 +46,8 @@ DENIALS: SheetSpec[DenialRow] = SheetSpec(DENIALS_SHEET, (
     Column("DOS", 11, DATE, lambda d: d.line.dos),
     Column("Code", 8, TEXT, lambda d: d.line.code),
     Column("Status", 16, TEXT, lambda d: d.line.status),
-    Column("Billed", 11, MONEY, lambda d: d.line.billed),
-    Column("Denied", 11, MONEY, lambda d: d.line.variance.denied),
+    Column("Billed", 11, MONEY, lambda d: d.line.billed, total="sum"),
+    Column("Denied", 11, MONEY, lambda d: d.line.variance.denied, total="sum"),
     Column("Group", 7, TEXT, lambda d: d.denial.group),
     Column("CARC", 7, TEXT, lambda d: d.denial.carc),
     Column("RARC", 12, TEXT, lambda d: " ".join(d.denial.rarcs)),
@@ -66,7 +66,7 @@ AR_AGING: SheetSpec[AgingRow] = SheetSpec(AR_SHEET, (
     Column("DOS", 11, DATE, lambda r: r.dos),
     Column("AgeDays", 8, COUNT, lambda r: r.age_days),
     Column("Bucket", 9, TEXT, lambda r: r.bucket),
-    Column("OpenBalance", 12, MONEY, lambda r: r.open_balance),
+    Column("OpenBalance", 12, MONEY, lambda r: r.open_balance, total="sum"),
     Column("FilingDeadline", 13, DATE, lambda r: r.filing_deadline),
     Column("FilingRisk", 10, TEXT, lambda r: r.filing_flag),
     Column("Note", 60, TEXT, lambda r: r.filing_note),
@@ -212,8 +212,8 @@ DENIALS_BY_CODE: SheetSpec[CodeSummary] = SheetSpec("Denials by Code", (
     Column("Group", 7, TEXT, lambda r: r.group),
     Column("CARC", 7, TEXT, lambda r: r.carc),
     Column("Category", 22, TEXT, lambda r: r.category),
-    Column("Lines", 8, COUNT, lambda r: r.lines),
-    Column("Denied", 12, MONEY, lambda r: r.denied),
+    Column("Lines", 8, COUNT, lambda r: r.lines, total="sum"),
+    Column("Denied", 12, MONEY, lambda r: r.denied, total="sum"),
 ))
 
 AR_BY_PAYER: SheetSpec[PayerAging] = SheetSpec(AR_PAYER_SHEET, (

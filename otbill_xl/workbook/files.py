@@ -44,7 +44,7 @@ from otbill_xl.workbook.parts import (
     rows_one_by_one,
     scan_sheet,
 )
-from otbill_xl.workbook.port import TableInfo
+from otbill_xl.workbook.port import OutputTable, TableInfo
 from otbill_xl.workbook.xlsx_patch import Edits, write_patched
 
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -427,8 +427,8 @@ class FileWorkbook:
         self._edits.hyperlink(sheet, row, column, target)
 
     def replace_sheet(self, sheet: str, rows: Sequence[Sequence[Any]], *, widths: Sequence[float | None] = (),
-                      formats: Sequence[str | None] | None = None) -> None:
-        self._edits.replace_sheet(sheet, rows, widths=widths, formats=formats)
+                      formats: Sequence[str | None] | None = None, table: OutputTable | None = None) -> None:
+        self._edits.replace_sheet(sheet, rows, widths=widths, formats=formats, table=table)
 
     def add_chart(self, sheet: str, chart: ChartSpec) -> None:
         self._edits.add_chart(sheet, chart)

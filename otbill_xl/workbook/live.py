@@ -7,11 +7,12 @@ adapter). ``xlwings`` is imported lazily so a headless install does not need it.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
 from otbill_xl.workbook.charts import ChartSpec
-from otbill_xl.workbook.port import TableInfo, is_formula_like
+from otbill_xl.workbook.port import OutputTable, TableInfo, is_formula_like, table_name
 
 _EXCEL_ERRORS = frozenset({"#N/A", "#REF!", "#VALUE!", "#DIV/0!", "#NAME?", "#NULL!", "#NUM!", "#SPILL!", "#CALC!"})
 
@@ -37,6 +38,7 @@ class LiveWorkbook:
     def __init__(self, book: Any) -> None:
         self.book = book
         self.name = book.name
+        self._notes: dict[tuple[str, int, int], str] = {}  # written in this session: merged per cell
 
     def sheet_names(self) -> list[str]:
         return [s.name for s in self.book.sheets]
@@ -81,19 +83,34 @@ class LiveWorkbook:
         self.book.sheets[sheet].range((row, column)).color = _rgb(rgb)
 
     def note(self, sheet: str, row: int, column: int, text: str) -> None:
+        before = self._notes.get((sheet, row, column))
+        if before is not None:  # one note per cell, holding every finding given for it in this session
+            lines = before.split("\n")
+            text = "\n".join([*lines, *(line for line in text.split("\n") if line not in lines)])
+        self._notes[(sheet, row, column)] = text
         cell = self.book.sheets[sheet].range((row, column))
         if cell.note is not None:
             cell.note.delete()
         cell.api.AddComment(text)
+        try:  # pragma: no cover - needs Excel (Windows object model): the box sized to the text
+            from otbill_xl.workbook.xlsx_patch import note_size
+
+            width, height = note_size(text)
+            shape = cell.api.Comment.Shape
+            shape.Width, shape.Height = width * 0.75, height * 0.75  # points
+        except Exception:
+            pass
 
     def hyperlink(self, sheet: str, row: int, column: int, target: str) -> None:
         cell = self.book.sheets[sheet].range((row, column))
         cell.add_hyperlink(target, text_to_display=str(cell.value or target))
 
     def replace_sheet(self, sheet: str, rows: Sequence[Sequence[Any]], *, widths: Sequence[float | None] = (),
-                      formats: Sequence[str | None] | None = None) -> None:
+                      formats: Sequence[str | None] | None = None, table: OutputTable | None = None) -> None:
         names = self.sheet_names()
         ws = self.book.sheets[sheet] if sheet in names else self.book.sheets.add(sheet, after=self.book.sheets[-1])
+        for old in list(ws.tables):  # pragma: no cover - needs Excel: the last run's table goes with its rows
+            old.api.Delete()
         ws.clear()
         for chart in list(ws.charts):  # the sheet's old charts go with it (a rerun draws them again)
             chart.delete()
@@ -107,6 +124,36 @@ class LiveWorkbook:
             for i, number_format in enumerate(formats or (), start=1):
                 if number_format:
                     ws.range((2, i), (len(rows), i)).number_format = number_format
+        if table is not None and rows:
+            self._table(ws, sheet, rows, table)
+
+    def _table(self, ws: Any, sheet: str, rows: Sequence[Sequence[Any]], table: OutputTable
+               ) -> None:  # pragma: no cover - needs Excel
+        """The Excel Table over the rows, as the file adapter makes it: name, style, wrapped columns, totals."""
+        first = table.header_row
+        columns = len(rows[first - 1])
+        last = max(len(rows), first + 1)
+        taken = [t.name for t in self.tables()] + [n.name.split("!")[-1] for n in self.book.names]
+        xl_table = ws.tables.add(source=ws.range((first, 1), (last, columns)), name=table_name(sheet, taken),
+                                 table_style_name=table.style)
+        for i, wrap in enumerate(table.wrap, start=1):
+            body = ws.range((first + 1, i), (last, i))
+            body.wrap_text = wrap
+            with contextlib.suppress(Exception):  # the Windows object model
+                body.api.VerticalAlignment = -4160  # xlTop
+        if table.has_totals and len(rows) > first:
+            xl_table.show_totals = True
+            try:  # the Windows object model: a label or Excel's SUBTOTAL(109, ...) per column
+                for i, total in enumerate(table.totals, start=1):
+                    if total is None:
+                        continue
+                    column = xl_table.api.ListColumns(i)
+                    if total.function == "label":
+                        column.TotalsRowRange.Value = total.value
+                    else:
+                        column.TotalsCalculation = 1  # xlTotalsCalculationSum
+            except Exception:
+                pass
 
     def add_chart(self, sheet: str, chart: ChartSpec) -> None:  # pragma: no cover - needs Excel
         ws = self.book.sheets[sheet]

@@ -11,7 +11,7 @@ from typing import Any
 
 from otbill_xl.errors import WorkbookError
 from otbill_xl.workbook.charts import ChartSpec
-from otbill_xl.workbook.port import TableInfo
+from otbill_xl.workbook.port import OutputTable, TableInfo, table_name
 
 
 class MemoryWorkbook:
@@ -25,6 +25,12 @@ class MemoryWorkbook:
         self.formats: dict[str, tuple[str | None, ...] | None] = {}
         #: The charts :meth:`add_chart` placed on each sheet, in order.
         self.charts: dict[str, list[ChartSpec]] = {}
+        #: The Excel Table :meth:`replace_sheet` was asked to make on each sheet (header row, wrapped
+        #: columns, totals) and the name it got (unique, as the file adapter names it).
+        self.output_tables: dict[str, OutputTable] = {}
+        self.table_names: dict[str, str] = {}
+        #: The notes written, by (sheet, row, column): one per cell, merged as the file adapter merges them.
+        self.notes: dict[tuple[str, int, int], str] = {}
 
     def sheet_names(self) -> list[str]:
         return list(self.sheets)
@@ -35,7 +41,11 @@ class MemoryWorkbook:
         return [r + [None] * (width - len(r)) for r in rows]
 
     def tables(self) -> list[TableInfo]:
-        return []
+        out = []
+        for sheet, table in self.output_tables.items():
+            header = self.sheets[sheet][table.header_row - 1]
+            out.append(TableInfo(self.table_names[sheet], sheet, table.header_row, 1, tuple(header)))
+        return out
 
     def merged_ranges(self, sheet: str) -> list[tuple[int, int, int, int]]:
         return []
@@ -67,17 +77,26 @@ class MemoryWorkbook:
         pass
 
     def note(self, sheet: str, row: int, column: int, text: str) -> None:
-        pass
+        before = self.notes.get((sheet, row, column))
+        if before is not None:
+            lines = before.split("\n")
+            text = "\n".join([*lines, *(line for line in text.split("\n") if line not in lines)])
+        self.notes[(sheet, row, column)] = text
 
     def hyperlink(self, sheet: str, row: int, column: int, target: str) -> None:
         pass
 
     def replace_sheet(self, sheet: str, rows: Sequence[Sequence[Any]], *, widths: Sequence[float | None] = (),
-                      formats: Sequence[str | None] | None = None) -> None:
+                      formats: Sequence[str | None] | None = None, table: OutputTable | None = None) -> None:
         self.sheets[sheet] = [list(r) for r in rows]
         self.widths[sheet] = tuple(widths)
         self.formats[sheet] = None if formats is None else tuple(formats)
         self.charts.pop(sheet, None)  # a cleared sheet loses its charts, as in the file adapter
+        self.output_tables.pop(sheet, None)
+        self.table_names.pop(sheet, None)
+        if table is not None:
+            self.output_tables[sheet] = table
+            self.table_names[sheet] = table_name(sheet, self.table_names.values())
 
     def add_chart(self, sheet: str, chart: ChartSpec) -> None:
         for name in (sheet, chart.data_sheet):

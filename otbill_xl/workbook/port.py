@@ -8,7 +8,8 @@ Rows and columns are 1-based worksheet positions, as Excel shows them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -24,6 +25,93 @@ class TableInfo:
     header_row: int
     first_column: int
     columns: tuple[str, ...]
+
+
+#: The table style of every output sheet (Excel's default blue, banded rows; LibreOffice shows it too).
+TABLE_STYLE = "TableStyleMedium2"
+
+
+@dataclass(frozen=True)
+class Total:
+    """One cell of a table's totals row: ``function`` ``"sum"`` (the cell holds ``SUBTOTAL(109, column)``,
+    so it sums the rows a filter leaves visible, with ``value`` — the sum of every row — saved as its
+    result for readers that do not calculate) or ``"label"`` (``value`` is the text, e.g. ``Total``)."""
+
+    function: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class OutputTable:
+    """How :meth:`WorkbookPort.replace_sheet` makes its block an Excel Table (ListObject): header row
+    ``header_row`` (1 plus the rows written above it), one column per header, a filter button on each,
+    ``style``; ``wrap`` per column (text wrapped, top-aligned: long messages); ``totals`` per column
+    (a :class:`Total` or None) adds a totals row below the last data row when any is given. Every body
+    cell is top-aligned, so a row made tall by a wrapped message still reads across."""
+
+    header_row: int = 1
+    wrap: tuple[bool, ...] = ()
+    totals: tuple[Total | None, ...] = ()
+    style: str = TABLE_STYLE
+
+    @property
+    def has_totals(self) -> bool:
+        return any(t is not None for t in self.totals)
+
+
+#: The height of one line of text in a row (Calibri 11, Excel's default row height), in points, and the
+#: most Excel allows a row.
+LINE_HEIGHT = 15.0
+MAX_ROW_HEIGHT = 409.0
+#: A column's width is in widths of the digit 0; a line of text holds about that many characters less
+#: this margin (word breaks, wider letters, LibreOffice's substitute fonts) — erring to a spare line.
+_WRAP_MARGIN = 2
+
+
+def wrapped_lines(text: str, width: float) -> int:
+    """How many lines ``text`` takes wrapped in a column ``width`` wide (an estimate that errs high)."""
+    per_line = max(1, int(width) - _WRAP_MARGIN)
+    return sum(max(1, -(-len(part) // per_line)) for part in text.split("\n"))
+
+
+def row_heights(rows: Sequence[Sequence[Any]], widths: Sequence[float | None], table: OutputTable | None
+                ) -> dict[int, float]:
+    """The height (points) of each row below the table's header whose wrapped text needs more than one
+    line, by row number: set on the row, so Excel and LibreOffice (which do not measure rows of a file
+    when they open it) show the whole message instead of lines overlapping the next row."""
+    if table is None or not any(table.wrap):
+        return {}
+    columns = [(i, widths[i] if i < len(widths) and widths[i] else 8.43) for i, wrap in enumerate(table.wrap) if wrap]
+    out: dict[int, float] = {}
+    for n in range(table.header_row + 1, len(rows) + 1):
+        row = rows[n - 1]
+        lines = 1
+        for i, width in columns:
+            if i < len(row):
+                value = row[i]
+                if type(value) is str and (len(value) > width - _WRAP_MARGIN or "\n" in value):
+                    lines = max(lines, wrapped_lines(value, width))  # type: ignore[arg-type]
+        if lines > 1:
+            out[n] = min(lines * LINE_HEIGHT, MAX_ROW_HEIGHT)
+    return out
+
+
+_CELL_LIKE = re.compile(r"^(?:[A-Za-z]{1,3}[0-9]+|[RrCc]|[Rr][0-9]*[Cc][0-9]*)$")
+
+
+def table_name(sheet: str, taken: Iterable[str] = ()) -> str:
+    """An Excel table name for ``sheet`` not in ``taken`` (table and defined names, compared as Excel does,
+    ignoring case): the sheet name with every character a name cannot hold (spaces, dashes) as ``_``,
+    ``T_`` in front when it would not start with a letter or look like a cell (``AR1``), ``_2``, ``_3`` ...
+    after it when taken. ``Pricing Totals`` -> ``Pricing_Totals``."""
+    base = re.sub(r"_+", "_", re.sub(r"[^\w.]", "_", sheet.strip())).strip("_")[:200]
+    if not base or not (base[0].isalpha() or base[0] == "_") or _CELL_LIKE.match(base):
+        base = "T_" + base
+    used = {t.lower() for t in taken}
+    name, n = base, 2
+    while name.lower() in used:
+        name, n = f"{base}_{n}", n + 1
+    return name
 
 
 #: Fill colours for annotated cells (RGB hex): red error, amber warning, blue info, green computed.
@@ -84,17 +172,21 @@ class WorkbookPort(Protocol):
         """Give a cell a solid background colour (RGB hex, e.g. ``FFC7CE``)."""
 
     def note(self, sheet: str, row: int, column: int, text: str) -> None:
-        """Attach a note (comment) to a cell, replacing any note otbill put there."""
+        """Attach a note (comment) to a cell, replacing any note otbill put there in an earlier run; notes
+        given for the same cell in one run are merged into one (each line once), so a cell has one note
+        holding all its findings. The note's box is sized to its text."""
 
     def hyperlink(self, sheet: str, row: int, column: int, target: str) -> None:
         """Make a cell a link to a place in the workbook (``#Charges!F17``) or a URL."""
 
     def replace_sheet(self, sheet: str, rows: Sequence[Sequence[Any]], *, widths: Sequence[float | None] = (),
-                      formats: Sequence[str | None] | None = None) -> None:
-        """Create the sheet (or clear it if it exists) and fill it from A1; the first row is a header.
-        ``widths`` and ``formats`` go column by column from A (``None``: Excel's default width, or
-        General); each format (e.g. ``#,##0.00``) applies to the rows below the header. Output sheets
-        pass both from their declaration (:class:`otbill_xl.actions.sheets.SheetSpec`)."""
+                      formats: Sequence[str | None] | None = None, table: OutputTable | None = None) -> None:
+        """Create the sheet (or clear it if it exists) and fill it from A1; the first row is a header,
+        frozen. ``widths`` and ``formats`` go column by column from A (``None``: Excel's default width, or
+        General); each format (e.g. ``#,##0.00``) applies to the rows below the header. ``table`` makes the
+        rows from ``table.header_row`` on an Excel Table (:class:`OutputTable`: filter buttons, style,
+        wrapped columns, a totals row), named after the sheet and unique in the workbook. Output sheets
+        pass all three from their declaration (:class:`otbill_xl.actions.sheets.SheetSpec`)."""
 
     def add_chart(self, sheet: str, chart: ChartSpec) -> None:
         """Put a native Excel chart (:class:`~otbill_xl.workbook.charts.ChartSpec`: bar, column, pie or

@@ -15,11 +15,15 @@ uses; a replaced sheet's old drawing and charts are dropped with it). Without ch
 The edits are a plain record (:class:`Edits`) with the semantics of the workbook port's writing methods
 (:class:`otbill_xl.workbook.port.WorkbookPort`) as the openpyxl adapter implements them: formula-looking
 text is written as text; a fill keeps the cell's other formatting; a note is a comment by "otbill"
-(320 x 140 px box) replacing the note at that cell; a link is internal (``#Sheet!A1``) or an external
+(a box sized to its text) replacing the note at that cell — notes given for one cell in one run
+are merged into one; a link is internal (``#Sheet!A1``) or an external
 URL and gives the cell the Hyperlink cell style (which, as in openpyxl, replaces the cell's formatting);
 a date keeps the cell's date format or gets ``yyyy-mm-dd`` (``yyyy-mm-dd h:mm:ss`` for a datetime);
-:meth:`Edits.replace_sheet` makes a sheet with a bold header row frozen at A2, column widths and
-per-column number formats below the header.
+:meth:`Edits.replace_sheet` makes a sheet with a bold header row frozen at A2, column widths,
+per-column number formats below the header and, given an
+:class:`~otbill_xl.workbook.port.OutputTable`, an Excel Table over the rows (a table part named after the
+sheet, unique among the workbook's tables and defined names; filter buttons; wrapped, top-aligned
+columns; a totals row of ``SUBTOTAL(109, Table[Column])`` formulas with their sums saved as results).
 
 Speed (``python -m benchmarks.bench_patch``; a 2-core machine shared with other jobs, medians): on the
 100,000-row benchmark workbook with a value written in every row, a fill on one row in five, a note on
@@ -51,6 +55,7 @@ from otbill_xl.domain._gc import gc_paused
 from otbill_xl.errors import OutputError, WorkbookError
 from otbill_xl.workbook.charts import ChartSpec
 from otbill_xl.workbook.parts import inflate
+from otbill_xl.workbook.port import OutputTable, row_heights, table_name
 
 Cell = tuple[int, int]
 StyleOp = tuple[str, ...]
@@ -65,6 +70,8 @@ class NewSheet:
     rows: Sequence[Sequence[Any]]
     widths: Sequence[float | None] = ()
     formats: Sequence[str | None] = ()
+    #: the Excel Table over the rows (``None``: plain rows, as before tables)
+    table: OutputTable | None = None
 
 
 @dataclass
@@ -120,7 +127,12 @@ class Edits:
         se.style_ops[key] = ops + (("fill", rgb),)
 
     def note(self, sheet: str, row: int, column: int, text: str) -> None:
-        self.sheet(sheet).notes[(row, column)] = text
+        notes = self.sheet(sheet).notes
+        before = notes.get((row, column))
+        if before is not None:  # one note per cell: a second note in the same run adds its new lines
+            lines = before.split("\n")
+            text = "\n".join([*lines, *(line for line in text.split("\n") if line not in lines)])
+        notes[(row, column)] = text
 
     def hyperlink(self, sheet: str, row: int, column: int, target: str) -> None:
         se = self.sheet(sheet)
@@ -136,10 +148,12 @@ class Edits:
             se.link_text_if_empty.setdefault(key, text)
 
     def replace_sheet(self, sheet: str, rows: Sequence[Sequence[Any]], *, widths: Sequence[float | None] = (),
-                      formats: Sequence[str | None] | None = None) -> None:
+                      formats: Sequence[str | None] | None = None, table: OutputTable | None = None) -> None:
         _check_sheet_name(sheet)
+        if table is not None:
+            _check_table(sheet, rows, table)
         self.new_sheets.pop(sheet, None)
-        self.new_sheets[sheet] = NewSheet(rows, tuple(widths), tuple(formats or ()))
+        self.new_sheets[sheet] = NewSheet(rows, tuple(widths), tuple(formats or ()), table)
         self.sheets[sheet] = SheetEdits()
         self.charts.pop(sheet, None)  # a cleared sheet loses the charts placed on it before
 
@@ -148,6 +162,17 @@ class Edits:
 
 
 _BAD_NAME = re.compile(r"[\[\]:*?/\\]")
+
+
+def _check_table(sheet: str, rows: Sequence[Sequence[Any]], table: OutputTable) -> None:
+    """A table's header row must be there and name each column once, in text (Excel repairs a file whose
+    table header disagrees with its cells)."""
+    header = rows[table.header_row - 1] if 0 < table.header_row <= len(rows) else None
+    names = [h for h in header or () if isinstance(h, str) and h.strip()]
+    if header is None or not names or len(names) != len(header) or \
+            len({h.lower() for h in names}) != len(names):
+        raise OutputError(f"Sheet {sheet[:40]!r}: a table needs a header row naming each column once "
+                          f"(row {table.header_row}).")
 
 
 def _check_sheet_name(name: str) -> None:
@@ -568,6 +593,8 @@ class _Styles:
             elif kind == "bold":
                 xf.set("fontId", str(self._font("bold")))
                 xf.set("applyFont", "1")
+            elif kind == "align":  # ("align", "wrap"): wrapped and top-aligned; ("align", "top"): top-aligned
+                self._align(xf, wrap=op[1] == "wrap")
             elif kind == "fill":
                 xf.set("fillId", str(self._fill(op[1])))
                 xf.set("applyFill", "1")
@@ -584,6 +611,16 @@ class _Styles:
         new_id = self._append(self.cell_xfs, xf)
         self._memo[key] = new_id
         return new_id
+
+    def _align(self, xf: Any, *, wrap: bool) -> None:
+        alignment = xf.find(self._q("alignment"))
+        if alignment is None:
+            alignment = self._etree.Element(self._q("alignment"))
+            xf.insert(0, alignment)  # the first child of <xf> (before protection, extLst)
+        alignment.set("vertical", "top")
+        if wrap:
+            alignment.set("wrapText", "1")
+        xf.set("applyAlignment", "1")
 
     def serialize(self) -> bytes:
         return bytes(self._etree.tostring(self.root, xml_declaration=True, encoding="UTF-8", standalone=True))
@@ -1248,7 +1285,72 @@ _TEXT_AS_IS = re.compile(r"[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]").search 
 _CACHE_LIMIT = 1 << 16
 
 
-def _new_sheet_rows(sheet: NewSheet, se: SheetEdits, styles: _Styles, mac: bool) -> Iterator[bytes]:
+def body_ops(sheet: NewSheet) -> list[tuple[StyleOp, ...]]:
+    """Per column (from index 1) the formatting of a cell below the header: its number format and, in a
+    table, top alignment (wrapped where the table wraps the column)."""
+    formats = list(sheet.formats)
+    table = sheet.table
+    out: list[tuple[StyleOp, ...]] = [()]
+    for i in range(max(len(formats), len(table.wrap) if table else 0)):
+        ops: tuple[StyleOp, ...] = (("numfmt", formats[i]),) if i < len(formats) and formats[i] else ()
+        if table is not None:
+            ops += (("align", "wrap" if i < len(table.wrap) and table.wrap[i] else "top"),)
+        out.append(ops)
+    return out
+
+
+def row_attributes(sheet: NewSheet) -> dict[int, str]:
+    """The ``ht``/``customHeight`` attributes of the rows whose wrapped text needs more than one line."""
+    return {n: f' ht="{h:g}" customHeight="1"' for n, h in row_heights(sheet.rows, sheet.widths, sheet.table).items()}
+
+
+def header_rows(sheet: NewSheet) -> tuple[int, int]:
+    """The rows written bold: the sheet's first row and the table's header row (the same row unless rows
+    were written above the table)."""
+    return 1, (sheet.table.header_row if sheet.table is not None else 1)
+
+
+def totals_row(sheet: NewSheet) -> int:
+    """The row of the table's totals (0: none): below the last data row, when the table has data."""
+    table = sheet.table
+    if table is None or not table.has_totals or len(sheet.rows) <= table.header_row:
+        return 0
+    return len(sheet.rows) + 1
+
+
+def _structured(header: str) -> str:
+    """A column name in a structured reference (``Table[Column]``): ``[ ] # '`` escaped with ``'``."""
+    return re.sub(r"([\[\]#'])", r"'\1", header)
+
+
+def totals_row_xml(sheet: NewSheet, n: int, name: str, styles: _Styles, style_of: dict[tuple[StyleOp, ...], int],
+                   ops_of: list[tuple[StyleOp, ...]], mac: bool) -> str:
+    """The totals row (row ``n``) of the table named ``name``: the labels, and ``SUBTOTAL(109, ...)`` with
+    the sum of every row saved as its result (readers that do not calculate see the number), bold."""
+    table = sheet.table
+    assert table is not None
+    header = sheet.rows[table.header_row - 1]
+    cells = []
+    for c, total in enumerate(table.totals, start=1):
+        if total is None:
+            continue
+        ops = (ops_of[c] if c < len(ops_of) else ()) + (("bold",),)
+        s = style_of.get(ops)
+        if s is None:
+            s = style_of[ops] = styles.derive(0, ops)
+        ref = f"{_LETTERS[c]}{n}"
+        if total.function == "label":
+            cells.append(cell_xml("", ref, s, total.value, mac))
+            continue
+        formula = _esc(f"SUBTOTAL(109,{name}[{_structured(str(header[c - 1]))}])")
+        value = total.value
+        text = str(value) if type(value) is int else f"{float(value):.16g}"
+        cells.append(f'<c r="{ref}" s="{s}"><f>{formula}</f><v>{text}</v></c>')
+    return f'<row r="{n}">' + "".join(cells) + "</row>"
+
+
+def _new_sheet_rows(sheet: NewSheet, se: SheetEdits, styles: _Styles, mac: bool,
+                    name: str = "Table1") -> Iterator[bytes]:
     """The ``<row>`` elements of a sheet made by ``replace_sheet`` with the later edits applied: the text
     the straightforward way writes (``cell_xml`` per cell: ``tests/reference_sheet_rows.py``), written faster.
 
@@ -1270,11 +1372,13 @@ def _new_sheet_rows(sheet: NewSheet, se: SheetEdits, styles: _Styles, mac: bool)
     lookup by the ``Decimal`` itself is slower, 0.73 us: its hash is computed afresh for every new value)."""
     plan = _plan_cells(se)
     rows = sheet.rows
-    formats = list(sheet.formats)
     width = max((len(r) for r in rows), default=0)
-    last = max([len(rows), *plan])
+    totals = totals_row(sheet)
+    last = max([len(rows), totals, *plan])
     style_of: dict[tuple[StyleOp, ...], int] = {}
-    body_ops = [()] + [(("numfmt", f),) if f else () for f in formats]
+    ops_of = body_ops(sheet)
+    bold_rows = header_rows(sheet)
+    tall = row_attributes(sheet)
     letters = _LETTERS
     sas: list[str | None] = [None] * (width + 1)  # per column: ' s="N"' of a body cell holding a plain value
     date_sas: list[str | None] = [None] * (width + 1)  # ... holding a datetime.date
@@ -1291,10 +1395,10 @@ def _new_sheet_rows(sheet: NewSheet, se: SheetEdits, styles: _Styles, mac: bool)
             fmt = None if type(value) in _PLAIN else _date_format(value)
             if fmt:
                 ops = (("date", fmt),)
-            if n == 1:
+            if n in bold_rows:
                 ops += (("bold",),)
-            elif c < len(body_ops):
-                ops += body_ops[c]
+            elif c < len(ops_of):
+                ops += ops_of[c]
         if cp is not None:
             ops += cp.ops
             if cp.value is not _KEEP:
@@ -1308,7 +1412,7 @@ def _new_sheet_rows(sheet: NewSheet, se: SheetEdits, styles: _Styles, mac: bool)
         if cp is not None:
             if written and n > 1 and cp.value is _KEEP:
                 kept_sas[(c, type(values[c - 1]), cp.ops)] = f' s="{s}"' if s else ""
-        elif written and n > 1:  # learn what the loop needs to write cells like this one
+        elif written and n not in bold_rows:  # learn what the loop needs to write cells like this one
             kind = type(value)
             sa = f' s="{s}"' if s else ""
             if kind in _PLAIN:
@@ -1335,12 +1439,14 @@ def _new_sheet_rows(sheet: NewSheet, se: SheetEdits, styles: _Styles, mac: bool)
         values = rows[n - 1] if n <= len(rows) else ()
         edits = plan.get(n)
         count = len(values)
-        if n == 1 or not count:
+        if n == totals:
+            line = totals_row_xml(sheet, n, name, styles, style_of, ops_of, mac)
+        elif n in bold_rows or not count:
             cols = range(1, max(count, width if n == 1 and rows else 0) + 1)
             allcols = sorted(set(cols) | set(edits)) if edits else cols
             if not allcols:
                 continue
-            line = f'<row r="{n}">' + "".join([_cell(n, c, values, edits.get(c) if edits else None)
+            line = f'<row r="{n}"{tall.get(n, "")}>' + "".join([_cell(n, c, values, edits.get(c) if edits else None)
                                                for c in allcols]) + "</row>"
         else:
             cells: list[str] = []
@@ -1398,7 +1504,7 @@ def _new_sheet_rows(sheet: NewSheet, se: SheetEdits, styles: _Styles, mac: bool)
                         continue
                 add(_cell(n, stop, values, cp))
                 start = stop + 1
-            line = f'<row r="{r}">' + "".join(cells) + "</row>"
+            line = f'<row r="{r}"{tall.get(n, "")}>' + "".join(cells) + "</row>"
         out.append(line)
         size += len(line)
         if size > _CHUNK_FLUSH:
@@ -1408,12 +1514,13 @@ def _new_sheet_rows(sheet: NewSheet, se: SheetEdits, styles: _Styles, mac: bool)
 
 
 def _new_sheet_part(sheet: NewSheet, se: SheetEdits, styles: _Styles, mac: bool, link_rids: dict[Cell, str],
-                    legacy_rid: str | None, drawing_rid: str | None = None) -> Iterator[bytes]:
+                    legacy_rid: str | None, drawing_rid: str | None = None, table_rid: str | None = None,
+                    name: str = "Table1") -> Iterator[bytes]:
     rows = sheet.rows
     width = max((len(r) for r in rows), default=0)
     plan_cols = max((c for _, c in set(se.values) | set(se.links) | set(se.fills)), default=0)
     plan_rows = max((r for r, _ in set(se.values) | set(se.links) | set(se.fills)), default=0)
-    last_row, last_col = max(len(rows), plan_rows), max(width, plan_cols)
+    last_row, last_col = max(len(rows), plan_rows, totals_row(sheet)), max(width, plan_cols)
     yield _XML_DECL + f'<worksheet xmlns="{_NS_MAIN}" xmlns:r="{_NS_REL}">'.encode()
     if last_row and last_col:
         yield f'<dimension ref="A1:{_LETTERS[last_col]}{last_row}"/>'.encode()
@@ -1428,7 +1535,7 @@ def _new_sheet_part(sheet: NewSheet, se: SheetEdits, styles: _Styles, mac: bool,
     if cols:
         yield ("<cols>" + "".join(cols) + "</cols>").encode()
     yield b"<sheetData>"
-    yield from _new_sheet_rows(sheet, se, styles, mac)
+    yield from _new_sheet_rows(sheet, se, styles, mac, name)
     yield b"</sheetData>"
     if se.links:
         items = []
@@ -1444,7 +1551,70 @@ def _new_sheet_part(sheet: NewSheet, se: SheetEdits, styles: _Styles, mac: bool,
         yield f'<drawing r:id="{drawing_rid}"/>'.encode()
     if legacy_rid:
         yield f'<legacyDrawing r:id="{legacy_rid}"/>'.encode()
+    if table_rid:
+        yield f'<tableParts count="1"><tablePart r:id="{table_rid}"/></tableParts>'.encode()
     yield b"</worksheet>"
+
+
+# -- tables: the Excel Table over a new sheet's rows -------------------------------------------------------------
+
+_CT_TABLE = "application/vnd.openxmlformats-officedocument.spreadsheetml.table+xml"
+_TABLE_ROOT = re.compile(rb"<(?:[\w.-]+:)?table\b[^>]*>")
+_DEFINED_NAME = re.compile(rb"<(?:[\w.-]+:)?definedName\b[^>]*?\bname\s*=\s*\"([^\"]*)\"")
+
+
+def table_ref(sheet: NewSheet) -> tuple[str, str]:
+    """(the table's range, its filter's range): the header row to the last data row (one blank row when
+    there is none: a table has at least one), plus the totals row."""
+    table = sheet.table
+    assert table is not None
+    columns = len(sheet.rows[table.header_row - 1])
+    last_data = max(len(sheet.rows), table.header_row + 1)
+    last = totals_row(sheet) or last_data
+    first = f"A{table.header_row}:{_LETTERS[columns]}"
+    return f"{first}{last}", f"{first}{last_data}"
+
+
+def table_xml(sheet: NewSheet, table_id: int, name: str) -> bytes:
+    """The table part (``xl/tables/tableN.xml``): range, filter buttons, column names (the header cells'
+    text), the totals row's labels and functions, the style with banded rows."""
+    table = sheet.table
+    assert table is not None
+    ref, filter_ref = table_ref(sheet)
+    header = sheet.rows[table.header_row - 1]
+    columns = []
+    for i, text in enumerate(header, start=1):
+        total = table.totals[i - 1] if i <= len(table.totals) else None
+        extra = ""
+        if total is not None and totals_row(sheet):
+            extra = (f' totalsRowLabel="{_esc_attr(str(total.value))}"' if total.function == "label"
+                     else f' totalsRowFunction="{_esc_attr(total.function)}"')
+        columns.append(f'<tableColumn id="{i}" name="{_esc_attr(str(text))}"{extra}/>')
+    shown = ' totalsRowCount="1"' if totals_row(sheet) else ' totalsRowShown="0"'
+    return (_XML_DECL.decode() + f'<table xmlns="{_NS_MAIN}" id="{table_id}" name="{_esc_attr(name)}" '
+            f'displayName="{_esc_attr(name)}" ref="{ref}"{shown}><autoFilter ref="{filter_ref}"/>'
+            f'<tableColumns count="{len(columns)}">{"".join(columns)}</tableColumns>'
+            f'<tableStyleInfo name="{_esc_attr(table.style)}" showFirstColumn="0" showLastColumn="0" '
+            'showRowStripes="1" showColumnStripes="0"/></table>').encode()
+
+
+def _tables_in_use(zin: zipfile.ZipFile, book: str, names: set[str], dropped: set[str],
+                   wb_xml: bytes) -> tuple[set[int], set[str]]:
+    """The ids and names (tables' and defined names', which Excel keeps apart from table names) the
+    copy keeps, so a new table takes neither."""
+    ids: set[int] = set()
+    taken = {_unescape(m[1].decode("utf-8", "replace")).split("!")[-1] for m in _DEFINED_NAME.finditer(wb_xml)}
+    for part in names:
+        if part in dropped or not (part.startswith("xl/tables/") and part.endswith(".xml")):
+            continue
+        root = _TABLE_ROOT.search(_read(zin, part, book, 1 << 20))
+        if root is None:
+            continue
+        a = _attrs(root[0])
+        if a.get(b"id", b"").isdigit():
+            ids.add(int(a[b"id"]))
+        taken |= {_unescape(a[k].decode("utf-8", "replace")) for k in (b"name", b"displayName") if k in a}
+    return ids, taken
 
 
 # -- notes: comments part and VML drawing -----------------------------------------------------------------------
@@ -1454,10 +1624,27 @@ _VML_SHAPETYPE = (
     '<v:stroke joinstyle="miter"/><v:path gradientshapeok="t" o:connecttype="rect"/></v:shapetype>')
 
 
-def _vml_shape(shape_id: int, row: int, col: int) -> str:
-    """openpyxl's note shape: a hidden 320 x 140 px box anchored at the cell (row, col 0-based)."""
+#: A note's box: pixels per character and per line of the note font (Tahoma 9 pt; generous, so text is not
+#: cut off), the padding, and the limits: between 30 and 64 characters a line, at most 900 px high (Excel
+#: scrolls nothing in a note, so the box holds the whole text; ``annotate_cells`` caps a note's length).
+NOTE_CHAR_PX, NOTE_LINE_PX, NOTE_PAD_PX = 7, 15, 16
+NOTE_MIN_CHARS, NOTE_MAX_CHARS, NOTE_MAX_PX = 30, 64, 900
+
+
+def note_size(text: str) -> tuple[int, int]:
+    """(width, height) in pixels of the box that shows ``text`` whole: as wide as its longest line (within
+    the limits), as high as its lines once wrapped at that width."""
+    lines = text.split("\n")
+    chars = min(max(max(len(line) for line in lines), NOTE_MIN_CHARS), NOTE_MAX_CHARS)
+    wrapped = sum(max(1, -(-len(line) // chars)) for line in lines)
+    return chars * NOTE_CHAR_PX + NOTE_PAD_PX, min(wrapped * NOTE_LINE_PX + NOTE_PAD_PX, NOTE_MAX_PX)
+
+
+def _vml_shape(shape_id: int, row: int, col: int, text: str = "") -> str:
+    """openpyxl's note shape: a hidden box anchored at the cell (row, col 0-based), sized to ``text``."""
+    width, height = note_size(text)
     return (f'<v:shape id="_x0000_s{shape_id:04d}" type="#_x0000_t202" style="position:absolute; '
-            'margin-left:59.25pt;margin-top:1.5pt;width:320px;height:140px;z-index:1;visibility:hidden" '
+            f'margin-left:59.25pt;margin-top:1.5pt;width:{width}px;height:{height}px;z-index:1;visibility:hidden" '
             'fillcolor="#ffffe1" o:insetmode="auto"><v:fill color2="#ffffe1"/><v:shadow color="black" '
             'obscured="t"/><v:path o:connecttype="none"/><v:textbox style="mso-direction-alt:auto"><div '
             'style="text-align:left"/></v:textbox><x:ClientData ObjectType="Note"><x:MoveWithCells/>'
@@ -1466,7 +1653,7 @@ def _vml_shape(shape_id: int, row: int, col: int) -> str:
 
 
 def _new_vml(notes: dict[Cell, str]) -> bytes:
-    shapes = "".join(_vml_shape(1026 + i, r, c) for i, (r, c) in enumerate(sorted(notes)))
+    shapes = "".join(_vml_shape(1026 + i, r, c, notes[(r, c)]) for i, (r, c) in enumerate(sorted(notes)))
     return ('<xml xmlns:v="urn:schemas-microsoft-com:vml" xmlns:o="urn:schemas-microsoft-com:office:office" '
             'xmlns:x="urn:schemas-microsoft-com:office:excel"><o:shapelayout v:ext="edit"><o:idmap v:ext="edit" '
             f'data="1"/></o:shapelayout>{_VML_SHAPETYPE}{shapes}</xml>').encode()
@@ -1514,7 +1701,7 @@ def _merged_vml(data: bytes, notes: dict[Cell, str], book: str, part: str) -> by
     data = _VML_SHAPE.sub(keep, data)
     ids = [int(x) for x in re.findall(rb"_x0000_s([0-9]+)", data)]
     start = max([1025, *ids]) + 1
-    shapes = "".join(_vml_shape(start + i, r, c) for i, (r, c) in enumerate(sorted(notes))).encode()
+    shapes = "".join(_vml_shape(start + i, r, c, notes[(r, c)]) for i, (r, c) in enumerate(sorted(notes))).encode()
     if b'id="_x0000_t202"' not in data:
         shapes = _VML_SHAPETYPE.encode() + shapes
     end = data.rfind(b"</xml>")
@@ -1715,6 +1902,11 @@ class _SheetJob:
     drawing_part: str | None = None
     drawing_existing: bool = False
     drawing_rid: str | None = None
+    #: the new sheet's table: its part, relationship, id and name
+    table_part: str | None = None
+    table_rid: str | None = None
+    table_id: int = 0
+    table_name: str = ""
 
 
 def _read(zf: zipfile.ZipFile, name: str, book: str, limit: int = 64 << 20) -> bytes:
@@ -1861,6 +2053,8 @@ def _write(zin: zipfile.ZipFile, src: Path, book: str, edits: Edits, out: str | 
 
     ct_lower = ct_data.lower()
     need_vml_default = False
+    table_ids: set[int] = set()
+    table_names: set[str] | None = None
     for job in jobs:
         used = {r.rid for r in job.old_rels}
         if job.edits.notes:
@@ -1883,6 +2077,17 @@ def _write(zin: zipfile.ZipFile, src: Path, book: str, edits: Edits, out: str | 
         charts = edits.charts.get(job.name)
         if charts:
             _plan_charts(job, charts, used, names, taken, ct_add)
+        if job.new is not None and job.new.table is not None:
+            if table_names is None:
+                table_ids, table_names = _tables_in_use(zin, book, names, dropped_parts, wb_xml)
+            job.table_part = _unused_part(taken, "xl/tables/table{}.xml")
+            job.table_rid = _unused_rid(used)
+            job.table_id = max([0, *table_ids]) + 1
+            table_ids.add(job.table_id)
+            job.table_name = table_name(job.name, table_names)
+            table_names.add(job.table_name)
+            job.new_rels.append(_Rel(job.table_rid, _REL_TABLE, _relative(job.part, job.table_part), False))
+            ct_add.append((job.table_part, _CT_TABLE))
         job.used_rids = used  # the ids in use, for the VML relationship decided while streaming
     if need_vml_default and b'extension="vml"' not in ct_lower:
         ct_add.append(("vml", _CT_VML))
@@ -2018,7 +2223,7 @@ def _stream_sheet(zin: zipfile.ZipFile, src: Path, book: str, job: _SheetJob, st
             job.legacy_rid = _unused_rid(used)
             job.new_rels.append(_Rel(job.legacy_rid, _REL_VML, _relative(job.part, job.vml_part), False))
         for piece in _new_sheet_part(job.new, job.edits, styles, mac, job.link_rids, job.legacy_rid,
-                                     job.drawing_rid):
+                                     job.drawing_rid, job.table_rid, job.table_name):
             dst.write(piece)
         return
     assert info is not None
@@ -2055,6 +2260,8 @@ def _write_sheet_parts(zin: zipfile.ZipFile, book: str, job: _SheetJob, names: s
             put(job.vml_part, _new_vml(notes))
     if job.charts:
         _write_charts(zin, book, job, names, put)
+    if job.table_part is not None and job.new is not None:
+        put(job.table_part, table_xml(job.new, job.table_id, job.table_name))
     # the other VML parts of this sheet pass through unchanged
     for vml, owner in vml_of_job.items():
         if owner is job and vml != job.vml_part and vml in names:
