@@ -18,6 +18,7 @@ import openpyxl
 import pytest
 import python_calamine
 from openpyxl.utils import get_column_letter
+from test_sheets import summary_header_row
 from test_simulate import OUTCOMES
 from test_xlsx_patch import assert_libreoffice_converts
 
@@ -60,7 +61,6 @@ D = Decimal
 BILLED_SHEETS = (FINDINGS, CHECK_SUMMARY, PRICING, PRICING_TOTALS, CLAIMS, HELD_BACK)
 RECONCILED_SHEETS = (REMITTANCES, RECONCILIATION, EXCEPTIONS, PROVIDER_ADJUSTMENTS, DENIALS, DENIALS_BY_CATEGORY,
                      DENIALS_BY_CODE, AR_AGING, AR_BY_PAYER)
-HEADER_ROW = {"Check Summary": 9}  # below its Item/Value block
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +115,8 @@ def assert_output_sheet(path: Path, name: str, spec: SheetSpec) -> int:
     wb = openpyxl.load_workbook(path)
     cached = openpyxl.load_workbook(path, data_only=True)[name]
     ws = wb[name]
-    header_row = HEADER_ROW.get(name, 1)
+    # the Check Summary's table sits below its Item/Value block and "what to do first" list
+    header_row = summary_header_row(ws) if name == "Check Summary" else 1
     n = len(spec.columns)
     last_col = get_column_letter(n)
     assert ws.freeze_panes == "A2", name
