@@ -321,3 +321,13 @@ def test_ar_keeps_denied_amounts_open_and_drops_claims_paid_as_priced(world):
     paid_claims = {r.claim_id for r in outcome.result.lines if r.status == "paid"}
     fully_paid = paid_claims - {r.claim_id for r in outcome.result.lines if r.status != "paid"}
     assert fully_paid and not (fully_paid & set(aging))
+
+
+def test_posted_rows_join_the_practices_payments_table(world):
+    from openpyxl import load_workbook
+
+    ws = load_workbook(world["out"])["Payments"]
+    (table,) = ws.tables.values()
+    assert table.ref.endswith(f"{ws.max_row}") and table.autoFilter.ref.endswith(f"{ws.max_row}")
+    before = load_workbook(world["billed"])["Payments"]
+    assert ws.max_row == before.max_row + world["outcome"].posted_rows

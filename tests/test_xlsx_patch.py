@@ -692,3 +692,16 @@ def test_libreoffice_saved_input(tmp_path: Path) -> None:
     annotate(both)
     a, b = both.save(tmp_path)
     assert_same(a, b)
+
+
+def test_a_table_grows_down_to_rows_appended_below_it():
+    from otbill_xl.workbook.xlsx_patch import grown_table
+
+    part = (b'<?xml version="1.0"?><table xmlns="x" id="3" name="Payments" displayName="Payments" ref="A1:P202">'
+            b'<autoFilter ref="A1:P202"/></table>')
+    grown = grown_table(part, {"Payments": 250})
+    assert b'ref="A1:P250"' in grown and b'<autoFilter ref="A1:P250"/>' in grown
+    assert grown_table(part, {"Payments": 100}) == part          # never shrinks
+    assert grown_table(part, {"Charges": 900}) == part           # another table
+    totals = part.replace(b'ref="A1:P202">', b'ref="A1:P202" totalsRowCount="1">')
+    assert grown_table(totals, {"Payments": 250}) == totals      # rows below a totals row are not its data

@@ -515,6 +515,10 @@ def _append_payments(port: WorkbookPort, report, book, payments: Iterable[Paymen
             row[index - first_col] = _cell(values[header])
         block.append(row)
     port.write_values(name, start, first_col, block)
+    if sheet.found_as == "table":   # the rows belong to the practice's Payments table (filter, formulas)
+        for t in port.tables():
+            if t.sheet == name and t.header_row == sheet.header_row:
+                port.extend_table(t.name, start + len(block) - 1)
     status = where["Source"]
     for i in range(len(block)):
         port.fill(name, start + i, status, FILL_COMPUTED)

@@ -433,6 +433,9 @@ class FileWorkbook:
     def add_chart(self, sheet: str, chart: ChartSpec) -> None:
         self._edits.add_chart(sheet, chart)
 
+    def extend_table(self, table: str, last_row: int) -> None:
+        self._edits.extend_table(table, last_row)
+
     def save(self, path: str | None = None, *, replace: bool = True) -> None:
         """Write the copy to ``path`` atomically; ``replace=False`` never replaces an existing file."""
         if path is None:

@@ -155,6 +155,15 @@ class LiveWorkbook:
             except Exception:
                 pass
 
+    def extend_table(self, table: str, last_row: int) -> None:  # pragma: no cover - needs Excel
+        for ws in self.book.sheets:
+            for xl_table in ws.tables:
+                if xl_table.name == table:
+                    rng = xl_table.range
+                    if rng.last_cell.row < last_row:
+                        xl_table.resize(ws.range((rng.row, rng.column), (last_row, rng.last_cell.column)))
+                    return
+
     def add_chart(self, sheet: str, chart: ChartSpec) -> None:  # pragma: no cover - needs Excel
         ws = self.book.sheets[sheet]
         data = self.book.sheets[chart.data_sheet]

@@ -25,6 +25,7 @@ class MemoryWorkbook:
         self.formats: dict[str, tuple[str | None, ...] | None] = {}
         #: The charts :meth:`add_chart` placed on each sheet, in order.
         self.charts: dict[str, list[ChartSpec]] = {}
+        self.grown_tables: dict[str, int] = {}
         #: The Excel Table :meth:`replace_sheet` was asked to make on each sheet (header row, wrapped
         #: columns, totals) and the name it got (unique, as the file adapter names it).
         self.output_tables: dict[str, OutputTable] = {}
@@ -103,6 +104,9 @@ class MemoryWorkbook:
             if name not in self.sheets:
                 raise WorkbookError(f"{self.name}: there is no sheet named {name!r} for chart {chart.title!r}.")
         self.charts.setdefault(sheet, []).append(chart)
+
+    def extend_table(self, table: str, last_row: int) -> None:
+        self.grown_tables[table] = max(last_row, self.grown_tables.get(table, 0))
 
     def save(self, path: str | None = None) -> None:
         pass

@@ -196,5 +196,9 @@ class WorkbookPort(Protocol):
         sheet clears the charts put on it before); they may be the same sheet. The chart refers to the
         cells, so Excel draws it from what the sheet holds when the workbook opens."""
 
+    def extend_table(self, table: str, last_row: int) -> None:
+        """Make the Excel Table named ``table`` reach down to ``last_row``: rows written just below a
+        table (reconcile's Payments rows) become part of it, so its filter and formulas see them."""
+
     def save(self, path: str | None = None) -> None:
         """Persist the changes (a file adapter writes a new file; it never overwrites its input)."""

@@ -104,6 +104,8 @@ class Edits:
     new_sheets: dict[str, NewSheet] = field(default_factory=dict)
     #: charts by the sheet they are placed on, in the order they were asked for
     charts: dict[str, list[ChartSpec]] = field(default_factory=dict)
+    #: tables of the input to reach down to a row (rows appended below them), by table name
+    grown_tables: dict[str, int] = field(default_factory=dict)
 
     def sheet(self, name: str) -> SheetEdits:
         return self.sheets.setdefault(name, SheetEdits())
@@ -159,6 +161,29 @@ class Edits:
 
     def add_chart(self, sheet: str, chart: ChartSpec) -> None:
         self.charts.setdefault(sheet, []).append(chart)
+
+    def extend_table(self, table: str, last_row: int) -> None:
+        self.grown_tables[table] = max(last_row, self.grown_tables.get(table, 0))
+
+
+_TABLE_NAME = re.compile(rb'<(?:\w+:)?table\b[^>]*?\bname="([^"]*)"')
+_REF_END = re.compile(rb'(\bref="[A-Z]{1,3}[0-9]+:[A-Z]{1,3})([0-9]+)(")')
+
+
+def grown_table(data: bytes, grown: dict[str, int]) -> bytes:
+    """A table part whose ``ref`` (and its autoFilter's) reaches down to the row asked for in ``grown``
+    by its name — rows appended below a table (Payments posted by reconcile) belong to it. A table
+    with a totals row, or one already reaching further, is left as it is."""
+    m = _TABLE_NAME.search(data[:2000])
+    if m is None:
+        return data
+    last = grown.get(m.group(1).decode("utf-8", "replace"))
+    if last is None or b'totalsRowCount="1"' in data[:2000]:
+        return data
+
+    def end(ref: re.Match[bytes]) -> bytes:
+        return ref.group(1) + str(max(int(ref.group(2)), last)).encode() + ref.group(3)
+    return _REF_END.sub(end, data)
 
 
 _BAD_NAME = re.compile(r"[\[\]:*?/\\]")
@@ -2163,6 +2188,8 @@ def _write(zin: zipfile.ZipFile, src: Path, book: str, edits: Edits, out: str | 
                 elif name in job_by_part:
                     _write_sheet(zin, zout, src, book, job_by_part[name], styles, mac, info, taken)
                     written.add(name)
+                elif edits.grown_tables and name.startswith("xl/tables/") and info.file_size < 1 << 20:
+                    put(name, grown_table(zin.read(info), edits.grown_tables), info)
                 else:
                     with zin.open(info) as fh, zout.open(_zinfo(name, info), "w", force_zip64=info.file_size
                                                          > 1 << 30) as dst:
