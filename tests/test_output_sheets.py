@@ -7,6 +7,7 @@ one per cell and sized to their text."""
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 import zipfile
@@ -110,11 +111,16 @@ def _shown(value, kind: str) -> int:
     return len(str(value))
 
 
+@functools.lru_cache(maxsize=8)
+def _loaded(path: Path, data_only: bool) -> openpyxl.Workbook:
+    """Each output workbook loaded once (a reconciled copy takes seconds to load; the tests only read it)."""
+    return openpyxl.load_workbook(path, data_only=data_only)
+
+
 def assert_output_sheet(path: Path, name: str, spec: SheetSpec) -> int:
     """``spec``'s sheet in the workbook at ``path`` is laid out as declared; returns its data rows."""
-    wb = openpyxl.load_workbook(path)
-    cached = openpyxl.load_workbook(path, data_only=True)[name]
-    ws = wb[name]
+    cached = _loaded(path, True)[name]
+    ws = _loaded(path, False)[name]
     # the Check Summary's table sits below its Item/Value block and "what to do first" list
     header_row = summary_header_row(ws) if name == "Check Summary" else 1
     n = len(spec.columns)
@@ -171,7 +177,7 @@ def assert_output_sheet(path: Path, name: str, spec: SheetSpec) -> int:
 
 def assert_tables_unique(path: Path) -> None:
     """Table names (compared as Excel does, ignoring case) and ids are unique in the workbook."""
-    wb = openpyxl.load_workbook(path)
+    wb = _loaded(path, False)
     tables = [t for ws in wb.worksheets for t in ws.tables.values()]
     names = [t.name.lower() for t in tables]
     assert len(set(names)) == len(names), names
