@@ -32,6 +32,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from otbill_xl.domain.findings import column_letter
+from otbill_xl.workbook.files import column_index
+
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "workbook_templates" / "examples" / "sample-practice.xlsx"
 DEST = ROOT / "docs" / "img"
@@ -73,21 +76,6 @@ SHOTS: tuple[Shot, ...] = (
 
 _SHEET_TAG = re.compile(r"<sheet\b[^>]*?/>")
 _CELL = re.compile(r"([A-Z]+)(\d+)")
-
-
-def col_number(letters: str) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n
-
-
-def col_letters(n: int) -> str:
-    out = ""
-    while n:
-        n, r = divmod(n - 1, 26)
-        out = chr(65 + r) + out
-    return out
 
 
 def sha256(path: Path) -> str:
@@ -157,12 +145,12 @@ def _print_extent(parts: dict[str, bytes], path: str, sheet_xml: str, shot: Shot
     """(last column, last row) of the shot's print area: the rows asked for, the columns asked for (or
     the sheet's used columns), and a chart drawn on the sheet (its anchor cell plus its size)."""
     used = re.search(r'<dimension ref="[A-Z]+\d+:([A-Z]+)(\d+)"', sheet_xml)
-    used_col, used_row = (col_number(used.group(1)), int(used.group(2))) if used else (shot.max_cols, shot.rows)
-    last_col = col_number(shot.last_col) if shot.last_col else min(used_col, shot.max_cols)
+    used_col, used_row = (column_index(used.group(1)), int(used.group(2))) if used else (shot.max_cols, shot.rows)
+    last_col = column_index(shot.last_col) if shot.last_col else min(used_col, shot.max_cols)
     last_row = min(shot.rows, used_row)
     for col, row in _chart_corners(parts, path):
         last_col, last_row = max(last_col, col), max(last_row, row)
-    return col_letters(last_col), last_row
+    return column_letter(last_col), last_row
 
 
 _EMU_PER_ROW = 190_500        # a default row: 15 points
