@@ -185,3 +185,14 @@ def test_cli_doctor_elsewhere_reports_windows_as_the_problem():
     assert result.exit_code == 1
     assert "PROBLEM Windows" in result.output
     assert "OK      otbill:" in result.output
+
+
+def test_reads_xlwings_version_from_the_compressed_vba_of_xlwings_own_addin():
+    # The ribbon add-in template inside the xlwings wheel: its VBA (compressed in vbaProject.bin)
+    # declares XLWINGS_VERSION equal to the package's version (excel-addin-notes.md).
+    xlwings = pytest.importorskip("xlwings")
+    template = Path(xlwings.__file__).parent / "quickstart_addin_ribbon.xlam"
+    if not template.is_file():
+        pytest.skip("this xlwings has no quickstart_addin_ribbon.xlam")
+    assert inst.addin_xlwings_version(template) == xlwings.__version__
+    assert inst.addin_xlwings_version(Path(xlwings.__file__)) is None  # not a zip

@@ -153,19 +153,69 @@ def find_dll(interpreter: Path, version: str, is_64bit: bool) -> Path | None:
     return None
 
 
+_VERSION_LINE = re.compile(rb'XLWINGS_VERSION\s*(?:As String\s*)?=\s*"(\d+\.\d+\.\d+)"')
+
+
+def ovba_decompress(data: bytes, start: int, limit: int = 1 << 20) -> bytes:
+    """Decompress an MS-OVBA compressed container starting at ``data[start]`` (the 0x01 signature
+    byte), as far as it is valid. VBA module source is stored this way inside ``vbaProject.bin``."""
+    out = bytearray()
+    pos = start + 1
+    while pos + 2 <= len(data) and len(out) < limit:
+        header = int.from_bytes(data[pos:pos + 2], "little")
+        if (header >> 12) & 0b111 != 0b011:  # chunk signature: anything else ends the container
+            break
+        chunk_end = min(pos + (header & 0x0FFF) + 3, len(data))
+        pos += 2
+        chunk_start = len(out)
+        if not header >> 15:  # an uncompressed chunk: 4096 raw bytes
+            out += data[pos:pos + 4096]
+            pos += 4096
+            continue
+        while pos < chunk_end:
+            flags = data[pos]
+            pos += 1
+            for bit in range(8):
+                if pos >= chunk_end:
+                    break
+                if not (flags >> bit) & 1:
+                    out.append(data[pos])
+                    pos += 1
+                    continue
+                token = int.from_bytes(data[pos:pos + 2], "little")
+                pos += 2
+                bit_count = max((len(out) - chunk_start - 1).bit_length(), 4)
+                offset = (token >> (16 - bit_count)) + 1
+                length = (token & (0xFFFF >> bit_count)) + 3
+                if offset > len(out) - chunk_start:
+                    return bytes(out)  # not a real container
+                for _ in range(length):
+                    out.append(out[-offset])
+        pos = chunk_end
+    return bytes(out)
+
+
 def addin_xlwings_version(addin: Path) -> str | None:
     """``XLWINGS_VERSION`` declared in the add-in's VBA, or ``None`` when it cannot be read.
 
-    VBA source is stored compressed in ``vbaProject.bin``; the version string and the DLL name
-    (``xlwings64-X.dll``) survive as literal runs, which is all this needs (no VBA parser dependency)."""
+    Module source is MS-OVBA-compressed inside ``vbaProject.bin`` (an OLE file); rather than parse
+    the OLE directory (no new dependency), every place a compressed container can start is tried.
+    The xlwings module is small and stored in one run, which is how writers lay modules out."""
     try:
         with zipfile.ZipFile(addin) as z:
             blob = z.read("xl/vbaProject.bin")
     except (OSError, KeyError, zipfile.BadZipFile):
         return None
-    hit = re.search(rb'XLWINGS_VERSION\s*(?:As String\s*)?=\s*"(\d+\.\d+\.\d+)"', blob) or \
-        re.search(rb"xlwings(?:64|32)-(\d+\.\d+\.\d+)\.dll", blob)
-    return hit.group(1).decode() if hit else None
+    hit = _VERSION_LINE.search(blob)  # stored uncompressed (e.g. a test stand-in)
+    if hit:
+        return hit.group(1).decode()
+    for start in (m.start() for m in re.finditer(rb"\x01", blob)):
+        if (blob[start + 2:start + 3] or b"\0")[0] >> 4 & 0b0111 != 0b011:
+            continue  # the first chunk header's signature bits do not match
+        hit = _VERSION_LINE.search(ovba_decompress(blob, start))
+        if hit:
+            return hit.group(1).decode()
+    return None
 
 
 @dataclass
