@@ -14,7 +14,7 @@ through :class:`WindowsEnv`, so the tests run all of it against a fake Windows i
 from __future__ import annotations
 
 import filecmp
-import importlib.util
+import importlib
 import os
 import re
 import shutil
@@ -80,9 +80,11 @@ def _xlwings_version() -> str | None:
 
 
 def _module_importable(name: str) -> bool:
+    """Really imported (not just found): the UDF module fails in Excel when xlwings itself does not import."""
     try:
-        return importlib.util.find_spec(name) is not None
-    except Exception:  # noqa: BLE001 - a parent package failing to import counts as not importable
+        importlib.import_module(name)
+        return True
+    except Exception:  # noqa: BLE001 - any import failure is what Excel would hit
         return False
 
 
