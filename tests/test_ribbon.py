@@ -15,7 +15,8 @@ NS = {"ui": "http://schemas.microsoft.com/office/2009/07/customui"}
 def test_buttons_callbacks_and_python_targets_exist():
     root = ET.parse(RIBBON / "customUI14.xml").getroot()
     actions = [b.get("onAction") for b in root.iterfind(".//ui:button", NS)]
-    assert actions == ["OtbillCheckCharges", "OtbillPriceCharges", "OtbillCreateClaims", "OtbillReconcilePayments"]
+    assert actions == ["OtbillCheckCharges", "OtbillPriceCharges", "OtbillCreateClaims", "OtbillReconcilePayments",
+                       "OtbillImportFeeSchedule", "OtbillNewPracticeWorkbook", "OtbillShowFindings", "OtbillHelp"]
     vba = (RIBBON / "otbill.bas").read_text()
     subs = dict(re.findall(r'Sub (\w+)\(control As IRibbonControl\)\s+RunPython "([^"]+)"', vba))
     assert set(actions) <= set(subs)

@@ -18,3 +18,19 @@ End Sub
 Sub OtbillReconcilePayments(control As IRibbonControl)
     RunPython "import otbill_xl.excel.macros as m; m.reconcile_payments_button()"
 End Sub
+
+Sub OtbillImportFeeSchedule(control As IRibbonControl)
+    RunPython "import otbill_xl.excel.macros as m; m.import_fee_schedule_button()"
+End Sub
+
+Sub OtbillNewPracticeWorkbook(control As IRibbonControl)
+    RunPython "import otbill_xl.excel.macros as m; m.new_practice_workbook_button()"
+End Sub
+
+Sub OtbillShowFindings(control As IRibbonControl)
+    RunPython "import otbill_xl.excel.macros as m; m.show_findings_button()"
+End Sub
+
+Sub OtbillHelp(control As IRibbonControl)
+    RunPython "import otbill_xl.excel.macros as m; m.help_button()"
+End Sub
