@@ -176,3 +176,16 @@ def test_libreoffice_opens_the_addin(addin: Path, tmp_path: Path) -> None:
     assert resaved.exists(), result.stdout[-2000:]
     with zipfile.ZipFile(resaved) as z:
         assert 'name="otbill.conf"' in z.read("xl/workbook.xml").decode("utf-8")
+
+
+def test_packaged_addin_equals_a_fresh_build(content: dict) -> None:
+    """The add-in in the wheel is current: same VBA sources, ribbon and config as a build now (not bytes).
+    Fails after a change to the ribbon, otbill.bas, a UDF or the xlwings pin until `make addin` is run."""
+    packaged = build.packaged_addin()
+    assert packaged.exists(), "otbill_xl/excel/otbill.xlam is missing: run `make addin`"
+    assert build.read_addin(packaged) == content, "the packaged add-in is stale: run `make addin`"
+
+
+def test_packaged_addin_is_package_data() -> None:
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert re.search(r'"otbill_xl\.excel" = \[[^\]]*"otbill\.xlam"', text)

@@ -61,6 +61,11 @@ def ribbon_bas() -> str:
     return resources.files("otbill_xl.excel").joinpath("ribbon/otbill.bas").read_text(encoding="utf-8")
 
 
+def packaged_addin() -> Path:
+    """The add-in shipped in the wheel (``make addin`` writes it; a test keeps it equal to a fresh build)."""
+    return Path(str(resources.files("otbill_xl.excel").joinpath(f"{PROJECT_NAME}.xlam")))
+
+
 def template_path() -> Path:
     try:
         import xlwings
