@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test fuzz bench lint templates screenshots clean
+.PHONY: demo test fuzz bench lint templates addin screenshots clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ lint: $(DEVSTAMP)
 
 templates: $(STAMP)
 	$(VENV)/bin/otbill templates build
+
+# The packaged add-in (otbill_xl/excel/otbill.xlam); rebuild after changing the ribbon, otbill.bas or a UDF.
+addin: $(DEVSTAMP)
+	$(VENV)/bin/otbill excel build --out otbill_xl/excel/otbill.xlam
 
 # The README's pictures (docs/img/*.png, manifest.json) rendered from the sample's outputs through LibreOffice
 # and pdftoppm (Debian: apt-get install poppler-utils); run it after changing the sample or an output sheet.

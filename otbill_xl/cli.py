@@ -45,6 +45,7 @@ app.add_typer(templates_app, name="templates")
 
 
 def _register_subcommands() -> None:
+    from otbill_xl.cli_excel import excel_app
     from otbill_xl.cli_fee_schedule import fee_schedule_app
     from otbill_xl.cli_ledger import ledger_app
     from otbill_xl.cli_reconcile import reconcile
@@ -54,6 +55,7 @@ def _register_subcommands() -> None:
     # the spelling of the first releases, still accepted (not listed in --help)
     app.add_typer(fee_schedule_app, name="feeschedule", hidden=True)
     app.add_typer(ledger_app, name="ledger")
+    app.add_typer(excel_app, name="excel")
     app.add_typer(refdata_app, name="refdata")
     app.command(name="reconcile")(reconcile)
 
