@@ -37,3 +37,14 @@ def build(
 
     out.print(f"Built {escape(str(path))} for xlwings {xlwings.__version__}: "
               f"{len(modules)} VBA modules ({', '.join(modules)}), {len(udfs)} worksheet functions.")
+
+
+def _register_install() -> None:
+    from otbill_xl.cli_excel_install import doctor_command, install_command, uninstall_command
+
+    excel_app.command("install")(install_command)
+    excel_app.command("uninstall")(uninstall_command)
+    excel_app.command("doctor")(doctor_command)
+
+
+_register_install()
