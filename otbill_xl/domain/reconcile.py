@@ -354,7 +354,7 @@ class _Index:
 def reconcile(remits: Sequence[RemitSource], charges: Sequence[ChargeOnFile], *,
               members: Mapping[str, str] | None = None, payer_keys: Mapping[str, str] | None = None,
               prior: PriorPostings | None = None, tolerance: Decimal = DEFAULT_TOLERANCE,
-              categorize: Categorize = _default_category, posted_on: date | None = None) -> Reconciliation:
+              categorize: Categorize = _default_category) -> Reconciliation:
     """Match, classify, explain and post (see the module docstring).
 
     ``members``: a member ID (as on the Patients sheet, primary or secondary) → PatientID.
@@ -377,7 +377,7 @@ def reconcile(remits: Sequence[RemitSource], charges: Sequence[ChargeOnFile], *,
 class _Run:
     def __init__(self, index: _Index, prior: PriorPostings, payer_keys: Mapping[str, str], tolerance: Decimal,
                  categorize: Categorize) -> None:
-        self.index, self.prior, self.tolerance, self.categorize = index, prior, tolerance, categorize
+        self.index, self.tolerance, self.categorize = index, tolerance, categorize
         self.payer_keys = {k.strip().upper(): v for k, v in payer_keys.items() if k.strip()}
         self.keys_posted: set[str] = set(prior.keys)
         self.payer_claims: dict[str, str] = dict(prior.payer_claims)
