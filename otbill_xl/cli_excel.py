@@ -40,11 +40,17 @@ def build(
 
 
 def _register_install() -> None:
-    from otbill_xl.cli_excel_install import doctor_command, install_command, uninstall_command
+    from otbill_xl.cli_excel_install import (
+        doctor_command,
+        install_command,
+        selftest_command,
+        uninstall_command,
+    )
 
     excel_app.command("install")(install_command)
     excel_app.command("uninstall")(uninstall_command)
     excel_app.command("doctor")(doctor_command)
+    excel_app.command("selftest")(selftest_command)
 
 
 _register_install()

@@ -1,4 +1,5 @@
-"""``otbill excel install [--dry-run]``, ``otbill excel uninstall``, ``otbill excel doctor``.
+"""``otbill excel install [--dry-run]``, ``otbill excel uninstall``, ``otbill excel doctor``,
+``otbill excel selftest``.
 
 The lead registers these on the ``excel`` Typer app (``excel_app.command("install")(install_command)``,
 and likewise ``uninstall_command``, ``doctor_command``). The work is in :mod:`otbill_xl.excel.install`.
@@ -9,6 +10,7 @@ failed; 2 nothing done (not Windows: the Windows steps are printed; the add-in f
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -54,4 +56,27 @@ def doctor_command() -> None:
     for check in checks:
         print_item(check.line())
     if not all(c.ok for c in checks):
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+def selftest_command(
+    keep: Annotated[Path | None, typer.Option("--keep", help="Work in this DIR and keep the sample copy, its claims "
+                                              "and the results (default: a temporary folder, removed).")] = None,
+) -> None:
+    """The release check, on Windows with Excel: open a copy of the sample with the installed add-in, press
+    every ribbon button and enter every worksheet function through Excel, print PASS/FAIL for each."""
+    import tempfile
+
+    from otbill_xl.excel import selftest as st
+
+    try:
+        addin = st.installed_addin()
+        driver = st.XlwingsDriver(addin)  # pragma: no cover - needs Windows and Excel
+    except OtbillError as exc:
+        raise fail(exc.text, EXIT_UNUSABLE) from None
+    folder = keep or Path(tempfile.mkdtemp(prefix="otbill-selftest-"))  # pragma: no cover
+    checks = st.run_selftest(driver, folder, progress=lambda c: print_item(c.line()))  # pragma: no cover
+    print_item(st.summary(checks))  # pragma: no cover
+    st.keep_or_remove(folder, keep is not None)  # pragma: no cover
+    if not all(c.ok for c in checks):  # pragma: no cover
         raise typer.Exit(EXIT_FINDINGS)

@@ -47,10 +47,35 @@ def _declared_udfs() -> set[str]:
 
 def test_module_set_and_our_sources(content: dict) -> None:
     modules = content["modules"]
-    assert set(modules) == {"ThisWorkbook", "Sheet2", "Dictionary", "xlwings", "otbill", "xlwings_udfs"}
+    assert set(modules) == {"ThisWorkbook", "Sheet2", "Dictionary", "xlwings", "otbill", "xlwings_udfs", "otbill_help"}
     assert "RibbonMyAddin" not in modules  # the template's one-button module is gone
     assert modules["otbill"].strip() == _lf((RIBBON / "otbill.bas").read_text(encoding="utf-8")).strip()
     assert modules["xlwings_udfs"].strip() == _lf(build.udf_wrappers_vba()).strip()
+    assert modules["otbill_help"].strip() == _lf(build.help_vba()).strip()
+    assert "Private Sub Workbook_Open()\n    ' the Insert Function" in modules["ThisWorkbook"]
+    assert "    otbill_help.RegisterFunctionHelp\nEnd Sub" in modules["ThisWorkbook"]
+
+
+def test_every_function_registers_its_help_when_the_addin_opens(content: dict) -> None:
+    """Issue 15 §5: each @xw.func's docstring is its Insert Function description and each @xw.arg doc its
+    argument help (what xlwings' "Import Functions" registers), in the otbill category, from Workbook_Open."""
+    import inspect
+
+    from otbill_xl.excel import addin
+
+    vba = content["modules"]["otbill_help"]
+    calls = re.findall(r"Application\.MacroOptions Macro:=\"'\" & ThisWorkbook\.Name & \"'!(\w+)\", "
+                       r"Description:=\"([^\n]*?)\", Category:=\"otbill\"(, ArgumentDescriptions:=args)?$", vba, re.M)
+    assert {name for name, _, _ in calls} == _declared_udfs()
+    for name, description, has_args in calls:
+        function = getattr(addin, name)
+        assert description.replace('""', '"') == function.__doc__.strip()[:255]
+        assert 0 < len(description) <= 255
+        block = vba[:vba.index(f"'!{name}\"")].rsplit("ReDim args", 1)[1]
+        assert block.startswith(f"(0 To {len(inspect.signature(function).parameters) - 1})")
+        assert has_args
+    assert "On Error Resume Next" in vba  # help text never stops the add-in from opening
+    assert max(len(line) for line in vba.splitlines()) < 1023  # VBA's line limit
 
 
 def test_xlwings_module_is_the_templates_with_our_project_name(content: dict) -> None:
@@ -154,28 +179,36 @@ def test_cli_build_without_pyopenvba(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert "pyopenvba" in result.output and not (tmp_path / "x.xlam").exists()
 
 
-def test_libreoffice_opens_the_addin(addin: Path, tmp_path: Path) -> None:
-    """LibreOffice's type detection refuses the add-in content type (it also refuses xlwings' own template),
-    so it opens a copy whose only change is the main part's content type (add-in → macro workbook)."""
+def test_libreoffice_opens_the_addin_and_sees_its_vba(addin: Path, tmp_path: Path) -> None:
+    """LibreOffice opens the .xlam headless (its type detection refuses the add-in content type, so the
+    import filter is named: "Calc MS Excel 2007 VBA XML") and keeps every VBA module as Basic source; saved
+    as ODS, its Basic library holds our modules with our sources, and the config sheet is there."""
+    import html
+
     from tests.test_xlsx_patch import _soffice
 
     soffice = _soffice()
-    view = tmp_path / "otbill-view.xlsm"
-    with zipfile.ZipFile(addin) as src, zipfile.ZipFile(view, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            data = src.read(info.filename)
-            if info.filename == "[Content_Types].xml":
-                data = data.replace(b"addin.macroEnabled.main+xml", b"sheet.macroEnabled.main+xml")
-            dst.writestr(info.filename, data)
     out = tmp_path / "lo"
     result = subprocess.run([str(soffice), f"-env:UserInstallation={(tmp_path / 'lo-profile').as_uri()}",
-                             "--headless", "--convert-to", "xlsx", "--outdir", str(out), str(view)],
+                             "--headless", "--norestore", "--infilter=Calc MS Excel 2007 VBA XML",
+                             "--convert-to", "ods", "--outdir", str(out), str(addin)],
                             capture_output=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
-    resaved = out / "otbill-view.xlsx"
-    assert resaved.exists(), result.stdout[-2000:]
-    with zipfile.ZipFile(resaved) as z:
-        assert 'name="otbill.conf"' in z.read("xl/workbook.xml").decode("utf-8")
+    ods = out / "otbill.ods"
+    assert ods.exists(), result.stdout[-2000:]
+    with zipfile.ZipFile(ods) as z:
+        basic = {Path(n).stem: z.read(n).decode("utf-8") for n in z.namelist()
+                 if n.startswith("Basic/") and n.count("/") == 2 and not Path(n).stem.startswith("script-")}
+        assert 'table:name="otbill.conf"' in z.read("content.xml").decode("utf-8")
+    assert set(basic) == set(build.MODULES)
+    for name in ("otbill", "xlwings_udfs", "otbill_help"):
+        source = html.unescape(re.search(r"<script:module[^>]*>(.*)</script:module>", basic[name], re.S).group(1))
+        ours = _lf((RIBBON / "otbill.bas").read_text(encoding="utf-8")) if name == "otbill" else \
+            _lf(build.udf_wrappers_vba() if name == "xlwings_udfs" else build.help_vba())
+        # LibreOffice adds its VBA-mode header and drops the Attribute lines
+        body = [line for line in ours.splitlines() if not line.startswith("Attribute VB_")]
+        seen = [line for line in source.splitlines() if not line.startswith(("Rem Attribute", "Option VBASupport"))]
+        assert "\n".join(seen).strip() == "\n".join(body).strip(), name
 
 
 def test_packaged_addin_equals_a_fresh_build(content: dict) -> None:

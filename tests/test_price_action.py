@@ -96,3 +96,18 @@ def test_pricing_udfs_with_excel_shaped_values(tmp_path):
     out = OT_EXPECTED(lines, book=book, as_of=date(2026, 8, 20))
     assert out[0] == ["ExpectedAllowed", "ExpectedPayerPayment", "ExpectedPatientResp"]
     assert [r[0] for r in out[1:]] == [D("97.33"), D("45.96"), D("24.85")]
+
+
+def test_ot_fee_is_vectorised_over_codes_with_payer_dos_and_units_broadcast(tmp_path):
+    """A column of codes in, a column of fees out; one payer/DOS/units cell applies to every code, or one
+    per code; each code's modifiers are its own row."""
+    book, _ = otbill_xl.read_practice(workbook(tmp_path))
+    day = datetime(2026, 8, 3)
+    # ACME 97110: 40.00 per unit (the single-cell test above: 2 units = 80.00)
+    out = OT_FEE([["ACME"]], [["97110"], ["97530"], [None]], [[None]], [[day]], [[2.0]], book=book)
+    assert out[0] == [D("80.00")] and out[1][0].startswith("#N/A: no ACME rate for 97530") and out[2] == [""]
+    per_row = OT_FEE([["ACME"], ["MCR"]], [["97110"], ["97110"]], [[None], ["GO"]], [[day], [day]], [[1.0], [1.0]],
+                     book=book)
+    assert per_row == [[D("40.00")], [D("30.33")]]   # MCR 97110 GO: the single-cell test above
+    assert OT_FEE([["ACME"], ["MCR"], ["ACME"]], [["97110"], ["97110"]], book=book) == \
+        "#ERROR: payer must be one cell or a range the size of code"

@@ -94,3 +94,94 @@ def test_ot_next_action_with_and_without_remarks():
     assert out[3] == [""]
     assert "NCCI" in OT_NEXT_ACTION("CO", "97")
     assert OT_NEXT_ACTION(["CO", "PR"], ["97"]).startswith("#ERROR")
+
+
+# -- issue 15 §5: complete, safe in Excel, and light ---------------------------------------------
+
+BLOCKED_SCRIPT = r'''
+import sys
+
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("python_calamine", "openpyxl"):
+            raise ImportError(name + " is blocked")
+        return None
+
+sys.meta_path.insert(0, Block())
+from datetime import datetime
+from otbill_xl.excel import addin, udfs
+from otbill_xl.templates.sample import sample_rows
+from otbill_xl.workbook.memory import MemoryWorkbook
+from otbill_xl.workbook.reader import read_book
+
+book = read_book(MemoryWorkbook(sample_rows())).book
+addin._practice_book = lambda: book
+charges = sample_rows()["Charges"][:4]
+out = [
+    addin.OT_UNITS([[97112.0], [97110.0]], [[24.0], [23.0]]),
+    addin.OT_UNITS_EXPLAIN([[97112.0]], [[24.0]]),
+    addin.OT_NPI_VALID([[1234567893.0]]),
+    addin.OT_CODE_INFO([["97110"]], datetime(2026, 8, 3)),
+    addin.OT_CARC([["CO-97"]]),
+    addin.OT_CARC_CATEGORY([["CO-97"]]),
+    addin.OT_NEXT_ACTION([["PR"]], [["1"]]),
+    addin.OT_FEE([["MEDICARE"]], [["97110"]], [["GO"]], [[46237.0]], [[1.0]]),
+    addin.OT_MEDICARE_ALLOWED([["97110"]], [["03102-00"]], [[46237.0]]),
+    addin.OT_EXPECTED(charges),
+]
+assert not any(m.split(".")[0] in ("python_calamine", "openpyxl") for m in sys.modules)
+print(repr(out))
+'''
+
+
+def test_every_udf_runs_with_python_calamine_and_openpyxl_blocked():
+    """The add-in's UDF module and everything a function needs import neither reader library (xlwings
+    reads the open book; xlwings Lite has no python-calamine): run in a fresh interpreter with both blocked."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", BLOCKED_SCRIPT], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = eval(result.stdout.strip())  # noqa: S307 - our own repr of lists, floats and strings
+    assert out[0] == [[2], [1]]                  # CMS §20.2 example 1
+    assert out[2] == [[True]]
+    assert out[5] == [["bundling"]]
+    # 46237 is 2026-08-03; 97110 Medicare PFS at the sample's locality, as tests/test_excel_selftest.py shows
+    assert isinstance(out[7][0][0], float) and out[7][0][0] > 0
+    assert out[9][0] == ["ExpectedAllowed", "ExpectedPayerPayment", "ExpectedPatientResp"] and len(out[9]) == 4
+
+
+def test_udfs_return_error_text_instead_of_raising(monkeypatch):
+    """A worksheet function never raises into Excel (xlwings would show a traceback): bad input is
+    ``#ERROR: ...``, nothing to look up ``#N/A: ...``, a bug ``#ERROR`` naming only the exception type."""
+    from otbill_xl.errors import WorkbookError
+    from otbill_xl.excel import addin, udfs
+
+    assert addin.OT_UNITS([["97110"]], [["ten"]]) == [["#ERROR: minutes must be whole numbers, not 'ten'"]]
+    assert addin.OT_UNITS([["97110"], ["97112"]], [[10.0]]) == "#ERROR: codes and minutes must be ranges of the same size"
+    assert addin.OT_CARC([["999999"]])[0][0].startswith("#N/A: CARC 999999")
+    assert addin.OT_CODE_INFO([["97110"]], "next Tuesday") == "#ERROR: dos must be a date"
+
+    def unreadable():
+        raise WorkbookError("Book1.xlsx: the Payers sheet is missing; add it from the template.")
+
+    monkeypatch.setattr(addin, "_practice_book", unreadable)
+    assert addin.OT_FEE("ACME", "97110") == "#ERROR: Book1.xlsx: the Payers sheet is missing; add it from the template."
+
+    def bug(*args):
+        raise KeyError("Jane Doe")  # a cell's text must never reach the sheet through an error
+
+    assert udfs.excel_safe(bug, 1) == ("#ERROR: otbill stopped on an unexpected KeyError; run `otbill check` on a "
+                                       "copy of the workbook to see why")
+    assert all(p.startswith("#") and p.endswith(":") for p in udfs.ERROR_PREFIXES)
+
+
+def test_every_range_argument_is_two_dimensional():
+    """A column in gives a column out: with xlwings' default ndim a single column arrives as a flat list
+    and a flat list is written back as a row, so every range argument is declared ``ndim=2``."""
+    from excel_fake import declared_ndims
+
+    scalars = {("OT_UNITS", 2), ("OT_UNITS_EXPLAIN", 2), ("OT_CODE_INFO", 1)}  # rule, rule, dos: one value
+    for name, dims in declared_ndims().items():
+        for i, ndim in enumerate(dims):
+            assert ndim == 2 or (name, i) in scalars, f"{name} argument {i} is not ndim=2"

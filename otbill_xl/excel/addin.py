@@ -1,5 +1,13 @@
-"""xlwings registration of the worksheet functions. Imported only inside Excel (``UDF_MODULES``);
-the functions themselves live in :mod:`otbill_xl.excel.udfs` and are tested without Excel."""
+"""xlwings registration of the worksheet functions. Imported only inside Excel (``UDF Modules``); the
+functions themselves live in :mod:`otbill_xl.excel.udfs` and are tested without Excel.
+
+Each ``@xw.func`` here is what Excel's Insert Function dialog shows: its docstring (first 255 characters)
+is the function's description and each ``@xw.arg(doc=...)`` an argument's help; ``otbill excel build``
+writes them into the add-in, which registers them with ``Application.MacroOptions`` when it opens.
+Every range argument is 2-D (``ndim=2``) so a column in gives a column out (a dynamic array), and every
+function returns ``#N/A: ...`` / ``#ERROR: ...`` text instead of raising (:func:`udfs.excel_safe`).
+This module imports neither python-calamine nor openpyxl: the open book is read through xlwings.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +17,8 @@ from decimal import Decimal
 import xlwings as xw  # pragma: no cover - needs Excel
 
 from otbill_xl.excel import udfs
+
+CATEGORY = "otbill"
 
 _BOOK_CACHE: dict[str, tuple[float, object]] = {}
 _BOOK_TTL = 30.0  # seconds: re-read the practice tables at most twice a minute
@@ -36,73 +46,100 @@ def _excel(value):
     return value
 
 
-@xw.func
-@xw.arg("codes", ndim=2)
-@xw.arg("minutes", ndim=2)
-@xw.arg("visits", ndim=2)
+def _priced(function, *args):
+    """A pricing function called with the calling workbook's tables, its money as Excel numbers."""
+    return _excel(function(*args, book=_practice_book()))
+
+
+_CODES = "CPT/HCPCS codes: a cell or a column (e.g. Charges[Code])"
+_MINUTES = "Treatment minutes, a range the size of codes"
+_RULE = '"cms" (8-minute rule, minutes pooled per visit; default) or "ama" (each code on its own)'
+_VISITS = "Optional: a visit key per row (e.g. patient & DOS); rows with the same key are one visit"
+_DOS = "Date of service: a date, or a range the size of codes"
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("codes", ndim=2, doc=_CODES)
+@xw.arg("minutes", ndim=2, doc=_MINUTES)
+@xw.arg("rule", doc=_RULE)
+@xw.arg("visits", ndim=2, doc=_VISITS)
 def OT_UNITS(codes, minutes, rule=None, visits=None):  # noqa: N802 - Excel function name
-    """Billable units per row (CMS 8-minute rule or AMA per code)."""
-    return udfs.OT_UNITS(codes, minutes, rule, visits)
+    """Billable units per row: CMS 8-minute rule (timed minutes pooled per visit) or the AMA per-code rule."""
+    return udfs.excel_safe(udfs.OT_UNITS, codes, minutes, rule, visits)
 
 
-@xw.func
-@xw.arg("codes", ndim=2)
-@xw.arg("minutes", ndim=2)
-@xw.arg("visits", ndim=2)
+@xw.func(category=CATEGORY)
+@xw.arg("codes", ndim=2, doc=_CODES)
+@xw.arg("minutes", ndim=2, doc=_MINUTES)
+@xw.arg("rule", doc=_RULE)
+@xw.arg("visits", ndim=2, doc=_VISITS)
 def OT_UNITS_EXPLAIN(codes, minutes, rule=None, visits=None):  # noqa: N802
-    """How each row's units were worked out."""
-    return udfs.OT_UNITS_EXPLAIN(codes, minutes, rule, visits)
+    """How each row's units were worked out, e.g. "47 timed min -> 3 units: 97112 24 min -> 2, 97110 23 min -> 1"."""
+    return udfs.excel_safe(udfs.OT_UNITS_EXPLAIN, codes, minutes, rule, visits)
 
 
-@xw.func
+@xw.func(category=CATEGORY)
+@xw.arg("npis", ndim=2, doc="NPIs: a cell or a column")
 def OT_NPI_VALID(npis):  # noqa: N802
-    """TRUE when the NPI's check digit is right."""
-    return udfs.OT_NPI_VALID(npis)
+    """TRUE when an NPI has 10 digits, starts with 1 or 2 and its check digit (Luhn with 80840) is right."""
+    return udfs.excel_safe(udfs.OT_NPI_VALID, npis)
 
 
-@xw.func
+@xw.func(category=CATEGORY)
+@xw.arg("codes", ndim=2, doc=_CODES)
+@xw.arg("dos", doc="Optional date of service: says whether each code is valid that day")
 def OT_CODE_INFO(codes, dos=None):  # noqa: N802
-    """What a code is and whether it is valid on a date of service."""
-    return udfs.OT_CODE_INFO(codes, dos)
+    """What a CPT/HCPCS code is (timed or not, discipline, add-on base) and whether it is valid on a date of service."""
+    return udfs.excel_safe(udfs.OT_CODE_INFO, codes, dos)
 
 
-@xw.func
-@xw.arg("codes", ndim=2)
+@xw.func(category=CATEGORY)
+@xw.arg("codes", ndim=2, doc="Claim adjustment reason codes (97 or CO-97): a cell or a column")
 def OT_CARC(codes):  # noqa: N802
-    """What a claim adjustment reason code (CARC) means."""
-    return udfs.OT_CARC(codes)
+    """What a claim adjustment reason code (CARC) on a remittance means, in plain words."""
+    return udfs.excel_safe(udfs.OT_CARC, codes)
 
 
-@xw.func
-@xw.arg("codes", ndim=2)
+@xw.func(category=CATEGORY)
+@xw.arg("codes", ndim=2, doc="Claim adjustment reason codes (97 or CO-97): a cell or a column")
 def OT_CARC_CATEGORY(codes):  # noqa: N802
-    """The CARC's denial category."""
-    return udfs.OT_CARC_CATEGORY(codes)
+    """The CARC's denial category: contractual, patient_responsibility, coding, bundling, eligibility, ..."""
+    return udfs.excel_safe(udfs.OT_CARC_CATEGORY, codes)
 
 
-@xw.func
-@xw.arg("groups", ndim=2)
-@xw.arg("carcs", ndim=2)
-@xw.arg("rarcs", ndim=2)
+@xw.func(category=CATEGORY)
+@xw.arg("groups", ndim=2, doc="Group codes (CO, PR, OA, PI, CR): a cell or a column")
+@xw.arg("carcs", ndim=2, doc="CARCs, a range the size of groups")
+@xw.arg("rarcs", ndim=2, doc="Optional remark codes (RARCs), several per cell allowed, the size of groups")
 def OT_NEXT_ACTION(groups, carcs, rarcs=None):  # noqa: N802
-    """The next step for a group code + CARC (+ remark codes)."""
-    return udfs.OT_NEXT_ACTION(groups, carcs, rarcs)
+    """The next step for an adjustment (group code + CARC + remark codes): bill the patient, correct and resubmit, appeal..."""
+    return udfs.excel_safe(udfs.OT_NEXT_ACTION, groups, carcs, rarcs)
 
 
-@xw.func
+@xw.func(category=CATEGORY)
+@xw.arg("payer", ndim=2, doc="PayerKey from the Payers sheet: a cell, or one per code")
+@xw.arg("code", ndim=2, doc=_CODES)
+@xw.arg("modifiers", ndim=2, doc="Optional modifiers: a row of cells (or GO,59 in one cell) per code")
+@xw.arg("dos", ndim=2, doc="Optional date of service (default today): a cell, or one per code")
+@xw.arg("units", ndim=2, doc="Optional units (default 1): a cell, or one per code")
 def OT_FEE(payer, code, modifiers=None, dos=None, units=None):  # noqa: N802
-    """Allowed amount for a payer, code, modifiers, DOS and units (contract rate or Medicare PFS)."""
-    return _excel(udfs.OT_FEE(payer, code, modifiers, dos, units, book=_practice_book()))
+    """Allowed amount for a payer, code, modifiers, date and units: the contracted FeeSchedule rate, or Medicare's PFS."""
+    return udfs.excel_safe(_priced, udfs.OT_FEE, payer, code, modifiers, dos, units)
 
 
-@xw.func
-def OT_MEDICARE_ALLOWED(code, locality, dos, units=None, pos=None):  # noqa: N802
-    """Medicare PFS allowed amount from the workbook's MedicareRVU/MedicareGPCI tables."""
-    return _excel(udfs.OT_MEDICARE_ALLOWED(code, locality, dos, units, pos, book=_practice_book()))
+@xw.func(category=CATEGORY)
+@xw.arg("codes", ndim=2, doc=_CODES)
+@xw.arg("locality", ndim=2, doc="Medicare locality (MedicareGPCI sheet): a cell, or one per code")
+@xw.arg("dos", ndim=2, doc=_DOS)
+@xw.arg("units", ndim=2, doc="Optional units (default 1): a cell, or one per code")
+@xw.arg("pos", ndim=2, doc="Optional place of service (default 11, office; facility places use facility PE)")
+def OT_MEDICARE_ALLOWED(codes, locality, dos, units=None, pos=None):  # noqa: N802
+    """Medicare PFS allowed amount: RVUs x GPCIs x conversion factor per unit, rounded to the cent, x units."""
+    return udfs.excel_safe(_priced, udfs.OT_MEDICARE_ALLOWED, codes, locality, dos, units, pos)
 
 
-@xw.func
-@xw.arg("lines", ndim=2)
+@xw.func(category=CATEGORY)
+@xw.arg("lines", ndim=2, doc="Charge lines with their header row (Charges columns, any order)")
 def OT_EXPECTED(lines):  # noqa: N802
-    """Expected allowed / payer payment / patient share for a range of charge lines (with header)."""
-    return _excel(udfs.OT_EXPECTED(lines, book=_practice_book()))
+    """Expected allowed, payer payment and patient share for each charge line (MPPR, KX, sequestration included)."""
+    return udfs.excel_safe(_priced, udfs.OT_EXPECTED, lines)

@@ -1,12 +1,14 @@
 """Ribbon actions. Each is a thin wrapper: wrap the open book in the live port, run the action that
-the CLI runs on files, report back. The ribbon XML/VBA calls these with ``RunPython``."""
+the CLI runs on files, report back. The ribbon's VBA (``ribbon/otbill.bas``) calls the ``*_button``
+functions with ``RunPython``; every button is a function of the port, so it runs headless too."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from otbill_xl.actions.check import CheckOutcome, check_charges
 from otbill_xl.actions.claims import ClaimsOutcome, create_claims
@@ -25,40 +27,9 @@ def check_charges_action(port: WorkbookPort, today: date) -> CheckOutcome:
     """"Check charges": annotate the book in place (fills, notes, Findings and Check Summary sheets)."""
     return check_charges(port, as_of=today)
 
-
-def check_charges_button(book: Any = None) -> None:  # pragma: no cover - needs Excel
-    """Entry point for the ribbon button (``RunPython "import otbill_xl.excel.macros as m; m.check_charges_button()"``)."""
-    import xlwings as xw
-
-    book = book or xw.Book.caller()
-
-    def work() -> str:
-        s = check_charges_action(LiveWorkbook(book), date.today()).summary
-        return (f"{s['lines_checked']} lines checked: {s['errors']} errors, {s['warnings']} warnings, "
-                f"{s['infos']} infos. See the Findings sheet.")
-
-    run_reported(ExcelUi(book), "otbill: checking the charges...", work)
-
-
 def price_charges_action(port: WorkbookPort, today: date) -> PriceOutcome:
     """"Price charges": Pricing and Pricing Totals sheets in the open book, problems marked on cells."""
     return price_charges(port, as_of=today)
-
-
-def price_charges_button(book: Any = None) -> None:  # pragma: no cover - needs Excel
-    """Entry point for the ribbon's Price charges button."""
-    import xlwings as xw
-
-    book = book or xw.Book.caller()
-
-    def work() -> str:
-        outcome = price_charges_action(LiveWorkbook(book), date.today())
-        total = sum((t.expected_payer_payment for t in outcome.result.totals), start=0)
-        return (f"{len(outcome.result.lines)} lines priced; expected payer payments {total:,.2f}. "
-                "See the Pricing and Pricing Totals sheets.")
-
-    run_reported(ExcelUi(book), "otbill: pricing the charges...", work)
-
 
 def create_claims_action(port: WorkbookPort, out_dir: Path, ledger_path: Path | None, today: date,
                          now: datetime) -> ClaimsOutcome:
@@ -69,23 +40,6 @@ def create_claims_action(port: WorkbookPort, out_dir: Path, ledger_path: Path | 
 
     return create_claims(port, out_dir=out_dir, ledger=LedgerChoice(ledger_path, out_dir), as_of=today,
                          created=now, command="excel")
-
-
-def create_claims_button(book: Any = None, out_dir: str | None = None) -> None:  # pragma: no cover - needs Excel
-    """Entry point for the ribbon's Create claims button: files go next to the workbook."""
-    import xlwings as xw
-
-    book = book or xw.Book.caller()
-    folder = Path(out_dir) if out_dir else Path(book.fullname).parent
-
-    def work() -> str:
-        outcome = create_claims_action(LiveWorkbook(book), folder, None, date.today(), datetime.now())
-        return (f"{len(outcome.assembly.claims)} claims ({outcome.lines_billed} lines) in {len(outcome.files)} "
-                f"file(s) in {folder}; {len(outcome.assembly.held_back)} lines held back — see the Claims and "
-                "Held Back sheets.")
-
-    run_reported(ExcelUi(book), "otbill: creating the claims...", work)
-
 
 #: The Practice setting naming the remittance file (or folder of 835/CSV files) the Reconcile
 #: payments button reads; without it the button asks with a file dialog.
@@ -122,40 +76,12 @@ def reconcile_payments_action(port: WorkbookPort, remits: list[Path], ledger_pat
     finally:
         ledger.close()
 
-
-def reconcile_payments_button(book: Any = None) -> None:  # pragma: no cover - needs Excel
-    """Entry point for the ribbon's Reconcile payments button: the files of the Practice setting
-    ``RemittancePath``, else the ones picked in a file dialog."""
-    import xlwings as xw
-
-    book = book or xw.Book.caller()
-    port = LiveWorkbook(book)
-    base = Path(book.fullname).parent
-    from otbill_xl.actions.pipeline import Pipeline
-
-    def work() -> str | None:
-        setting = Pipeline(port, as_of=date.today()).book.practice.extra.get(REMIT_SETTING, "")
-        if setting:
-            remits = remittance_files(setting, base)
-        else:
-            picked = book.app.api.GetOpenFilename("Remittances (*.835;*.txt;*.csv),*.835;*.txt;*.csv", 1,
-                                                  "Choose the 835 or CSV remittance files", None, True)
-            remits = [Path(p) for p in (picked if isinstance(picked, (list, tuple)) else [picked])
-                      if p and p is not False]
-        if not remits:
-            return None
-        outcome = reconcile_payments_action(port, remits, None, date.today(), datetime.now())
-        counts = outcome.result.counts()
-        return (f"{outcome.posted_rows} Payments rows posted; {counts['paid']} lines paid, {counts['denied']} "
-                f"denied, {counts['underpaid']} underpaid, {len(outcome.result.exceptions)} exceptions — see the "
-                "Reconciliation, Exceptions, Denials and AR Aging sheets.")
-
-    run_reported(ExcelUi(book), "otbill: reconciling the payments...", work)
-
-
 # ------------------------------------------------------------------------------------------------
-# How a button reports: counts in a message box, the CLI's clear message on an OtbillError (never a
-# traceback), the status bar while it runs. Headless tests pass a fake ``ButtonUi``.
+# How a button talks to the biller: counts in a message box, the CLI's clear message on an
+# OtbillError (never a traceback), the status bar while it runs, and its dialogs. In Excel that is
+# ExcelUi; `otbill excel selftest` passes a SelftestUi (answers from a file, messages collected);
+# headless tests pass a fake. Every button is a function of (port, workbook folder, ui), so each one
+# runs headless on a workbook file exactly as the ribbon runs it on the open book.
 # ------------------------------------------------------------------------------------------------
 
 class ButtonUi(Protocol):
@@ -163,9 +89,23 @@ class ButtonUi(Protocol):
 
     def status(self, text: str | None) -> None: ...
 
+    def pick_files(self, title: str, kinds: str, patterns: tuple[str, ...], *, multiple: bool) -> list[Path]: ...
+
+    def pick_save(self, title: str, default: str) -> Path | None: ...
+
+    def ask(self, prompt: str, title: str, default: str) -> str | None: ...
+
+    def confirm(self, message: str) -> bool: ...
+
+    def open_workbook(self, path: Path) -> None: ...
+
+    def show_sheet(self, name: str) -> None: ...
+
+    def show_help(self, url: str | None, text: str) -> None: ...
+
 
 class ExcelUi:  # pragma: no cover - needs Excel
-    """The open book's message box and status bar."""
+    """The open book's message box, status bar and file dialogs."""
 
     def __init__(self, book: Any) -> None:
         self.book = book
@@ -175,6 +115,102 @@ class ExcelUi:  # pragma: no cover - needs Excel
 
     def status(self, text: str | None) -> None:
         self.book.app.status_bar = text  # None gives the status bar back to Excel
+
+    def pick_files(self, title: str, kinds: str, patterns: tuple[str, ...], *, multiple: bool) -> list[Path]:
+        spec = ";".join(patterns)
+        picked = self.book.app.api.GetOpenFilename(f"{kinds} ({spec}),{spec}", 1, title, None, multiple)
+        return [Path(p) for p in (picked if isinstance(picked, (list, tuple)) else [picked]) if p and p is not False]
+
+    def pick_save(self, title: str, default: str) -> Path | None:
+        picked = self.book.app.api.GetSaveAsFilename(default, "Excel workbook (*.xlsx),*.xlsx", 1, title)
+        return Path(picked) if picked else None
+
+    def ask(self, prompt: str, title: str, default: str) -> str | None:
+        answer = self.book.app.api.InputBox(prompt, title, default, Type=2)
+        return str(answer).strip() if answer not in (False, None, "") else None
+
+    def confirm(self, message: str) -> bool:
+        return self.book.app.alert(message, title="otbill", buttons="yes_no") == "yes"
+
+    def open_workbook(self, path: Path) -> None:
+        self.book.app.books.open(str(path))
+
+    def show_sheet(self, name: str) -> None:
+        self.book.sheets[name].activate()
+
+    def show_help(self, url: str | None, text: str) -> None:
+        import webbrowser
+
+        if url:
+            webbrowser.open(url)
+        else:
+            self.alert(text)
+
+
+class SelftestUi:
+    """The dialogs of ``otbill excel selftest``: answers come from its request file (JSON:
+    ``{"answers": {"pick_files": [...], "pick_save": "...", "ask": "...", "confirm": true}}``), messages are
+    collected, and :meth:`finish` appends one JSON line per button to ``<request>.results.jsonl``. With
+    Excel (``book``), sheets and new workbooks are really shown (and the new workbook closed again)."""
+
+    def __init__(self, request: Path, button: str, book: Any = None) -> None:
+        import json
+
+        self.request, self.button, self.book = Path(request), button, book
+        self.answers: dict[str, Any] = json.loads(self.request.read_text(encoding="utf-8")).get("answers", {})
+        self.messages: list[str] = []
+        self.shown: list[str] = []
+
+    def alert(self, message: str) -> None:
+        self.messages.append(message)
+
+    def status(self, text: str | None) -> None:
+        if self.book is not None:  # pragma: no cover - needs Excel
+            self.book.app.status_bar = text
+
+    def pick_files(self, title: str, kinds: str, patterns: tuple[str, ...], *, multiple: bool) -> list[Path]:
+        return [Path(p) for p in self.answers.get("pick_files", [])]
+
+    def pick_save(self, title: str, default: str) -> Path | None:
+        answer = self.answers.get("pick_save")
+        return Path(answer) if answer else None
+
+    def ask(self, prompt: str, title: str, default: str) -> str | None:
+        return self.answers.get("ask") or None
+
+    def confirm(self, message: str) -> bool:
+        self.messages.append(message)
+        return bool(self.answers.get("confirm", False))
+
+    def open_workbook(self, path: Path) -> None:
+        self.shown.append(f"workbook {Path(path).name}")
+        if self.book is not None:  # pragma: no cover - needs Excel
+            self.book.app.books.open(str(path)).close()
+
+    def show_sheet(self, name: str) -> None:
+        self.shown.append(f"sheet {name}")
+        if self.book is not None:  # pragma: no cover - needs Excel
+            self.book.sheets[name].activate()
+
+    def show_help(self, url: str | None, text: str) -> None:
+        self.shown.append("help " + (url or "text"))  # no browser in a selftest
+        self.messages.append(url or text)
+
+    def finish(self, ok: bool) -> None:
+        import json
+
+        line = json.dumps({"button": self.button, "ok": ok, "messages": self.messages, "shown": self.shown})
+        with self.results.open("a", encoding="utf-8") as out:
+            out.write(line + "\n")
+
+    @property
+    def results(self) -> Path:
+        return results_path(self.request)
+
+
+def results_path(request: Path) -> Path:
+    """Where :class:`SelftestUi` appends each button's outcome for ``request``."""
+    return Path(request).with_name(Path(request).stem + ".results.jsonl")
 
 
 def run_reported(ui: ButtonUi, status: str, work: Callable[[], str | None]) -> bool:
@@ -238,38 +274,6 @@ def fee_import_message(read: FeeScheduleRead, update: FeeScheduleUpdate) -> str:
             f"{u.sheet}: {len(u.added_rates)} added, {len(u.changed_rates)} changed, {len(u.unchanged_rates)} "
             f"unchanged, {len(u.kept_rates)} kept. Save the workbook to keep them.")
 
-
-def import_fee_schedule_button(book: Any = None) -> None:  # pragma: no cover - needs Excel
-    """Entry point for the ribbon's Import fee schedule button: a file dialog, then the PayerKey."""
-    import xlwings as xw
-
-    from otbill_xl.actions.fee_schedule import payer_keys
-
-    book = book or xw.Book.caller()
-    ui, port = ExcelUi(book), LiveWorkbook(book)
-    picked = book.app.api.GetOpenFilename("Fee schedules (*.csv;*.xlsx;*.xls),*.csv;*.xlsx;*.xls", 1,
-                                          "Choose the payer's fee schedule")
-    if not picked:
-        return
-    keys = sorted(payer_keys(port) or ())
-    payer = book.app.api.InputBox("PayerKey of these rates" + (f" ({', '.join(keys)})" if keys else ""),
-                                  "otbill: Import fee schedule", keys[0] if len(keys) == 1 else "", Type=2)
-    if not payer:
-        return
-
-    def work() -> str | None:
-        try:
-            return fee_import_message(*import_fee_schedule_action(port, Path(picked), str(payer).strip()))
-        except FeeRowsInError as exc:
-            if book.app.alert(f"{exc.text}\n\nImport the {exc.good} good rates anyway?", title="otbill",
-                              buttons="yes_no") != "yes":
-                return None
-            return fee_import_message(*import_fee_schedule_action(port, Path(picked), str(payer).strip(),
-                                                                  partial=True))
-
-    run_reported(ui, "otbill: importing the fee schedule...", work)
-
-
 # ------------------------------------------------------------------------------------------------
 # New practice workbook, Show findings, Help
 # ------------------------------------------------------------------------------------------------
@@ -284,25 +288,6 @@ def new_practice_workbook_action(path: Path) -> Path:
         raise OtbillError(f"{path} already exists; choose another name (otbill never overwrites a workbook).")
     return build_template(path)
 
-
-def new_practice_workbook_button(book: Any = None) -> None:  # pragma: no cover - needs Excel
-    """Entry point for the ribbon's New practice workbook button: a Save As dialog, then the new book opens."""
-    import xlwings as xw
-
-    book = book or xw.Book.caller()
-    picked = book.app.api.GetSaveAsFilename("otbill-practice.xlsx", "Excel workbook (*.xlsx),*.xlsx", 1,
-                                            "Where to save the new practice workbook")
-    if not picked:
-        return
-
-    def work() -> str:
-        path = new_practice_workbook_action(Path(picked))
-        book.app.books.open(str(path))
-        return f"New practice workbook {path.name} created and opened; the Instructions sheet says what goes where."
-
-    run_reported(ExcelUi(book), "otbill: creating the workbook...", work)
-
-
 def show_findings_action(port: WorkbookPort) -> str:
     """"Show findings": the name of the Findings sheet to activate, or the step that makes it."""
     from otbill_xl.actions.check import FINDINGS_SHEET
@@ -311,15 +296,6 @@ def show_findings_action(port: WorkbookPort) -> str:
     if FINDINGS_SHEET.casefold() not in names:
         raise OtbillError("This workbook has no Findings sheet yet: press Check charges first.")
     return names[FINDINGS_SHEET.casefold()]
-
-
-def show_findings_button(book: Any = None) -> None:  # pragma: no cover - needs Excel
-    """Entry point for the ribbon's Show findings button."""
-    import xlwings as xw
-
-    book = book or xw.Book.caller()
-    run_reported(ExcelUi(book), "", lambda: book.sheets[show_findings_action(LiveWorkbook(book))].activate())
-
 
 #: The README's section the Help button shows.
 HELP_SECTION = "## In Excel"
@@ -351,14 +327,166 @@ def help_text(readme: str | None = None) -> str:
     return readme[start + 3:end if end > 0 else None].strip()
 
 
-def help_button(book: Any = None) -> None:  # pragma: no cover - needs Excel
-    """Entry point for the ribbon's Help button: the README in the browser, else its In Excel section."""
-    import webbrowser
+# ------------------------------------------------------------------------------------------------
+# The buttons: what each does with the open book (port), its folder and the biller (ui). The ribbon's
+# VBA (ribbon/otbill.bas) runs ``m.<name>_button()``; `otbill excel selftest` runs the same with
+# ``selftest=<request file>``.
+# ------------------------------------------------------------------------------------------------
 
+def _today() -> date:
+    """The date the buttons check, price and bill as of (tests pin it)."""
+    return date.today()
+
+
+def _check(port: WorkbookPort, folder: Path, ui: ButtonUi) -> str:
+    s = check_charges_action(port, _today()).summary
+    return (f"{s['lines_checked']} lines checked: {s['errors']} errors, {s['warnings']} warnings, "
+            f"{s['infos']} infos. See the Findings sheet.")
+
+
+def _price(port: WorkbookPort, folder: Path, ui: ButtonUi) -> str:
+    outcome = price_charges_action(port, _today())
+    total = sum((t.expected_payer_payment for t in outcome.result.totals), start=Decimal(0))
+    return (f"{len(outcome.result.lines)} lines priced; expected payer payments {total:,.2f}. "
+            "See the Pricing and Pricing Totals sheets.")
+
+
+def _claims(port: WorkbookPort, folder: Path, ui: ButtonUi) -> str:
+    """Files go next to the workbook; the ledger is the submitter's."""
+    outcome = create_claims_action(port, folder, None, _today(), datetime.now())
+    return (f"{len(outcome.assembly.claims)} claims ({outcome.lines_billed} lines) in {len(outcome.files)} "
+            f"file(s) in {folder}; {len(outcome.assembly.held_back)} lines held back — see the Claims and "
+            "Held Back sheets.")
+
+
+def _reconcile(port: WorkbookPort, folder: Path, ui: ButtonUi) -> str | None:
+    """The files of the Practice setting ``RemittancePath``, else the ones picked in a file dialog."""
+    from otbill_xl.actions.pipeline import Pipeline
+
+    setting = Pipeline(port, as_of=_today()).book.practice.extra.get(REMIT_SETTING, "")
+    if setting:
+        remits = remittance_files(setting, folder)
+    else:
+        remits = ui.pick_files("Choose the 835 or CSV remittance files", "Remittances", ("*.835", "*.txt", "*.csv"),
+                               multiple=True)
+    if not remits:
+        return None
+    outcome = reconcile_payments_action(port, remits, None, _today(), datetime.now())
+    counts = outcome.result.counts()
+    return (f"{outcome.posted_rows} Payments rows posted; {counts['paid']} lines paid, {counts['denied']} "
+            f"denied, {counts['underpaid']} underpaid, {len(outcome.result.exceptions)} exceptions — see the "
+            "Reconciliation, Exceptions, Denials and AR Aging sheets.")
+
+
+def _import_fees(port: WorkbookPort, folder: Path, ui: ButtonUi) -> str | None:
+    """A file dialog, then the PayerKey; rows in error ask before the good rates are imported."""
+    from otbill_xl.actions.fee_schedule import payer_keys
+
+    picked = ui.pick_files("Choose the payer's fee schedule", "Fee schedules", ("*.csv", "*.xlsx", "*.xls"),
+                           multiple=False)
+    if not picked:
+        return None
+    keys = sorted(payer_keys(port) or ())
+    payer = ui.ask("PayerKey of these rates" + (f" ({', '.join(keys)})" if keys else ""),
+                   "otbill: Import fee schedule", keys[0] if len(keys) == 1 else "")
+    if not payer:
+        return None
+    try:
+        return fee_import_message(*import_fee_schedule_action(port, picked[0], payer.strip()))
+    except FeeRowsInError as exc:
+        if not ui.confirm(f"{exc.text}\n\nImport the {exc.good} good rates anyway?"):
+            return None
+        return fee_import_message(*import_fee_schedule_action(port, picked[0], payer.strip(), partial=True))
+
+
+def _new_workbook(port: WorkbookPort, folder: Path, ui: ButtonUi) -> str | None:
+    """A Save As dialog, then the new book opens."""
+    picked = ui.pick_save("Where to save the new practice workbook", "otbill-practice.xlsx")
+    if not picked:
+        return None
+    path = new_practice_workbook_action(picked)
+    ui.open_workbook(path)
+    return f"New practice workbook {path.name} created and opened; the Instructions sheet says what goes where."
+
+
+def _show_findings(port: WorkbookPort, folder: Path, ui: ButtonUi) -> None:
+    ui.show_sheet(show_findings_action(port))
+
+
+def _help(port: WorkbookPort, folder: Path, ui: ButtonUi) -> None:
+    """The README in the browser (a source checkout), else its In Excel section in a message box."""
+    target = help_target()
+    ui.show_help(target, "" if target else help_text())
+
+
+class Button(NamedTuple):
+    status: str                                                  # the status bar while it runs
+    press: Callable[[WorkbookPort, Path, ButtonUi], str | None]  # its message (None: nothing to say)
+
+
+#: Every ribbon button by its Python name (``m.<name>_button()`` in otbill.bas).
+BUTTONS: dict[str, Button] = {
+    "check_charges": Button("otbill: checking the charges...", _check),
+    "price_charges": Button("otbill: pricing the charges...", _price),
+    "create_claims": Button("otbill: creating the claims...", _claims),
+    "reconcile_payments": Button("otbill: reconciling the payments...", _reconcile),
+    "import_fee_schedule": Button("otbill: importing the fee schedule...", _import_fees),
+    "new_practice_workbook": Button("otbill: creating the workbook...", _new_workbook),
+    "show_findings": Button("", _show_findings),
+    "help": Button("", _help),
+}
+
+
+def _caller() -> tuple[WorkbookPort, Path, Any]:  # pragma: no cover - needs Excel
+    """The workbook the button was pressed in: the live port, its folder, the xlwings book."""
     import xlwings as xw
 
-    target = help_target()
-    if target:
-        webbrowser.open(target)
-    else:
-        (book or xw.Book.caller()).app.alert(help_text(), title="otbill help")
+    book = xw.Book.caller()
+    return LiveWorkbook(book), Path(book.fullname).parent, book
+
+
+def press(name: str, selftest: str = "") -> bool:
+    """Run button ``name`` on the calling workbook and report (``selftest``: a request file of `otbill
+    excel selftest`, which answers the dialogs and records the outcome). True when it succeeded."""
+    button = BUTTONS[name]
+    port, folder, book = _caller()
+    if not selftest:  # pragma: no cover - needs Excel
+        ui = ExcelUi(book)
+        return run_reported(ui, button.status, lambda: button.press(port, folder, ui))
+    test_ui = SelftestUi(Path(selftest), name, book)
+    ok = run_reported(test_ui, button.status, lambda: button.press(port, folder, test_ui))
+    test_ui.finish(ok)
+    return ok
+
+
+# The RunPython targets, one per button (their names are checked against otbill.bas by the tests).
+def check_charges_button(selftest: str = "") -> None:
+    press("check_charges", selftest)
+
+
+def price_charges_button(selftest: str = "") -> None:
+    press("price_charges", selftest)
+
+
+def create_claims_button(selftest: str = "") -> None:
+    press("create_claims", selftest)
+
+
+def reconcile_payments_button(selftest: str = "") -> None:
+    press("reconcile_payments", selftest)
+
+
+def import_fee_schedule_button(selftest: str = "") -> None:
+    press("import_fee_schedule", selftest)
+
+
+def new_practice_workbook_button(selftest: str = "") -> None:
+    press("new_practice_workbook", selftest)
+
+
+def show_findings_button(selftest: str = "") -> None:
+    press("show_findings", selftest)
+
+
+def help_button(selftest: str = "") -> None:
+    press("help", selftest)

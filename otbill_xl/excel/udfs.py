@@ -247,57 +247,112 @@ def _dos(value: Any) -> date:
     return date.today() if value is None or value == "" else _as_date(value)
 
 
+def _same_size(value: Any, n: int, name: str) -> list[Any]:
+    """One cell applies to every row; a range must have one cell per code."""
+    flat, _ = _flatten(value)
+    if len(flat) == 1:
+        return flat * n
+    if len(flat) != n:
+        raise ValueError(f"{name} must be one cell or a range the size of code")
+    return flat
+
+
+def _modifier_rows(value: Any, n: int) -> list[tuple[str, ...]]:
+    """Each code's modifiers: one cell (or one row of cells) for every code, else one row per code
+    (a row may hold several modifier cells, or one cell with ``GO,59``)."""
+    if value is None or value == "":
+        return [()] * n
+    if isinstance(value, list) and value and isinstance(value[0], list):
+        if len(value) == n:
+            return [_modifiers(row) for row in value]
+        if len(value) == 1:
+            return [_modifiers(value[0])] * n
+    elif isinstance(value, list) and len(value) == n and n > 1:
+        return [_modifiers(v) for v in value]
+    elif not isinstance(value, list):
+        return [_modifiers(value)] * n
+    if n == 1:
+        return [_modifiers(value)]
+    raise ValueError("modifiers must be one row of cells, or one row per code")
+
+
 def OT_FEE(payer: Any, code: Any, modifiers: Any = None, dos: Any = None, units: Any = None, *, book: Any) -> Any:
     """Allowed amount for ``units`` of ``code`` (default 1) for a payer on a DOS (default today): the
     contracted FeeSchedule rate (a modifier-specific row beats a blank one), or for Medicare the PFS
-    amount at the practice's locality (office rate, before MPPR)."""
+    amount at the practice's locality (office rate, before MPPR). Vectorised over ``code``: payer, DOS
+    and units are one cell or one per code; modifiers one row of cells per code."""
     from otbill_xl.domain.fee_schedule import FeeSchedule
     from otbill_xl.domain.medicare_pfs import MedicarePFS
     from otbill_xl.domain.models import PayerType
     from otbill_xl.domain.money import cents
 
+    codes, reshape = _flatten(code)
+    n = len(codes)
     try:
-        day, n, mods = _dos(dos), _units(units), _modifiers(modifiers)
+        payers, days, counts = _same_size(payer, n, "payer"), _same_size(dos, n, "dos"), _same_size(units, n, "units")
+        mods = _modifier_rows(modifiers, n)
     except ValueError as exc:
         return f"#ERROR: {exc}"
-    key = normalize_code(payer)
-    found = book.payers_by_key.get(key)
-    if found is None:
-        return f"#N/A: payer {key} is not on the Payers sheet"
-    code_key = normalize_code(code)
-    if found.payer_type is PayerType.MEDICARE:
-        pfs = MedicarePFS(book.medicare_rvus, book.medicare_gpcis, book.practice.medicare_locality,
-                          book.practice.qualifying_apm.strip().upper() == "Y")
-        up = pfs.unit_price(code_key, day)
-        return f"#N/A: {up}" if isinstance(up, str) else cents(up.full * n)
-    entry = FeeSchedule(book.fee_schedule).lookup(key, code_key, mods, day)
-    if entry is None:
-        return f"#N/A: no {key} rate for {code_key} on {day.isoformat()}"
-    return cents(entry.allowed_per_unit * n)
+    schedule = FeeSchedule(book.fee_schedule)
+    pfs = MedicarePFS(book.medicare_rvus, book.medicare_gpcis, book.practice.medicare_locality,
+                      book.practice.qualifying_apm.strip().upper() == "Y")
+
+    def one(i: int) -> Any:
+        if codes[i] is None or codes[i] == "":
+            return ""
+        try:
+            day, count = _dos(days[i]), _units(counts[i])
+        except ValueError as exc:
+            return f"#ERROR: {exc}"
+        key = normalize_code(payers[i])
+        found = book.payers_by_key.get(key)
+        if found is None:
+            return f"#N/A: payer {key} is not on the Payers sheet"
+        code_key = normalize_code(codes[i])
+        if found.payer_type is PayerType.MEDICARE:
+            up = pfs.unit_price(code_key, day)
+            return f"#N/A: {up}" if isinstance(up, str) else cents(up.full * count)
+        entry = schedule.lookup(key, code_key, mods[i], day)
+        if entry is None:
+            return f"#N/A: no {key} rate for {code_key} on {day.isoformat()}"
+        return cents(entry.allowed_per_unit * count)
+
+    return reshape([one(i) for i in range(n)])
 
 
 def OT_MEDICARE_ALLOWED(codes: Any, locality: Any, dos: Any, units: Any = None, pos: Any = None, *, book: Any) -> Any:
     """Medicare PFS allowed amount: (work RVU × GPCI + PE RVU × GPCI + MP RVU × GPCI) × CF per unit,
-    rounded to the cent, × units; facility PE for facility places of service. Vectorised over codes."""
+    rounded to the cent, × units; facility PE for facility places of service. Vectorised over codes;
+    locality, DOS, units and place of service are one cell or one per code."""
     from otbill_xl.domain.medicare_pfs import MedicarePFS
     from otbill_xl.domain.money import cents
 
+    flat, reshape = _flatten(codes)
+    n = len(flat)
     try:
-        day, n = _as_date(dos), _units(units)
+        places, days = _same_size(pos, n, "pos"), _same_size(dos, n, "dos")
+        counts, localities = _same_size(units, n, "units"), _same_size(locality, n, "locality")
     except ValueError as exc:
         return f"#ERROR: {exc}"
-    place = normalize_code(pos) if pos not in (None, "") else "11"
-    pfs = MedicarePFS(book.medicare_rvus, book.medicare_gpcis, str(locality or "").strip(),
-                      book.practice.qualifying_apm.strip().upper() == "Y")
-    flat, reshape = _flatten(codes)
-    out = []
-    for c in flat:
-        if c is None or c == "":
-            out.append("")
-            continue
-        up = pfs.unit_price(normalize_code(c), day, place)
-        out.append(f"#N/A: {up}" if isinstance(up, str) else cents(up.full * n))
-    return reshape(out)
+    apm = book.practice.qualifying_apm.strip().upper() == "Y"
+    engines: dict[str, MedicarePFS] = {}
+
+    def one(i: int) -> Any:
+        if flat[i] is None or flat[i] == "":
+            return ""
+        try:
+            day, count = _as_date(days[i]), _units(counts[i])
+        except ValueError as exc:
+            return f"#ERROR: {exc}"
+        place = normalize_code(places[i]) if places[i] not in (None, "") else "11"
+        where = normalize_code(localities[i]) if localities[i] not in (None, "") else ""
+        pfs = engines.get(where)
+        if pfs is None:
+            pfs = engines[where] = MedicarePFS(book.medicare_rvus, book.medicare_gpcis, where, apm)
+        up = pfs.unit_price(normalize_code(flat[i]), day, place)
+        return f"#N/A: {up}" if isinstance(up, str) else cents(up.full * count)
+
+    return reshape([one(i) for i in range(n)])
 
 
 def OT_EXPECTED(lines: Any, *, book: Any, as_of: date | None = None) -> Any:
@@ -327,3 +382,27 @@ def OT_EXPECTED(lines: Any, *, book: Any, as_of: date | None = None) -> Any:
             p.expected_payer_payment if p.expected_payer_payment is not None else "",
             p.expected_patient_resp if p.expected_patient_resp is not None else ""])
     return out
+
+
+# -- errors ----------------------------------------------------------------------------------
+#: What a worksheet function shows instead of raising (a raised exception would be a ``#VALUE!`` and,
+#: with xlwings, a Python traceback in a message box). Both are text, so ``=LEFT(A2)="#"`` finds them:
+#: ``#N/A: ...`` — nothing to look up (an unknown payer, no rate for the code on that date, an
+#: uncatalogued CARC); ``#ERROR: ...`` — the input cannot be used (minutes that are not whole numbers,
+#: ranges of different sizes, a DOS that is not a date) or otbill stopped unexpectedly.
+ERROR_PREFIXES = ("#N/A:", "#ERROR:")
+
+
+def excel_safe(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``function(*args, **kwargs)``, with any exception turned into an ``#ERROR: ...`` cell text: the
+    CLI's message for an :class:`~otbill_xl.errors.OtbillError` (it names no patient), the exception's
+    type only for anything else (its text may quote a cell)."""
+    from otbill_xl.errors import OtbillError
+
+    try:
+        return function(*args, **kwargs)
+    except OtbillError as exc:
+        return f"#ERROR: {exc.text}"
+    except Exception as exc:  # noqa: BLE001 - a worksheet function must never raise into Excel
+        return (f"#ERROR: otbill stopped on an unexpected {type(exc).__name__}; run `otbill check` on a copy "
+                "of the workbook to see why")

@@ -54,7 +54,6 @@ from otbill_xl.workbook.contract import (
     Sheet,
     normalize_header,
 )
-from otbill_xl.workbook.files import FileWorkbook
 from otbill_xl.workbook.lookalike import Lookalike, lookalikes
 from otbill_xl.workbook.mapping import (
     ColumnMapping,
@@ -888,6 +887,9 @@ def read_practice(path: str | Path, *, columns: str | Path | None = None) -> Pra
     message naming the file and what to do) when the file cannot be read at all.
     """
     overrides = overrides_from_toml(columns) if columns else None
+    # imported here: the worksheet functions read the open book through this module without python-calamine
+    from otbill_xl.workbook.files import FileWorkbook
+
     return read_book(FileWorkbook(path), overrides=overrides)
 
 
