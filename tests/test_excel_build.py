@@ -151,7 +151,19 @@ def test_customui14_part_and_relationship(content: dict) -> None:
 
 def test_config_sheet(content: dict) -> None:
     assert content["sheets"] == ["otbill.conf"]
-    assert content["udf_modules"] == ["otbill_xl.excel.addin"]
+    # GetConfig reads the add-in's sheet first and stops at a key even when its value is empty: only keys
+    # with values, and none that must come from the user's otbill.conf (the interpreter install writes)
+    assert content["config"] == {"UDF Modules": "otbill_xl.excel.addin", "Debug UDFs": False,
+                                 "Use UDF Server": False, "Show Console": False}
+    assert not {"Interpreter_Win", "PYTHONPATH", "Conda Path", "Conda Env"} & set(content["config"])
+
+
+def test_template_config_sheet_would_hide_the_users_interpreter() -> None:
+    """Why the rows go: the template's sheet has Interpreter_Win with no value (read as xlwings does)."""
+    with zipfile.ZipFile(build.template_path()) as z:
+        shared = build._shared_strings(z.read("xl/sharedStrings.xml").decode("utf-8"))
+        template = build.config_values(z.read("xl/worksheets/sheet1.xml").decode("utf-8"), shared)
+    assert "Interpreter_Win" in template and template["Interpreter_Win"] is None
 
 
 def test_build_leaves_xlwings_as_it_was(addin: Path) -> None:

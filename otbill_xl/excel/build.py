@@ -15,13 +15,15 @@ Its VBA is edited with pyopenvba; the ribbon and the config sheet are swapped at
 - ``otbill_help``: ``Application.MacroOptions`` for each function (description, category ``otbill``,
   argument help), from the same ``@xw.func`` docstrings and ``@xw.arg`` docs xlwings' "Import
   Functions" registers; ``ThisWorkbook``'s ``Workbook_Open`` runs it;
-- the config sheet ``_myaddin.conf`` becomes ``otbill.conf`` with ``UDF Modules`` set.
+- the config sheet ``_myaddin.conf`` becomes ``otbill.conf`` with ``UDF Modules`` set and no empty rows
+  (an empty key there would hide the interpreter ``otbill excel install`` writes to the user's config).
 
 Facts: ../shared/reference/excel-addin-notes.md. Build-time only: pyopenvba is not needed to run the add-in.
 """
 
 from __future__ import annotations
 
+import html
 import importlib
 import io
 import re
@@ -205,14 +207,54 @@ def _edit_vba(src: Path, dest: Path) -> None:
         raise AddinBuildError("pyopenvba: " + "; ".join(problems))
 
 
-def _config_sheet(xml: str) -> str:
-    """``UDF Modules`` (row 6 of the template's sheet) gets our module, as an inline string so the shared
-    strings table stays the template's. The interpreter is left to ``~/.otbill/otbill.conf`` (install)."""
-    cell = f'<c r="B6" s="1" t="inlineStr"><is><t>{UDF_MODULE}</t></is></c>'
-    new, n = re.subn(r'(<row r="6"[^>]*>)(<c r="A6"[^>]*>.*?</c>)(</row>)', rf"\1\2{cell}\3", xml)
+#: The add-in's config sheet: only what is fixed when the add-in is built. xlwings' GetConfig takes a key
+#: found on this sheet even when its value is empty, and looks no further; the template's empty
+#: Interpreter_Win, PYTHONPATH and Conda rows would hide the interpreter `otbill excel install` writes to
+#: %USERPROFILE%\.otbill\otbill.conf (xlwings would then start whatever ``pythonw`` is on PATH and fail with
+#: ModuleNotFound), so they are left out. Keys are the template's shared strings.
+CONFIG_ROWS: tuple[tuple[str, str | bool], ...] = (
+    ("UDF Modules", UDF_MODULE), ("Debug UDFs", False), ("Use UDF Server", False), ("Show Console", False))
+
+
+def _config_sheet(xml: str, shared: list[str]) -> str:
+    """The config sheet's rows replaced by :data:`CONFIG_ROWS`, from A1 down without a gap (xlwings reads
+    A1 to the first blank); keys point at the template's shared strings, values are inline."""
+    rows = []
+    for n, (key, value) in enumerate(CONFIG_ROWS, start=1):
+        if key not in shared:
+            raise AddinBuildError(f"the template's config sheet has no {key} row")
+        cell = (f'<c r="B{n}" s="1" t="b"><v>{int(value)}</v></c>' if isinstance(value, bool)
+                else f'<c r="B{n}" s="1" t="inlineStr"><is><t>{value}</t></is></c>')
+        rows.append(f'<row r="{n}" spans="1:2" ht="15.75"><c r="A{n}" s="1" t="s"><v>{shared.index(key)}</v></c>'
+                    f"{cell}</row>")
+    new, n = re.subn(r"<sheetData>.*</sheetData>", "<sheetData>" + "".join(rows) + "</sheetData>", xml, flags=re.S)
     if n != 1:
-        raise AddinBuildError("the template's config sheet has no UDF Modules row")
-    return new.replace('<row r="6" spans="1:1"', '<row r="6" spans="1:2"')
+        raise AddinBuildError("the template's config sheet has no sheetData")
+    return re.sub(r'<dimension ref="[^"]*"', f'<dimension ref="A1:B{len(CONFIG_ROWS)}"', new)
+
+
+def config_values(sheet_xml: str, shared: list[str]) -> dict[str, str | bool | None]:
+    """The config sheet as xlwings' GetConfigFromSheet reads it: column A from A1 to the first blank
+    row, each key with column B's value (None when empty — which still hides the user's config file)."""
+    found: dict[str, str | bool | None] = {}
+    for n, row in enumerate(re.findall(r"<row [^>]*>(.*?)</row>", sheet_xml, re.S), start=1):
+        key = re.search(rf'<c r="A{n}"[^>]*t="s"[^>]*><v>(\d+)</v></c>', row)
+        if key is None:
+            break
+        value = re.search(rf'<c r="B{n}"([^>]*)>(.*?)</c>', row, re.S)
+        text = re.search(r"<(?:v|t)>([^<]*)</(?:v|t)>", value.group(2)) if value else None
+        name = shared[int(key.group(1))]
+        if text is None:
+            found[name] = None
+        elif ' t="b"' in value.group(1):  # type: ignore[union-attr]
+            found[name] = text.group(1) == "1"
+        else:
+            found[name] = html.unescape(text.group(1))
+    return found
+
+
+def _shared_strings(xml: str) -> list[str]:
+    return [html.unescape(t) for t in re.findall(r"<si><t[^>]*>([^<]*)</t></si>", xml)]
 
 
 def _edit_parts(parts: dict[str, bytes]) -> dict[str, bytes]:
@@ -227,7 +269,8 @@ def _edit_parts(parts: dict[str, bytes]) -> dict[str, bytes]:
     if workbook.count('name="_myaddin.conf"') != 1:
         raise AddinBuildError("the template's config sheet is not _myaddin.conf")
     out["xl/workbook.xml"] = workbook.replace('name="_myaddin.conf"', f'name="{CONFIG_SHEET}"').encode()
-    out["xl/worksheets/sheet1.xml"] = _config_sheet(parts["xl/worksheets/sheet1.xml"].decode("utf-8")).encode()
+    shared = _shared_strings(parts["xl/sharedStrings.xml"].decode("utf-8"))
+    out["xl/worksheets/sheet1.xml"] = _config_sheet(parts["xl/worksheets/sheet1.xml"].decode("utf-8"), shared).encode()
     return out
 
 
@@ -266,6 +309,7 @@ def read_addin(path: Path) -> dict[str, Any]:
         workbook = z.read("xl/workbook.xml").decode("utf-8")
         sheet = z.read("xl/worksheets/sheet1.xml").decode("utf-8")
         rels = z.read("_rels/.rels").decode("utf-8")
+        shared = _shared_strings(z.read("xl/sharedStrings.xml").decode("utf-8"))
     return {"modules": modules, "customui": customui, "parts": sorted(names), "rels": rels,
             "sheets": re.findall(r'<sheet name="([^"]+)"', workbook),
-            "udf_modules": re.findall(r'<c r="B6"[^>]*><is><t>([^<]*)</t>', sheet)}
+            "config": config_values(sheet, shared)}
