@@ -28,7 +28,8 @@ ledger_app = typer.Typer(add_completion=False, no_args_is_help=True,
 out, err = cli_common.out, cli_common.err  # one pair of consoles: terminal width, or unwrapped in a pipe
 
 WorkbookArg = Annotated[Path | None, typer.Argument(help="Practice workbook whose submitter's ledger to use.")]
-LedgerOpt = Annotated[Path | None, typer.Option("--ledger", help="A ledger file (instead of the workbook's).")]
+LedgerOpt = Annotated[str | None, typer.Option("--ledger", help="A ledger file or postgresql:// URL (instead of the "
+                                                                 "workbook's).")]
 OutOpt = Annotated[Path | None, typer.Option("--out", help="Claims output folder (finds a ledger at the old location).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
@@ -38,8 +39,9 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(EXIT_UNUSABLE)
 
 
-def _locate(workbook: Path | None, ledger: Path | None, out_dir: Path | None):
+def _locate(workbook: Path | None, ledger: str | None, out_dir: Path | None):
     from otbill_xl.ledger import LedgerChoice, LedgerLocation
+    from otbill_xl.ledger.dialect import ledger_target
     from otbill_xl.ledger.location import data_dir
     from otbill_xl.ledger.store import LEDGER_ENV
 
@@ -52,10 +54,10 @@ def _locate(workbook: Path | None, ledger: Path | None, out_dir: Path | None):
         except OtbillError as exc:
             raise _fail(str(exc)) from None
     if ledger is not None:
-        return LedgerLocation(ledger, "option")
+        return LedgerLocation(ledger_target(ledger), "option")
     env = os.environ.get(LEDGER_ENV, "").strip()
     if env:
-        return LedgerLocation(Path(env).expanduser(), "environment")
+        return LedgerLocation(ledger_target(env), "environment")
     found = sorted((data_dir() / "ledgers").glob("*.sqlite"))
     if len(found) == 1:
         return LedgerLocation(found[0], "submitter")
@@ -73,34 +75,34 @@ def where(workbook: WorkbookArg = None, ledger: LedgerOpt = None, out_dir: OutOp
           as_json: JsonOpt = False) -> None:
     """Where the claim ledger is, and why that one."""
     loc = _locate(workbook, ledger, out_dir)
-    data = {"path": str(loc.path), "how": loc.how, "exists": loc.path.exists(),
+    data = {"path": loc.shown, "how": loc.how, "exists": loc.exists(),
             "legacy": str(loc.legacy) if loc.legacy else None}
     if as_json:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
     else:
-        out.print(f"{escape(str(loc.path))} ({_HOW.get(loc.how, loc.how)}"
+        out.print(f"{escape(loc.shown)} ({_HOW.get(loc.how, loc.how)}"
                   f"{'' if data['exists'] else '; not created yet'})", highlight=False)
         if loc.legacy:
             out.print(f"a ledger at the old location {escape(str(loc.legacy))} is merged into it on the next run",
                       highlight=False)
 
 
-def _open(workbook: Path | None, ledger: Path | None, out_dir: Path | None, *, readonly: bool):
+def _open(workbook: Path | None, ledger: str | None, out_dir: Path | None, *, readonly: bool):
     from otbill_xl.ledger import Ledger
 
     loc = _locate(workbook, ledger, out_dir)
-    if not loc.path.exists():
-        raise _fail(f"no ledger at {loc.path} yet (nothing billed with it)")
+    if not loc.exists():
+        raise _fail(f"no ledger at {loc.shown} yet (nothing billed with it)")
     try:
         return Ledger(loc.path, readonly=readonly)
     except OtbillError as exc:
         raise _fail(_explain(loc.path, exc)) from None
 
 
-def _explain(path: Path, exc: OtbillError) -> str:
+def _explain(path: Path | str, exc: OtbillError) -> str:
     from otbill_xl.ledger import LedgerDamaged
 
-    if not isinstance(exc, LedgerDamaged):
+    if not isinstance(exc, LedgerDamaged) or not isinstance(path, Path):
         return str(exc)
     size = path.stat().st_size if path.exists() else 0
     what = "is empty (0 bytes)" if size == 0 else "is not a readable SQLite ledger"

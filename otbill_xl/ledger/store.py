@@ -1,5 +1,7 @@
-"""Ledger operations. Every write runs in a ``BEGIN IMMEDIATE`` transaction, so two processes sharing
-one ledger never hand out the same control number nor record the same line twice.
+"""Ledger operations. Every write runs in a ``BEGIN IMMEDIATE`` transaction (SQLite) or a transaction
+that first takes the ledger's advisory write lock (PostgreSQL, :data:`~otbill_xl.ledger.dialect.WRITE_LOCK`),
+so two processes sharing one ledger — on one machine or, with PostgreSQL, on several — never hand out
+the same control number nor record the same line twice.
 
 A claim file is recorded in two phases (issue #8), so the file and the ledger agree whatever fails:
 
@@ -10,7 +12,8 @@ A claim file is recorded in two phases (issue #8), so the file and the ledger ag
 3. :meth:`Ledger.mark_written` marks it **written**.
 
 :meth:`Ledger.resolve_pending` runs on every start: a pending file whose ``.part`` is still locked
-belongs to a run in progress and is left alone; otherwise, the file present with the recorded hash
+(or, on PostgreSQL, whose writer's connection still holds the file's advisory lock) belongs to a run
+in progress and is left alone; otherwise, the file present with the recorded hash
 → written; absent → **released** (its services may be billed again); present with another hash →
 **mismatch** (its services stay billed, and ``otbill ledger check`` reports it).
 """
@@ -30,7 +33,8 @@ from typing import Any, NamedTuple, cast
 from otbill_xl._locks import in_use
 from otbill_xl.domain.identity import BilledService, BillingHistory
 from otbill_xl.errors import OtbillError
-from otbill_xl.ledger.schema import SCHEMA_VERSION, migrate
+from otbill_xl.ledger import dialect as sql
+from otbill_xl.ledger.schema import SCHEMA_VERSION, migrate, version
 
 LEDGER_ENV = "OTBILL_LEDGER"
 #: States of a recorded file whose services count as billed.
@@ -51,7 +55,7 @@ class AlreadyBilled(LedgerError):
     message = "Some lines were billed by another run at the same time."
 
 
-def damaged(path: Path) -> LedgerDamaged:
+def damaged(path: Path | str) -> LedgerDamaged:
     return LedgerDamaged(f"the ledger at {path} is empty or damaged; restore it from backup or run "
                          f"`otbill ledger check --ledger {path}`")
 
@@ -113,17 +117,24 @@ class Integrity:
 
 
 class Ledger:
-    """A SQLite claim ledger (created and migrated on first use).
+    """A claim ledger (created and migrated on first use): a SQLite file, or a PostgreSQL database
+    when ``path`` is a ``postgresql://`` URL (``self.path`` is then the URL with its password masked).
 
     A ledger file that exists but is empty (0 bytes) or is not a SQLite database is an error —
     never silently replaced by a new ledger, which would forget what was billed. ``readonly``
     opens without writing anything (dry runs); a ledger that does not exist yet then reads as empty.
     """
 
+    path: Path | str
+
     def __init__(self, path: str | Path, *, timeout: float = 60.0, readonly: bool = False) -> None:
-        self.path = Path(path)
         self.readonly = readonly
-        self._conn: sqlite3.Connection | None = None
+        self._conn: Any = None
+        self.dialect = sql.POSTGRES if sql.is_url(path) else sql.SQLITE
+        if self.dialect == sql.POSTGRES:
+            self._open_postgres(str(path).strip(), readonly)
+            return
+        self.path = Path(path)
         exists = self.path.exists()
         if exists and self.path.is_dir():
             raise LedgerError(f"the ledger path {self.path} is a folder; give the path of a ledger file")
@@ -160,10 +171,34 @@ class Ledger:
             self.close()
             raise
 
+    def _open_postgres(self, url: str, readonly: bool) -> None:
+        self.path = sql.masked(url)
+        self._conn = sql.connect_postgres(url, readonly=readonly)
+        try:
+            if readonly:
+                if version(self._conn) == 0:
+                    self.close()  # nothing billed yet; nothing is created
+                return
+            with self.transaction() as conn:  # under the write lock: one process migrates, the others wait
+                migrate(conn)
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def where(self) -> str:
+        """The ledger's file, or its URL with the password masked (for messages)."""
+        return str(self.path)
+
+    def exists(self) -> bool:
+        return self._conn is not None if self.dialect == sql.POSTGRES else Path(self.path).exists()
+
     def close(self) -> None:
         if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
 
     def __enter__(self) -> Ledger:
         return self
@@ -172,20 +207,27 @@ class Ledger:
         self.close()
 
     @property
-    def conn(self) -> sqlite3.Connection:
+    def conn(self) -> Any:
         if self._conn is None:
-            raise LedgerError(f"the ledger at {self.path} is not open for writing")
+            raise LedgerError(f"the ledger at {self.where} is not open for writing")
         return self._conn
 
-    def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
+    def _rows(self, sql_text: str, params: Iterable[Any] = ()) -> list[tuple]:
         """Read rows; a read-only ledger that does not exist yet has none."""
         if self._conn is None:
             return []
-        return self._conn.execute(sql, tuple(params)).fetchall()
+        if self.dialect == sql.SQLITE:
+            return self._conn.execute(sql_text, tuple(params)).fetchall()
+        with self._pg_errors():
+            return self._conn.execute(sql_text, tuple(params)).fetchall()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[Any]:
         conn = self.conn
+        if self.dialect == sql.POSTGRES:
+            with self._pg_errors():
+                yield from self._pg_transaction(conn)
+            return
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
@@ -193,6 +235,41 @@ class Ledger:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    def _pg_transaction(self, conn: Any) -> Iterator[Any]:
+        conn.execute("BEGIN")
+        try:
+            # Every writer queues here first, as SQLite's BEGIN IMMEDIATE makes it (see dialect.WRITE_LOCK).
+            conn.execute("SELECT pg_advisory_xact_lock(?)", (sql.WRITE_LOCK,))
+            yield conn
+        except BaseException:
+            if not conn.raw.closed:
+                conn.raw.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @contextmanager
+    def _pg_errors(self) -> Iterator[None]:
+        """A PostgreSQL error as a LedgerError that says what happened and what to do (nothing was
+        recorded: the transaction rolled back). Deadlocks and serialization failures cannot arise
+        between otbill's own writers (one advisory lock, taken first); another program's locks on
+        the ledger's tables could cause one, and it is reported, never left as a traceback."""
+        psycopg = sql.psycopg_module()
+        try:
+            yield
+        except psycopg.errors.LockNotAvailable:
+            raise LedgerError(f"the shared ledger {self.where} stayed busy for {sql.LOCK_TIMEOUT_S} s (another run "
+                              "holds its lock); nothing was recorded — run again") from None
+        except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure) as exc:
+            raise LedgerError(f"the shared ledger {self.where} reported a conflict with another program "
+                              f"({type(exc).__name__}); nothing was recorded — run again") from None
+        except psycopg.OperationalError as exc:
+            raise LedgerError(f"the connection to the shared ledger {self.where} failed "
+                              f"({sql._reason(exc, getattr(self._conn, 'url', ''))}); nothing more was "
+                              "recorded — run `otbill ledger check` when it is back") from None
+        except psycopg.Error as exc:
+            raise LedgerError(f"the shared ledger {self.where} refused an operation "
+                              f"({sql._reason(exc, getattr(self._conn, 'url', ''))})") from None
 
     # -- control numbers --------------------------------------------------------------------
     def next_numbers(self) -> tuple[int, int, int]:
@@ -334,6 +411,8 @@ class Ledger:
                 (path, sha256, practice, payer_key, *numbers, len(claims), sum(len(c.lines) for c in claims),
                  str(total), stamp, "pending", part_path, run_id))
             file_id = cast(int, cur.lastrowid)  # (set by the INSERT)
+            if self.dialect == sql.POSTGRES:  # held until mark_written / release (survives the COMMIT)
+                conn.execute("SELECT pg_advisory_lock(?, ?)", (sql.FILE_LOCK, file_id))
             for c in claims:
                 row = conn.execute(
                     "INSERT INTO claims (claim_id, practice, payer_key, patient_id, frequency, original_claim_number, "
@@ -354,13 +433,20 @@ class Ledger:
         with self.transaction() as conn:
             cur = conn.execute("UPDATE files SET state = 'written' WHERE id = ? AND state IN ('pending', 'written')",
                                (file_id,))
-            return cur.rowcount == 1
+            done = cur.rowcount == 1
+        self._unlock_file(file_id)
+        return done
+
+    def _unlock_file(self, file_id: int) -> None:
+        if self.dialect == sql.POSTGRES:
+            self._rows("SELECT pg_advisory_unlock(?, ?)", (sql.FILE_LOCK, file_id))
 
     def release(self, file_id: int, why: str) -> None:
         """The file was never put in place: its services may be billed again."""
         with self.transaction() as conn:
             conn.execute("UPDATE files SET state = 'released', resolution = ? WHERE id = ? AND state = 'pending'",
                          (why, file_id))
+        self._unlock_file(file_id)
 
     def resolve_pending(self) -> list[Resolution]:
         """Settle files left pending by a run that stopped between the phases (see the module doc)."""
@@ -372,7 +458,17 @@ class Ledger:
             if part and in_use(Path(part)):
                 out.append(Resolution(path, "in-progress", lines))
                 continue
-            outcome = self._settle(file_id, Path(path), Path(part) if part else None, sha)
+            if self.dialect == sql.POSTGRES:
+                # its writer (on any machine) still holds the file's lock: in progress
+                if not self._rows("SELECT pg_try_advisory_lock(?, ?)", (sql.FILE_LOCK, file_id))[0][0]:
+                    out.append(Resolution(path, "in-progress", lines))
+                    continue
+                try:
+                    outcome = self._settle(file_id, Path(path), Path(part) if part else None, sha)
+                finally:
+                    self._unlock_file(file_id)
+            else:
+                outcome = self._settle(file_id, Path(path), Path(part) if part else None, sha)
             out.append(Resolution(path, outcome, lines))
         return out
 
@@ -429,7 +525,7 @@ class Ledger:
         runs = self._rows("SELECT count(*) FROM runs") if self._conn is not None else [(0,)]
         return {
             "path": str(self.path),
-            "exists": self.path.exists(),
+            "exists": self.exists(),
             "schema_version": SCHEMA_VERSION,
             "practices": practices,
             "payers": payers,
@@ -443,7 +539,7 @@ class Ledger:
     def integrity(self, *, check_files: bool = True) -> Integrity:
         """SQLite's own integrity check, then every written file against its recorded SHA-256."""
         problems: list[str] = []
-        if self._conn is not None:
+        if self._conn is not None and self.dialect == sql.SQLITE:  # (PostgreSQL enforces its constraints itself)
             result = [r[0] for r in self._rows("PRAGMA integrity_check")]
             if result != ["ok"]:
                 problems += [f"database: {r}" for r in result[:20]]
@@ -550,7 +646,9 @@ class Ledger:
 
     def mark_input(self, sha256: str, path: str, outcome: str, finished: datetime) -> None:
         with self.transaction() as conn:
-            conn.execute("INSERT OR REPLACE INTO batch_inputs (sha256, path, outcome, finished) VALUES (?,?,?,?)",
+            conn.execute("INSERT INTO batch_inputs (sha256, path, outcome, finished) VALUES (?,?,?,?) ON CONFLICT "
+                         "(sha256) DO UPDATE SET path = excluded.path, outcome = excluded.outcome, "
+                         "finished = excluded.finished",
                          (sha256, path, outcome, finished.isoformat(timespec="seconds")))
 
 
