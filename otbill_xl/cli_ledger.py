@@ -1,4 +1,5 @@
-"""``otbill ledger where|show|check``: where the claim ledger is, what it holds, whether it is sound.
+"""``otbill ledger where|show|check|migrate``: where the claim ledger is, what it holds, whether it is
+sound; moving it to another database (e.g. a shared PostgreSQL server).
 
 Registered by :mod:`otbill_xl.cli` as ``app.add_typer(ledger_app, name="ledger")``; output helpers
 are small and local so this module does not import :mod:`otbill_xl.cli` (no import cycle).
@@ -24,7 +25,8 @@ from otbill_xl.errors import OtbillError
 EXIT_OK, EXIT_FINDINGS, EXIT_UNUSABLE = 0, 1, 2
 
 ledger_app = typer.Typer(add_completion=False, no_args_is_help=True,
-                         help="The claim ledger: where it is (where), what it holds (show), whether it is sound (check).")
+                         help="The claim ledger: where it is (where), what it holds (show), whether it is sound (check), "
+                              "moving it to a shared PostgreSQL server (migrate).")
 out, err = cli_common.out, cli_common.err  # one pair of consoles: terminal width, or unwrapped in a pipe
 
 WorkbookArg = Annotated[Path | None, typer.Argument(help="Practice workbook whose submitter's ledger to use.")]
@@ -162,3 +164,35 @@ def check(workbook: WorkbookArg = None, ledger: LedgerOpt = None, out_dir: OutOp
         out.print(f"ledger {escape(path)}: " + ("sound" if result.ok else f"{len(result.problems)} problem(s)"),
                   highlight=False)
     raise typer.Exit(EXIT_OK if result.ok else EXIT_FINDINGS)
+
+
+@ledger_app.command()
+def migrate(
+    source: Annotated[str, typer.Option("--from", help="The ledger to copy: sqlite:PATH (or a path), or a "
+                                                       "postgresql:// URL.")],
+    target: Annotated[str, typer.Option("--to", help="Where to: postgresql://user@host/db (an empty database), "
+                                                     "or sqlite:PATH.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Move a ledger (e.g. a practice's SQLite file onto the team's PostgreSQL server) and verify it.
+
+    Copies files, claims, billed lines, postings, runs, batch inputs, counters and meta records, then checks
+    row counts and control-number high-water marks. A target that holds another ledger is refused; one that
+    holds this same ledger already is left as it is (running it again is safe). Stop all runs first."""
+    from otbill_xl.ledger.migrate import migrate_ledger, parse_target
+
+    try:
+        done = migrate_ledger(parse_target(source), parse_target(target))
+    except OtbillError as exc:
+        raise _fail(str(exc)) from None
+    data = {"from": done.source, "to": done.target, "outcome": done.outcome, "rows": done.counts,
+            "control_numbers": done.counters, "notes": done.notes}
+    if as_json:
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        return
+    what = "copied and verified" if done.outcome == "copied" else "already holds this ledger; nothing copied"
+    out.print(f"{escape(done.target)}: {what} — "
+              + ", ".join(f"{n:,} {t.replace('_', ' ')}" for t, n in done.counts.items())
+              + "; control numbers up to " + ", ".join(f"{k} {v}" for k, v in done.counters.items()), highlight=False)
+    for note in done.notes:
+        out.print(f"note: {escape(note)}", highlight=False)

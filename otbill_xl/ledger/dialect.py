@@ -153,6 +153,10 @@ class PgCursor:
             self.lastrowid = cur.fetchone()[0]
 
     @property
+    def description(self) -> Any:
+        return self._cur.description
+
+    @property
     def rowcount(self) -> int:
         return int(self._cur.rowcount)
 
