@@ -176,3 +176,34 @@ def test_migrate_back_from_postgresql_to_sqlite(tmp_path, pg_url):
     with Ledger(lite, readonly=True) as a, Ledger(back, readonly=True) as b:
         assert a.files() == b.files() and a.counters() == b.counters()
         assert a.summary() | {"path": ""} == b.summary() | {"path": ""}
+
+
+def _reserve(lg: Ledger, path: Path, key: str = "k") -> int:
+    from otbill_xl.ledger import ClaimRecord, LineRecord
+
+    rec = [ClaimRecord("OTA", "P001", "1", "", Decimal("65.00"), [LineRecord("L1", key, "s" + key, "", "97110", "GO",
+                                                                             "1")])]
+    return lg.reserve_file(path=str(path), part_path="", sha256="0", practice="P", payer_key="MCR",
+                           numbers=lg.next_numbers(), claims=rec, total=Decimal("65.00"), created=datetime(2026, 8, 20))
+
+
+def test_a_file_being_written_from_another_machine_is_left_alone_until_its_writer_is_gone(tmp_path, pg_url):
+    """No .part file to look at from here: the writer's connection holds the file's advisory lock."""
+    writer = Ledger(pg_url)
+    _reserve(writer, tmp_path / "x.837")          # pending, no .part path: as seen from another machine
+    with Ledger(pg_url) as other:
+        assert [r.outcome for r in other.resolve_pending()] == ["in-progress"]
+        assert other.history("P", line_keys=["k"], service_keys=[], sending_keys=[]).by_line  # still billed
+    writer.close()                                 # the writer dies: its connection and lock are gone
+    with Ledger(pg_url) as other:
+        assert [r.outcome for r in other.resolve_pending()] == ["released"]
+        assert not other.history("P", line_keys=["k"], service_keys=[], sending_keys=[]).by_line
+
+
+def test_a_pending_file_in_a_folder_this_machine_does_not_see_stays_billed(tmp_path, pg_url):
+    with Ledger(pg_url) as writer:
+        _reserve(writer, tmp_path / "not-here" / "x.837")
+    with Ledger(pg_url) as other:
+        assert [r.outcome for r in other.resolve_pending()] == ["elsewhere"]
+        assert other.history("P", line_keys=["k"], service_keys=[], sending_keys=[]).by_line
+        assert [f["state"] for f in other.files()] == ["pending"]

@@ -97,7 +97,7 @@ class Resolution:
     """What :meth:`Ledger.resolve_pending` decided for one pending file."""
 
     path: str
-    outcome: str    # written | released | mismatch | in-progress
+    outcome: str    # written | released | mismatch | in-progress | elsewhere (PostgreSQL: folder not seen here)
     lines: int
 
 
@@ -459,6 +459,11 @@ class Ledger:
                 out.append(Resolution(path, "in-progress", lines))
                 continue
             if self.dialect == sql.POSTGRES:
+                if not Path(path).parent.is_dir():
+                    # written from another machine into a folder this one does not see: whether the file
+                    # is there cannot be told from here, so it stays pending (its lines stay billed)
+                    out.append(Resolution(path, "elsewhere", lines))
+                    continue
                 # its writer (on any machine) still holds the file's lock: in progress
                 if not self._rows("SELECT pg_try_advisory_lock(?, ?)", (sql.FILE_LOCK, file_id))[0][0]:
                     out.append(Resolution(path, "in-progress", lines))
