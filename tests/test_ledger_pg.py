@@ -207,3 +207,27 @@ def test_a_pending_file_in_a_folder_this_machine_does_not_see_stays_billed(tmp_p
         assert [r.outcome for r in other.resolve_pending()] == ["elsewhere"]
         assert other.history("P", line_keys=["k"], service_keys=[], sending_keys=[]).by_line
         assert [f["state"] for f in other.files()] == ["pending"]
+
+
+def test_history_reads_one_snapshot_while_another_run_records(tmp_path, pg_url, monkeypatch):
+    """history() asks by line identity, then by service identity: a file another run records between
+    the two queries must not be half-seen (by service only: an already-billed line would be held back
+    as a "probable duplicate" of itself). Seen by both queries or by neither."""
+    reader, writer = Ledger(pg_url), Ledger(pg_url)
+    real_rows = Ledger._rows
+    calls = []
+
+    def rows_then_record(self, sql_text, params=()):
+        out = real_rows(self, sql_text, params)
+        if self is reader and "b.line_identity IN" in sql_text and not calls:
+            calls.append(1)
+            _reserve(writer, tmp_path / "x.837", key="k")   # committed between the two queries
+        return out
+
+    monkeypatch.setattr(Ledger, "_rows", rows_then_record)
+    seen = reader.history("P", line_keys=["k"], service_keys=["sk"], sending_keys=[])
+    assert calls == [1] and not seen.by_line and not seen.by_service   # neither: the snapshot before it
+    after = reader.history("P", line_keys=["k"], service_keys=["sk"], sending_keys=[])
+    assert after.by_line and after.by_service                            # both, on the next read
+    reader.close()
+    writer.close()

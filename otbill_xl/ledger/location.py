@@ -71,7 +71,7 @@ class LedgerChoice:
     extra_notes: tuple[str, ...] = field(default=())
 
     def locate(self, practice: Practice) -> LedgerLocation:
-        if self.explicit is not None and str(self.explicit).strip():
+        if self.explicit is not None:
             return LedgerLocation(ledger_target(self.explicit), "option")
         setting = (practice.extra.get("LedgerPath") or "").strip()
         if setting:

@@ -20,21 +20,34 @@ in progress and is left alone; otherwise, the file present with the recorded has
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 from otbill_xl._locks import in_use
 from otbill_xl.domain.identity import BilledService, BillingHistory
 from otbill_xl.errors import OtbillError
 from otbill_xl.ledger import dialect as sql
 from otbill_xl.ledger.schema import SCHEMA_VERSION, migrate, version
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _one_snapshot(method: F) -> F:
+    """Run a read of several queries on one snapshot of a PostgreSQL ledger (see :meth:`Ledger._snapshot`)."""
+    @functools.wraps(method)
+    def run(self: Ledger, *args: Any, **kwargs: Any) -> Any:
+        with self._snapshot():
+            return method(self, *args, **kwargs)
+    return cast(F, run)
+
 
 LEDGER_ENV = "OTBILL_LEDGER"
 #: States of a recorded file whose services count as billed.
@@ -249,6 +262,25 @@ class Ledger:
         conn.execute("COMMIT")
 
     @contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        """PostgreSQL: the queries inside see one snapshot (a REPEATABLE READ read transaction), so a
+        read of several queries — e.g. :meth:`history` by line, then by service identity — never sees
+        a file another run recorded between two of them (measured: without it, 8 concurrent runs held
+        an already-billed line back as a "probable duplicate" of itself). SQLite: unchanged."""
+        if self.dialect != sql.POSTGRES or self._conn is None:
+            yield
+            return
+        with self._pg_errors():
+            self._conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+            try:
+                yield
+            except BaseException:
+                if not self._conn.raw.closed:
+                    self._conn.raw.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    @contextmanager
     def _pg_errors(self) -> Iterator[None]:
         """A PostgreSQL error as a LedgerError that says what happened and what to do (nothing was
         recorded: the transaction rolled back). Deadlocks and serialization failures cannot arise
@@ -305,6 +337,7 @@ class Ledger:
                 (started.isoformat(timespec="seconds"), command, workbook, workbook_sha256)).lastrowid)
 
     # -- what was billed ------------------------------------------------------------------------
+    @_one_snapshot
     def history(self, practice: str, *, line_keys: Iterable[str], service_keys: Iterable[str],
                 sending_keys: Iterable[str], sequence: str = "P") -> BillingHistory:
         """What was billed (in files pending or written) under any of these identities, to the payer of
@@ -334,6 +367,7 @@ class Ledger:
                         by_sending.setdefault(rec.sending_key, rec)
         return BillingHistory(dict(by_line), by_service, by_sending)
 
+    @_one_snapshot
     def billed(self, practice: str, keys: Iterable[str]) -> dict[str, BilledLine]:
         """Which of these schema-1 line keys (LineID|patient|DOS|code) were billed, with their claim."""
         found: dict[str, BilledLine] = {}
@@ -347,6 +381,7 @@ class Ledger:
                 found[key] = BilledLine(line_id, claim_id, freq, at, path)
         return found
 
+    @_one_snapshot
     def claims_for(self, practice: str, line_keys: Iterable[str], service_keys: Iterable[str]) -> list[dict]:
         """Every claim (in a file pending or written) holding any of these services, oldest first, with
         the run and file it came from."""
@@ -411,8 +446,6 @@ class Ledger:
                 (path, sha256, practice, payer_key, *numbers, len(claims), sum(len(c.lines) for c in claims),
                  str(total), stamp, "pending", part_path, run_id))
             file_id = cast(int, cur.lastrowid)  # (set by the INSERT)
-            if self.dialect == sql.POSTGRES:  # held until mark_written / release (survives the COMMIT)
-                conn.execute("SELECT pg_advisory_lock(?, ?)", (sql.FILE_LOCK, file_id))
             for c in claims:
                 row = conn.execute(
                     "INSERT INTO claims (claim_id, practice, payer_key, patient_id, frequency, original_claim_number, "
@@ -425,6 +458,10 @@ class Ledger:
                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     [(practice, ln.legacy_key or ln.line_key, ln.line_id, row, c.frequency, stamp, ln.line_key,
                       ln.service_key, ln.sending_key, ln.code, ln.modifiers, ln.units) for ln in c.lines])
+            if self.dialect == sql.POSTGRES:
+                # a session lock, held past the COMMIT until mark_written / release (or until this
+                # connection ends): other machines see the file as in progress (resolve_pending)
+                conn.execute("SELECT pg_advisory_lock(?, ?)", (sql.FILE_LOCK, file_id))
             return file_id
 
     def mark_written(self, file_id: int) -> bool:
@@ -573,6 +610,7 @@ class Ledger:
         return {"claims": sum(r[1] for r in rows), "lines": sum(r[2] for r in rows), "files": [r[0] for r in rows]}
 
     # -- posted remittances (reconciliation) -------------------------------------------------------
+    @_one_snapshot
     def postings(self, practice: str, *, keys: Iterable[str], claim_ids: Iterable[str],
                  payer_claim_numbers: Iterable[str]) -> PostingHistory:
         """What was posted before (pending or written) for these remittance keys, claims and payer
