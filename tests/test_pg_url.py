@@ -61,3 +61,14 @@ def test_masking():
     assert masked(URL) == "postgresql://biller:***@db.example.invalid:5432/otbill"
     assert masked("postgres://u@h/db") == "postgres://u@h/db"
     assert masked("postgresql://h/db?password=pw&sslmode=require") == "postgresql://h/db?password=***&sslmode=require"
+
+
+def test_ledger_where_shows_a_url_with_its_password_masked(monkeypatch):
+    import json
+
+    result = runner.invoke(app, ["ledger", "where", "--ledger", URL, "--json"])
+    assert json.loads(result.stdout) == {"path": "postgresql://biller:***@db.example.invalid:5432/otbill",
+                                         "how": "option", "exists": True, "legacy": None}
+    monkeypatch.setenv("OTBILL_LEDGER", URL)
+    text = " ".join(runner.invoke(app, ["ledger", "where"]).output.split())
+    assert text == "postgresql://biller:***@db.example.invalid:5432/otbill ($OTBILL_LEDGER)"
