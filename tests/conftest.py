@@ -150,9 +150,11 @@ def pg_server():
 
 
 @pytest.fixture
-def pg_url(pg_server) -> str:
-    """A fresh, empty PostgreSQL database for one test."""
-    return pg_server.new_database()
+def pg_url(pg_server):
+    """A fresh, empty PostgreSQL database for one test (dropped after it)."""
+    url = pg_server.new_database()
+    yield url
+    pg_server.drop_database(url)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -231,3 +231,27 @@ def test_history_reads_one_snapshot_while_another_run_records(tmp_path, pg_url, 
     assert after.by_line and after.by_service                            # both, on the next read
     reader.close()
     writer.close()
+
+
+def test_a_busy_ledger_or_a_deadlock_is_reported_in_words_and_records_nothing(tmp_path, pg_url, monkeypatch):
+    import pytest
+
+    from otbill_xl.ledger import LedgerError, dialect
+
+    Ledger(pg_url).close()
+    monkeypatch.setattr(dialect, "LOCK_TIMEOUT_S", 1)
+    with psycopg.connect(pg_url) as holder:   # another program holds the write lock and does not let go
+        holder.execute("SELECT pg_advisory_xact_lock(%s)", (dialect.WRITE_LOCK,))
+        with Ledger(pg_url) as lg, pytest.raises(LedgerError, match="stayed busy for 1 s .* nothing was recorded"):
+            lg.next_numbers()
+        src = book(tmp_path / "p.xlsx", [line("L1")])
+        result = claims_cli(str(src), "--out", str(tmp_path / "o"), "--ledger", pg_url)
+        assert result.exit_code == 2 and "stayed busy" in " ".join(result.output.split())
+        holder.rollback()
+    with Ledger(pg_url) as lg:
+        conflict = "conflict with another program .*DeadlockDetected.* run again"
+        with pytest.raises(LedgerError, match=conflict), lg.transaction() as conn:
+            conn.execute("UPDATE counters SET value = 7")
+            raise psycopg.errors.DeadlockDetected("deadlock detected")
+        assert lg.counters() == {"interchange": 0, "group": 0, "transaction": 0}   # rolled back
+        assert lg.next_numbers() == (1, 1, 1)                                       # and usable

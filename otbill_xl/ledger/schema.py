@@ -146,8 +146,11 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 def version(conn: Any) -> int:
     if dialect_of(conn) == POSTGRES:
-        row = conn.execute("SELECT to_regclass('meta')").fetchone()
-        row = row if row and row[0] is not None else None
+        # (a scan of pg_class, not to_regclass(): that answers from the session's catalog cache, which
+        # can still say "no such table" just after another process created it and released the lock)
+        row = conn.execute("SELECT c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON "
+                           "n.oid = c.relnamespace WHERE c.relname = 'meta' AND n.nspname = current_schema()"
+                           ).fetchone()
     else:
         row = conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
     if row is None:

@@ -192,8 +192,9 @@ class Ledger:
                 if version(self._conn) == 0:
                     self.close()  # nothing billed yet; nothing is created
                 return
-            with self.transaction() as conn:  # under the write lock: one process migrates, the others wait
-                migrate(conn)
+            if version(self._conn) != SCHEMA_VERSION:  # (the usual case, up to date, takes no lock)
+                with self.transaction() as conn:  # under the write lock: one process migrates, the others wait
+                    migrate(conn)
         except BaseException:
             self.close()
             raise
