@@ -43,7 +43,7 @@ def _fail(message: str) -> typer.Exit:
 
 def _locate(workbook: Path | None, ledger: str | None, out_dir: Path | None):
     from otbill_xl.ledger import LedgerChoice, LedgerLocation
-    from otbill_xl.ledger.dialect import ledger_target
+    from otbill_xl.ledger.dialect import is_url, ledger_target
     from otbill_xl.ledger.location import data_dir
     from otbill_xl.ledger.store import LEDGER_ENV
 
@@ -56,7 +56,7 @@ def _locate(workbook: Path | None, ledger: str | None, out_dir: Path | None):
         except OtbillError as exc:
             raise _fail(str(exc)) from None
     if ledger is not None:
-        return LedgerLocation(ledger_target(ledger), "option")
+        return LedgerLocation(ledger.strip() if is_url(ledger) else Path(ledger), "option")
     env = os.environ.get(LEDGER_ENV, "").strip()
     if env:
         return LedgerLocation(ledger_target(env), "environment")

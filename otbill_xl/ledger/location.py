@@ -72,7 +72,8 @@ class LedgerChoice:
 
     def locate(self, practice: Practice) -> LedgerLocation:
         if self.explicit is not None:
-            return LedgerLocation(ledger_target(self.explicit), "option")
+            explicit = str(self.explicit).strip() if is_url(self.explicit) else Path(self.explicit)
+            return LedgerLocation(explicit, "option")
         setting = (practice.extra.get("LedgerPath") or "").strip()
         if setting:
             return LedgerLocation(ledger_target(setting), "practice")
