@@ -207,6 +207,9 @@ def test_a_pending_file_in_a_folder_this_machine_does_not_see_stays_billed(tmp_p
         assert [r.outcome for r in other.resolve_pending()] == ["elsewhere"]
         assert other.history("P", line_keys=["k"], service_keys=[], sending_keys=[]).by_line
         assert [f["state"] for f in other.files()] == ["pending"]
+    src = book(tmp_path / "p.xlsx", [line("L1")])
+    notes = json.loads(claims_cli(str(src), "--out", str(tmp_path / "o"), "--ledger", pg_url).stdout)["notes"]
+    assert any(n.startswith("x.837: pending, in a folder this machine does not see") for n in notes)
 
 
 def test_history_reads_one_snapshot_while_another_run_records(tmp_path, pg_url, monkeypatch):
