@@ -53,7 +53,7 @@ def claims(workbook: str | Path, *, out_dir: str | Path, as_of: date | None = No
     from otbill_xl.ledger import LedgerChoice
 
     port, overrides = _port_and_overrides(workbook, columns)
-    return create_claims(port, out_dir=Path(out_dir), ledger=LedgerChoice(Path(ledger) if ledger else None,
+    return create_claims(port, out_dir=Path(out_dir), ledger=LedgerChoice(ledger or None,
                                                                           Path(out_dir)),
                          as_of=as_of or date.today(), created=datetime.now(), group=group, strict=strict,
                          dry_run=dry_run, overrides=overrides)

@@ -282,9 +282,11 @@ _TOTALS_KEEP = {"PayerKey": 0, "ExpectedPayerPayment": 0, "ExpectedAllowed": 1, 
 
 
 GroupOpt = Annotated[str, typer.Option("--group", help="visit: one claim per date of service; period: per month.")]
-LedgerOpt = Annotated[Path | None, typer.Option(
-    "--ledger", help="Claim ledger file (default: the Practice setting LedgerPath, else $OTBILL_LEDGER, else one "
-                     "ledger per submitter in your user data folder; `otbill ledger where` shows it).")]
+# (text, not Path: a postgresql://user@host/db URL would lose a slash in a Path)
+LedgerOpt = Annotated[str | None, typer.Option(
+    "--ledger", help="Claim ledger file, or a postgresql://user@host/db URL for a ledger shared by a team (default: "
+                     "the Practice setting LedgerPath, else $OTBILL_LEDGER, else one ledger per submitter in your user "
+                     "data folder; `otbill ledger where` shows it).")]
 
 
 def _check_group(group: str) -> str:

@@ -1,4 +1,5 @@
-"""``otbill ledger where|show|check``: where the claim ledger is, what it holds, whether it is sound.
+"""``otbill ledger where|show|check|migrate``: where the claim ledger is, what it holds, whether it is
+sound; moving it to another database (e.g. a shared PostgreSQL server).
 
 Registered by :mod:`otbill_xl.cli` as ``app.add_typer(ledger_app, name="ledger")``; output helpers
 are small and local so this module does not import :mod:`otbill_xl.cli` (no import cycle).
@@ -24,11 +25,13 @@ from otbill_xl.errors import OtbillError
 EXIT_OK, EXIT_FINDINGS, EXIT_UNUSABLE = 0, 1, 2
 
 ledger_app = typer.Typer(add_completion=False, no_args_is_help=True,
-                         help="The claim ledger: where it is (where), what it holds (show), whether it is sound (check).")
+                         help="The claim ledger: where it is (where), what it holds (show), whether it is sound (check), "
+                              "moving it to a shared PostgreSQL server (migrate).")
 out, err = cli_common.out, cli_common.err  # one pair of consoles: terminal width, or unwrapped in a pipe
 
 WorkbookArg = Annotated[Path | None, typer.Argument(help="Practice workbook whose submitter's ledger to use.")]
-LedgerOpt = Annotated[Path | None, typer.Option("--ledger", help="A ledger file (instead of the workbook's).")]
+LedgerOpt = Annotated[str | None, typer.Option("--ledger", help="A ledger file or postgresql:// URL (instead of the "
+                                                                 "workbook's).")]
 OutOpt = Annotated[Path | None, typer.Option("--out", help="Claims output folder (finds a ledger at the old location).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
@@ -38,8 +41,9 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(EXIT_UNUSABLE)
 
 
-def _locate(workbook: Path | None, ledger: Path | None, out_dir: Path | None):
+def _locate(workbook: Path | None, ledger: str | None, out_dir: Path | None):
     from otbill_xl.ledger import LedgerChoice, LedgerLocation
+    from otbill_xl.ledger.dialect import is_url, ledger_target
     from otbill_xl.ledger.location import data_dir
     from otbill_xl.ledger.store import LEDGER_ENV
 
@@ -52,10 +56,10 @@ def _locate(workbook: Path | None, ledger: Path | None, out_dir: Path | None):
         except OtbillError as exc:
             raise _fail(str(exc)) from None
     if ledger is not None:
-        return LedgerLocation(ledger, "option")
+        return LedgerLocation(ledger.strip() if is_url(ledger) else Path(ledger), "option")
     env = os.environ.get(LEDGER_ENV, "").strip()
     if env:
-        return LedgerLocation(Path(env).expanduser(), "environment")
+        return LedgerLocation(ledger_target(env), "environment")
     found = sorted((data_dir() / "ledgers").glob("*.sqlite"))
     if len(found) == 1:
         return LedgerLocation(found[0], "submitter")
@@ -73,34 +77,34 @@ def where(workbook: WorkbookArg = None, ledger: LedgerOpt = None, out_dir: OutOp
           as_json: JsonOpt = False) -> None:
     """Where the claim ledger is, and why that one."""
     loc = _locate(workbook, ledger, out_dir)
-    data = {"path": str(loc.path), "how": loc.how, "exists": loc.path.exists(),
+    data = {"path": loc.shown, "how": loc.how, "exists": loc.exists(),
             "legacy": str(loc.legacy) if loc.legacy else None}
     if as_json:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
     else:
-        out.print(f"{escape(str(loc.path))} ({_HOW.get(loc.how, loc.how)}"
+        out.print(f"{escape(loc.shown)} ({_HOW.get(loc.how, loc.how)}"
                   f"{'' if data['exists'] else '; not created yet'})", highlight=False)
         if loc.legacy:
             out.print(f"a ledger at the old location {escape(str(loc.legacy))} is merged into it on the next run",
                       highlight=False)
 
 
-def _open(workbook: Path | None, ledger: Path | None, out_dir: Path | None, *, readonly: bool):
+def _open(workbook: Path | None, ledger: str | None, out_dir: Path | None, *, readonly: bool):
     from otbill_xl.ledger import Ledger
 
     loc = _locate(workbook, ledger, out_dir)
-    if not loc.path.exists():
-        raise _fail(f"no ledger at {loc.path} yet (nothing billed with it)")
+    if not loc.exists():
+        raise _fail(f"no ledger at {loc.shown} yet (nothing billed with it)")
     try:
         return Ledger(loc.path, readonly=readonly)
     except OtbillError as exc:
         raise _fail(_explain(loc.path, exc)) from None
 
 
-def _explain(path: Path, exc: OtbillError) -> str:
+def _explain(path: Path | str, exc: OtbillError) -> str:
     from otbill_xl.ledger import LedgerDamaged
 
-    if not isinstance(exc, LedgerDamaged):
+    if not isinstance(exc, LedgerDamaged) or not isinstance(path, Path):
         return str(exc)
     size = path.stat().st_size if path.exists() else 0
     what = "is empty (0 bytes)" if size == 0 else "is not a readable SQLite ledger"
@@ -160,3 +164,35 @@ def check(workbook: WorkbookArg = None, ledger: LedgerOpt = None, out_dir: OutOp
         out.print(f"ledger {escape(path)}: " + ("sound" if result.ok else f"{len(result.problems)} problem(s)"),
                   highlight=False)
     raise typer.Exit(EXIT_OK if result.ok else EXIT_FINDINGS)
+
+
+@ledger_app.command()
+def migrate(
+    source: Annotated[str, typer.Option("--from", help="The ledger to copy: sqlite:PATH (or a path), or a "
+                                                       "postgresql:// URL.")],
+    target: Annotated[str, typer.Option("--to", help="Where to: postgresql://user@host/db (an empty database), "
+                                                     "or sqlite:PATH.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Move a ledger (e.g. a practice's SQLite file onto the team's PostgreSQL server) and verify it.
+
+    Copies files, claims, billed lines, postings, runs, batch inputs, counters and meta records, then checks
+    row counts and control-number high-water marks. A target that holds another ledger is refused; one that
+    holds this same ledger already is left as it is (running it again is safe). Stop all runs first."""
+    from otbill_xl.ledger.migrate import migrate_ledger, parse_target
+
+    try:
+        done = migrate_ledger(parse_target(source), parse_target(target))
+    except OtbillError as exc:
+        raise _fail(str(exc)) from None
+    data = {"from": done.source, "to": done.target, "outcome": done.outcome, "rows": done.counts,
+            "control_numbers": done.counters, "notes": done.notes}
+    if as_json:
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        return
+    what = "copied and verified" if done.outcome == "copied" else "already holds this ledger; nothing copied"
+    out.print(f"{escape(done.target)}: {what} — "
+              + ", ".join(f"{n:,} {t.replace('_', ' ')}" for t, n in done.counts.items())
+              + "; control numbers up to " + ", ".join(f"{k} {v}" for k, v in done.counters.items()), highlight=False)
+    for note in done.notes:
+        out.print(f"note: {escape(note)}", highlight=False)

@@ -42,8 +42,9 @@ def reconcile(
                                                               "default today.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be posted; write nothing (no copy, "
                                                             "no ledger entry).")] = False,
-    ledger_path: Annotated[Path | None, typer.Option("--ledger", help="Claim ledger (default as for `otbill claims`); "
-                                                                      "it knows what was billed and posted.")] = None,
+    ledger_path: Annotated[str | None, typer.Option("--ledger", help="Claim ledger file or postgresql:// URL (default as "
+                                                                     "for `otbill claims`); it knows what was billed "
+                                                                     "and posted.")] = None,
     tolerance: Annotated[str | None, typer.Option("--tolerance", help="A line paid within this many dollars of the "
                                                                       "expected amount is paid (default: the Practice "
                                                                       "setting PaymentTolerance, else 0.01).")] = None,

@@ -123,3 +123,43 @@ def private_ledgers(tmp_path_factory, monkeypatch):
     no $OTBILL_LEDGER: a test never bills into a developer's real ledger, nor into another test's."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg-data")))
     monkeypatch.delenv("OTBILL_LEDGER", raising=False)
+
+
+# -- PostgreSQL (issue #16 §1): a real server for the shared-ledger tests; see tests/pgserver.py ---------------
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    from pgserver import PgServer, find_bin_dir
+
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        reason = "PostgreSQL's pg_ctl/initdb not found (apt-get install postgresql)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; CI must run the PostgreSQL ledger tests")
+        pytest.skip(reason)
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail('psycopg is not installed (pip install -e ".[dev]")')
+        pytest.skip('psycopg not installed (pip install "otbill-xl[postgres]")')
+    server = PgServer(bin_dir).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    """A fresh, empty PostgreSQL database for one test (dropped after it)."""
+    url = pg_server.new_database()
+    yield url
+    pg_server.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_at(request, tmp_path) -> str:
+    """Where a test's ledger is, once per backend: a SQLite file, then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "l.sqlite")
+    return request.getfixturevalue("pg_url")

@@ -28,7 +28,8 @@ def small_workbook(path: Path) -> Path:
     return make_workbook(path, contract_sheets(Charges=[CHARGE_HEADER, row]))
 
 
-def test_batch_outcomes_reports_and_resume(tmp_path):
+def test_batch_outcomes_reports_and_resume(tmp_path, ledger_at):
+    """On SQLite and on a PostgreSQL ledger (issue #16 §1): the same outcomes, reports and resume."""
     inputs = tmp_path / "in"
     inputs.mkdir()
     shutil.copy(SAMPLE, inputs / "sample.xlsx")
@@ -36,7 +37,8 @@ def test_batch_outcomes_reports_and_resume(tmp_path):
     (inputs / "broken.xlsx").write_text("PatientID,DOS\nP1,1/5/2026\n")
     (inputs / "~$small.xlsx").write_bytes(b"lock file")  # Excel's lock file: ignored
     out = tmp_path / "out"
-    kw = dict(ledger_path=out / ".otbill" / "ledger.sqlite", workers=2, as_of=date(2026, 11, 27),
+    pg = ledger_at.startswith("postgresql:")
+    kw = dict(ledger_path=ledger_at if pg else out / ".otbill" / "ledger.sqlite", workers=2, as_of=date(2026, 11, 27),
               created=datetime(2026, 11, 27, 10, 0))
     first = run_batch([str(inputs)], out, **kw)
     outcome = {Path(r.path).name: r for r in first.results}
@@ -44,6 +46,7 @@ def test_batch_outcomes_reports_and_resume(tmp_path):
     assert outcome["broken.xlsx"].outcome == "unusable" and "CSV" in outcome["broken.xlsx"].message
     assert outcome["sample.xlsx"].outcome == "held-back" and outcome["sample.xlsx"].claims > 100
     assert outcome["small.xlsx"].outcome == "converted" and outcome["small.xlsx"].lines_billed == 1
+    assert outcome["small.xlsx"].ledger == str(kw["ledger_path"])
     for r in (outcome["sample.xlsx"], outcome["small.xlsx"]):
         for f in r.files:
             ok, errors = pyx12_validate(Path(f).read_text())

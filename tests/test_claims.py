@@ -155,8 +155,8 @@ def _allocate(path: str, n: int, queue) -> None:
         queue.put([ledger.next_numbers()[0] for _ in range(n)])
 
 
-def test_two_processes_never_share_a_control_number(tmp_path):
-    path = str(tmp_path / "shared.sqlite")
+def test_two_processes_never_share_a_control_number(tmp_path, ledger_at):
+    path = ledger_at
     Ledger(path).close()
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
@@ -266,7 +266,7 @@ def test_create_claims_ribbon_action_headless(tmp_path):
     assert ws["R2"].value == outcome.assembly.claims[0].claim_id and ws["S2"].value == "billed 2026-08-20"
 
 
-def test_ledger_rechecks_lines_inside_the_recording_transaction(tmp_path):
+def test_ledger_rechecks_lines_inside_the_recording_transaction(tmp_path, ledger_at):
     """Two runs that both saw a line as unbilled: the second to record it is refused (and its file
     is not renamed into place), unless the line is being re-billed on purpose."""
     from otbill_xl.ledger import ClaimRecord, LineRecord
@@ -276,7 +276,7 @@ def test_ledger_rechecks_lines_inside_the_recording_transaction(tmp_path):
     line = LineRecord("L1", "L1|P001|2026-08-03", "1234567893|P001|2026-08-03|97110|GO|1234567893|1", "", "97110",
                       "GO", "1")
     claims = [ClaimRecord("OTAAAA", "P001", "1", "", Decimal("65.00"), [line])]
-    with Ledger(tmp_path / "l.sqlite") as lg:
+    with Ledger(ledger_at) as lg:
         lg.record_file(path="a.837", sha256="x", practice="1234567893", payer_key="MCR", numbers=lg.next_numbers(),
                        claims=claims, total=Decimal("65.00"), created=CREATED, then=lambda: renamed.append("a"))
         with pytest.raises(AlreadyBilled, match="line L1 was billed by another run"):

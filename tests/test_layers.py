@@ -16,7 +16,7 @@ ABOVE_DOMAIN = ("otbill_xl.workbook", "otbill_xl.formats", "otbill_xl.ledger", "
 SURFACES = ("otbill_xl.excel", "otbill_xl.cli", "otbill_xl.api")
 FORBIDDEN = {
     "domain": ("openpyxl", "python_calamine", "xlwings", "pandas", "os", "pathlib", "shutil", "tempfile",
-               "sqlite3", "zipfile", "glob", "subprocess", "socket", "urllib", "requests", "time", *ABOVE_DOMAIN),
+               "sqlite3", "psycopg", "zipfile", "glob", "subprocess", "socket", "urllib", "requests", "time", *ABOVE_DOMAIN),
     "formats": ("xlwings", "openpyxl", "otbill_xl.workbook", "otbill_xl.ledger", "otbill_xl.actions",
                 "otbill_xl.templates", *SURFACES),
     "ledger": ("xlwings", "openpyxl", "python_calamine", "otbill_xl.workbook", "otbill_xl.actions",

@@ -1,5 +1,6 @@
 """The ledger's record of posted remittance lines (schema 5): pending → written, released when the
-copy never appeared, never recorded twice (issue #13 §2: the same remittance is never posted twice)."""
+copy never appeared, never recorded twice (issue #13 §2: the same remittance is never posted twice).
+Each test runs on SQLite and on PostgreSQL (the ``ledger_at`` fixture, issue #16 §1)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ def rec(key: str, line: str = "L1", status: str = "paid", paid: str = "45.47") -
     return PostedRecord(key, "MCR", "EFT1", "OTCLAIM1", line, "PCN-1", status, D(paid), "era.835")
 
 
-def test_reserve_then_written_then_seen(tmp_path):
+def test_reserve_then_written_then_seen(tmp_path, ledger_at):
     out = tmp_path / "copy.xlsx"
-    with Ledger(tmp_path / "l.sqlite") as ledger:
+    with Ledger(ledger_at) as ledger:
         assert ledger.reserve_postings("NPI", [rec("K1"), rec("K2", "L2")], output=str(out), posted_at=AT) == []
         out.write_bytes(b"the copy")
         ledger.settle_postings(str(out), written=True)
@@ -28,8 +29,8 @@ def test_reserve_then_written_then_seen(tmp_path):
     assert seen.paid[("OTCLAIM1", "L1")] == [("EFT1", D("45.47"))]
 
 
-def test_a_key_taken_by_another_run_is_refused(tmp_path):
-    with Ledger(tmp_path / "l.sqlite") as ledger:
+def test_a_key_taken_by_another_run_is_refused(tmp_path, ledger_at):
+    with Ledger(ledger_at) as ledger:
         ledger.reserve_postings("NPI", [rec("K1")], output=str(tmp_path / "a.xlsx"), posted_at=AT)
         assert ledger.reserve_postings("NPI", [rec("K1"), rec("K2")], output=str(tmp_path / "b.xlsx"),
                                        posted_at=AT) == ["K1"]
@@ -37,9 +38,9 @@ def test_a_key_taken_by_another_run_is_refused(tmp_path):
         assert ledger.postings("NPI", keys=["K2"], claim_ids=[], payer_claim_numbers=[]).keys == frozenset()
 
 
-def test_a_run_that_stopped_before_its_copy_is_released_on_the_next_start(tmp_path):
+def test_a_run_that_stopped_before_its_copy_is_released_on_the_next_start(tmp_path, ledger_at):
     written, lost = tmp_path / "written.xlsx", tmp_path / "lost.xlsx"
-    with Ledger(tmp_path / "l.sqlite") as ledger:
+    with Ledger(ledger_at) as ledger:
         ledger.reserve_postings("NPI", [rec("K1")], output=str(written), posted_at=AT)
         ledger.reserve_postings("NPI", [rec("K2", "L2"), rec("K3", "L3")], output=str(lost), posted_at=AT)
         written.write_bytes(b"copy")   # the first run wrote its copy, then stopped before settling
@@ -48,8 +49,8 @@ def test_a_run_that_stopped_before_its_copy_is_released_on_the_next_start(tmp_pa
     assert seen.keys == {"K1"}       # kept: its copy exists; K2, K3 released: may be posted again
 
 
-def test_a_reversal_is_remembered(tmp_path):
-    with Ledger(tmp_path / "l.sqlite") as ledger:
+def test_a_reversal_is_remembered(tmp_path, ledger_at):
+    with Ledger(ledger_at) as ledger:
         ledger.reserve_postings("NPI", [rec("K1"), rec("K9", status="reversed", paid="-45.47")],
                                 output=str(tmp_path / "c.xlsx"), posted_at=AT)
         seen = ledger.postings("NPI", keys=[], claim_ids=["OTCLAIM1"], payer_claim_numbers=[])

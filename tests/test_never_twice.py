@@ -187,9 +187,9 @@ def _crash_run(src: str, out: str, ledger: str, step: str) -> None:
 
 
 @pytest.mark.parametrize("step", ["reserved", "part-written", "renamed", "marked"])
-def test_a_crash_at_any_step_leaves_every_service_billed_exactly_once(tmp_path, step):
+def test_a_crash_at_any_step_leaves_every_service_billed_exactly_once(tmp_path, step, ledger_at):
     src = book(tmp_path / "p.xlsx", two_payer_rows(), Patients=acme_patients())
-    out, ledger = tmp_path / "out", tmp_path / "l.sqlite"
+    out, ledger = tmp_path / "out", ledger_at
     child = multiprocessing.get_context("fork").Process(target=_crash_run, args=(str(src), str(out), str(ledger), step))
     child.start()
     child.join(60)
@@ -221,7 +221,7 @@ def test_a_crash_at_any_step_leaves_every_service_billed_exactly_once(tmp_path, 
         assert ok, errors[:5]
 
 
-def test_a_pending_file_another_run_is_writing_is_left_alone(tmp_path):
+def test_a_pending_file_another_run_is_writing_is_left_alone(tmp_path, ledger_at):
     """Resolution never releases a file whose writer still holds its lock (a concurrent run)."""
     from otbill_xl._locks import try_lock
     from otbill_xl.ledger import ClaimRecord, LineRecord
@@ -230,13 +230,13 @@ def test_a_pending_file_another_run_is_writing_is_left_alone(tmp_path):
     fd = os.open(part, os.O_WRONLY | os.O_CREAT)
     assert try_lock(fd)
     rec = [ClaimRecord("OTA", "P001", "1", "", Decimal("65.00"), [LineRecord("L1", "k", "s", "", "97110", "GO", "1")])]
-    with Ledger(tmp_path / "l.sqlite") as lg:
+    with Ledger(ledger_at) as lg:
         lg.reserve_file(path=str(tmp_path / "x.837"), part_path=str(part), sha256="0", practice="P", payer_key="MCR",
                         numbers=(1, 1, 1), claims=rec, total=Decimal("65.00"), created=CREATED)
         assert [r.outcome for r in lg.resolve_pending()] == ["in-progress"]
         assert lg.history("P", line_keys=["k"], service_keys=[], sending_keys=[]).by_line  # still billed
     os.close(fd)  # the writer "dies": its lock is gone
-    with Ledger(tmp_path / "l.sqlite") as lg:
+    with Ledger(ledger_at) as lg:
         assert [r.outcome for r in lg.resolve_pending()] == ["released"]
         assert not lg.history("P", line_keys=["k"], service_keys=[], sending_keys=[]).by_line
     assert not part.exists()
@@ -260,18 +260,18 @@ def test_stray_part_files_are_removed_unless_in_use(tmp_path):
     assert any("partial file" in n for n in result["notes"])
 
 
-def test_lines_billed_counts_only_files_written(tmp_path):
+def test_lines_billed_counts_only_files_written(tmp_path, ledger_at):
     src = book(tmp_path / "p.xlsx", two_payer_rows(), Patients=acme_patients())
     out = tmp_path / "o"
     out.mkdir()
     # ACME sorts first and gets interchange 1: a file already at that name is never overwritten.
     (out / "Harbor-Hand-OT-ACME-000000001.837").write_text("someone else's file")
-    result = claims_cli(str(src), "--out", str(out), "--ledger", str(tmp_path / "l.sqlite"))
+    result = claims_cli(str(src), "--out", str(out), "--ledger", ledger_at)
     data = json.loads(result.stdout)
     assert result.exit_code == 1 and "already exists" in data["problems"][0]
     assert data["lines_billed"] == 2 and data["claims"] == 2  # the MCR file only: 97110 + 97530
     assert [f["payer"] for f in data["files"]] == ["MCR"]
-    with Ledger(tmp_path / "l.sqlite") as lg:
+    with Ledger(ledger_at) as lg:
         assert lg.summary()["lines_billed"] == 2
 
 
@@ -313,15 +313,16 @@ def test_claims_never_crashes_after_billing(tmp_path, monkeypatch):
 # -- 3. A service is identified by what it is -------------------------------------------------------------
 
 
-def _bill(src: Path, tmp_path: Path, out="o", **kw):
-    with Ledger(tmp_path / "l.sqlite") as lg:
+def _bill(src: Path, tmp_path: Path, out="o", ledger: str | None = None, **kw):
+    with Ledger(ledger or tmp_path / "l.sqlite") as lg:
         return create_claims(FileWorkbook(src), out_dir=tmp_path / out, ledger=lg, as_of=DAY, created=CREATED, **kw)
 
 
-def test_renumbered_lines_are_held_as_probable_duplicates(tmp_path):
-    first = _bill(book(tmp_path / "a.xlsx", [line("L1"), line("L2", dos="8/4/2026")]), tmp_path)
+def test_renumbered_lines_are_held_as_probable_duplicates(tmp_path, ledger_at):
+    first = _bill(book(tmp_path / "a.xlsx", [line("L1"), line("L2", dos="8/4/2026")]), tmp_path, ledger=ledger_at)
     assert first.lines_billed == 2
-    renumbered = _bill(book(tmp_path / "b.xlsx", [line("X10"), line("X11", dos="8/4/2026")]), tmp_path)
+    renumbered = _bill(book(tmp_path / "b.xlsx", [line("X10"), line("X11", dos="8/4/2026")]), tmp_path,
+                       ledger=ledger_at)
     assert renumbered.lines_billed == 0 and renumbered.files == ()
     by_line = {e.line_id: e.reasons[0] for e in renumbered.assembly.held_back}
     claim_of = {s.line_id: c.claim_id for c in first.assembly.claims for s in c.lines}
@@ -329,7 +330,7 @@ def test_renumbered_lines_are_held_as_probable_duplicates(tmp_path):
     assert "LineID L1" in by_line["X10"] and "--rebill X10" in by_line["X10"]
     # A separate service on purpose: --rebill bills it.
     again = _bill(book(tmp_path / "b.xlsx", [line("X10"), line("X11", dos="8/4/2026")]), tmp_path,
-                  rebill=frozenset({"X10"}))
+                  ledger=ledger_at, rebill=frozenset({"X10"}))
     assert [s.line_id for c in again.billed_claims for s in c.lines] == ["X10"]
 
 
@@ -345,20 +346,20 @@ def test_a_changed_line_needs_a_corrected_claim(tmp_path):
     assert changed.prior[held.row].kind == "changed"
 
 
-def test_corrected_and_void_claims_are_sent_once_per_change(tmp_path):
-    _bill(book(tmp_path / "a.xlsx", [line("L1")]), tmp_path)
+def test_corrected_and_void_claims_are_sent_once_per_change(tmp_path, ledger_at):
+    _bill(book(tmp_path / "a.xlsx", [line("L1")]), tmp_path, ledger=ledger_at)
     corrected = book(tmp_path / "a.xlsx", [line("L1", units=2, minutes=30, freq="7", original="ICN-1")])
-    sent = _bill(corrected, tmp_path)
+    sent = _bill(corrected, tmp_path, ledger=ledger_at)
     assert [(c.frequency, c.original_claim_number) for c in sent.billed_claims] == [("7", "ICN-1")]
-    rerun = _bill(corrected, tmp_path)
+    rerun = _bill(corrected, tmp_path, ledger=ledger_at)
     assert rerun.lines_billed == 0 and rerun.assembly.held_back[0].reasons[0].startswith(
         "this corrected claim line was already sent")
     changed_again = _bill(book(tmp_path / "a.xlsx", [line("L1", units=1, minutes=15, freq="7", original="ICN-1")]),
-                          tmp_path)
+                          tmp_path, ledger=ledger_at)
     assert changed_again.lines_billed == 1  # a new change: one more correction
     void = book(tmp_path / "a.xlsx", [line("L1", units=1, minutes=15, freq="8", original="ICN-1")])
-    assert _bill(void, tmp_path).lines_billed == 1
-    assert _bill(void, tmp_path).lines_billed == 0
+    assert _bill(void, tmp_path, ledger=ledger_at).lines_billed == 1
+    assert _bill(void, tmp_path, ledger=ledger_at).lines_billed == 0
 
 
 # -- 4. Never the wrong patient ----------------------------------------------------------------------------
@@ -450,10 +451,10 @@ def test_dry_run_cli_writes_nothing_and_preview_writes_test_files_only(tmp_path)
     assert real["lines_billed"] == 2 and Path(real["files"][0]["path"]).name.endswith("-000000001.837")
 
 
-def test_annotated_copy_shows_every_billed_line_and_every_claim_with_its_run(tmp_path):
+def test_annotated_copy_shows_every_billed_line_and_every_claim_with_its_run(tmp_path, ledger_at):
     src = book(tmp_path / "p.xlsx", [line("L1")])
     out = tmp_path / "o"
-    ledger = str(tmp_path / "l.sqlite")
+    ledger = ledger_at
     first = runner.invoke(app, ["claims", str(src), "--out", str(out), "--ledger", ledger, "--as-of", AS_OF, "--json"])
     first_copy = json.loads(first.stdout)["annotated"]
     grown = book(tmp_path / "p.xlsx", [line("L1"), line("L2", dos="8/4/2026")])

@@ -331,3 +331,27 @@ def test_posted_rows_join_the_practices_payments_table(world):
     assert table.ref.endswith(f"{ws.max_row}") and table.autoFilter.ref.endswith(f"{ws.max_row}")
     before = load_workbook(world["billed"])["Payments"]
     assert ws.max_row == before.max_row + world["outcome"].posted_rows
+
+
+def test_reconciling_on_a_postgresql_ledger_posts_once(world, tmp_path, pg_url):
+    """Issue #16 §1: the ledger migrated to PostgreSQL with its postings released posts the remittance
+    again exactly as on SQLite (the same rows), and a second reconciliation posts nothing."""
+    import psycopg
+
+    from otbill_xl.ledger.migrate import migrate_ledger
+
+    moved = migrate_ledger(world["ledger"], pg_url)
+    assert moved.counts["posted_remits"] > 0
+    with psycopg.connect(pg_url) as conn:
+        conn.execute("DELETE FROM posted_remits")
+    era = RemitFile("era.835", world["era"].read_bytes())
+    with Ledger(pg_url) as ledger:
+        first = reconcile_payments(FileWorkbook(world["billed"]), [era], as_of=AS_OF,
+                                   posted_at=datetime(2026, 11, 28, 10, 0), ledger=ledger, output=tmp_path / "pg.xlsx")
+    assert first.posted_rows == world["outcome"].posted_rows > 0
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT count(*) FROM posted_remits").fetchone()[0] == moved.counts["posted_remits"]
+    with Ledger(pg_url) as ledger:
+        again = reconcile_payments(FileWorkbook(world["billed"]), [era], as_of=AS_OF,
+                                   posted_at=datetime(2026, 11, 29), ledger=ledger, output=tmp_path / "pg2.xlsx")
+    assert again.posted_rows == 0

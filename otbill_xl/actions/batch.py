@@ -232,9 +232,9 @@ def _convert(path: str, sha: str, out_dir: str, ledger_path: str | None, as_of: 
     try:
         port = FileWorkbook(src)
         pipeline = Pipeline(port, as_of=as_of, prices=True)  # one read, one scrub for check, price and claims
-        choice = LedgerChoice(Path(ledger_path) if ledger_path else None, Path(out_dir))
+        choice = LedgerChoice(ledger_path or None, Path(out_dir))
         location = choice.locate(pipeline.book.practice)
-        result.ledger = str(location.path)
+        result.ledger = location.shown  # (a URL's password masked: the report is kept)
         _step("located", path)
         ledger, notes = open_ledger(location)
         try:
@@ -333,23 +333,26 @@ def _practice_of(path: str):
     return _practice(reader, reader.read_sheet(spec))
 
 
-def _ledger_of(r: InputResult, out_dir: Path, ledger_path: Path | None) -> Path:
+def _ledger_of(r: InputResult, out_dir: Path, ledger_path: Path | str | None) -> Path | str:
     from otbill_xl.ledger import LedgerChoice
+    from otbill_xl.ledger.dialect import is_url
 
-    if r.ledger:
-        return Path(r.ledger)
     if ledger_path is not None:
         return ledger_path
+    if r.ledger and not is_url(r.ledger):  # (a URL in the report is masked: found again below)
+        return Path(r.ledger)
     return LedgerChoice(None, out_dir).locate(_practice_of(r.path)).path
 
 
-def _billed(r: InputResult, out_dir: Path, ledger_path: Path | None, created: datetime) -> dict[str, Any] | None:
+def _billed(r: InputResult, out_dir: Path, ledger_path: Path | str | None, created: datetime) -> dict[str, Any] | None:
     """What this batch billed for ``r``'s input, from its ledger (pending files of stopped workers settled
     first); None when the ledger cannot be found or read."""
     try:
+        from otbill_xl.ledger import LedgerLocation
+
         path = _ledger_of(r, out_dir, ledger_path)
-        r.ledger = str(path)
-        if not path.is_file():
+        r.ledger = LedgerLocation(path, "").shown
+        if not LedgerLocation(path, "").exists():
             return {"claims": 0, "lines": 0, "files": []}
         with Ledger(path) as ledger:
             ledger.resolve_pending()
@@ -358,7 +361,7 @@ def _billed(r: InputResult, out_dir: Path, ledger_path: Path | None, created: da
         return None
 
 
-def _from_ledger(r: InputResult, out_dir: Path, ledger_path: Path | None, created: datetime) -> None:
+def _from_ledger(r: InputResult, out_dir: Path, ledger_path: Path | str | None, created: datetime) -> None:
     """A failed or interrupted input: its claims, lines and files as its ledger has them."""
     got = _billed(r, out_dir, ledger_path, created)
     if got is None:
@@ -371,7 +374,7 @@ def _from_ledger(r: InputResult, out_dir: Path, ledger_path: Path | None, create
                       "not be billed again)")
 
 
-def _after_retry(r: InputResult, out_dir: Path, ledger_path: Path | None, created: datetime) -> None:
+def _after_retry(r: InputResult, out_dir: Path, ledger_path: Path | str | None, created: datetime) -> None:
     """A retried input: lines billed by the attempt a dead worker cut short count as billed by it (the
     retry held them back as already billed)."""
     if r.outcome not in ("converted", "held-back"):
@@ -388,7 +391,7 @@ def _after_retry(r: InputResult, out_dir: Path, ledger_path: Path | None, create
     r.message = "; ".join(x for x in (note, r.message) if x)
 
 
-def run_batch(inputs: Iterable[str], out_dir: Path, *, ledger_path: Path | None = None, workers: int | None = None,
+def run_batch(inputs: Iterable[str], out_dir: Path, *, ledger_path: Path | str | None = None, workers: int | None = None,
               as_of: date, created: datetime, group: str = "visit", strict: bool = False,
               on_result: Callable[[InputResult, int, int], None] | None = None,
               stop_grace: float = STOP_GRACE) -> BatchResult:
@@ -441,7 +444,7 @@ def run_batch(inputs: Iterable[str], out_dir: Path, *, ledger_path: Path | None 
 
 
 def _run_pool(todo: deque[tuple[str, str]], report: Callable[[InputResult], None], ctrl_c: _CtrlC, *, out_dir: Path,
-              ledger_path: Path | None, workers: int, as_of: date, created: datetime, group: str, strict: bool,
+              ledger_path: Path | str | None, workers: int, as_of: date, created: datetime, group: str, strict: bool,
               stop_grace: float) -> bool:
     """Run ``todo`` in worker processes, at most ``workers`` inputs in flight (so no input waits in a
     queue that a Ctrl-C could not take back, and a dead worker's suspects are known). Returns whether

@@ -280,6 +280,9 @@ def _bill(port, book, report, scrubbed, findings, ledger: Ledger, notes: list[st
             elif r.outcome == "mismatch":
                 notes.append(f"{Path(r.path).name}: the file differs from what the ledger recorded; its lines stay "
                              "billed — run `otbill ledger check`")
+            elif r.outcome == "elsewhere":  # (a shared PostgreSQL ledger)
+                notes.append(f"{Path(r.path).name}: pending, in a folder this machine does not see ({Path(r.path).parent}"
+                             "); its lines stay billed — run `otbill ledger check` where that folder is")
         stray = remove_stray_parts(out_dir)
         if stray:
             notes.append(f"removed {stray} partial file(s) left in {out_dir} by a run that stopped")

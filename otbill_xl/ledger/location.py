@@ -7,6 +7,10 @@ In order: ``--ledger``; the Practice setting ``LedgerPath``; ``$OTBILL_LEDGER``;
 ``%LOCALAPPDATA%`` on Windows, ``~/Library/Application Support`` on macOS). A ledger left at the old
 default, ``OUT/.otbill/ledger.sqlite``, is still honoured: its history is merged into the submitter's
 ledger (once; the old file is left as it was) and a message says where the ledger now lives.
+
+Each of the three settings may name a file or a ``postgresql://user@host/db`` URL (``postgres://``
+too): a PostgreSQL ledger shared by several billers and machines (issue #16 §1; needs
+``pip install "otbill-xl[postgres]"``). A URL is never taken for a file name.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from otbill_xl.domain.models import Practice
+from otbill_xl.ledger.dialect import is_url, ledger_target, masked
 from otbill_xl.ledger.store import LEDGER_ENV, Ledger, LedgerError, damaged
 
 LEGACY_NAME = Path(".otbill") / "ledger.sqlite"
@@ -41,10 +46,19 @@ def submitter_ledger_path(submitter: str) -> Path:
 
 @dataclass(frozen=True)
 class LedgerLocation:
-    path: Path
+    path: Path | str              # a file, or a postgresql:// URL (keep it out of messages: see ``shown``)
     how: str                      # option | practice | environment | submitter
     notes: tuple[str, ...] = ()
     legacy: Path | None = None    # an old-location ledger to merge
+
+    @property
+    def shown(self) -> str:
+        """The location for messages: a URL's password masked."""
+        return masked(str(self.path)) if is_url(self.path) else str(self.path)
+
+    def exists(self) -> bool:
+        """Whether the ledger file exists (a server's ledger is looked at when opened)."""
+        return True if is_url(self.path) else Path(self.path).exists()
 
 
 @dataclass(frozen=True)
@@ -52,19 +66,20 @@ class LedgerChoice:
     """How the caller asked for a ledger: an explicit path (``--ledger``) or the default, with the
     output folder where an old-location ledger may be."""
 
-    explicit: Path | None = None
+    explicit: Path | str | None = None
     out_dir: Path | None = None
     extra_notes: tuple[str, ...] = field(default=())
 
     def locate(self, practice: Practice) -> LedgerLocation:
         if self.explicit is not None:
-            return LedgerLocation(Path(self.explicit), "option")
+            explicit = str(self.explicit).strip() if is_url(self.explicit) else Path(self.explicit)
+            return LedgerLocation(explicit, "option")
         setting = (practice.extra.get("LedgerPath") or "").strip()
         if setting:
-            return LedgerLocation(Path(setting).expanduser(), "practice")
+            return LedgerLocation(ledger_target(setting), "practice")
         env = os.environ.get(LEDGER_ENV, "").strip()
         if env:
-            return LedgerLocation(Path(env).expanduser(), "environment")
+            return LedgerLocation(ledger_target(env), "environment")
         submitter = submitter_of(practice)
         if not submitter:
             raise LedgerError("the Practice sheet has no InterchangeSenderID or SubmitterID (ISA06), which names "

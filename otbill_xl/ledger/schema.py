@@ -1,19 +1,28 @@
-"""Ledger schema and its migrations, in one place. ``MIGRATIONS[n]`` takes version n to n+1: a SQL
-script, or a function of the connection where rows must be rewritten."""
+"""Ledger schema and its migrations, in one place, for both dialects. ``MIGRATIONS[n]`` takes version n
+to n+1: a SQL script, or a function of the connection where rows must be rewritten. The scripts are
+written in SQLite's SQL and run as they are on SQLite; on PostgreSQL each statement goes through
+:func:`otbill_xl.ledger.dialect.postgres_ddl` (identity columns; see that module for why there is no
+SQLAlchemy). A new migration uses SQL both accept (``ALTER TABLE ... ADD COLUMN``, ``CREATE INDEX``,
+``TEXT``/``INTEGER`` columns), or a function that branches on :func:`~otbill_xl.ledger.dialect.dialect_of`.
+
+Migrations run on first use inside the caller's write transaction, which holds the ledger's write lock
+(SQLite ``BEGIN IMMEDIATE``; PostgreSQL ``pg_advisory_xact_lock``), so two processes opening a new
+ledger at once migrate it once."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
+from typing import Any
 
 from otbill_xl.errors import OtbillError
+from otbill_xl.ledger.dialect import POSTGRES, dialect_of, postgres_ddl
 
 
 class LedgerSchemaError(OtbillError):
     message = "The claim ledger was written by a newer otbill; upgrade otbill to use it."
 
 
-def _v2_keys(conn: sqlite3.Connection) -> None:
+def _v2_keys(conn: Any) -> None:
     """Lines recorded by schema 1 get their line identity (LineID|patient|DOS) from their old key
     (LineID|patient|DOS|code) and their code; their service identity stays unknown ('')."""
     rows = conn.execute("SELECT rowid, line_key FROM billed_lines").fetchall()
@@ -22,7 +31,7 @@ def _v2_keys(conn: sqlite3.Connection) -> None:
                       for rowid, key in rows])
 
 
-MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
+MIGRATIONS: list[str | Callable[[Any], None]] = [
     # 0 -> 1: the first schema.
     """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -135,26 +144,35 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def version(conn: sqlite3.Connection) -> int:
-    row = conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
+def version(conn: Any) -> int:
+    if dialect_of(conn) == POSTGRES:
+        # (a scan of pg_class, not to_regclass(): that answers from the session's catalog cache, which
+        # can still say "no such table" just after another process created it and released the lock)
+        row = conn.execute("SELECT c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON "
+                           "n.oid = c.relnamespace WHERE c.relname = 'meta' AND n.nspname = current_schema()"
+                           ).fetchone()
+    else:
+        row = conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
     if row is None:
         return 0
     found = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
     return int(found[0]) if found else 0
 
 
-def migrate(conn: sqlite3.Connection) -> int:
+def migrate(conn: Any) -> int:
     """Bring the database to :data:`SCHEMA_VERSION` (inside the caller's write transaction)."""
     current = version(conn)
     if current > SCHEMA_VERSION:
         raise LedgerSchemaError(f"the claim ledger has schema {current}, newer than this otbill's "
                                 f"({SCHEMA_VERSION}); upgrade otbill (pip install -U otbill-xl) to use it")
+    postgres = dialect_of(conn) == POSTGRES
     for n in range(current, SCHEMA_VERSION):
         step = MIGRATIONS[n]
         if callable(step):
             step(conn)
         else:
             for statement in filter(None, (s.strip() for s in step.split(";"))):
-                conn.execute(statement)
-        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(n + 1),))
+                conn.execute(postgres_ddl(statement) if postgres else statement)
+        conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(n + 1),))
     return SCHEMA_VERSION

@@ -1,5 +1,7 @@
-"""Ledger operations. Every write runs in a ``BEGIN IMMEDIATE`` transaction, so two processes sharing
-one ledger never hand out the same control number nor record the same line twice.
+"""Ledger operations. Every write runs in a ``BEGIN IMMEDIATE`` transaction (SQLite) or a transaction
+that first takes the ledger's advisory write lock (PostgreSQL, :data:`~otbill_xl.ledger.dialect.WRITE_LOCK`),
+so two processes sharing one ledger — on one machine or, with PostgreSQL, on several — never hand out
+the same control number nor record the same line twice.
 
 A claim file is recorded in two phases (issue #8), so the file and the ledger agree whatever fails:
 
@@ -10,27 +12,42 @@ A claim file is recorded in two phases (issue #8), so the file and the ledger ag
 3. :meth:`Ledger.mark_written` marks it **written**.
 
 :meth:`Ledger.resolve_pending` runs on every start: a pending file whose ``.part`` is still locked
-belongs to a run in progress and is left alone; otherwise, the file present with the recorded hash
+(or, on PostgreSQL, whose writer's connection still holds the file's advisory lock) belongs to a run
+in progress and is left alone; otherwise, the file present with the recorded hash
 → written; absent → **released** (its services may be billed again); present with another hash →
 **mismatch** (its services stay billed, and ``otbill ledger check`` reports it).
 """
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 from otbill_xl._locks import in_use
 from otbill_xl.domain.identity import BilledService, BillingHistory
 from otbill_xl.errors import OtbillError
-from otbill_xl.ledger.schema import SCHEMA_VERSION, migrate
+from otbill_xl.ledger import dialect as sql
+from otbill_xl.ledger.schema import SCHEMA_VERSION, migrate, version
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _one_snapshot(method: F) -> F:
+    """Run a read of several queries on one snapshot of a PostgreSQL ledger (see :meth:`Ledger._snapshot`)."""
+    @functools.wraps(method)
+    def run(self: Ledger, *args: Any, **kwargs: Any) -> Any:
+        with self._snapshot():
+            return method(self, *args, **kwargs)
+    return cast(F, run)
+
 
 LEDGER_ENV = "OTBILL_LEDGER"
 #: States of a recorded file whose services count as billed.
@@ -51,7 +68,7 @@ class AlreadyBilled(LedgerError):
     message = "Some lines were billed by another run at the same time."
 
 
-def damaged(path: Path) -> LedgerDamaged:
+def damaged(path: Path | str) -> LedgerDamaged:
     return LedgerDamaged(f"the ledger at {path} is empty or damaged; restore it from backup or run "
                          f"`otbill ledger check --ledger {path}`")
 
@@ -93,7 +110,7 @@ class Resolution:
     """What :meth:`Ledger.resolve_pending` decided for one pending file."""
 
     path: str
-    outcome: str    # written | released | mismatch | in-progress
+    outcome: str    # written | released | mismatch | in-progress | elsewhere (PostgreSQL: folder not seen here)
     lines: int
 
 
@@ -113,17 +130,24 @@ class Integrity:
 
 
 class Ledger:
-    """A SQLite claim ledger (created and migrated on first use).
+    """A claim ledger (created and migrated on first use): a SQLite file, or a PostgreSQL database
+    when ``path`` is a ``postgresql://`` URL (``self.path`` is then the URL with its password masked).
 
     A ledger file that exists but is empty (0 bytes) or is not a SQLite database is an error —
     never silently replaced by a new ledger, which would forget what was billed. ``readonly``
     opens without writing anything (dry runs); a ledger that does not exist yet then reads as empty.
     """
 
+    path: Path | str
+
     def __init__(self, path: str | Path, *, timeout: float = 60.0, readonly: bool = False) -> None:
-        self.path = Path(path)
         self.readonly = readonly
-        self._conn: sqlite3.Connection | None = None
+        self._conn: Any = None
+        self.dialect = sql.POSTGRES if sql.is_url(path) else sql.SQLITE
+        if self.dialect == sql.POSTGRES:
+            self._open_postgres(str(path).strip(), readonly)
+            return
+        self.path = Path(path)
         exists = self.path.exists()
         if exists and self.path.is_dir():
             raise LedgerError(f"the ledger path {self.path} is a folder; give the path of a ledger file")
@@ -160,10 +184,35 @@ class Ledger:
             self.close()
             raise
 
+    def _open_postgres(self, url: str, readonly: bool) -> None:
+        self.path = sql.masked(url)
+        self._conn = sql.connect_postgres(url, readonly=readonly)
+        try:
+            if readonly:
+                if version(self._conn) == 0:
+                    self.close()  # nothing billed yet; nothing is created
+                return
+            if version(self._conn) != SCHEMA_VERSION:  # (the usual case, up to date, takes no lock)
+                with self.transaction() as conn:  # under the write lock: one process migrates, the others wait
+                    migrate(conn)
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def where(self) -> str:
+        """The ledger's file, or its URL with the password masked (for messages)."""
+        return str(self.path)
+
+    def exists(self) -> bool:
+        return self._conn is not None if self.dialect == sql.POSTGRES else Path(self.path).exists()
+
     def close(self) -> None:
         if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
 
     def __enter__(self) -> Ledger:
         return self
@@ -172,20 +221,27 @@ class Ledger:
         self.close()
 
     @property
-    def conn(self) -> sqlite3.Connection:
+    def conn(self) -> Any:
         if self._conn is None:
-            raise LedgerError(f"the ledger at {self.path} is not open for writing")
+            raise LedgerError(f"the ledger at {self.where} is not open for writing")
         return self._conn
 
-    def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
+    def _rows(self, sql_text: str, params: Iterable[Any] = ()) -> list[tuple]:
         """Read rows; a read-only ledger that does not exist yet has none."""
         if self._conn is None:
             return []
-        return self._conn.execute(sql, tuple(params)).fetchall()
+        if self.dialect == sql.SQLITE:
+            return self._conn.execute(sql_text, tuple(params)).fetchall()
+        with self._pg_errors():
+            return self._conn.execute(sql_text, tuple(params)).fetchall()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[Any]:
         conn = self.conn
+        if self.dialect == sql.POSTGRES:
+            with self._pg_errors():
+                yield from self._pg_transaction(conn)
+            return
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
@@ -193,6 +249,60 @@ class Ledger:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    def _pg_transaction(self, conn: Any) -> Iterator[Any]:
+        conn.execute("BEGIN")
+        try:
+            # Every writer queues here first, as SQLite's BEGIN IMMEDIATE makes it (see dialect.WRITE_LOCK).
+            conn.execute("SELECT pg_advisory_xact_lock(?)", (sql.WRITE_LOCK,))
+            yield conn
+        except BaseException:
+            if not conn.raw.closed:
+                conn.raw.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        """PostgreSQL: the queries inside see one snapshot (a REPEATABLE READ read transaction), so a
+        read of several queries — e.g. :meth:`history` by line, then by service identity — never sees
+        a file another run recorded between two of them (measured: without it, 8 concurrent runs held
+        an already-billed line back as a "probable duplicate" of itself). SQLite: unchanged."""
+        if self.dialect != sql.POSTGRES or self._conn is None:
+            yield
+            return
+        with self._pg_errors():
+            self._conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+            try:
+                yield
+            except BaseException:
+                if not self._conn.raw.closed:
+                    self._conn.raw.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    @contextmanager
+    def _pg_errors(self) -> Iterator[None]:
+        """A PostgreSQL error as a LedgerError that says what happened and what to do (nothing was
+        recorded: the transaction rolled back). Deadlocks and serialization failures cannot arise
+        between otbill's own writers (one advisory lock, taken first); another program's locks on
+        the ledger's tables could cause one, and it is reported, never left as a traceback."""
+        psycopg = sql.psycopg_module()
+        try:
+            yield
+        except psycopg.errors.LockNotAvailable:
+            raise LedgerError(f"the shared ledger {self.where} stayed busy for {sql.LOCK_TIMEOUT_S} s (another run "
+                              "holds its lock); nothing was recorded — run again") from None
+        except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure) as exc:
+            raise LedgerError(f"the shared ledger {self.where} reported a conflict with another program "
+                              f"({type(exc).__name__}); nothing was recorded — run again") from None
+        except psycopg.OperationalError as exc:
+            raise LedgerError(f"the connection to the shared ledger {self.where} failed "
+                              f"({sql._reason(exc, getattr(self._conn, 'url', ''))}); nothing more was "
+                              "recorded — run `otbill ledger check` when it is back") from None
+        except psycopg.Error as exc:
+            raise LedgerError(f"the shared ledger {self.where} refused an operation "
+                              f"({sql._reason(exc, getattr(self._conn, 'url', ''))})") from None
 
     # -- control numbers --------------------------------------------------------------------
     def next_numbers(self) -> tuple[int, int, int]:
@@ -228,6 +338,7 @@ class Ledger:
                 (started.isoformat(timespec="seconds"), command, workbook, workbook_sha256)).lastrowid)
 
     # -- what was billed ------------------------------------------------------------------------
+    @_one_snapshot
     def history(self, practice: str, *, line_keys: Iterable[str], service_keys: Iterable[str],
                 sending_keys: Iterable[str], sequence: str = "P") -> BillingHistory:
         """What was billed (in files pending or written) under any of these identities, to the payer of
@@ -257,6 +368,7 @@ class Ledger:
                         by_sending.setdefault(rec.sending_key, rec)
         return BillingHistory(dict(by_line), by_service, by_sending)
 
+    @_one_snapshot
     def billed(self, practice: str, keys: Iterable[str]) -> dict[str, BilledLine]:
         """Which of these schema-1 line keys (LineID|patient|DOS|code) were billed, with their claim."""
         found: dict[str, BilledLine] = {}
@@ -270,6 +382,7 @@ class Ledger:
                 found[key] = BilledLine(line_id, claim_id, freq, at, path)
         return found
 
+    @_one_snapshot
     def claims_for(self, practice: str, line_keys: Iterable[str], service_keys: Iterable[str]) -> list[dict]:
         """Every claim (in a file pending or written) holding any of these services, oldest first, with
         the run and file it came from."""
@@ -346,6 +459,10 @@ class Ledger:
                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     [(practice, ln.legacy_key or ln.line_key, ln.line_id, row, c.frequency, stamp, ln.line_key,
                       ln.service_key, ln.sending_key, ln.code, ln.modifiers, ln.units) for ln in c.lines])
+            if self.dialect == sql.POSTGRES:
+                # a session lock, held past the COMMIT until mark_written / release (or until this
+                # connection ends): other machines see the file as in progress (resolve_pending)
+                conn.execute("SELECT pg_advisory_lock(?, ?)", (sql.FILE_LOCK, file_id))
             return file_id
 
     def mark_written(self, file_id: int) -> bool:
@@ -354,13 +471,20 @@ class Ledger:
         with self.transaction() as conn:
             cur = conn.execute("UPDATE files SET state = 'written' WHERE id = ? AND state IN ('pending', 'written')",
                                (file_id,))
-            return cur.rowcount == 1
+            done = cur.rowcount == 1
+        self._unlock_file(file_id)
+        return done
+
+    def _unlock_file(self, file_id: int) -> None:
+        if self.dialect == sql.POSTGRES:
+            self._rows("SELECT pg_advisory_unlock(?, ?)", (sql.FILE_LOCK, file_id))
 
     def release(self, file_id: int, why: str) -> None:
         """The file was never put in place: its services may be billed again."""
         with self.transaction() as conn:
             conn.execute("UPDATE files SET state = 'released', resolution = ? WHERE id = ? AND state = 'pending'",
                          (why, file_id))
+        self._unlock_file(file_id)
 
     def resolve_pending(self) -> list[Resolution]:
         """Settle files left pending by a run that stopped between the phases (see the module doc)."""
@@ -372,7 +496,22 @@ class Ledger:
             if part and in_use(Path(part)):
                 out.append(Resolution(path, "in-progress", lines))
                 continue
-            outcome = self._settle(file_id, Path(path), Path(part) if part else None, sha)
+            if self.dialect == sql.POSTGRES:
+                if not Path(path).parent.is_dir():
+                    # written from another machine into a folder this one does not see: whether the file
+                    # is there cannot be told from here, so it stays pending (its lines stay billed)
+                    out.append(Resolution(path, "elsewhere", lines))
+                    continue
+                # its writer (on any machine) still holds the file's lock: in progress
+                if not self._rows("SELECT pg_try_advisory_lock(?, ?)", (sql.FILE_LOCK, file_id))[0][0]:
+                    out.append(Resolution(path, "in-progress", lines))
+                    continue
+                try:
+                    outcome = self._settle(file_id, Path(path), Path(part) if part else None, sha)
+                finally:
+                    self._unlock_file(file_id)
+            else:
+                outcome = self._settle(file_id, Path(path), Path(part) if part else None, sha)
             out.append(Resolution(path, outcome, lines))
         return out
 
@@ -429,7 +568,7 @@ class Ledger:
         runs = self._rows("SELECT count(*) FROM runs") if self._conn is not None else [(0,)]
         return {
             "path": str(self.path),
-            "exists": self.path.exists(),
+            "exists": self.exists(),
             "schema_version": SCHEMA_VERSION,
             "practices": practices,
             "payers": payers,
@@ -443,7 +582,7 @@ class Ledger:
     def integrity(self, *, check_files: bool = True) -> Integrity:
         """SQLite's own integrity check, then every written file against its recorded SHA-256."""
         problems: list[str] = []
-        if self._conn is not None:
+        if self._conn is not None and self.dialect == sql.SQLITE:  # (PostgreSQL enforces its constraints itself)
             result = [r[0] for r in self._rows("PRAGMA integrity_check")]
             if result != ["ok"]:
                 problems += [f"database: {r}" for r in result[:20]]
@@ -472,6 +611,7 @@ class Ledger:
         return {"claims": sum(r[1] for r in rows), "lines": sum(r[2] for r in rows), "files": [r[0] for r in rows]}
 
     # -- posted remittances (reconciliation) -------------------------------------------------------
+    @_one_snapshot
     def postings(self, practice: str, *, keys: Iterable[str], claim_ids: Iterable[str],
                  payer_claim_numbers: Iterable[str]) -> PostingHistory:
         """What was posted before (pending or written) for these remittance keys, claims and payer
@@ -550,7 +690,9 @@ class Ledger:
 
     def mark_input(self, sha256: str, path: str, outcome: str, finished: datetime) -> None:
         with self.transaction() as conn:
-            conn.execute("INSERT OR REPLACE INTO batch_inputs (sha256, path, outcome, finished) VALUES (?,?,?,?)",
+            conn.execute("INSERT INTO batch_inputs (sha256, path, outcome, finished) VALUES (?,?,?,?) ON CONFLICT "
+                         "(sha256) DO UPDATE SET path = excluded.path, outcome = excluded.outcome, "
+                         "finished = excluded.finished",
                          (sha256, path, outcome, finished.isoformat(timespec="seconds")))
 
 
