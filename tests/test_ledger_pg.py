@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import psycopg
+import pytest
 from test_never_twice import acme_patients, book, claims_cli, line, two_payer_rows
 from typer.testing import CliRunner
 
@@ -212,11 +213,13 @@ def test_a_pending_file_in_a_folder_this_machine_does_not_see_stays_billed(tmp_p
     assert any(n.startswith("x.837: pending, in a folder this machine does not see") for n in notes)
 
 
-def test_history_reads_one_snapshot_while_another_run_records(tmp_path, pg_url, monkeypatch):
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_history_reads_one_snapshot_while_another_run_records(tmp_path, backend, request, monkeypatch):
     """history() asks by line identity, then by service identity: a file another run records between
     the two queries must not be half-seen (by service only: an already-billed line would be held back
     as a "probable duplicate" of itself). Seen by both queries or by neither."""
-    reader, writer = Ledger(pg_url), Ledger(pg_url)
+    url = request.getfixturevalue("pg_url") if backend == "postgresql" else str(tmp_path / "ledger.sqlite")
+    reader, writer = Ledger(url), Ledger(url)
     real_rows = Ledger._rows
     calls = []
 

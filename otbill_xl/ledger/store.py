@@ -267,9 +267,20 @@ class Ledger:
         """PostgreSQL: the queries inside see one snapshot (a REPEATABLE READ read transaction), so a
         read of several queries — e.g. :meth:`history` by line, then by service identity — never sees
         a file another run recorded between two of them (measured: without it, 8 concurrent runs held
-        an already-billed line back as a "probable duplicate" of itself). SQLite: unchanged."""
-        if self.dialect != sql.POSTGRES or self._conn is None:
+        an already-billed line back as a "probable duplicate" of itself). SQLite: a deferred read
+        transaction, which in WAL mode reads one snapshot too (the same race was reproduced there)."""
+        if self._conn is None:
             yield
+            return
+        if self.dialect != sql.POSTGRES:
+            if self._conn.in_transaction:  # already inside a transaction: it is the snapshot
+                yield
+                return
+            self._conn.execute("BEGIN")
+            try:
+                yield
+            finally:
+                self._conn.execute("COMMIT")  # a read: nothing to keep or undo
             return
         with self._pg_errors():
             self._conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
