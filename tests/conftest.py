@@ -123,3 +123,33 @@ def private_ledgers(tmp_path_factory, monkeypatch):
     no $OTBILL_LEDGER: a test never bills into a developer's real ledger, nor into another test's."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg-data")))
     monkeypatch.delenv("OTBILL_LEDGER", raising=False)
+
+
+# --- batch runners (issue #16 §2): the batch tests run on the process pool and on a Dask LocalCluster ---
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """One 2-worker Dask LocalCluster (processes, one thread each, no dashboard) for the whole session."""
+    distributed = pytest.importorskip("distributed")
+    from otbill_xl.actions.batch_dask import local_cluster
+
+    cluster = local_cluster(2)
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+@pytest.fixture(params=["pool", "dask"])
+def scheduler(request):
+    """``run_batch(scheduler=...)``: None (the process pool) or the session's Dask client."""
+    return None if request.param == "pool" else request.getfixturevalue("dask_client")
+
+
+@pytest.fixture(params=["pool", "dask"])
+def batch_runner_args(request):
+    """`otbill batch` options choosing the runner: 2 pool processes, or a 2-worker LocalCluster."""
+    if request.param == "dask":
+        pytest.importorskip("distributed")
+        return ["--scheduler", "local:2"]
+    return ["--workers", "2"]
