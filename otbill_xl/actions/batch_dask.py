@@ -49,6 +49,8 @@ ENV_PREFIX = "OTBILL_"
 #: Scheduler settings of a LocalCluster started here: a task whose worker dies runs once more (as the pool's
 #: lone retry), and a one-thread worker holds one task at a time, so a dying worker takes no bystander along.
 LOCAL_CONFIG = {"distributed.scheduler.allowed-failures": 1, "distributed.scheduler.worker-saturation": 1.0}
+#: How long to keep trying to reach a remote scheduler.
+CONNECT_TIMEOUT = "20s"
 _SERVER = re.compile(r"^postgres(ql)?:/", re.IGNORECASE)
 
 
@@ -307,7 +309,7 @@ def _connect(distributed: Any, kind: str, where: int | str) -> tuple[Any, Any]:
         cluster = local_cluster(int(where))
         return distributed.Client(cluster), cluster
     try:
-        return distributed.Client(str(where), timeout="20s"), None
+        return distributed.Client(str(where), timeout=CONNECT_TIMEOUT), None
     except (OSError, TimeoutError) as exc:
         raise OtbillError(f"--scheduler {where}: cannot reach the Dask scheduler ({type(exc).__name__}). Fix: "
                           f"start it (`dask scheduler`) and its workers (`dask worker {where} --nthreads 1`), "
