@@ -7,6 +7,7 @@ import sys
 from benchmarks import (
     bench_835,
     bench_claims,
+    bench_dask,
     bench_load,
     bench_patch,
     bench_pipeline,
@@ -19,7 +20,8 @@ from benchmarks import (
 BENCHES = {"load": bench_load.run, "scrub": bench_scrub.run_million, "udf": bench_scrub.run_udf,
            "price": bench_price.run, "claims": bench_claims.run_write, "batch": bench_claims.run_batch_bench, "pipeline": bench_pipeline.run,
            "patch": lambda: (bench_patch.run(openpyxl=True), bench_patch.run_rows()),
-           "process": bench_process.run, "835": bench_835.run, "reconcile": bench_reconcile.run}
+           "process": bench_process.run, "835": bench_835.run, "reconcile": bench_reconcile.run,
+           "dask": bench_dask.run}
 
 
 def main(argv: list[str]) -> None:

@@ -5,6 +5,11 @@ others); the parent only collects small result records, so its memory stays flat
 there are. Every output is written under a temporary name and renamed, so an interrupted batch leaves
 no half-written file; an input whose content (SHA-256) was already converted is skipped on the next run.
 
+Where the inputs run is a *runner*: by default :class:`_PoolRunner` (a process pool on this machine); with
+``scheduler`` the Dask runner (:mod:`otbill_xl.actions.batch_dask`: tasks on a Dask cluster). Both give one
+loop, :func:`_run_tasks`, an executor's ``submit`` → :class:`~concurrent.futures.Future`; the faults below
+are the pool's, and that module says what each becomes on Dask.
+
 Faults (issue #9 §3):
 
 * **A worker dies** (out of memory, killed): Python's pool then fails every input in flight and stops
