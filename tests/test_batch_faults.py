@@ -115,11 +115,14 @@ def test_dask_a_task_whose_worker_dies_each_time_fails_and_the_rest_go_on(tmp_pa
     that runs it, ends in KilledWorker after two attempts: reported failed, and the others convert."""
     folder = inputs(tmp_path / "in", "a-ok", "crash", "z-ok")
     out = tmp_path / "out"
-    ledger = tmp_path / "ledger.sqlite"
     seen: list[tuple[int, int]] = []
-    batch = run_batch([str(folder)], out, ledger_path=ledger, as_of=AS_OF, created=CREATED, scheduler=dask_client,
+    batch = run_batch([str(folder)], out, as_of=AS_OF, created=CREATED, scheduler=dask_client,
                       on_result=lambda r, done, total: seen.append((done, total)))
     got = {Path(r.path).stem: r for r in batch.results}
+    # The submitter's default ledger, in this test's user data folder (the cluster's workers were started
+    # in another test's: the batch's environment decides), located by the workers and by the parent alike.
+    ledger = Path(os.environ["XDG_DATA_HOME"]) / "otbill" / "ledgers" / "HHOT01.sqlite"
+    assert {r.ledger for r in batch.results} == {str(ledger)}
     assert got["crash"].outcome == "failed" and got["crash"].attempts == 2
     assert "stopped a worker each of the 2 times" in got["crash"].message
     # billed by its first attempt before its worker died: from the ledger, billed once

@@ -23,7 +23,10 @@ worker threads. Nothing here schedules anything: Dask does. What differs is said
 Workers need otbill-xl installed (the same version) and the inputs and ``--out`` at the same paths as the
 machine running ``otbill batch``: a shared folder. The ``OTBILL_*`` environment variables of that machine
 (``$OTBILL_LEDGER`` above all) are applied in the worker for each input, so a worker's own settings never
-decide which ledger an input bills into.
+decide which ledger an input bills into (``XDG_DATA_HOME`` too when set: a LocalCluster's workers then see
+the user data folder of the process that started them, whatever it was when the cluster started). Reference
+data imported into the user data folder (``otbill refdata import-ncci``) must be imported on each worker
+machine of a remote cluster too.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from otbill_xl.errors import OtbillError
 
 EXTRA = 'pip install "otbill-xl[dask]"'
 ENV_PREFIX = "OTBILL_"
+DATA_ENV = "XDG_DATA_HOME"
 #: Scheduler settings of a LocalCluster started here: a task whose worker dies runs once more (as the pool's
 #: lone retry), and a one-thread worker holds one task at a time, so a dying worker takes no bystander along.
 LOCAL_CONFIG = {"distributed.scheduler.allowed-failures": 1, "distributed.scheduler.worker-saturation": 1.0}
@@ -147,14 +151,23 @@ def probe(out_dir: str, paths: list[str]) -> list[str]:
     return problems
 
 
+def _task_env() -> dict[str, str]:
+    """What :func:`_environment` applies in the workers: this machine's ``OTBILL_*`` variables, and its
+    ``XDG_DATA_HOME`` when set (where the default ledgers and imported reference data are)."""
+    env = {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIX)}
+    if os.environ.get(DATA_ENV):
+        env[DATA_ENV] = os.environ[DATA_ENV]
+    return env
+
+
 @contextmanager
 def _environment(env: dict[str, str]) -> Iterator[None]:
-    """The submitting machine's ``OTBILL_*`` variables (and only those) while one input runs; the fault-
-    injection hook (``$OTBILL_BATCH_HOOK``, tests only) too."""
-    saved = {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIX)}
+    """The submitting machine's ``OTBILL_*`` variables (and only those; :func:`_task_env`) while one input
+    runs; the fault-injection hook (``$OTBILL_BATCH_HOOK``, tests only) too."""
+    saved = {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIX) or k == DATA_ENV}
     step = _batch._step
     for k in saved:
-        if k not in env:
+        if k.startswith(ENV_PREFIX) and k not in env:
             del os.environ[k]
     os.environ.update(env)
     hook = env.get(_batch.HOOK_ENV, "")
@@ -165,7 +178,7 @@ def _environment(env: dict[str, str]) -> Iterator[None]:
         yield
     finally:
         _batch._step = step
-        for k in [k for k in os.environ if k.startswith(ENV_PREFIX)]:
+        for k in [k for k in os.environ if k.startswith(ENV_PREFIX) or k == DATA_ENV]:
             del os.environ[k]
         os.environ.update(saved)
 
@@ -217,7 +230,7 @@ class DaskRunner:
         self.own_client = own_client
         self.args = args
         self.token = uuid.uuid4().hex
-        self.env = {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIX)}
+        self.env = _task_env()
         self.executor = client.get_executor(pure=False)
         self.futures: set[Future] = set()
         self.abandoned = False
