@@ -105,3 +105,43 @@ def test_scheduler_without_dask_installed_names_the_extra(tmp_path, monkeypatch)
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed → ImportError
     with pytest.raises(OtbillError, match=r'needs Dask: pip install "otbill-xl\[dask\]"'):
         run_batch([str(tmp_path / "a.xlsx")], tmp_path / "out", as_of=AS_OF, created=CREATED, scheduler="local:2")
+
+
+def test_a_cluster_that_cancels_or_refuses_work_fails_those_inputs_and_the_batch_reports(tmp_path):
+    """The loop with a runner whose cluster lost its scheduler: a cancelled task (no Ctrl-C) and a refused
+    submit are each reported failed, the others run, and the report is written (a re-run resumes)."""
+    from collections import deque
+    from concurrent.futures import Future
+
+    from otbill_xl.actions.batch import InputResult, _CtrlC, _run_tasks
+
+    class Runner:
+        loses_all, retries_itself, abandoned = False, False, False
+
+        def slots(self):
+            return 2
+
+        def submit(self, path, sha):
+            fut: Future = Future()
+            if path == "refused":
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            if path == "cancelled":  # as distributed's executor passes on a cancelled task
+                fut.cancel()
+                fut.set_running_or_notify_cancel()
+            else:
+                fut.set_result(InputResult(path, sha, "converted", attempts=1))
+            return fut
+
+        def lost(self, exc):
+            return 0
+
+    reported: list[InputResult] = []
+    with _CtrlC() as ctrl_c:
+        interrupted = _run_tasks(deque([("ok", "1"), ("cancelled", "2"), ("refused", "3"), ("ok2", "4")]),
+                                 reported.append, ctrl_c, Runner(), out_dir=tmp_path, ledger_path=tmp_path / "l.sqlite",
+                                 created=CREATED, stop_grace=0)
+    got = {r.path: r for r in reported}
+    assert not interrupted and len(reported) == 4
+    assert got["ok"].outcome == got["ok2"].outcome == "converted"
+    assert got["cancelled"].outcome == "failed" and "the cluster cancelled it" in got["cancelled"].message
+    assert got["refused"].outcome == "failed" and "could not be started (RuntimeError)" in got["refused"].message

@@ -477,7 +477,7 @@ def run_batch(inputs: Iterable[str], out_dir: Path, *, ledger_path: Path | None 
     return batch
 
 
-class _Lost(Exception):
+class _Lost(OtbillError):
     """Raised by :meth:`_PoolRunner.submit` when the pool broke since the last look (the input never started)."""
 
 
@@ -600,6 +600,10 @@ def _run_tasks(todo: deque[tuple[str, str]], report: Callable[[InputResult], Non
                     (solo if alone else todo).extendleft(reversed(batch[i:]))
                     broken_pool = True
                     break
+                except Exception as exc:  # e.g. a cluster's scheduler gone: reported, the batch goes on
+                    finish(InputResult(p, sha, "failed", f"could not be started ({type(exc).__name__}); run the "
+                                                         "batch again"))
+                    continue
                 attempts[sha] = attempts.get(sha, 0) + 1
                 inflight[fut] = (p, sha)
                 if alone:
@@ -612,8 +616,12 @@ def _run_tasks(todo: deque[tuple[str, str]], report: Callable[[InputResult], Non
                 alone_inflight.discard(fut)
                 try:
                     finish(fut.result())
-                except (BatchStopped, CancelledError):
+                except BatchStopped:
                     finish(InputResult(p, sha, "interrupted", INTERRUPTED))
+                except CancelledError:  # by the batch on Ctrl-C, or by a cluster that lost its scheduler
+                    finish(InputResult(p, sha, "interrupted", INTERRUPTED) if ctrl_c.count else
+                           InputResult(p, sha, "failed", "the cluster cancelled it (its scheduler stopped?); run the "
+                                                         "batch again"))
                 except Exception as exc:  # a lost worker, or the result could not come back
                     tries = runner.lost(exc)
                     if tries and runner.loses_all:

@@ -53,8 +53,9 @@ DATA_ENV = "XDG_DATA_HOME"
 #: Scheduler settings of a LocalCluster started here: a task whose worker dies runs once more (as the pool's
 #: lone retry), and a one-thread worker holds one task at a time, so a dying worker takes no bystander along.
 LOCAL_CONFIG = {"distributed.scheduler.allowed-failures": 1, "distributed.scheduler.worker-saturation": 1.0}
-#: How long to keep trying to reach a remote scheduler.
+#: How long to keep trying to reach a remote scheduler; how long to wait for its first worker (seconds).
 CONNECT_TIMEOUT = "20s"
+WORKER_WAIT = 60.0
 _SERVER = re.compile(r"^postgres(ql)?:/", re.IGNORECASE)
 
 
@@ -259,9 +260,17 @@ class DaskRunner:
     def check_workers(self, out_dir: Path, paths: list[str]) -> None:
         """Every worker can write in ``out_dir`` and read the inputs, or an :class:`OtbillError` names which not."""
         if not self.client.scheduler_info().get("workers"):
-            self.client.wait_for_workers(1, timeout=60)
-        found = self.client.run(probe, str(out_dir), paths)
-        bad = [f"worker {worker}: {problem}" for worker, problems in sorted(found.items()) for problem in problems]
+            try:
+                self.client.wait_for_workers(1, timeout=WORKER_WAIT)
+            except TimeoutError:
+                raise OtbillError(f"no Dask worker joined the scheduler within {WORKER_WAIT:.0f} s; nothing was "
+                                  "submitted. Fix: start workers (dask worker tcp://HOST:8786 --nthreads 1).") from None
+        found = self.client.run(probe, str(out_dir), paths, on_error="return")
+        bad: list[str] = []
+        for worker, problems in sorted(found.items()):
+            if isinstance(problems, BaseException):  # the probe itself failed there
+                problems = [f"the check could not run ({type(problems).__name__})"]
+            bad += [f"worker {worker}: {problem}" for problem in problems]
         if bad:
             raise OtbillError("the Dask workers must reach the inputs and --out at the same paths as this machine "
                               "(a shared folder); nothing was submitted: " + "; ".join(bad[:6]))
