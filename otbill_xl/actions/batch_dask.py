@@ -126,7 +126,7 @@ def dask_setup(worker: Any) -> None:
 
 # --- in the workers -----------------------------------------------------------------------------------------
 
-_lock = threading.Lock()
+_lock = threading.RLock()
 _running: dict[int, str] = {}  # thread ident → batch token, for the inputs running in this worker process
 
 
@@ -161,27 +161,36 @@ def _task_env() -> dict[str, str]:
     return env
 
 
+_env_state: dict[str, Any] = {"users": 0, "saved": {}, "step": None}
+
+
 @contextmanager
 def _environment(env: dict[str, str]) -> Iterator[None]:
-    """The submitting machine's ``OTBILL_*`` variables (and only those; :func:`_task_env`) while one input
-    runs; the fault-injection hook (``$OTBILL_BATCH_HOOK``, tests only) too."""
-    saved = {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIX) or k == DATA_ENV}
-    step = _batch._step
-    for k in saved:
-        if k.startswith(ENV_PREFIX) and k not in env:
-            del os.environ[k]
-    os.environ.update(env)
-    hook = env.get(_batch.HOOK_ENV, "")
-    if hook:
-        module, _, name = hook.partition(":")
-        _batch._step = getattr(importlib.import_module(module), name)
+    """The submitting machine's variables (:func:`_task_env`) while inputs run in this worker process; the
+    fault-injection hook (``$OTBILL_BATCH_HOOK``, tests only) too. Applied by the first input to start and
+    put back by the last to end, so a worker running several inputs at once (threads) keeps them throughout."""
+    with _lock:
+        if not _env_state["users"]:
+            _env_state["saved"] = {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIX) or k == DATA_ENV}
+            _env_state["step"] = _batch._step
+            for k in [k for k in os.environ if k.startswith(ENV_PREFIX) and k not in env]:
+                del os.environ[k]
+            os.environ.update(env)
+            hook = env.get(_batch.HOOK_ENV, "")
+            if hook:
+                module, _, name = hook.partition(":")
+                _batch._step = getattr(importlib.import_module(module), name)
+        _env_state["users"] += 1
     try:
         yield
     finally:
-        _batch._step = step
-        for k in [k for k in os.environ if k.startswith(ENV_PREFIX) or k == DATA_ENV]:
-            del os.environ[k]
-        os.environ.update(saved)
+        with _lock:
+            _env_state["users"] -= 1
+            if not _env_state["users"]:
+                _batch._step = _env_state["step"]
+                for k in [k for k in os.environ if k.startswith(ENV_PREFIX) or k == DATA_ENV]:
+                    del os.environ[k]
+                os.environ.update(_env_state["saved"])
 
 
 def _set_async_exc(ident: int, exc: type[BaseException] | None) -> None:
