@@ -70,6 +70,7 @@ def test_a_remote_scheduler_refuses_a_sqlite_ledger_before_connecting(tmp_path, 
 
 
 def test_workers_that_cannot_reach_out_or_an_input_are_named(tmp_path, dask_client):
+    dask_client.wait_for_workers(2, timeout=60)  # both, even after a test that killed one
     runner = DaskRunner(dask_client, None, False, ())
     missing = tmp_path / "gone" / "a.xlsx"
     with pytest.raises(OtbillError) as info:
@@ -89,6 +90,7 @@ def test_a_batch_on_a_running_scheduler_by_address(tmp_path, dask_client, monkey
     only its own client: the cluster goes on. (The server-ledger check is tested above; this ledger is a
     local file, which one machine's workers share.)"""
     monkeypatch.setattr(batch_dask, "require_server_ledgers", lambda *a: None)
+    dask_client.wait_for_workers(2, timeout=60)
     folder = tmp_path / "in"
     folder.mkdir()
     for i in range(3):
