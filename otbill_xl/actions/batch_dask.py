@@ -104,7 +104,9 @@ def require_server_ledgers(paths: list[str], ledger_path: str | os.PathLike[str]
         if not server_ledger(ledger_path):
             raise OtbillError(f"--ledger {ledger_path} is a SQLite file: {how}.")
         return
-    env = os.environ.get("OTBILL_LEDGER", "").strip()
+    from otbill_xl.ledger.store import LEDGER_ENV
+
+    env = os.environ.get(LEDGER_ENV, "").strip()
     for path in paths:
         try:
             setting = (_batch._practice_of(path).extra.get("LedgerPath") or "").strip()
