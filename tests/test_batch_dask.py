@@ -97,8 +97,7 @@ def test_a_batch_on_a_running_scheduler_by_address(tmp_path, dask_client, monkey
         workbook(folder / f"w{i}.xlsx", 3 + i)
     batch = run_batch([str(folder)], tmp_path / "out", ledger_path=tmp_path / "ledger.sqlite", as_of=AS_OF,
                       created=CREATED, scheduler=dask_client.scheduler.address)
-    assert [r.outcome for r in batch.results] == ["converted"] * 3
-    assert [r.lines_billed for r in batch.results] == [1, 1, 1]
+    assert [(r.outcome, r.lines_billed) for r in batch.results] == [("converted", 1)] * 3, batch.results
     assert dask_client.status == "running" and len(dask_client.scheduler_info()["workers"]) == 2
 
 
@@ -147,3 +146,44 @@ def test_a_cluster_that_cancels_or_refuses_work_fails_those_inputs_and_the_batch
     assert got["ok"].outcome == got["ok2"].outcome == "converted"
     assert got["cancelled"].outcome == "failed" and "the cluster cancelled it" in got["cancelled"].message
     assert got["refused"].outcome == "failed" and "could not be started (RuntimeError)" in got["refused"].message
+
+
+def test_an_input_run_again_after_its_result_was_lost_reports_what_this_batch_billed(tmp_path):
+    """Dask keeps a finished task's result on its worker until fetched; a worker lost meanwhile makes Dask
+    run the task again, which finds the input converted ("skipped"). The report still says what this
+    batch billed for it, from the ledger (a later batch's skip stays a skip)."""
+    from collections import deque
+    from concurrent.futures import Future
+
+    from otbill_xl.actions.batch import InputResult, _CtrlC, _run_tasks
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    workbook(folder / "a.xlsx", 3)
+    ledger = tmp_path / "ledger.sqlite"
+    [first] = run_batch([str(folder)], tmp_path / "out", ledger_path=ledger, workers=1, as_of=AS_OF,
+                        created=CREATED).results
+    assert first.outcome == "converted" and first.lines_billed == 1
+
+    class Runner:
+        loses_all, retries_itself, abandoned = False, True, False
+
+        def slots(self):
+            return 1
+
+        def submit(self, path, sha):
+            fut: Future = Future()
+            fut.set_result(InputResult(path, sha, "skipped", "already converted (same content)", attempts=1))
+            return fut
+
+        def lost(self, exc):
+            return 0
+
+    for created, outcome, lines in ((CREATED, "converted", 1), (datetime(2026, 11, 28, 9, 0), "skipped", 0)):
+        reported: list[InputResult] = []
+        with _CtrlC() as ctrl_c:
+            _run_tasks(deque([(first.path, first.sha256)]), reported.append, ctrl_c, Runner(),
+                       out_dir=tmp_path / "out", ledger_path=ledger, created=created, stop_grace=0)
+        [r] = reported
+        assert (r.outcome, r.lines_billed, len(r.files)) == (outcome, lines, lines), r
+    assert r.message == "already converted (same content)"

@@ -128,7 +128,7 @@ def test_dask_a_task_whose_worker_dies_each_time_fails_and_the_rest_go_on(tmp_pa
     # billed by its first attempt before its worker died: from the ledger, billed once
     assert got["crash"].lines_billed == 1 and len(got["crash"].files) == 1 and got["crash"].claims == 1
     assert got["a-ok"].outcome == got["z-ok"].outcome == "converted"
-    assert got["a-ok"].lines_billed == got["z-ok"].lines_billed == 1
+    assert got["a-ok"].lines_billed == got["z-ok"].lines_billed == 1, batch.results
     assert seen == [(1, 3), (2, 3), (3, 3)]  # each input reported once
     lines = billed_lines(out)
     assert len(lines) == 3 == len(set(lines))

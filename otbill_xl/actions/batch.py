@@ -379,6 +379,13 @@ def _from_ledger(r: InputResult, out_dir: Path, ledger_path: Path | None, create
 def _after_retry(r: InputResult, out_dir: Path, ledger_path: Path | None, created: datetime) -> None:
     """A retried input: lines billed by the attempt a dead worker cut short count as billed by it (the
     retry held them back as already billed)."""
+    if r.outcome == "skipped":  # (Dask) finished, its result lost with its worker, run again: it found itself done
+        got = _billed(r, out_dir, ledger_path, created)
+        if got:
+            r.outcome, r.claims, r.lines_billed, r.files = "converted", got["claims"], got["lines"], got["files"]
+            r.message = ("converted by this batch; its worker was lost before the result came back and the run "
+                         "again found it done: claims, lines and files from the ledger")
+        return
     if r.outcome not in ("converted", "held-back"):
         return
     got = _billed(r, out_dir, ledger_path, created)
@@ -560,7 +567,7 @@ def _run_tasks(todo: deque[tuple[str, str]], report: Callable[[InputResult], Non
         r.attempts = max(r.attempts, attempts.get(r.sha256, 1))
         if r.outcome in ("failed", "interrupted"):
             _from_ledger(r, out_dir, ledger_path, created)
-        elif r.attempts > 1 or (runner.retries_itself and r.already_billed
+        elif r.attempts > 1 or (runner.retries_itself and (r.already_billed or r.message or r.outcome == "skipped")
                                 and _retried(r, out_dir, ledger_path, created)):
             _after_retry(r, out_dir, ledger_path, created)
         report(r)
