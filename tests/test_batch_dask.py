@@ -148,10 +148,10 @@ def test_a_cluster_that_cancels_or_refuses_work_fails_those_inputs_and_the_batch
     assert got["refused"].outcome == "failed" and "could not be started (RuntimeError)" in got["refused"].message
 
 
-def test_an_input_run_again_after_its_result_was_lost_reports_what_this_batch_billed(tmp_path):
-    """Dask keeps a finished task's result on its worker until fetched; a worker lost meanwhile makes Dask
-    run the task again, which finds the input converted ("skipped"). The report still says what this
-    batch billed for it, from the ledger (a later batch's skip stays a skip)."""
+def test_an_input_run_twice_reports_what_this_batch_billed(tmp_path):
+    """Dask may run a task twice (it runs again a task whose worker was lost, even one that had finished,
+    and rarely twice at once): the ledger bills its lines once, and the report says what this batch billed
+    for the input, from the ledger, whichever run's result comes back."""
     from collections import deque
     from concurrent.futures import Future
 
@@ -168,22 +168,36 @@ def test_an_input_run_again_after_its_result_was_lost_reports_what_this_batch_bi
     class Runner:
         loses_all, retries_itself, abandoned = False, True, False
 
+        def __init__(self, result):
+            self.result = result
+
         def slots(self):
             return 1
 
         def submit(self, path, sha):
             fut: Future = Future()
-            fut.set_result(InputResult(path, sha, "skipped", "already converted (same content)", attempts=1))
+            fut.set_result(self.result(path, sha))
             return fut
 
         def lost(self, exc):
             return 0
 
-    for created, outcome, lines in ((CREATED, "converted", 1), (datetime(2026, 11, 28, 9, 0), "skipped", 0)):
+    def skipped(path, sha):
+        return InputResult(path, sha, "skipped", "already converted (same content)", attempts=1)
+
+    def lost_the_race(path, sha):  # the same task run twice at once: the other run billed its line
+        return InputResult(path, sha, "converted", "TESTPAYER: a line is already billed", charge_lines=1, attempts=1)
+
+    def run(result, created):
         reported: list[InputResult] = []
         with _CtrlC() as ctrl_c:
-            _run_tasks(deque([(first.path, first.sha256)]), reported.append, ctrl_c, Runner(),
+            _run_tasks(deque([(first.path, first.sha256)]), reported.append, ctrl_c, Runner(result),
                        out_dir=tmp_path / "out", ledger_path=ledger, created=created, stop_grace=0)
         [r] = reported
-        assert (r.outcome, r.lines_billed, len(r.files)) == (outcome, lines, lines), r
-    assert r.message == "already converted (same content)"
+        return r
+
+    r = run(skipped, datetime(2026, 11, 28, 9, 0))  # a later batch: a skip stays a skip
+    assert (r.outcome, r.lines_billed, r.message) == ("skipped", 0, "already converted (same content)")
+    r = run(lost_the_race, CREATED)
+    assert (r.outcome, r.lines_billed, r.files, r.attempts) == ("converted", 1, first.files, 2), r
+    assert r.message.startswith("run again by the cluster") and "1 lines billed by the other attempt" in r.message

@@ -145,7 +145,8 @@ def test_dask_a_retried_input_reports_the_lines_its_dead_attempt_billed(tmp_path
                       created=CREATED, scheduler=dask_client)
     [r] = batch.results
     assert r.outcome == "converted" and r.attempts == 2, r.message
-    assert r.lines_billed == 1 and r.lines_held_back == 0 and "retried after a worker stopped" in r.message
+    assert r.lines_billed == 1 and r.lines_held_back == 0 and "run again by the cluster" in r.message
+    assert "1 lines billed by the other attempt are reported as already billed" in r.message
     assert len(billed_lines(tmp_path / "out")) == 1
     dask_client.wait_for_workers(2, timeout=60)
 

@@ -376,27 +376,23 @@ def _from_ledger(r: InputResult, out_dir: Path, ledger_path: Path | None, create
                       "not be billed again)")
 
 
-def _after_retry(r: InputResult, out_dir: Path, ledger_path: Path | None, created: datetime) -> None:
+def _after_retry(r: InputResult, out_dir: Path, ledger_path: Path | None, created: datetime,
+                 cluster: bool = False) -> None:
     """A retried input: lines billed by the attempt a dead worker cut short count as billed by it (the
-    retry held them back as already billed)."""
-    if r.outcome == "skipped":  # (Dask) finished, its result lost with its worker, run again: it found itself done
-        got = _billed(r, out_dir, ledger_path, created)
-        if got:
-            r.outcome, r.claims, r.lines_billed, r.files = "converted", got["claims"], got["lines"], got["files"]
-            r.message = ("converted by this batch; its worker was lost before the result came back and the run "
-                         "again found it done: claims, lines and files from the ledger")
-        return
+    retry held them back as already billed). ``cluster``: run again by a cluster (Dask), which does so
+    after a lost worker and, rarely, runs a task twice: the ledger billed it once either way."""
     if r.outcome not in ("converted", "held-back"):
         return
     got = _billed(r, out_dir, ledger_path, created)
     earlier = (got["lines"] - r.lines_billed) if got else 0
-    note = f"retried after a worker stopped (attempt {r.attempts})"
+    note = ("run again by the cluster (a worker was lost, or the task ran twice)" if cluster
+            else f"retried after a worker stopped (attempt {r.attempts})")
     if got and earlier > 0:
         r.claims, r.lines_billed, r.files = got["claims"], got["lines"], got["files"]
         r.lines_held_back = max(0, r.lines_held_back - earlier)
         r.outcome = "held-back" if r.lines_held_back else "converted"
-        note += (f"; {earlier} lines billed by the stopped attempt are reported as already billed (billed once; "
-                 "they are in lines_billed)")
+        note += (f"; {earlier} lines billed by the {'other' if cluster else 'stopped'} attempt are reported as "
+                 "already billed (billed once; they are in lines_billed)")
     r.message = "; ".join(x for x in (note, r.message) if x)
 
 
@@ -567,9 +563,9 @@ def _run_tasks(todo: deque[tuple[str, str]], report: Callable[[InputResult], Non
         r.attempts = max(r.attempts, attempts.get(r.sha256, 1))
         if r.outcome in ("failed", "interrupted"):
             _from_ledger(r, out_dir, ledger_path, created)
-        elif r.attempts > 1 or (runner.retries_itself and (r.already_billed or r.message or r.outcome == "skipped")
+        elif r.attempts > 1 or (runner.retries_itself and (r.already_billed or r.message)
                                 and _retried(r, out_dir, ledger_path, created)):
-            _after_retry(r, out_dir, ledger_path, created)
+            _after_retry(r, out_dir, ledger_path, created, cluster=runner.retries_itself)
         report(r)
 
     def lost_worker(p: str, sha: str, tries: int) -> InputResult:
