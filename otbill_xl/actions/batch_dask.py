@@ -10,7 +10,11 @@ worker threads. Nothing here schedules anything: Dask does. What differs is said
   so an input is run twice at most, as the pool's lone retry), then fails it with ``KilledWorker``. That
   input is reported ``failed`` (what it billed read from its ledger, as with the pool) and the rest go on.
   A retried input that then converts finds its first attempt's lines billed: the ledger says so, and it is
-  reported as retried (:func:`otbill_xl.actions.batch._retried`).
+  reported as retried (:func:`otbill_xl.actions.batch._retried`). Dask does not promise to run a task
+  once (it also runs again a *finished* task whose result was lost with its worker, and rarely runs one
+  twice at once): the ledger bills every line once, and a result that found its lines billed is reported
+  with what this batch billed for it, from the ledger. A finished input run again after its result was
+  lost comes back ``skipped`` (already converted): its lines are in the ledger but not in that report row.
 * **Ctrl-C**: nothing more is submitted; after the grace the running inputs are asked to stop: a small
   function run on every worker (``Client.run``) raises ``BatchStopped`` in the threads running this
   batch's inputs, which roll back as in a pool worker. Inputs still not back after
