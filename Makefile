@@ -29,8 +29,9 @@ test: $(DEVSTAMP)
 fuzz: $(DEVSTAMP)
 	OTBILL_FUZZ=long $(PY) -m pytest tests/test_fuzz.py -k never_crashes --hypothesis-show-statistics
 
+# `make bench` runs them all; `make bench BENCH="dask batch"` only those named (benchmarks/__main__.py).
 bench: $(STAMP)
-	$(PY) -m benchmarks
+	$(PY) -m benchmarks $(BENCH)
 
 # ruff, then mypy over the files listed in pyproject.toml [tool.mypy].
 lint: $(DEVSTAMP)

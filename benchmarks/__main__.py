@@ -7,6 +7,7 @@ import sys
 from benchmarks import (
     bench_835,
     bench_claims,
+    bench_dask,
     bench_load,
     bench_patch,
     bench_pg_lock,
@@ -21,7 +22,7 @@ BENCHES = {"load": bench_load.run, "scrub": bench_scrub.run_million, "udf": benc
            "price": bench_price.run, "claims": bench_claims.run_write, "batch": bench_claims.run_batch_bench, "pipeline": bench_pipeline.run,
            "patch": lambda: (bench_patch.run(openpyxl=True), bench_patch.run_rows()),
            "process": bench_process.run, "835": bench_835.run, "reconcile": bench_reconcile.run,
-           "pglock": bench_pg_lock.run}
+           "pglock": bench_pg_lock.run, "dask": bench_dask.run}
 
 
 def main(argv: list[str]) -> None:

@@ -435,10 +435,16 @@ def batch(
     group: GroupOpt = "visit",
     strict: Annotated[bool, typer.Option("--strict", help="Hold back lines with warnings too.")] = False,
     ledger_path: LedgerOpt = None,
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", help="Run on a Dask cluster instead of worker processes here: tcp://HOST:8786 (its workers "
+                            "must reach the inputs and --out at the same paths, a shared folder: checked from "
+                            "every worker before starting; the ledger must be PostgreSQL), or local:N (N worker "
+                            'processes on this machine). Needs pip install "otbill-xl[dask]".')] = None,
 ) -> None:
     """Convert many workbooks (check → price → claims) in parallel; resumable; batch-report.xlsx/json.
 
-    A worker that dies fails only its input; Ctrl-C stops cleanly (report marked interrupted, exit 130)."""
+    A worker that dies fails only its input; Ctrl-C stops cleanly (report marked interrupted, exit 130).
+    With --scheduler the inputs run as tasks on a Dask cluster, each worker writing into --out."""
     from datetime import datetime
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -450,6 +456,9 @@ def batch(
     _check_out_folder(out_dir)
     if workers is not None and workers < 1:
         raise fail("--workers must be 1 or more.")
+    if workers is not None and scheduler:
+        raise fail("--workers sets the processes on this machine; with --scheduler the cluster's workers run the "
+                   "inputs (local:N starts N). Fix: leave out --workers.")
     tally = {"claims": 0, "lines": 0, "errors": 0}
     interactive = err.is_terminal and not as_json
     progress = Progress(TextColumn("[bold]otbill batch"), BarColumn(), MofNCompleteColumn(),
@@ -469,7 +478,8 @@ def batch(
     try:
         with progress:
             result = run_batch(inputs, out_dir, ledger_path=ledger_path, workers=workers, as_of=day,
-                               created=datetime.now(), group=group, strict=strict, on_result=on_result)
+                               created=datetime.now(), group=group, strict=strict, on_result=on_result,
+                               scheduler=scheduler)
     except OtbillError as exc:
         raise fail(str(exc)) from None
     if as_json:

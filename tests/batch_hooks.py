@@ -5,6 +5,8 @@ files are written and in the ledger; its annotated copy is not saved yet):
 * ``crash*``: the worker kills itself (SIGKILL, as the out-of-memory killer would) — after any
   ``victim*`` input has billed, so the victim is in flight when the pool breaks;
 * ``victim*``: on its first attempt, leaves a mark and waits to be killed with the pool;
+* ``crash-once*``: kills its worker while ``<stem>.armed`` is in ``$OTBILL_TEST_MARKS``, disarming it first
+  (so a retry goes on);
 * ``*hold*``: leaves ``<stem>.pid`` in ``$OTBILL_TEST_MARKS`` and waits until the worker is stopped.
 """
 
@@ -30,6 +32,12 @@ def step(name: str, path: str) -> None:
         return
     marks = Path(os.environ[MARKS_ENV])
     stem = Path(path).stem
+    if stem.startswith("crash-once"):
+        armed = marks / f"{stem}.armed"
+        if armed.exists():
+            armed.unlink()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return
     if stem.startswith("crash"):
         if os.environ.get("OTBILL_TEST_VICTIM"):  # the victim is in flight: let it bill first
             _wait_for(marks / "victim.billed")

@@ -163,3 +163,33 @@ def ledger_at(request, tmp_path) -> str:
     if request.param == "sqlite":
         return str(tmp_path / "l.sqlite")
     return request.getfixturevalue("pg_url")
+
+
+# --- batch runners (issue #16 §2): the batch tests run on the process pool and on a Dask LocalCluster ---
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """One 2-worker Dask LocalCluster (processes, one thread each, no dashboard) for the whole session."""
+    distributed = pytest.importorskip("distributed")
+    from otbill_xl.actions.batch_dask import local_cluster
+
+    cluster = local_cluster(2)
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+@pytest.fixture(params=["pool", "dask"])
+def scheduler(request):
+    """``run_batch(scheduler=...)``: None (the process pool) or the session's Dask client."""
+    return None if request.param == "pool" else request.getfixturevalue("dask_client")
+
+
+@pytest.fixture(params=["pool", "dask"])
+def batch_runner_args(request):
+    """`otbill batch` options choosing the runner: 2 pool processes, or a 2-worker LocalCluster."""
+    if request.param == "dask":
+        pytest.importorskip("distributed")
+        return ["--scheduler", "local:2"]
+    return ["--workers", "2"]

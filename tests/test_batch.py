@@ -28,8 +28,9 @@ def small_workbook(path: Path) -> Path:
     return make_workbook(path, contract_sheets(Charges=[CHARGE_HEADER, row]))
 
 
-def test_batch_outcomes_reports_and_resume(tmp_path, ledger_at):
-    """On SQLite and on a PostgreSQL ledger (issue #16 §1): the same outcomes, reports and resume."""
+def test_batch_outcomes_reports_and_resume(tmp_path, ledger_at, scheduler):
+    """On SQLite and on a PostgreSQL ledger (issue #16 §1), in the process pool and on a Dask cluster (§2):
+    the same outcomes, reports and resume."""
     inputs = tmp_path / "in"
     inputs.mkdir()
     shutil.copy(SAMPLE, inputs / "sample.xlsx")
@@ -39,7 +40,7 @@ def test_batch_outcomes_reports_and_resume(tmp_path, ledger_at):
     out = tmp_path / "out"
     pg = ledger_at.startswith("postgresql:")
     kw = dict(ledger_path=ledger_at if pg else out / ".otbill" / "ledger.sqlite", workers=2, as_of=date(2026, 11, 27),
-              created=datetime(2026, 11, 27, 10, 0))
+              created=datetime(2026, 11, 27, 10, 0), scheduler=scheduler)
     first = run_batch([str(inputs)], out, **kw)
     outcome = {Path(r.path).name: r for r in first.results}
     assert set(outcome) == {"sample.xlsx", "small.xlsx", "broken.xlsx"}
@@ -67,7 +68,7 @@ def test_batch_outcomes_reports_and_resume(tmp_path, ledger_at):
     assert again.report_json != first.report_json and json.loads(Path(first.report_json).read_text()) == report
 
 
-def test_interrupted_batch_leaves_no_partial_files_and_resumes(tmp_path):
+def test_interrupted_batch_leaves_no_partial_files_and_resumes(tmp_path, batch_runner_args):
     inputs = tmp_path / "in"
     inputs.mkdir()
     template = openpyxl.load_workbook(SAMPLE)
@@ -75,7 +76,7 @@ def test_interrupted_batch_leaves_no_partial_files_and_resumes(tmp_path):
         template["Practice"].cell(row=template["Practice"].max_row + 1, column=1, value=f"Copy{i}")
         template.save(inputs / f"practice-{i}.xlsx")
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "otbill_xl", "batch", str(inputs), "--out", str(out), "--workers", "2",
+    cmd = [sys.executable, "-m", "otbill_xl", "batch", str(inputs), "--out", str(out), *batch_runner_args,
            "--as-of", "2026-11-27"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)

@@ -109,10 +109,52 @@ def test_a_lone_worker_that_dies_fails_its_input_at_once(tmp_path, hooked):
     assert got["ok"].outcome == "converted" and got["ok"].attempts == 1
 
 
-def test_ctrl_c_stops_at_once_and_writes_an_interrupted_report(tmp_path, hooked):
+def test_dask_a_task_whose_worker_dies_each_time_fails_and_the_rest_go_on(tmp_path, hooked, dask_client):
+    """The Dask equivalent of a broken pool: Dask runs a dead worker's task again by itself, on another
+    worker; the session cluster allows one such retry (LOCAL_CONFIG), so "crash", which kills every worker
+    that runs it, ends in KilledWorker after two attempts: reported failed, and the others convert."""
+    folder = inputs(tmp_path / "in", "a-ok", "crash", "z-ok")
+    out = tmp_path / "out"
+    seen: list[tuple[int, int]] = []
+    batch = run_batch([str(folder)], out, as_of=AS_OF, created=CREATED, scheduler=dask_client,
+                      on_result=lambda r, done, total: seen.append((done, total)))
+    got = {Path(r.path).stem: r for r in batch.results}
+    # The submitter's default ledger, in this test's user data folder (the cluster's workers were started
+    # in another test's: the batch's environment decides), located by the workers and by the parent alike.
+    ledger = Path(os.environ["XDG_DATA_HOME"]) / "otbill" / "ledgers" / "HHOT01.sqlite"
+    assert {r.ledger for r in batch.results} == {str(ledger)}
+    assert got["crash"].outcome == "failed" and got["crash"].attempts == 2
+    assert "stopped a worker each of the 2 times" in got["crash"].message
+    # billed by its first attempt before its worker died: from the ledger, billed once
+    assert got["crash"].lines_billed == 1 and len(got["crash"].files) == 1 and got["crash"].claims == 1
+    assert got["a-ok"].outcome == got["z-ok"].outcome == "converted"
+    assert got["a-ok"].lines_billed == got["z-ok"].lines_billed == 1, batch.results
+    assert seen == [(1, 3), (2, 3), (3, 3)]  # each input reported once
+    lines = billed_lines(out)
+    assert len(lines) == 3 == len(set(lines))
+    assert not [p for p in out.rglob("*.part")]
+    dask_client.wait_for_workers(2, timeout=60)  # the cluster replaced its dead workers for the next test
+
+
+def test_dask_a_retried_input_reports_the_lines_its_dead_attempt_billed(tmp_path, hooked, dask_client):
+    """An input whose first worker died after billing, converted by Dask's retry: reported converted on
+    attempt 2, its lines billed once (by the dead attempt), as the pool's retry reports it."""
+    folder = inputs(tmp_path / "in", "crash-once")
+    (hooked / "crash-once.armed").write_text("")  # batch_hooks: kill the first attempt only
+    batch = run_batch([str(folder)], tmp_path / "out", ledger_path=tmp_path / "ledger.sqlite", as_of=AS_OF,
+                      created=CREATED, scheduler=dask_client)
+    [r] = batch.results
+    assert r.outcome == "converted" and r.attempts == 2, r.message
+    assert r.lines_billed == 1 and r.lines_held_back == 0 and "run again by the cluster" in r.message
+    assert "1 lines billed by the other attempt are reported as already billed" in r.message
+    assert len(billed_lines(tmp_path / "out")) == 1
+    dask_client.wait_for_workers(2, timeout=60)
+
+
+def test_ctrl_c_stops_at_once_and_writes_an_interrupted_report(tmp_path, hooked, batch_runner_args):
     folder = inputs(tmp_path / "in", "a1", "a2-hold", "b1-hold", "b2", "b3")
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "otbill_xl", "batch", str(folder), "--out", str(out), "--workers", "2",
+    cmd = [sys.executable, "-m", "otbill_xl", "batch", str(folder), "--out", str(out), *batch_runner_args,
            "--as-of", "2026-11-27", "--ledger", str(tmp_path / "ledger.sqlite")]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
@@ -156,10 +198,10 @@ def test_ctrl_c_stops_at_once_and_writes_an_interrupted_report(tmp_path, hooked)
     assert len(lines) == 5 == len(set(lines))
 
 
-def test_workers_end_when_the_parent_is_killed(tmp_path, hooked):
+def test_workers_end_when_the_parent_is_killed(tmp_path, hooked, batch_runner_args):
     folder = inputs(tmp_path / "in", "hold-1", "hold-2")
-    cmd = [sys.executable, "-m", "otbill_xl", "batch", str(folder), "--out", str(tmp_path / "out"), "--workers",
-           "2", "--as-of", "2026-11-27", "--ledger", str(tmp_path / "ledger.sqlite")]
+    cmd = [sys.executable, "-m", "otbill_xl", "batch", str(folder), "--out", str(tmp_path / "out"),
+           *batch_runner_args, "--as-of", "2026-11-27", "--ledger", str(tmp_path / "ledger.sqlite")]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     pids: list[int] = []
     try:

@@ -5,6 +5,11 @@ others); the parent only collects small result records, so its memory stays flat
 there are. Every output is written under a temporary name and renamed, so an interrupted batch leaves
 no half-written file; an input whose content (SHA-256) was already converted is skipped on the next run.
 
+Where the inputs run is a *runner*: by default :class:`_PoolRunner` (a process pool on this machine); with
+``scheduler`` the Dask runner (:mod:`otbill_xl.actions.batch_dask`: tasks on a Dask cluster). Both give one
+loop, :func:`_run_tasks`, an executor's ``submit`` → :class:`~concurrent.futures.Future`; the faults below
+are the pool's, and that module says what each becomes on Dask.
+
 Faults (issue #9 §3):
 
 * **A worker dies** (out of memory, killed): Python's pool then fails every input in flight and stops
@@ -38,7 +43,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
@@ -374,32 +379,51 @@ def _from_ledger(r: InputResult, out_dir: Path, ledger_path: Path | str | None, 
                       "not be billed again)")
 
 
-def _after_retry(r: InputResult, out_dir: Path, ledger_path: Path | str | None, created: datetime) -> None:
+def _after_retry(r: InputResult, out_dir: Path, ledger_path: Path | str | None, created: datetime,
+                 cluster: bool = False) -> None:
     """A retried input: lines billed by the attempt a dead worker cut short count as billed by it (the
-    retry held them back as already billed)."""
+    retry held them back as already billed). ``cluster``: run again by a cluster (Dask), which does so
+    after a lost worker and, rarely, runs a task twice: the ledger billed it once either way."""
     if r.outcome not in ("converted", "held-back"):
         return
     got = _billed(r, out_dir, ledger_path, created)
     earlier = (got["lines"] - r.lines_billed) if got else 0
-    note = f"retried after a worker stopped (attempt {r.attempts})"
+    note = ("run again by the cluster (a worker was lost, or the task ran twice)" if cluster
+            else f"retried after a worker stopped (attempt {r.attempts})")
     if got and earlier > 0:
         r.claims, r.lines_billed, r.files = got["claims"], got["lines"], got["files"]
         r.lines_held_back = max(0, r.lines_held_back - earlier)
         r.outcome = "held-back" if r.lines_held_back else "converted"
-        note += (f"; {earlier} lines billed by the stopped attempt are reported as already billed (billed once; "
-                 "they are in lines_billed)")
+        note += (f"; {earlier} lines billed by the {'other' if cluster else 'stopped'} attempt are reported as "
+                 "already billed (billed once; they are in lines_billed)")
     r.message = "; ".join(x for x in (note, r.message) if x)
+
+
+def _retried(r: InputResult, out_dir: Path, ledger_path: Path | str | None, created: datetime) -> bool:
+    """Whether an input that found lines already billed was a retry: a cluster (Dask) runs again, unseen, an
+    input whose worker died, and the ledger then has more lines billed by this input in this batch than
+    the attempt that returned billed."""
+    got = _billed(r, out_dir, ledger_path, created)
+    if got is not None and got["lines"] > r.lines_billed:
+        r.attempts = max(r.attempts, 2)
+        return True
+    return False
 
 
 def run_batch(inputs: Iterable[str], out_dir: Path, *, ledger_path: Path | str | None = None, workers: int | None = None,
               as_of: date, created: datetime, group: str = "visit", strict: bool = False,
               on_result: Callable[[InputResult, int, int], None] | None = None,
-              stop_grace: float = STOP_GRACE) -> BatchResult:
+              stop_grace: float = STOP_GRACE, scheduler: Any = None) -> BatchResult:
     """Convert every input workbook; returns per-input results and writes the batch reports.
 
     Each workbook bills into its submitter's ledger (or ``ledger_path`` for all). Inputs with the same
     content (SHA-256) are converted once; the others are reported as duplicates of the first. A dead
     worker fails only its input; Ctrl-C stops the batch cleanly (``BatchResult.interrupted``).
+
+    ``scheduler``: None runs the inputs in a process pool of ``workers`` processes on this machine;
+    ``"local:N"`` on a Dask LocalCluster of N one-thread worker processes; ``"tcp://HOST:PORT"`` on a Dask
+    cluster (the ledger must then be a server ledger, and ``out_dir`` reachable by every worker); or a
+    ``distributed.Client`` (not closed here). See :mod:`otbill_xl.actions.batch_dask`.
     """
     start = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -413,23 +437,39 @@ def run_batch(inputs: Iterable[str], out_dir: Path, *, ledger_path: Path | str |
             on_result(r, len(results), total)
 
     todo: deque[tuple[str, str]] = deque()
+    early: list[InputResult] = []  # reported once the workers are known to be ready
     first_of: dict[str, Path] = {}
     for p in paths:
         if not p.exists():
-            report(InputResult(str(p), outcome="unusable", message=f"{p.name}: the file does not exist."))
+            early.append(InputResult(str(p), outcome="unusable", message=f"{p.name}: the file does not exist."))
             continue
         sha = file_sha256(p)
         if sha in first_of:
-            report(InputResult(str(p), sha, "duplicate",
-                               f"same content as {first_of[sha].name}; converted once, as that input"))
+            early.append(InputResult(str(p), sha, "duplicate",
+                                     f"same content as {first_of[sha].name}; converted once, as that input"))
             continue
         first_of[sha] = p
         todo.append((str(p), sha))
-    workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
+    args = (str(out_dir), str(ledger_path) if ledger_path else None, as_of, created, group, strict)
     with _CtrlC() as ctrl_c:
-        interrupted = _run_pool(todo, report, ctrl_c, out_dir=out_dir, ledger_path=ledger_path, workers=workers,
-                                as_of=as_of, created=created, group=group, strict=strict, stop_grace=stop_grace)
-        if interrupted or any(r.outcome in ("failed", "interrupted") for r in results):
+        runner: Any
+        if scheduler is None or not todo:
+            workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
+            runner = _PoolRunner(workers, args)
+        else:
+            from otbill_xl.actions.batch_dask import DaskRunner
+
+            # Refuses a local ledger for a remote cluster, connects (or starts a LocalCluster) and checks
+            # from every worker that --out and the inputs are reachable: all before any input is submitted.
+            runner = DaskRunner.start(scheduler, [p for p, _ in todo], out_dir, ledger_path, args)
+        try:
+            for r in early:
+                report(r)
+            interrupted = _run_tasks(todo, report, ctrl_c, runner, out_dir=out_dir, ledger_path=ledger_path,
+                                     created=created, stop_grace=stop_grace)
+        finally:
+            runner.close()
+        if (interrupted or any(r.outcome in ("failed", "interrupted") for r in results)) and not runner.abandoned:
             from otbill_xl.actions.claims import remove_stray_parts
 
             remove_stray_parts(out_dir)  # no worker is left: a .part here is a stopped worker's
@@ -443,108 +483,185 @@ def run_batch(inputs: Iterable[str], out_dir: Path, *, ledger_path: Path | str |
     return batch
 
 
-def _run_pool(todo: deque[tuple[str, str]], report: Callable[[InputResult], None], ctrl_c: _CtrlC, *, out_dir: Path,
-              ledger_path: Path | str | None, workers: int, as_of: date, created: datetime, group: str, strict: bool,
-              stop_grace: float) -> bool:
-    """Run ``todo`` in worker processes, at most ``workers`` inputs in flight (so no input waits in a
-    queue that a Ctrl-C could not take back, and a dead worker's suspects are known). Returns whether
-    the batch was interrupted."""
+class _Lost(OtbillError):
+    """Raised by :meth:`_PoolRunner.submit` when the pool broke since the last look (the input never started)."""
+
+
+class _PoolRunner:
+    """The default runner: a :class:`ProcessPoolExecutor` on this machine, made anew after a worker dies.
+
+    A runner gives the batch loop (:func:`_run_tasks`) an executor's ``submit`` → :class:`Future` and says
+    what a lost worker looks like; the Dask runner (:mod:`otbill_xl.actions.batch_dask`) is the other one."""
+
+    #: Whether a worker's death fails every input in flight (True: the pool breaks) or only its own.
+    loses_all = True
+    #: Whether the runner retries an input whose worker died by itself (Dask does; the loop does for the pool).
+    retries_itself = False
+    #: Whether inputs were left running when the batch ended (never with the pool: its workers always stop).
+    abandoned = False
+
+    def __init__(self, workers: int, args: tuple[Any, ...]) -> None:
+        self.workers = workers
+        self.args = args
+        self.ctx = multiprocessing.get_context()
+        self.stop_flag = self.ctx.RawValue("b", 0)  # no lock: a killed parent can never leave one held
+        self.pool: ProcessPoolExecutor | None = None
+
+    def slots(self) -> int:
+        return self.workers
+
+    def submit(self, path: str, sha: str) -> Future:
+        if self.pool is None:
+            # No max_tasks_per_child: on Python 3.11 the pool hangs once a worker retires after its
+            # quota; a worker frees each workbook when its task returns anyway.
+            self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=self.ctx, initializer=_worker_init,
+                                            initargs=(os.getpid(), self.stop_flag))
+        try:
+            return self.pool.submit(convert_one, path, sha, *self.args)
+        except BrokenProcessPool:
+            raise _Lost from None
+
+    def lost(self, exc: BaseException) -> int:
+        """How many attempts a lost worker's input has had (0: ``exc`` is not a lost worker)."""
+        return 1 if isinstance(exc, BrokenProcessPool) else 0
+
+    def reset(self) -> None:
+        """The pool broke and nothing is in flight: the next submit starts a new pool."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+            self.pool = None
+
+    def stop_running(self) -> None:
+        self.stop_flag.value = 1  # the running inputs roll back
+
+    def give_up(self, futures: Iterable[Future]) -> None:
+        """Inputs still running long after they were asked to stop (the pool's workers always stop)."""
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.stop_flag.value = 1
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+
+#: Seconds the loop waits for inputs asked to stop before it gives up on them (see ``_Runner.give_up``).
+STOP_PATIENCE = 15.0
+
+
+def _run_tasks(todo: deque[tuple[str, str]], report: Callable[[InputResult], None], ctrl_c: _CtrlC, runner: Any, *,
+               out_dir: Path, ledger_path: Path | str | None, created: datetime, stop_grace: float) -> bool:
+    """Run ``todo`` through ``runner`` (:class:`_PoolRunner`, or the Dask runner), at most ``runner.slots()``
+    inputs in flight (so no input waits in a queue that a Ctrl-C could not take back, and a dead worker's
+    suspects are known). Returns whether the batch was interrupted."""
     if not todo:
         return bool(ctrl_c.count)
-    ctx = multiprocessing.get_context()
-    stop_flag = ctx.RawValue("b", 0)  # no lock: a killed parent can never leave one held
-    solo: deque[tuple[str, str]] = deque()    # in flight when a worker died: retried one at a time
+    solo: deque[tuple[str, str]] = deque()    # in flight when the pool broke: retried one at a time
     attempts: dict[str, int] = {}
     inflight: dict[Future, tuple[str, str]] = {}
     alone_inflight: set[Future] = set()  # a suspect's retry: nothing else starts beside it
-    pool: ProcessPoolExecutor | None = None
-    pool_broken = False
-    args = (str(out_dir), str(ledger_path) if ledger_path else None, as_of, created, group, strict)
+    broken_pool = False
+    stopped_at = 0.0
 
     def finish(r: InputResult) -> None:
-        r.attempts = attempts.get(r.sha256, 1)
+        r.attempts = max(r.attempts, attempts.get(r.sha256, 1))
         if r.outcome in ("failed", "interrupted"):
             _from_ledger(r, out_dir, ledger_path, created)
-        elif r.attempts > 1:
-            _after_retry(r, out_dir, ledger_path, created)
+        elif r.attempts > 1 or (runner.retries_itself and (r.already_billed or r.message)
+                                and _retried(r, out_dir, ledger_path, created)):
+            _after_retry(r, out_dir, ledger_path, created, cluster=runner.retries_itself)
         report(r)
 
-    try:
-        while todo or solo or inflight:
-            if ctrl_c.count:
-                for p, sha in (*solo, *todo):
-                    report(InputResult(p, sha, "not-started", "the batch was interrupted (Ctrl-C) before this "
-                                                              "input started; run the batch again"))
-                solo.clear()
-                todo.clear()
-                if not stop_flag.value and (ctrl_c.count > 1 or time.monotonic() - ctrl_c.at >= stop_grace):
-                    stop_flag.value = 1  # the running inputs roll back
-            elif not pool_broken:
-                if pool is None:
-                    # No max_tasks_per_child: on Python 3.11 the pool hangs once a worker retires after its
-                    # quota; a worker frees each workbook when its task returns anyway.
-                    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
-                                               initargs=(os.getpid(), stop_flag))
-                alone = bool(solo)  # a suspect runs alone, so a worker it kills names it
-                if alone_inflight:
-                    batch = []
-                elif alone:
-                    batch = [solo.popleft()] if not inflight else []
-                else:
-                    batch = [todo.popleft() for _ in range(min(len(todo), workers - len(inflight)))]
-                for i, (p, sha) in enumerate(batch):
-                    try:
-                        fut = pool.submit(convert_one, p, sha, *args)
-                    except BrokenProcessPool:  # broke since the last look: these never started
-                        (solo if alone else todo).extendleft(reversed(batch[i:]))
-                        pool_broken = True
-                        break
-                    attempts[sha] = attempts.get(sha, 0) + 1
-                    inflight[fut] = (p, sha)
-                    if alone:
-                        alone_inflight.add(fut)
-            broken: list[tuple[str, str]] = []
-            if inflight:
-                done, _ = wait(inflight, timeout=WATCH_INTERVAL, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    p, sha = inflight.pop(fut)
-                    alone_inflight.discard(fut)
-                    try:
-                        finish(fut.result())
-                    except BrokenProcessPool:
-                        broken.append((p, sha))
-                    except BatchStopped:
-                        finish(InputResult(p, sha, "interrupted", INTERRUPTED))
-                    except Exception as exc:  # the result could not come back
-                        finish(InputResult(p, sha, "failed", f"the worker could not return ({type(exc).__name__})"))
-            if broken:
-                # The pool fails every input in flight at once: collect them all before deciding.
-                rest, _ = wait(inflight, timeout=60)
-                for fut in rest:
-                    p, sha = inflight.pop(fut)
-                    alone_inflight.discard(fut)
-                    try:
-                        finish(fut.result())
-                    except BatchStopped:
-                        finish(InputResult(p, sha, "interrupted", INTERRUPTED))
-                    except Exception:
-                        broken.append((p, sha))
-                pool_broken = True
-            if pool_broken and not inflight and pool is not None:
-                pool.shutdown(wait=True)
-                pool, pool_broken = None, False
-            for p, sha in broken:
-                if ctrl_c.count:
+    def lost_worker(p: str, sha: str, tries: int) -> InputResult:
+        again = "; it stops a worker again when run alone" if tries > 1 else ""
+        if runner.retries_itself and tries > 1:
+            again = f"; it stopped a worker each of the {tries} times it ran"
+        r = InputResult(p, sha, "failed", "the worker converting it stopped (out of memory or killed)" + again)
+        r.attempts = tries
+        return r
+
+    while todo or solo or inflight:
+        if ctrl_c.count:
+            for p, sha in (*solo, *todo):
+                report(InputResult(p, sha, "not-started", "the batch was interrupted (Ctrl-C) before this "
+                                                          "input started; run the batch again"))
+            solo.clear()
+            todo.clear()
+            if not stopped_at and (ctrl_c.count > 1 or time.monotonic() - ctrl_c.at >= stop_grace):
+                runner.stop_running()
+                stopped_at = time.monotonic()
+            elif stopped_at and inflight and time.monotonic() - stopped_at >= STOP_PATIENCE:
+                runner.give_up(list(inflight))  # cancels them: they end as interrupted below
+        elif not broken_pool:
+            alone = bool(solo)  # a suspect runs alone, so a worker it kills names it
+            if alone_inflight:
+                batch = []
+            elif alone:
+                batch = [solo.popleft()] if not inflight else []
+            else:
+                batch = [todo.popleft() for _ in range(min(len(todo), max(0, runner.slots() - len(inflight))))]
+            for i, (p, sha) in enumerate(batch):
+                try:
+                    fut = runner.submit(p, sha)
+                except _Lost:  # broke since the last look: these never started
+                    (solo if alone else todo).extendleft(reversed(batch[i:]))
+                    broken_pool = True
+                    break
+                except Exception as exc:  # e.g. a cluster's scheduler gone: reported, the batch goes on
+                    finish(InputResult(p, sha, "failed", f"could not be started ({type(exc).__name__}); run the "
+                                                         "batch again"))
+                    continue
+                attempts[sha] = attempts.get(sha, 0) + 1
+                inflight[fut] = (p, sha)
+                if alone:
+                    alone_inflight.add(fut)
+        broken: list[tuple[str, str]] = []
+        if inflight:
+            done, _ = wait(inflight, timeout=WATCH_INTERVAL, return_when=FIRST_COMPLETED)
+            for fut in done:
+                p, sha = inflight.pop(fut)
+                alone_inflight.discard(fut)
+                try:
+                    finish(fut.result())
+                except BatchStopped:
                     finish(InputResult(p, sha, "interrupted", INTERRUPTED))
-                elif len(broken) == 1:
-                    finish(InputResult(p, sha, "failed", "the worker converting it stopped (out of memory or killed)"
-                                       + ("; it stops a worker again when run alone" if attempts[sha] > 1 else "")))
-                else:
-                    solo.append((p, sha))  # one of these stopped the worker: retry each alone
-    finally:
-        if pool is not None:
-            stop_flag.value = 1
-            pool.shutdown(wait=True, cancel_futures=True)
+                except CancelledError:  # by the batch on Ctrl-C, or by a cluster that lost its scheduler
+                    finish(InputResult(p, sha, "interrupted", INTERRUPTED) if ctrl_c.count else
+                           InputResult(p, sha, "failed", "the cluster cancelled it (its scheduler stopped?); run the "
+                                                         "batch again"))
+                except Exception as exc:  # a lost worker, or the result could not come back
+                    tries = runner.lost(exc)
+                    if tries and runner.loses_all:
+                        broken.append((p, sha))
+                    elif tries:
+                        finish(lost_worker(p, sha, tries))
+                    else:
+                        finish(InputResult(p, sha, "failed",
+                                           f"the worker could not return ({type(exc).__name__})"))
+        else:
+            time.sleep(WATCH_INTERVAL)  # nothing in flight: no worker free yet (a cluster still starting)
+        if broken:
+            # The pool fails every input in flight at once: collect them all before deciding.
+            rest, _ = wait(inflight, timeout=60)
+            for fut in rest:
+                p, sha = inflight.pop(fut)
+                alone_inflight.discard(fut)
+                try:
+                    finish(fut.result())
+                except (BatchStopped, CancelledError):
+                    finish(InputResult(p, sha, "interrupted", INTERRUPTED))
+                except Exception:
+                    broken.append((p, sha))
+            broken_pool = True
+        if broken_pool and not inflight:
+            runner.reset()
+            broken_pool = False
+        for p, sha in broken:
+            if ctrl_c.count:
+                finish(InputResult(p, sha, "interrupted", INTERRUPTED))
+            elif len(broken) == 1:
+                finish(lost_worker(p, sha, attempts[sha]))
+            else:
+                solo.append((p, sha))  # one of these stopped the worker: retry each alone
     return bool(ctrl_c.count)
 
 

@@ -1,0 +1,85 @@
+"""Issue #16 §2–3 benchmark: `otbill batch` on a 2-worker Dask LocalCluster vs the 2-process pool.
+
+40 sample-sized workbooks (distinct practices: :func:`benchmarks.bench_claims.batch_inputs`), check → price
+→ claims, each runner in a fresh process, two rounds alternating pool and Dask (the faster of each kept).
+Prints both wall times and the ratio (target ≤ 1.10: the Dask overhead at most 10%), with the cluster's
+start counted (as `--scheduler local:2` pays it) and without (as on a running cluster, `tcp://`), and the
+pool's workbooks and lines per hour on this machine (the README's "where it stops" figures).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from benchmarks._util import BENCH_DIR, line, ratio
+from benchmarks.bench_claims import batch_inputs
+
+COUNT = 40
+LINES_PER_WORKBOOK = 1740  # the sample workbook's charge lines (bench_claims says the same)
+
+_CHILD = """
+import json, sys, time, shutil
+from datetime import date, datetime
+from pathlib import Path
+from otbill_xl.actions.batch import run_batch
+if __name__ == '__main__':
+    inputs, out, runner, count = sys.argv[1:5]
+    files = [str(f) for f in sorted(Path(inputs).glob('practice-*.xlsx'))[: int(count)]]
+    shutil.rmtree(out, ignore_errors=True)
+    start = time.perf_counter()
+    scheduler, client, cluster = None, None, None
+    if runner == 'dask':
+        import distributed
+        from otbill_xl.actions.batch_dask import local_cluster
+        cluster = local_cluster(2)
+        client = scheduler = distributed.Client(cluster)
+    started = time.perf_counter()
+    result = run_batch(files, Path(out), ledger_path=Path(out) / 'ledger.sqlite', workers=2, scheduler=scheduler,
+                       as_of=date(2026, 11, 27), created=datetime(2026, 11, 27, 12, 0))
+    done = time.perf_counter()
+    if client is not None:
+        client.close()
+        cluster.close()
+    lines = sum(r.charge_lines for r in result.results)
+    print(json.dumps({'total': done - start, 'batch': done - started, 'counts': result.counts, 'lines': lines}))
+"""
+
+
+def _run(inputs, runner: str) -> dict:
+    out = BENCH_DIR / f"dask-out-{runner}"
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    done = subprocess.run([sys.executable, "-c", _CHILD, str(inputs), str(out), runner, str(COUNT)],
+                          capture_output=True, text=True, check=True, env=env)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run() -> None:
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        print('Dask benchmark skipped: Dask is not installed (pip install -e ".[dask]")')
+        return
+    inputs = batch_inputs(COUNT)
+    print(f"Dask benchmark: {COUNT} sample-sized workbooks ({LINES_PER_WORKBOOK:,} lines each), check → price → "
+          "claims; 2-process pool vs 2-worker LocalCluster (1 thread each), 2 rounds, the faster kept")
+    rounds: dict[str, list[dict]] = {"pool": [], "dask": []}
+    for _ in range(2):
+        for runner in ("pool", "dask"):
+            rounds[runner].append(_run(inputs, runner))
+    pool = min(rounds["pool"], key=lambda r: r["total"])
+    dask = min(rounds["dask"], key=lambda r: r["total"])
+    assert pool["counts"] == dask["counts"], (pool["counts"], dask["counts"])
+    line("pool, 2 processes", pool["total"])
+    line("Dask LocalCluster, 2 workers (its start included)", dask["total"])
+    line("Dask LocalCluster, 2 workers (the batch alone)", dask["batch"])
+    print("  rounds (s): pool " + ", ".join(f"{r['total']:.1f}" for r in rounds["pool"])
+          + "; Dask " + ", ".join(f"{r['total']:.1f}" for r in rounds["dask"]))
+    ratio("Dask / pool, start included", dask["total"] / pool["total"], "(target ≤ 1.10)")
+    ratio("Dask / pool, the batch alone", dask["batch"] / pool["total"], "(target ≤ 1.10)")
+    per_hour = COUNT / pool["total"] * 3600
+    print(f"  one machine ({os.cpu_count()} cores, pool): {per_hour:,.0f} workbooks/hour of {LINES_PER_WORKBOOK:,} "
+          f"lines = {per_hour * LINES_PER_WORKBOOK:,.0f} lines/hour ({pool['lines']:,} lines checked in "
+          f"{pool['total']:.1f} s; outcomes {pool['counts']})")

@@ -1,0 +1,203 @@
+"""`otbill batch --scheduler` (issue #16 §2): what only the Dask runner does — a remote cluster needs a
+server ledger and workers that reach the inputs and --out, checked before anything is submitted; a clear
+error without Dask installed. (The behaviour shared with the pool is tested on both in test_batch*.py.)"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+from conftest import CHARGE_HEADER, PRACTICE_ROWS, charge_row, contract_sheets, make_workbook
+
+from otbill_xl.actions import batch_dask
+from otbill_xl.actions.batch import run_batch
+from otbill_xl.actions.batch_dask import DaskRunner, parse_scheduler, server_ledger
+from otbill_xl.errors import OtbillError
+
+AS_OF = date(2026, 11, 27)
+CREATED = datetime(2026, 11, 27, 10, 0)
+
+
+def workbook(path: Path, day: int, ledger_setting: str | None = None) -> Path:
+    """One service line on 8/<day>/2026 (a distinct line per workbook), with a Practice LedgerPath if given."""
+    practice = [*PRACTICE_ROWS, *([["LedgerPath", ledger_setting]] if ledger_setting else [])]
+    return make_workbook(path, contract_sheets(Practice=practice,
+                                               Charges=[CHARGE_HEADER, charge_row(f"L{day}", dos=f"8/{day}/2026")]))
+
+
+def test_server_ledger_and_scheduler_spellings():
+    assert server_ledger("postgresql://biller@db.example/otbill") and server_ledger("postgres://h/db")
+    assert server_ledger(Path("postgresql://biller@db/otbill"))  # as a Path option leaves it: postgresql:/...
+    assert not server_ledger("ledger.sqlite") and not server_ledger(Path("/srv/share/ledger.sqlite"))
+    assert not server_ledger(None) and not server_ledger("")
+    assert parse_scheduler("local:3") == ("local", 3)
+    assert parse_scheduler("tcp://10.0.0.5:8786") == ("remote", "tcp://10.0.0.5:8786")
+    for bad in ("local:0", "local:x", "10.0.0.5:8786", "tcp://host"):
+        with pytest.raises(OtbillError, match="--scheduler"):
+            parse_scheduler(bad)
+
+
+def test_a_remote_scheduler_refuses_a_sqlite_ledger_before_connecting(tmp_path, monkeypatch):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    workbook(folder / "a.xlsx", 3, "postgresql://biller@db/otbill")
+    workbook(folder / "b.xlsx", 4)  # no LedgerPath, no $OTBILL_LEDGER: the default SQLite ledger
+    out = tmp_path / "out"
+    connected: list[str] = []
+    real_connect = batch_dask._connect
+    monkeypatch.setattr(batch_dask, "_connect", lambda *a: connected.append("yes"))
+    kw = dict(as_of=AS_OF, created=CREATED, scheduler="tcp://127.0.0.1:1")
+    with pytest.raises(OtbillError, match=r"--ledger .*ledger.sqlite is a SQLite file: .*must be PostgreSQL"):
+        run_batch([str(folder)], out, ledger_path=tmp_path / "ledger.sqlite", **kw)
+    with pytest.raises(OtbillError, match=r"b.xlsx: no ledger is set .*must be PostgreSQL.*Nothing was submitted"):
+        run_batch([str(folder)], out, **kw)
+    monkeypatch.setenv("OTBILL_LEDGER", str(tmp_path / "env.sqlite"))
+    with pytest.raises(OtbillError, match=r"b.xlsx: \$OTBILL_LEDGER is .*env.sqlite, a SQLite file"):
+        run_batch([str(folder)], out, **kw)
+    monkeypatch.setenv("OTBILL_LEDGER", "postgresql://biller@db/otbill")
+    workbook(folder / "c.xlsx", 5, str(tmp_path / "c.sqlite"))  # its LedgerPath wins over $OTBILL_LEDGER
+    with pytest.raises(OtbillError, match=r"c.xlsx: its Practice setting LedgerPath is .*c.sqlite, a SQLite file"):
+        run_batch([str(folder)], out, **kw)
+    (folder / "c.xlsx").unlink()
+    assert connected == []
+    monkeypatch.setattr(batch_dask, "_connect", real_connect)
+    monkeypatch.setattr(batch_dask, "CONNECT_TIMEOUT", "1s")
+    with pytest.raises(OtbillError, match="cannot reach the Dask scheduler"):  # all server ledgers: it connects
+        run_batch([str(folder)], out, **kw)
+    assert sorted(p.name for p in out.iterdir()) == []  # nothing submitted, no report, no ledger
+
+
+def test_workers_that_cannot_reach_out_or_an_input_are_named(tmp_path, dask_client):
+    dask_client.wait_for_workers(2, timeout=60)  # both, even after a test that killed one
+    runner = DaskRunner(dask_client, None, False, ())
+    missing = tmp_path / "gone" / "a.xlsx"
+    with pytest.raises(OtbillError) as info:
+        runner.check_workers(tmp_path / "not-shared", [str(missing)])
+    text = str(info.value)
+    workers = sorted(dask_client.scheduler_info()["workers"])
+    assert len(workers) == 2 and all(f"worker {w}: cannot write in --out {tmp_path / 'not-shared'}" in text
+                                     for w in workers)
+    assert f"cannot read the input {missing} (No such file or directory)" in text
+    assert "nothing was submitted" in text
+    runner.check_workers(tmp_path, [])  # reachable: no error
+    assert list(tmp_path.iterdir()) == []  # the probe file is removed
+
+
+def test_a_batch_on_a_running_scheduler_by_address(tmp_path, dask_client, monkeypatch):
+    """`--scheduler tcp://...` connects to a running scheduler (here the session's LocalCluster) and closes
+    only its own client: the cluster goes on. (The server-ledger check is tested above; this ledger is a
+    local file, which one machine's workers share.)"""
+    monkeypatch.setattr(batch_dask, "require_server_ledgers", lambda *a: None)
+    dask_client.wait_for_workers(2, timeout=60)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(3):
+        workbook(folder / f"w{i}.xlsx", 3 + i)
+    batch = run_batch([str(folder)], tmp_path / "out", ledger_path=tmp_path / "ledger.sqlite", as_of=AS_OF,
+                      created=CREATED, scheduler=dask_client.scheduler.address)
+    assert [(r.outcome, r.lines_billed) for r in batch.results] == [("converted", 1)] * 3, batch.results
+    assert dask_client.status == "running" and len(dask_client.scheduler_info()["workers"]) == 2
+
+
+def test_scheduler_without_dask_installed_names_the_extra(tmp_path, monkeypatch):
+    workbook(tmp_path / "a.xlsx", 3)
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed → ImportError
+    with pytest.raises(OtbillError, match=r'needs Dask: pip install "otbill-xl\[dask\]"'):
+        run_batch([str(tmp_path / "a.xlsx")], tmp_path / "out", as_of=AS_OF, created=CREATED, scheduler="local:2")
+
+
+def test_a_cluster_that_cancels_or_refuses_work_fails_those_inputs_and_the_batch_reports(tmp_path):
+    """The loop with a runner whose cluster lost its scheduler: a cancelled task (no Ctrl-C) and a refused
+    submit are each reported failed, the others run, and the report is written (a re-run resumes)."""
+    from collections import deque
+    from concurrent.futures import Future
+
+    from otbill_xl.actions.batch import InputResult, _CtrlC, _run_tasks
+
+    class Runner:
+        loses_all, retries_itself, abandoned = False, False, False
+
+        def slots(self):
+            return 2
+
+        def submit(self, path, sha):
+            fut: Future = Future()
+            if path == "refused":
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            if path == "cancelled":  # as distributed's executor passes on a cancelled task
+                fut.cancel()
+                fut.set_running_or_notify_cancel()
+            else:
+                fut.set_result(InputResult(path, sha, "converted", attempts=1))
+            return fut
+
+        def lost(self, exc):
+            return 0
+
+    reported: list[InputResult] = []
+    with _CtrlC() as ctrl_c:
+        interrupted = _run_tasks(deque([("ok", "1"), ("cancelled", "2"), ("refused", "3"), ("ok2", "4")]),
+                                 reported.append, ctrl_c, Runner(), out_dir=tmp_path, ledger_path=tmp_path / "l.sqlite",
+                                 created=CREATED, stop_grace=0)
+    got = {r.path: r for r in reported}
+    assert not interrupted and len(reported) == 4
+    assert got["ok"].outcome == got["ok2"].outcome == "converted"
+    assert got["cancelled"].outcome == "failed" and "the cluster cancelled it" in got["cancelled"].message
+    assert got["refused"].outcome == "failed" and "could not be started (RuntimeError)" in got["refused"].message
+
+
+def test_an_input_run_twice_reports_what_this_batch_billed(tmp_path):
+    """Dask may run a task twice (it runs again a task whose worker was lost, even one that had finished,
+    and rarely twice at once): the ledger bills its lines once, and the report says what this batch billed
+    for the input, from the ledger, whichever run's result comes back."""
+    from collections import deque
+    from concurrent.futures import Future
+
+    from otbill_xl.actions.batch import InputResult, _CtrlC, _run_tasks
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    workbook(folder / "a.xlsx", 3)
+    ledger = tmp_path / "ledger.sqlite"
+    [first] = run_batch([str(folder)], tmp_path / "out", ledger_path=ledger, workers=1, as_of=AS_OF,
+                        created=CREATED).results
+    assert first.outcome == "converted" and first.lines_billed == 1
+
+    class Runner:
+        loses_all, retries_itself, abandoned = False, True, False
+
+        def __init__(self, result):
+            self.result = result
+
+        def slots(self):
+            return 1
+
+        def submit(self, path, sha):
+            fut: Future = Future()
+            fut.set_result(self.result(path, sha))
+            return fut
+
+        def lost(self, exc):
+            return 0
+
+    def skipped(path, sha):
+        return InputResult(path, sha, "skipped", "already converted (same content)", attempts=1)
+
+    def lost_the_race(path, sha):  # the same task run twice at once: the other run billed its line
+        return InputResult(path, sha, "converted", "TESTPAYER: a line is already billed", charge_lines=1, attempts=1)
+
+    def run(result, created):
+        reported: list[InputResult] = []
+        with _CtrlC() as ctrl_c:
+            _run_tasks(deque([(first.path, first.sha256)]), reported.append, ctrl_c, Runner(result),
+                       out_dir=tmp_path / "out", ledger_path=ledger, created=created, stop_grace=0)
+        [r] = reported
+        return r
+
+    r = run(skipped, datetime(2026, 11, 28, 9, 0))  # a later batch: a skip stays a skip
+    assert (r.outcome, r.lines_billed, r.message) == ("skipped", 0, "already converted (same content)")
+    r = run(lost_the_race, CREATED)
+    assert (r.outcome, r.lines_billed, r.files, r.attempts) == ("converted", 1, first.files, 2), r
+    assert r.message.startswith("run again by the cluster") and "1 lines billed by the other attempt" in r.message
