@@ -101,6 +101,28 @@ def test_a_batch_on_a_running_scheduler_by_address(tmp_path, dask_client, monkey
     assert dask_client.status == "running" and len(dask_client.scheduler_info()["workers"]) == 2
 
 
+def test_a_remote_batch_bills_into_a_postgresql_ledger_once(tmp_path, dask_client, pg_url):
+    """Issue #16 §2 as a billing service runs it: `--scheduler tcp://...` with `--ledger postgresql://...`
+    (no check switched off): every workbook converted on the cluster, each line billed once in the shared
+    ledger, and a second batch of the same folder bills nothing (skipped: the ledger knows the inputs)."""
+    from otbill_xl.ledger import Ledger
+
+    dask_client.wait_for_workers(2, timeout=60)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(4):
+        workbook(folder / f"w{i}.xlsx", 3 + i)
+    kw = dict(ledger_path=pg_url, as_of=AS_OF, created=CREATED, scheduler=dask_client.scheduler.address)
+    first = run_batch([str(folder)], tmp_path / "out", **kw)
+    assert [(r.outcome, r.lines_billed) for r in first.results] == [("converted", 1)] * 4, first.results
+    with Ledger(pg_url) as ledger:
+        billed = ledger.conn.execute("SELECT line_key, count(*) FROM billed_lines GROUP BY line_key").fetchall()
+    assert len(billed) == 4 and all(n == 1 for _, n in billed)   # four distinct lines (8/3..8/6), once each
+    again = run_batch([str(folder)], tmp_path / "out", **kw)
+    assert [r.outcome for r in again.results] == ["skipped"] * 4, again.results
+    assert len(list((tmp_path / "out").glob("*.837"))) == 4
+
+
 def test_scheduler_without_dask_installed_names_the_extra(tmp_path, monkeypatch):
     workbook(tmp_path / "a.xlsx", 3)
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed → ImportError
