@@ -18,6 +18,7 @@ from benchmarks._util import BENCH_DIR, line, ratio
 from benchmarks.bench_claims import batch_inputs
 
 COUNT = 40
+ROUNDS = 3  # alternating pool and Dask: rounds vary by ±10% on a 2-core machine
 LINES_PER_WORKBOOK = 1740  # the sample workbook's charge lines (bench_claims says the same)
 
 _CHILD = """
@@ -64,9 +65,9 @@ def run() -> None:
         return
     inputs = batch_inputs(COUNT)
     print(f"Dask benchmark: {COUNT} sample-sized workbooks ({LINES_PER_WORKBOOK:,} lines each), check → price → "
-          "claims; 2-process pool vs 2-worker LocalCluster (1 thread each), 2 rounds, the faster kept")
+          f"claims; 2-process pool vs 2-worker LocalCluster (1 thread each), {ROUNDS} rounds, the faster kept")
     rounds: dict[str, list[dict]] = {"pool": [], "dask": []}
-    for _ in range(2):
+    for _ in range(ROUNDS):
         for runner in ("pool", "dask"):
             rounds[runner].append(_run(inputs, runner))
     pool = min(rounds["pool"], key=lambda r: r["total"])
