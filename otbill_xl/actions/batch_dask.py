@@ -56,7 +56,11 @@ ENV_PREFIX = "OTBILL_"
 DATA_ENV = "XDG_DATA_HOME"
 #: Scheduler settings of a LocalCluster started here: a task whose worker dies runs once more (as the pool's
 #: lone retry), and a one-thread worker holds one task at a time, so a dying worker takes no bystander along.
-LOCAL_CONFIG = {"distributed.scheduler.allowed-failures": 1, "distributed.scheduler.worker-saturation": 1.0}
+# profile.enabled: a Dask worker samples its task thread's stack every 10 ms for the dashboard's profile,
+# which otbill never shows; off, the 40-workbook benchmark went from 1.21x to 1.04x the pool (batch alone,
+# the same quiet machine, 3 rounds each; `make bench BENCH=dask`). Remote workers: README "Batch on a Dask cluster".
+LOCAL_CONFIG = {"distributed.scheduler.allowed-failures": 1, "distributed.scheduler.worker-saturation": 1.0,
+                "distributed.worker.profile.enabled": False}
 #: How long to keep trying to reach a remote scheduler; how long to wait for its first worker (seconds).
 CONNECT_TIMEOUT = "20s"
 WORKER_WAIT = 60.0
