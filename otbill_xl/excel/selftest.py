@@ -263,11 +263,11 @@ def _simulated_835(space: Workspace) -> Path:
 class ButtonStep:
     button: str      # the Python name (macros.BUTTONS)
     macro: str       # the public VBA Sub the ribbon callback runs (otbill.bas)
-    answers: Callable[[Workspace, Any], dict[str, Any]]
+    answers: Callable[[Workspace], dict[str, Any]]
     effect: Callable[[Workspace, dict[str, Any]], str | None]   # None when the effect is there, else what is missing
 
 
-def _no_answers(space: Workspace, book: Any) -> dict[str, Any]:
+def _no_answers(space: Workspace) -> dict[str, Any]:
     return {}
 
 
@@ -307,8 +307,11 @@ def _findings_shown(space: Workspace, outcome: dict[str, Any]) -> str | None:
     return None if "sheet Findings" in outcome.get("shown", []) else "the Findings sheet was not shown"
 
 
-def _fee_answers(space: Workspace, book: Any) -> dict[str, Any]:
-    path, payer = _fee_file(space, book)
+def _fee_answers(space: Workspace) -> dict[str, Any]:
+    from otbill_xl.workbook.files import FileWorkbook
+    from otbill_xl.workbook.reader import read_book
+
+    path, payer = _fee_file(space, read_book(FileWorkbook(space.sample)).book)
     return {"pick_files": [str(path)], "ask": payer, "confirm": False}
 
 
@@ -318,10 +321,10 @@ STEPS: tuple[ButtonStep, ...] = (
     ButtonStep("price_charges", "PriceCharges", _no_answers, _has_sheet("Pricing")),
     ButtonStep("create_claims", "CreateClaims", _no_answers, _claims_written),
     ButtonStep("reconcile_payments", "ReconcilePayments",
-               lambda space, book: {"pick_files": [str(_simulated_835(space))]}, _posted),
+               lambda space: {"pick_files": [str(_simulated_835(space))]}, _posted),
     ButtonStep("import_fee_schedule", "ImportFeeSchedule", _fee_answers, _imported),
     ButtonStep("new_practice_workbook", "NewPracticeWorkbook",
-               lambda space, book: {"pick_save": str(space.folder / "selftest-new.xlsx")}, _new_workbook),
+               lambda space: {"pick_save": str(space.folder / "selftest-new.xlsx")}, _new_workbook),
     ButtonStep("help", "ShowHelp", _no_answers, _help_shown),
 )
 
@@ -353,8 +356,9 @@ def run_selftest(driver: ExcelDriver, folder: Path, today: date | None = None,
     driver.open(space.sample)
     try:
         for image in ribbon_images():
-            record(Check(f"ribbon icon {image}", driver.has_image(image),
-                         "" if driver.has_image(image) else "Excel has no such imageMso: the button shows no icon"))
+            known = driver.has_image(image)
+            record(Check(f"ribbon icon {image}", known,
+                         "" if known else "Excel has no such imageMso: the button shows no icon"))
         for step in STEPS:
             record(_press(driver, space, step))
         driver.save()
@@ -371,11 +375,7 @@ def _press(driver: ExcelDriver, space: Workspace, step: ButtonStep) -> Check:
     item = f"button {step.macro}"
     try:
         driver.save()  # the steps that read the copy (simulated 835, fee file) see what the last one did
-        from otbill_xl.workbook.files import FileWorkbook
-        from otbill_xl.workbook.reader import read_book
-
-        book = read_book(FileWorkbook(space.sample)).book
-        request = _request(space, step.button, step.answers(space, book))
+        request = _request(space, step.button, step.answers(space))
         driver.run(step.macro, str(request))
         driver.save()
     except Exception as exc:  # noqa: BLE001 - one failing item never stops the selftest
