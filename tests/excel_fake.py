@@ -112,11 +112,8 @@ _NDIMS: dict[str, list[int | None]] = {}
 def declared_ndims() -> dict[str, list[int | None]]:
     """Each function's arguments' ``ndim`` as its ``@xw.arg`` declares it (read through xlwings' own decorators)."""
     if not _NDIMS:
-        with build._windows_udfs() as (_, module):
-            for attr in dir(module):
-                spec = getattr(getattr(module, attr), "__xlfunc__", None)
-                if spec:
-                    _NDIMS[spec["name"]] = [a["options"].get("ndim") for a in spec["args"]]
+        for spec in build._xlfuncs():
+            _NDIMS[spec["name"]] = [a["options"].get("ndim") for a in spec["args"]]
     return _NDIMS
 
 
@@ -140,12 +137,11 @@ _TOKEN = re.compile(r'\s*(?:(?P<str>"(?:[^"]|"")*")|(?P<num>-?\d+(?:\.\d+)?)|(?P
 
 
 def _cell(text: str) -> tuple[int, int]:
+    from otbill_xl.workbook.files import column_index
+
     m = re.fullmatch(r"([A-Z]+)(\d+)", text)
     assert m, text
-    col = 0
-    for ch in m.group(1):
-        col = col * 26 + ord(ch) - 64
-    return int(m.group(2)), col
+    return int(m.group(2)), column_index(m.group(1))
 
 
 def parse_formula(formula: str, port: Any) -> tuple[str, list[Any]]:

@@ -115,9 +115,13 @@ def _windows_udfs():
 
 def udf_names() -> list[str]:
     """Excel names of the ``@xw.func`` functions the add-in must wrap, sorted as xlwings writes them."""
+    return [spec["name"] for spec in _xlfuncs()]
+
+
+def _xlfuncs() -> list[dict[str, Any]]:
+    """The ``__xlfunc__`` record xlwings' decorators give each ``@xw.func`` of the UDF module, in xlwings' order."""
     with _windows_udfs() as (_, module):
-        return [getattr(module, a).__xlfunc__["name"] for a in dir(module)
-                if hasattr(getattr(module, a), "__xlfunc__")]
+        return [getattr(module, a).__xlfunc__ for a in dir(module) if hasattr(getattr(module, a), "__xlfunc__")]
 
 
 def udf_wrappers_vba() -> str:
@@ -142,10 +146,8 @@ def _vba_string(text: str) -> str:
 def function_help() -> list[tuple[str, str, list[str]]]:
     """(name, description, argument descriptions) of every ``@xw.func``, cut to Excel's 255 characters,
     exactly what xlwings' ``import_udfs`` passes to ``Application.MacroOptions``."""
-    with _windows_udfs() as (_, module):
-        found = [getattr(module, a).__xlfunc__ for a in dir(module) if hasattr(getattr(module, a), "__xlfunc__")]
     return [(f["name"], (f["ret"]["doc"] or "")[:255], [(a["doc"] or "")[:255] for a in f["args"] if not a["vba"]])
-            for f in found]
+            for f in _xlfuncs()]
 
 
 def help_vba() -> str:
