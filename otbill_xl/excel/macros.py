@@ -20,6 +20,7 @@ from otbill_xl.workbook.port import WorkbookPort
 
 if TYPE_CHECKING:
     from otbill_xl.actions.fee_schedule import FeeScheduleUpdate
+    from otbill_xl.actions.pipeline import Pipeline
     from otbill_xl.formats.fee_schedule_import import FeeScheduleRead
 
 
@@ -58,16 +59,23 @@ def remittance_files(setting: str, base: Path) -> list[Path]:
     return [path]
 
 
-def reconcile_payments_action(port: WorkbookPort, remits: list[Path], ledger_path: Path | None, today: date,
-                              now: datetime) -> ReconcileOutcome:
-    """"Reconcile payments": the remittances posted into the open book's Payments sheet (once: the
-    ledger remembers), and the Reconciliation, Exceptions, Denials and AR Aging sheets written."""
+def reconcile_pipeline(port: WorkbookPort, today: date) -> Pipeline:
+    """The book read once for a reconciliation (priced: the variances need the expected amounts)."""
     from otbill_xl.actions.pipeline import Pipeline
+
+    return Pipeline(port, as_of=today, prices=True, skip=frozenset())
+
+
+def reconcile_payments_action(port: WorkbookPort, remits: list[Path], ledger_path: Path | None, today: date,
+                              now: datetime, pipeline: Pipeline | None = None) -> ReconcileOutcome:
+    """"Reconcile payments": the remittances posted into the open book's Payments sheet (once: the
+    ledger remembers), and the Reconciliation, Exceptions, Denials and AR Aging sheets written.
+    ``pipeline``: the book already read by :func:`reconcile_pipeline` (else it is read here)."""
     from otbill_xl.actions.reconcile import RemitFile, reconcile_payments
     from otbill_xl.ledger import LedgerChoice
     from otbill_xl.ledger.location import open_ledger
 
-    pipeline = Pipeline(port, as_of=today, prices=True, skip=frozenset())
+    pipeline = pipeline or reconcile_pipeline(port, today)
     ledger, _notes = open_ledger(LedgerChoice(ledger_path).locate(pipeline.book.practice))
     try:
         ledger.resolve_pending_postings()
@@ -361,9 +369,8 @@ def _claims(port: WorkbookPort, folder: Path, ui: ButtonUi) -> str:
 
 def _reconcile(port: WorkbookPort, folder: Path, ui: ButtonUi) -> str | None:
     """The files of the Practice setting ``RemittancePath``, else the ones picked in a file dialog."""
-    from otbill_xl.actions.pipeline import Pipeline
-
-    setting = Pipeline(port, as_of=_today()).book.practice.extra.get(REMIT_SETTING, "")
+    pipeline = reconcile_pipeline(port, _today())  # read once: for the setting, then for the reconciliation
+    setting = pipeline.book.practice.extra.get(REMIT_SETTING, "")
     if setting:
         remits = remittance_files(setting, folder)
     else:
@@ -371,7 +378,7 @@ def _reconcile(port: WorkbookPort, folder: Path, ui: ButtonUi) -> str | None:
                                multiple=True)
     if not remits:
         return None
-    outcome = reconcile_payments_action(port, remits, None, _today(), datetime.now())
+    outcome = reconcile_payments_action(port, remits, None, _today(), datetime.now(), pipeline)
     counts = outcome.result.counts()
     return (f"{outcome.posted_rows} Payments rows posted; {counts['paid']} lines paid, {counts['denied']} "
             f"denied, {counts['underpaid']} underpaid, {len(outcome.result.exceptions)} exceptions — see the "
