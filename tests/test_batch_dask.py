@@ -162,7 +162,7 @@ def test_a_cluster_that_cancels_or_refuses_work_fails_those_inputs_and_the_batch
     with _CtrlC() as ctrl_c:
         interrupted = _run_tasks(deque([("ok", "1"), ("cancelled", "2"), ("refused", "3"), ("ok2", "4")]),
                                  reported.append, ctrl_c, Runner(), out_dir=tmp_path, ledger_path=tmp_path / "l.sqlite",
-                                 created=CREATED, stop_grace=0)
+                                 batch_id="b", stop_grace=0)
     got = {r.path: r for r in reported}
     assert not interrupted and len(reported) == 4
     assert got["ok"].outcome == got["ok2"].outcome == "converted"
@@ -183,8 +183,8 @@ def test_an_input_run_twice_reports_what_this_batch_billed(tmp_path):
     folder.mkdir()
     workbook(folder / "a.xlsx", 3)
     ledger = tmp_path / "ledger.sqlite"
-    [first] = run_batch([str(folder)], tmp_path / "out", ledger_path=ledger, workers=1, as_of=AS_OF,
-                        created=CREATED).results
+    done = run_batch([str(folder)], tmp_path / "out", ledger_path=ledger, workers=1, as_of=AS_OF, created=CREATED)
+    [first] = done.results
     assert first.outcome == "converted" and first.lines_billed == 1
 
     class Runner:
@@ -210,16 +210,62 @@ def test_an_input_run_twice_reports_what_this_batch_billed(tmp_path):
     def lost_the_race(path, sha):  # the same task run twice at once: the other run billed its line
         return InputResult(path, sha, "converted", "TESTPAYER: a line is already billed", charge_lines=1, attempts=1)
 
-    def run(result, created):
+    def run(result, batch):
         reported: list[InputResult] = []
         with _CtrlC() as ctrl_c:
             _run_tasks(deque([(first.path, first.sha256)]), reported.append, ctrl_c, Runner(result),
-                       out_dir=tmp_path / "out", ledger_path=ledger, created=created, stop_grace=0)
+                       out_dir=tmp_path / "out", ledger_path=ledger, batch_id=batch, stop_grace=0)
         [r] = reported
         return r
 
-    r = run(skipped, datetime(2026, 11, 28, 9, 0))  # a later batch: a skip stays a skip
+    r = run(skipped, "20261128-090000-0a1b2c3d")  # a later batch: a skip stays a skip
     assert (r.outcome, r.lines_billed, r.message) == ("skipped", 0, "already converted (same content)")
-    r = run(lost_the_race, CREATED)
+    r = run(lost_the_race, done.batch_id)
     assert (r.outcome, r.lines_billed, r.files, r.attempts) == ("converted", 1, first.files, 2), r
     assert r.message.startswith("run again by the cluster") and "1 lines billed by the other attempt" in r.message
+
+
+def test_a_finished_input_the_cluster_runs_again_is_reported_converted_not_skipped(tmp_path):
+    """Dask runs a *finished* task again when the worker holding its result is lost before the result
+    came back. The second run finds the input converted by this same batch (its runs in the ledger carry
+    the batch's id), so it converts it again instead of skipping it: the ledger bills nothing twice, and the
+    report says what this batch billed for the input. Converted by another batch — even one started in the
+    same second — it is skipped."""
+    from collections import deque
+    from concurrent.futures import Future
+
+    from otbill_xl.actions.batch import InputResult, _CtrlC, _run_tasks, convert_one, file_sha256
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    path = workbook(folder / "a.xlsx", 3)
+    out, ledger = tmp_path / "out", tmp_path / "ledger.sqlite"
+    sha = file_sha256(path)
+    args = (str(out), str(ledger), AS_OF, CREATED, "visit", False, "20261127-100000-aaaaaaaa")
+    first = convert_one(str(path), sha, *args)  # the run whose result the lost worker held
+    assert (first.outcome, first.lines_billed, len(first.files)) == ("converted", 1, 1)
+
+    class Runner:  # the cluster: runs the finished task again, and that result is the one that comes back
+        loses_all, retries_itself, abandoned = False, True, False
+
+        def slots(self):
+            return 1
+
+        def submit(self, p, s):
+            fut: Future = Future()
+            fut.set_result(convert_one(p, s, *args))
+            return fut
+
+        def lost(self, exc):
+            return 0
+
+    reported: list[InputResult] = []
+    with _CtrlC() as ctrl_c:
+        _run_tasks(deque([(str(path), sha)]), reported.append, ctrl_c, Runner(), out_dir=out, ledger_path=ledger,
+                   batch_id=args[-1], stop_grace=0)
+    [r] = reported
+    assert (r.outcome, r.lines_billed, r.lines_held_back, r.files) == ("converted", 1, 0, first.files), r
+    assert r.message.startswith("run again by the cluster") and "1 lines billed by the other attempt" in r.message
+    assert len(list(out.glob("*.837"))) == 1  # billed once
+    other = convert_one(str(path), sha, *args[:-1], "20261127-100000-bbbbbbbb")  # another batch, same second
+    assert (other.outcome, other.message) == ("skipped", "already converted (same content)")

@@ -21,6 +21,7 @@ from conftest import CHARGE_HEADER, charge_row, contract_sheets, make_workbook
 from otbill_xl.actions.batch import HOOK_ENV, run_batch
 from otbill_xl.formats.x12 import read_837p
 from otbill_xl.ledger import Ledger
+from otbill_xl.workbook.files import run_stamp
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="signals and /proc")
 
@@ -96,8 +97,10 @@ def test_dead_worker_fails_only_its_input_and_the_others_are_retried(tmp_path, h
     assert len(lines) == 4 == len(set(lines))  # billed exactly once, retries included
     assert not [p for p in out.rglob("*.part")]
     with Ledger(ledger) as led:
-        assert led.billed_by_input(got["crash"].sha256, since=CREATED)["lines"] == 1
-        assert led.billed_by_input(got["crash"].sha256, since=datetime(2026, 11, 27, 10, 1))["lines"] == 0
+        assert led.billed_by_input(got["crash"].sha256, batch=batch.batch_id)["lines"] == 1
+        # another batch (started in the same second, as the report's runs would say) billed nothing for it
+        assert led.billed_by_input(got["crash"].sha256, batch=batch.batch_id[:-8] + "0" * 8)["lines"] == 0
+    assert report["batch"] == batch.batch_id and batch.batch_id.startswith(run_stamp(CREATED))
 
 
 def test_a_lone_worker_that_dies_fails_its_input_at_once(tmp_path, hooked):

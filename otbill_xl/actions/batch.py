@@ -41,6 +41,7 @@ import os
 import signal
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, ProcessPoolExecutor, wait
@@ -54,6 +55,7 @@ from typing import Any, cast
 from otbill_xl.actions.sheets import COUNT, MONEY, NUMBER, TEXT, Column, SheetSpec
 from otbill_xl.errors import OtbillError
 from otbill_xl.ledger import Ledger
+from otbill_xl.ledger.store import batch_command
 from otbill_xl.workbook.files import atomic_save, run_stamp, unused_name
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
@@ -209,13 +211,13 @@ def file_sha256(path: Path) -> str:
 
 
 def convert_one(path: str, sha: str, out_dir: str, ledger_path: str | None, as_of: date, created: datetime,
-                group: str, strict: bool) -> InputResult:
+                group: str, strict: bool, batch: str = "") -> InputResult:
     """Worker: check → price → claims for one workbook, billed into its submitter's ledger (or
-    ``ledger_path``). Never raises for bad input."""
+    ``ledger_path``) under the batch's id (:func:`~otbill_xl.ledger.store.batch_command`). Never raises for bad input."""
     _task["count"] += 1
     _task["running"] = _task["count"]
     try:
-        return _convert(path, sha, out_dir, ledger_path, as_of, created, group, strict)
+        return _convert(path, sha, out_dir, ledger_path, as_of, created, group, strict, batch)
     except BatchStopped:  # asked to stop outside _convert's own handler
         return InputResult(path, sha, "interrupted", INTERRUPTED, attempts=1)
     finally:
@@ -223,7 +225,7 @@ def convert_one(path: str, sha: str, out_dir: str, ledger_path: str | None, as_o
 
 
 def _convert(path: str, sha: str, out_dir: str, ledger_path: str | None, as_of: date, created: datetime,
-             group: str, strict: bool) -> InputResult:
+             group: str, strict: bool, batch: str = "") -> InputResult:
     from otbill_xl.actions.check import check_charges
     from otbill_xl.actions.claims import create_claims
     from otbill_xl.actions.pipeline import Pipeline
@@ -243,7 +245,10 @@ def _convert(path: str, sha: str, out_dir: str, ledger_path: str | None, as_of: 
         _step("located", path)
         ledger, notes = open_ledger(location)
         try:
-            if ledger.input_done(sha):
+            # Converted by an earlier batch: skipped. By this one: a cluster running a finished task again (its
+            # result lost with a worker) — converted again, billing nothing twice, so that the batch reports
+            # what it billed for the input (the loop reads it from the ledger, as after any retry).
+            if ledger.input_done(sha) and not (batch and ledger.billed_by_input(sha, batch=batch)["runs"]):
                 result.outcome, result.message = "skipped", "already converted (same content)"
                 result.seconds = round(time.perf_counter() - start, 3)
                 return result
@@ -257,7 +262,7 @@ def _convert(path: str, sha: str, out_dir: str, ledger_path: str | None, as_of: 
         result.expected_payment = f"{sum((t.expected_payer_payment for t in priced.result.totals), start=0):.2f}"
         with Ledger(location.path) as ledger:
             claims = create_claims(port, out_dir=Path(out_dir), ledger=ledger, as_of=as_of, created=created,
-                                   group=group, strict=strict, command="batch", workbook_sha256=sha,
+                                   group=group, strict=strict, command=batch_command(batch), workbook_sha256=sha,
                                    pipeline=pipeline)
             result.claims = len(claims.billed_claims)
             result.lines_billed = claims.lines_billed
@@ -294,6 +299,8 @@ class BatchResult:
     report_xlsx: str
     seconds: float
     interrupted: bool = False
+    #: the batch's id, also in its report: the ledger records this batch's claims runs with command "batch ID"
+    batch_id: str = ""
 
     @property
     def counts(self) -> dict[str, int]:
@@ -349,7 +356,7 @@ def _ledger_of(r: InputResult, out_dir: Path, ledger_path: Path | str | None) ->
     return LedgerChoice(None, out_dir).locate(_practice_of(r.path)).path
 
 
-def _billed(r: InputResult, out_dir: Path, ledger_path: Path | str | None, created: datetime) -> dict[str, Any] | None:
+def _billed(r: InputResult, out_dir: Path, ledger_path: Path | str | None, batch: str) -> dict[str, Any] | None:
     """What this batch billed for ``r``'s input, from its ledger (pending files of stopped workers settled
     first); None when the ledger cannot be found or read."""
     try:
@@ -361,14 +368,14 @@ def _billed(r: InputResult, out_dir: Path, ledger_path: Path | str | None, creat
             return {"claims": 0, "lines": 0, "files": []}
         with Ledger(path) as ledger:
             ledger.resolve_pending()
-            return ledger.billed_by_input(r.sha256, since=created)
+            return ledger.billed_by_input(r.sha256, batch=batch)
     except Exception:  # the report must still be written; say the figure is unknown
         return None
 
 
-def _from_ledger(r: InputResult, out_dir: Path, ledger_path: Path | str | None, created: datetime) -> None:
+def _from_ledger(r: InputResult, out_dir: Path, ledger_path: Path | str | None, batch: str) -> None:
     """A failed or interrupted input: its claims, lines and files as its ledger has them."""
-    got = _billed(r, out_dir, ledger_path, created)
+    got = _billed(r, out_dir, ledger_path, batch)
     if got is None:
         r.message += " — what it billed could not be read from the ledger; run `otbill ledger check`"
         return
@@ -379,14 +386,14 @@ def _from_ledger(r: InputResult, out_dir: Path, ledger_path: Path | str | None, 
                       "not be billed again)")
 
 
-def _after_retry(r: InputResult, out_dir: Path, ledger_path: Path | str | None, created: datetime,
+def _after_retry(r: InputResult, out_dir: Path, ledger_path: Path | str | None, batch: str,
                  cluster: bool = False) -> None:
     """A retried input: lines billed by the attempt a dead worker cut short count as billed by it (the
     retry held them back as already billed). ``cluster``: run again by a cluster (Dask), which does so
     after a lost worker and, rarely, runs a task twice: the ledger billed it once either way."""
     if r.outcome not in ("converted", "held-back"):
         return
-    got = _billed(r, out_dir, ledger_path, created)
+    got = _billed(r, out_dir, ledger_path, batch)
     earlier = (got["lines"] - r.lines_billed) if got else 0
     note = ("run again by the cluster (a worker was lost, or the task ran twice)" if cluster
             else f"retried after a worker stopped (attempt {r.attempts})")
@@ -399,11 +406,11 @@ def _after_retry(r: InputResult, out_dir: Path, ledger_path: Path | str | None, 
     r.message = "; ".join(x for x in (note, r.message) if x)
 
 
-def _retried(r: InputResult, out_dir: Path, ledger_path: Path | str | None, created: datetime) -> bool:
+def _retried(r: InputResult, out_dir: Path, ledger_path: Path | str | None, batch: str) -> bool:
     """Whether an input that found lines already billed was a retry: a cluster (Dask) runs again, unseen, an
     input whose worker died, and the ledger then has more lines billed by this input in this batch than
     the attempt that returned billed."""
-    got = _billed(r, out_dir, ledger_path, created)
+    got = _billed(r, out_dir, ledger_path, batch)
     if got is not None and got["lines"] > r.lines_billed:
         r.attempts = max(r.attempts, 2)
         return True
@@ -450,7 +457,10 @@ def run_batch(inputs: Iterable[str], out_dir: Path, *, ledger_path: Path | str |
             continue
         first_of[sha] = p
         todo.append((str(p), sha))
-    args = (str(out_dir), str(ledger_path) if ledger_path else None, as_of, created, group, strict)
+    # The batch's id: its claims runs are recorded under it in the ledger, where the batch reads back what
+    # it billed for an input after a retry, a lost worker or a stop (two batches may start in one second).
+    batch_id = f"{run_stamp(created)}-{uuid.uuid4().hex[:8]}"
+    args = (str(out_dir), str(ledger_path) if ledger_path else None, as_of, created, group, strict, batch_id)
     with _CtrlC() as ctrl_c:
         runner: Any
         if scheduler is None or not todo:
@@ -466,7 +476,7 @@ def run_batch(inputs: Iterable[str], out_dir: Path, *, ledger_path: Path | str |
             for r in early:
                 report(r)
             interrupted = _run_tasks(todo, report, ctrl_c, runner, out_dir=out_dir, ledger_path=ledger_path,
-                                     created=created, stop_grace=stop_grace)
+                                     batch_id=batch_id, stop_grace=stop_grace)
         finally:
             runner.close()
         if (interrupted or any(r.outcome in ("failed", "interrupted") for r in results)) and not runner.abandoned:
@@ -478,7 +488,7 @@ def run_batch(inputs: Iterable[str], out_dir: Path, *, ledger_path: Path | str |
         stamp = run_stamp(created)  # a re-run never replaces an earlier run's report
         batch = BatchResult(results, str(unused_name(out_dir / f"{REPORT_STEM}-{stamp}.json")),
                             str(unused_name(out_dir / f"{REPORT_STEM}-{stamp}.xlsx")),
-                            round(time.perf_counter() - start, 3), interrupted)
+                            round(time.perf_counter() - start, 3), interrupted, batch_id)
         write_reports(batch, as_of=as_of, created=created)
     return batch
 
@@ -549,7 +559,7 @@ STOP_PATIENCE = 15.0
 
 
 def _run_tasks(todo: deque[tuple[str, str]], report: Callable[[InputResult], None], ctrl_c: _CtrlC, runner: Any, *,
-               out_dir: Path, ledger_path: Path | str | None, created: datetime, stop_grace: float) -> bool:
+               out_dir: Path, ledger_path: Path | str | None, batch_id: str, stop_grace: float) -> bool:
     """Run ``todo`` through ``runner`` (:class:`_PoolRunner`, or the Dask runner), at most ``runner.slots()``
     inputs in flight (so no input waits in a queue that a Ctrl-C could not take back, and a dead worker's
     suspects are known). Returns whether the batch was interrupted."""
@@ -565,10 +575,10 @@ def _run_tasks(todo: deque[tuple[str, str]], report: Callable[[InputResult], Non
     def finish(r: InputResult) -> None:
         r.attempts = max(r.attempts, attempts.get(r.sha256, 1))
         if r.outcome in ("failed", "interrupted"):
-            _from_ledger(r, out_dir, ledger_path, created)
+            _from_ledger(r, out_dir, ledger_path, batch_id)
         elif r.attempts > 1 or (runner.retries_itself and (r.already_billed or r.message)
-                                and _retried(r, out_dir, ledger_path, created)):
-            _after_retry(r, out_dir, ledger_path, created, cluster=runner.retries_itself)
+                                and _retried(r, out_dir, ledger_path, batch_id)):
+            _after_retry(r, out_dir, ledger_path, batch_id, cluster=runner.retries_itself)
         report(r)
 
     def lost_worker(p: str, sha: str, tries: int) -> InputResult:
@@ -666,8 +676,8 @@ def _run_tasks(todo: deque[tuple[str, str]], report: Callable[[InputResult], Non
 
 
 def write_reports(batch: BatchResult, *, as_of: date, created: datetime) -> None:
-    payload: dict[str, Any] = {"as_of": as_of.isoformat(), "created": created.isoformat(timespec="seconds"),
-                               "seconds": batch.seconds, "interrupted": batch.interrupted, "counts": batch.counts,
+    payload: dict[str, Any] = {"batch": batch.batch_id, "as_of": as_of.isoformat(),
+                               "created": created.isoformat(timespec="seconds"), "seconds": batch.seconds, "interrupted": batch.interrupted, "counts": batch.counts,
                                "inputs": [asdict(r) for r in batch.results]}
     text = json.dumps(payload, indent=2)
     atomic_save(lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), Path(batch.report_json))

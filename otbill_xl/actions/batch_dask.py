@@ -41,6 +41,7 @@ import os
 import re
 import signal
 import threading
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
@@ -64,6 +65,8 @@ LOCAL_CONFIG = {"distributed.scheduler.allowed-failures": 1, "distributed.schedu
 #: How long to keep trying to reach a remote scheduler; how long to wait for its first worker (seconds).
 CONNECT_TIMEOUT = "20s"
 WORKER_WAIT = 60.0
+#: Seconds a count of the cluster's worker threads is used before the scheduler is asked again.
+SLOTS_FRESH = 1.0
 
 
 def server_ledger(ledger: str | os.PathLike[str] | None) -> bool:
@@ -256,6 +259,7 @@ class DaskRunner:
         self.futures: set[Future] = set()
         self.abandoned = False
         self.killed = _distributed().KilledWorker
+        self._slots, self._slots_at = 0, 0.0
 
     @classmethod
     def start(cls, scheduler: Any, paths: list[str], out_dir: Path, ledger_path: Path | str | None,
@@ -296,8 +300,15 @@ class DaskRunner:
                               "(a shared folder); nothing was submitted: " + "; ".join(bad[:6]))
 
     def slots(self) -> int:
+        """Worker threads in the cluster. The batch loop asks after every result; each answer is a round trip
+        to the scheduler with every worker's record, so a count is kept for :data:`SLOTS_FRESH` seconds (a
+        worker joining or leaving is seen that much later; none yet is asked again each time)."""
+        now = time.monotonic()
+        if self._slots and now - self._slots_at < SLOTS_FRESH:
+            return self._slots
         workers = self.client.scheduler_info().get("workers", {})
-        return sum(int(w.get("nthreads", 1)) for w in workers.values())
+        self._slots, self._slots_at = sum(int(w.get("nthreads", 1)) for w in workers.values()), now
+        return self._slots
 
     def submit(self, path: str, sha: str) -> Future:
         fut = self.executor.submit(convert_task, self.token, self.env, path, sha, *self.args)

@@ -611,15 +611,21 @@ class Ledger:
                     problems.append(f"{f['path']}: content differs from what was recorded (edited after billing?)")
         return Integrity(not problems, problems)
 
-    def billed_by_input(self, workbook_sha256: str, *, since: datetime) -> dict[str, Any]:
-        """Claims, lines and files written by the runs of the workbook with this content (SHA-256) that
-        started at or after ``since`` — what one batch really billed for one input, however its worker
-        ended. Files in state written only (settle pending ones first with :meth:`resolve_pending`)."""
+    @_one_snapshot
+    def billed_by_input(self, workbook_sha256: str, *, batch: str) -> dict[str, Any]:
+        """Claims, lines and files written by batch ``batch``'s claims runs of the workbook with this content
+        (SHA-256), and how many such runs there were — what one batch really billed for one input, however
+        its worker ended (``batch``: the batch's id, recorded as the runs' command, :func:`batch_command`).
+        Files in state written only (settle pending ones first with :meth:`resolve_pending`)."""
+        command = batch_command(batch)
+        runs = self._rows("SELECT COUNT(*) FROM runs WHERE workbook_sha256 = ? AND command = ?",
+                          (workbook_sha256, command))[0][0]
         rows = self._rows(
             "SELECT f.path, f.claims, f.lines FROM files f JOIN runs r ON r.id = f.run_id "
-            "WHERE r.workbook_sha256 = ? AND r.started >= ? AND f.state = 'written' ORDER BY f.id",
-            (workbook_sha256, since.isoformat(timespec="seconds")))
-        return {"claims": sum(r[1] for r in rows), "lines": sum(r[2] for r in rows), "files": [r[0] for r in rows]}
+            "WHERE r.workbook_sha256 = ? AND r.command = ? AND f.state = 'written' ORDER BY f.id",
+            (workbook_sha256, command))
+        return {"claims": sum(r[1] for r in rows), "lines": sum(r[2] for r in rows), "files": [r[0] for r in rows],
+                "runs": runs}
 
     # -- posted remittances (reconciliation) -------------------------------------------------------
     @_one_snapshot
@@ -707,6 +713,13 @@ class Ledger:
                          (sha256, path, outcome, finished.isoformat(timespec="seconds")))
 
 
+def batch_command(batch: str) -> str:
+    """The ``runs.command`` of the claims runs of batch ``batch`` (an id made per batch by
+    :func:`otbill_xl.actions.batch.run_batch`): what a batch billed for an input is read back by this, never
+    by the time a run started (two batches can start in the same second)."""
+    return f"batch {batch}" if batch else "batch"
+
+
 def _create(path: Path) -> None:
     """Create a ledger that appears complete or not at all: built under a temporary name and linked into
     place. Two processes starting on a missing ledger at once (batch workers) would otherwise see each
@@ -770,5 +783,5 @@ def legacy_line_key(line_id: str, patient_id: str, dos, code: str) -> str:
     return f"{line_id}|{patient_id}|{dos.isoformat() if dos else ''}|{code}"
 
 
-__all__ = ["AlreadyBilled", "BilledLine", "ClaimRecord", "Ledger", "LedgerDamaged", "LedgerError", "LineRecord",
+__all__ = ["AlreadyBilled", "BilledLine", "ClaimRecord", "Ledger", "batch_command", "LedgerDamaged", "LedgerError", "LineRecord",
            "PostingHistory", "Resolution", "damaged", "legacy_line_key"]
