@@ -221,6 +221,45 @@ def test_a_crash_at_any_step_leaves_every_service_billed_exactly_once(tmp_path, 
         assert ok, errors[:5]
 
 
+def test_a_run_that_loses_a_race_bills_what_is_left_and_holds_back_what_the_other_run_billed(tmp_path, monkeypatch,
+                                                                                              ledger_at):
+    """Two billers at the same time (issue #16 §1): run A reads the ledger (nothing billed), then run B bills
+    two of A's three lines before A records its file. A's recording transaction finds them billed
+    (AlreadyBilled: nothing recorded, no file). A then reads the ledger again and bills the one line left,
+    holding back the other two as already billed — instead of stopping with "run again". Each line is in
+    exactly one 837P file, and the control numbers are all different."""
+    mine = book(tmp_path / "a.xlsx", [line("L1"), line("L2", dos="8/4/2026"), line("L3", dos="8/5/2026")])
+    theirs = book(tmp_path / "b.xlsx", [line("L2", dos="8/4/2026"), line("L3", dos="8/5/2026")])
+    out_a, out_b = tmp_path / "out-a", tmp_path / "out-b"
+    real_next = Ledger.next_numbers
+    calls = []
+
+    def next_numbers(self):  # the moment between A's read of the ledger and its recording: B runs
+        calls.append(1)
+        if len(calls) == 1:
+            with Ledger(ledger_at) as other:
+                b = create_claims(FileWorkbook(theirs), out_dir=out_b, ledger=other, as_of=DAY, created=CREATED)
+            assert b.lines_billed == 2
+        return real_next(self)
+
+    monkeypatch.setattr(Ledger, "next_numbers", next_numbers)
+    with Ledger(ledger_at) as lg:
+        a = create_claims(FileWorkbook(mine), out_dir=out_a, ledger=lg, as_of=DAY, created=CREATED)
+    assert a.problems == () and a.lines_billed == 1 and len(a.files) == 1
+    assert [c.lines[0].line_id for c in a.billed_claims] == ["L1"]
+    held = {h.line_id: h.reasons for h in a.assembly.held_back}
+    assert set(held) == {"L2", "L3"} and all(r[0].startswith("already billed") for r in held.values()), held
+    assert any("billed by another run while this one prepared" in n for n in a.notes)
+    assert sv1_lines(out_a) == [(a.billed_claims[0].claim_id, "97110", "2026-08-03")]
+    assert sorted(d for _, _, d in sv1_lines(out_a) + sv1_lines(out_b)) == ["2026-08-03", "2026-08-04", "2026-08-05"]
+    isa13 = [f.read_text()[90:99] for f in [*out_a.glob("*.837"), *out_b.glob("*.837")]]
+    assert len(isa13) == 2 == len(set(isa13))
+    with Ledger(ledger_at) as lg:  # the ledger agrees: three lines, once each, in written files
+        again = create_claims(FileWorkbook(mine), out_dir=tmp_path / "out-c", ledger=lg, as_of=DAY, created=CREATED,
+                              dry_run=True)
+    assert again.lines_planned == 0 and len(again.assembly.held_back) == 3
+
+
 def test_a_pending_file_another_run_is_writing_is_left_alone(tmp_path, ledger_at):
     """Resolution never releases a file whose writer still holds its lock (a concurrent run)."""
     from otbill_xl._locks import try_lock

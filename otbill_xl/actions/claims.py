@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -55,6 +55,9 @@ from otbill_xl.workbook.reader import ReadReport
 CLAIMS_SHEET = "Claims"
 HELD_SHEET = "Held Back"
 PREVIEW_SUFFIX = ".837.preview"
+#: How many times a payer's file is prepared again after another run billed some of its lines first (each
+#: time with fewer lines: those are held back as already billed). Then the file is left for a later run.
+RACE_RETRIES = 5
 
 
 def _step(name: str) -> None:
@@ -288,26 +291,32 @@ def _bill(port, book, report, scrubbed, findings, ledger: Ledger, notes: list[st
             notes.append(f"removed {stray} partial file(s) left in {out_dir} by a run that stopped")
     pkey = practice_key(book)
     keys = service_keys(book, scrubbed.computed_units)
-    history = ledger.history(pkey, line_keys=(k.line_key for k in keys), service_keys=(k.service_key for k in keys),
-                             sending_keys=(k.sending_key for k in keys)) if ledger is not None else EMPTY_HISTORY
     sheet_names = {s.contract: s.sheet for s in report.sheets if s.sheet}
-    if secondary:
-        # the primary's ClaimID of each line billed to the primary and unchanged since; what the
-        # secondary was already billed holds a line back (never twice to the same payer sequence)
-        primary_claim_of = {row: p.claim_id for row, p in prior_billing(keys, history).items() if p.kind == "billed"}
-        billed_secondary = ledger.history(pkey, line_keys=(k.line_key for k in keys),
-                                          service_keys=(k.service_key for k in keys),
-                                          sending_keys=(k.sending_key for k in keys), sequence="S")
-        prior = prior_billing(keys, billed_secondary, rebill)
-        assembly = assemble_secondary(book, findings, primary_claim_of=primary_claim_of,
-                                      hold={row: f"{p.reason} (to the secondary payer)" for row, p in prior.items()},
-                                      computed_units=scrubbed.computed_units, group=group, strict=strict,
-                                      sheet_names=sheet_names)
-    else:
+
+    def plan() -> tuple[dict[int, Prior], Assembly]:
+        """What the ledger holds back now, and the claims of the lines left (read again after a lost race)."""
+        history = ledger.history(pkey, line_keys=(k.line_key for k in keys),
+                                 service_keys=(k.service_key for k in keys),
+                                 sending_keys=(k.sending_key for k in keys)) if ledger is not None else EMPTY_HISTORY
+        if secondary:
+            # the primary's ClaimID of each line billed to the primary and unchanged since; what the
+            # secondary was already billed holds a line back (never twice to the same payer sequence)
+            primary_claim_of = {row: p.claim_id for row, p in prior_billing(keys, history).items()
+                                if p.kind == "billed"}
+            billed_secondary = ledger.history(pkey, line_keys=(k.line_key for k in keys),
+                                              service_keys=(k.service_key for k in keys),
+                                              sending_keys=(k.sending_key for k in keys), sequence="S")
+            prior = prior_billing(keys, billed_secondary, rebill)
+            return prior, assemble_secondary(
+                book, findings, primary_claim_of=primary_claim_of,
+                hold={row: f"{p.reason} (to the secondary payer)" for row, p in prior.items()},
+                computed_units=scrubbed.computed_units, group=group, strict=strict, sheet_names=sheet_names)
         prior = prior_billing(keys, history, rebill)
-        assembly = assemble_claims(book, findings, computed_units=scrubbed.computed_units,
-                                   prior={row: p.reason for row, p in prior.items()}, group=group, strict=strict,
-                                   sheet_names=sheet_names)
+        return prior, assemble_claims(book, findings, computed_units=scrubbed.computed_units,
+                                      prior={row: p.reason for row, p in prior.items()}, group=group, strict=strict,
+                                      sheet_names=sheet_names)
+
+    prior, assembly = plan()
     # (what the ledger records for each billed line: not needed for a dry run)
     key_of = {k.row: k for k in keys} if not dry_run else {}
     line_of = {line.row: line for line in book.charges} if not dry_run else {}
@@ -326,7 +335,12 @@ def _bill(port, book, report, scrubbed, findings, ledger: Ledger, notes: list[st
         out_dir.mkdir(parents=True, exist_ok=True)
         run_id = ledger.start_run(command=command, workbook=getattr(port, "name", ""),
                                   workbook_sha256=workbook_sha256, started=created)
-    for payer_key, claims in sorted(by_payer.items()):
+    raced: list[HeldBack] = []   # lines another run billed while this one prepared their file
+    replanned: dict[str, list[Claim]] = {}
+    queue = deque(sorted(by_payer.items()))
+    races: dict[str, int] = defaultdict(int)
+    while queue:
+        payer_key, claims = queue.popleft()
         numbers = ledger.peek_numbers() if dry_run else ledger.next_numbers()
         try:
             x12 = write_837p(claims, practice, ControlNumbers(*numbers), created=created)
@@ -370,11 +384,40 @@ def _bill(port, book, report, scrubbed, findings, ledger: Ledger, notes: list[st
         try:
             _write_two_phase(ledger, target, data, sha=sha, practice=pkey, payer_key=payer_key, numbers=numbers,
                              claims=record, total=total, created=created, run_id=run_id, may_rebill=may_rebill)
-        except (AlreadyBilled, _WriteFailed) as exc:
+        except AlreadyBilled as exc:
+            # Another biller's run billed some of these lines after this run read the ledger (the check
+            # inside the recording transaction found them; nothing was recorded or written). Read the ledger
+            # again and bill what is left of this payer's lines, as a run started a moment later would.
+            races[payer_key] += 1
+            if races[payer_key] > RACE_RETRIES:
+                problems.append(f"{payer_key}: {exc}")
+                continue
+            prior_now, again = plan()
+            left = [c for c in again.claims if c.payer.payer_key == payer_key]
+            rows_left = {s.row for c in left for s in c.lines}
+            for c in claims:
+                for s in c.lines:
+                    if s.row not in rows_left:
+                        why = prior_now[s.row].reason if s.row in prior_now else "billed by another run meanwhile"
+                        raced.append(HeldBack(s.row, s.line_id, (why,)))
+                        if s.row in prior_now:
+                            prior[s.row] = prior_now[s.row]
+            replanned[payer_key] = left
+            if left:
+                queue.appendleft((payer_key, left))
+            continue
+        except _WriteFailed as exc:
             problems.append(f"{payer_key}: {exc}")
             continue
         billed_ok += claims
         files.append(ClaimFile(str(target), payer_key, numbers[0], len(claims), n_lines, total, sha, x12.warnings))
+    if replanned:  # the claims as billed after a lost race; the lines the other run billed held back
+        kept = [c for c in assembly.claims if c.payer.payer_key not in replanned]
+        assembly = Assembly(tuple(sorted([*kept, *(c for cs in replanned.values() for c in cs)],
+                                         key=lambda c: min(s.row for s in c.lines))),
+                            tuple(sorted((*assembly.held_back, *raced), key=lambda e: e.row)))
+        notes.append(f"{len(raced)} lines were billed by another run while this one prepared their file; they are "
+                     "held back as already billed and the rest was billed")
     if unwritable:
         bad_rows = {e.row for e in unwritable}
         assembly = Assembly(tuple(c for c in assembly.claims if not any(s.row in bad_rows for s in c.lines)),
