@@ -8,7 +8,9 @@ without (the batch alone, as on a running cluster, `tcp://`): the fastest round 
 of the rounds' ratios (each Dask round against the pool round just before it, minutes apart on a shared
 machine). Also the CPU seconds of each run (its process and every worker), which a busy neighbour
 disturbs less than the wall time, and the pool's workbooks and lines per hour on this machine (the
-README's "where it stops" figures).
+README's "where it stops" figures). Then the same as a biller times it: the whole ``otbill batch`` command
+(interpreter start, imports, the batch, the reports, the exit) with ``--workers 2`` and with
+``--scheduler local:2``, :data:`COMMAND_ROUNDS` rounds alternating.
 """
 
 from __future__ import annotations
@@ -16,15 +18,19 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 from benchmarks._util import BENCH_DIR, line, ratio
 from benchmarks.bench_claims import batch_inputs
 
 COUNT = 40
 ROUNDS = 5  # alternating pool and Dask: single rounds vary by ±10-20% on this shared 2-core machine
+COMMAND_ROUNDS = 3
 LINES_PER_WORKBOOK = 1740  # the sample workbook's charge lines (bench_claims says the same)
 
 _CHILD = """
@@ -71,6 +77,19 @@ def _run(inputs, runner: str) -> dict:
     return {**json.loads(done.stdout.strip().splitlines()[-1]), "cpu": _cpu() - before}
 
 
+def _command(inputs, runner: str) -> float:
+    """Wall seconds of the whole ``otbill batch`` command over the inputs, into a fresh folder and ledger."""
+    out = BENCH_DIR / f"dask-cmd-{runner}"
+    shutil.rmtree(out, ignore_errors=True)
+    how = ["--workers", "2"] if runner == "pool" else ["--scheduler", "local:2"]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    books = [str(f) for f in sorted(Path(inputs).glob("practice-*.xlsx"))[:COUNT]]
+    start = time.perf_counter()
+    subprocess.run([str(Path(sys.executable).parent / "otbill"), "batch", *books, "--out", str(out), "--ledger",
+                    str(out / "ledger.sqlite"), "--as-of", "2026-11-27", *how], capture_output=True, check=True, env=env)
+    return time.perf_counter() - start
+
+
 def run() -> None:
     try:
         import distributed  # noqa: F401
@@ -102,6 +121,16 @@ def run() -> None:
     ratio("Dask / pool, the batch alone (median round)", statistics.median(b for _, b in paired))
     ratio("Dask / pool, CPU seconds (median)", statistics.median(r["cpu"] for r in rounds["dask"])
           / statistics.median(r["cpu"] for r in rounds["pool"]))
+    commands: dict[str, list[float]] = {"pool": [], "dask": []}
+    for _ in range(COMMAND_ROUNDS):
+        for runner in ("pool", "dask"):
+            commands[runner].append(_command(inputs, runner))
+    print("  the whole `otbill batch` command (s): --workers 2: " + ", ".join(f"{t:.1f}" for t in commands["pool"])
+          + "; --scheduler local:2: " + ", ".join(f"{t:.1f}" for t in commands["dask"]))
+    ratio("`otbill batch`, --scheduler local:2 / --workers 2 (fastest)", min(commands["dask"]) / min(commands["pool"]),
+          "(target ≤ 1.10)")
+    ratio("`otbill batch`, --scheduler local:2 / --workers 2 (median round)",
+          statistics.median(d / p for p, d in zip(commands["pool"], commands["dask"], strict=True)))
     per_hour = COUNT / pool["total"] * 3600
     print(f"  one machine ({os.cpu_count()} cores, pool): {per_hour:,.0f} workbooks/hour of {LINES_PER_WORKBOOK:,} "
           f"lines = {per_hour * LINES_PER_WORKBOOK:,.0f} lines/hour ({pool['lines']:,} lines checked in "

@@ -97,7 +97,9 @@ def test_a_batch_on_a_running_scheduler_by_address(tmp_path, dask_client, monkey
         workbook(folder / f"w{i}.xlsx", 3 + i)
     batch = run_batch([str(folder)], tmp_path / "out", ledger_path=tmp_path / "ledger.sqlite", as_of=AS_OF,
                       created=CREATED, scheduler=dask_client.scheduler.address)
-    assert [(r.outcome, r.lines_billed) for r in batch.results] == [("converted", 1)] * 3, batch.results
+    assert [(r.outcome, r.lines_billed) for r in batch.results] == [("converted", 1)] * 3, [
+        (Path(r.path).name, r.outcome, r.lines_billed, r.lines_held_back, r.already_billed, r.attempts, r.message)
+        for r in batch.results]
     assert dask_client.status == "running" and len(dask_client.scheduler_info()["workers"]) == 2
 
 
@@ -114,7 +116,9 @@ def test_a_remote_batch_bills_into_a_postgresql_ledger_once(tmp_path, dask_clien
         workbook(folder / f"w{i}.xlsx", 3 + i)
     kw = dict(ledger_path=pg_url, as_of=AS_OF, created=CREATED, scheduler=dask_client.scheduler.address)
     first = run_batch([str(folder)], tmp_path / "out", **kw)
-    assert [(r.outcome, r.lines_billed) for r in first.results] == [("converted", 1)] * 4, first.results
+    assert [(r.outcome, r.lines_billed) for r in first.results] == [("converted", 1)] * 4, [
+        (Path(r.path).name, r.outcome, r.lines_billed, r.lines_held_back, r.already_billed, r.attempts, r.message)
+        for r in first.results]
     with Ledger(pg_url) as ledger:
         billed = ledger.conn.execute("SELECT line_key, count(*) FROM billed_lines GROUP BY line_key").fetchall()
     assert len(billed) == 4 and all(n == 1 for _, n in billed)   # four distinct lines (8/3..8/6), once each

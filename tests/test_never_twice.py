@@ -260,6 +260,59 @@ def test_a_run_that_loses_a_race_bills_what_is_left_and_holds_back_what_the_othe
     assert again.lines_planned == 0 and len(again.assembly.held_back) == 3
 
 
+def _clean_up_first(monkeypatch, folder: Path, suffix: str) -> list[int]:
+    """Another run's start-up clean-up of stray ``.part`` files in ``folder`` gets in first: it runs in the
+    instant between the creation of a ``*<suffix>`` temporary file and this process's lock on it (the first
+    time only). Returns how many files each clean-up deleted."""
+    import fcntl
+
+    real, done, busy = fcntl.flock, [], []
+
+    def flock(fd, operation):
+        if not busy and os.readlink(f"/proc/self/fd/{fd}").endswith(suffix):
+            busy.append(1)
+            done.append(claims_action.remove_stray_parts(folder))
+        return real(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+    return done
+
+
+def test_a_claim_file_another_runs_clean_up_took_before_its_lock_is_made_again(tmp_path, monkeypatch):
+    """Found under load (issue #16): two runs writing into one folder — the second run's start-up clean-up
+    of stray ``.part`` files took the first run's brand-new ``.part`` in the instant between its creation
+    and its lock, and deleted it; the first run's rename then failed ("No such file or directory") and its
+    line went unbilled. The clean-up now deletes only while it holds the lock, and the writer checks, once
+    locked, that its file is still there, making it again if not: the line is billed, once."""
+    out = tmp_path / "out"
+    out.mkdir()
+    cleaned = _clean_up_first(monkeypatch, out, ".837.part")
+    with Ledger(tmp_path / "l.sqlite") as lg:
+        got = create_claims(FileWorkbook(book(tmp_path / "p.xlsx", [line("L1")])), out_dir=out, ledger=lg, as_of=DAY,
+                            created=CREATED)
+    assert cleaned == [1]  # the clean-up did delete the writer's first .part
+    assert got.problems == () and got.lines_billed == 1 and len(got.files) == 1, got.problems
+    assert [(c, d) for _, c, d in sv1_lines(out)] == [("97110", "2026-08-03")]
+    assert not list(out.glob(".*.part"))
+
+
+def test_an_annotated_copy_keeps_its_temporary_file_from_another_runs_clean_up(tmp_path, monkeypatch):
+    """The same for every output written through a temporary ``.part`` (annotated copies, reports): a
+    clean-up that gets in before the lock, and another while the file is being written, never take it."""
+    from otbill_xl.workbook.files import atomic_save
+
+    cleaned = _clean_up_first(monkeypatch, tmp_path, ".xlsx.part")
+
+    def write(tmp):
+        Path(tmp).write_bytes(b"annotated copy")
+        cleaned.append(claims_action.remove_stray_parts(tmp_path))  # another run starts meanwhile
+
+    atomic_save(write, tmp_path / "copy.xlsx")
+    assert (tmp_path / "copy.xlsx").read_bytes() == b"annotated copy"
+    assert cleaned == [1, 0]  # the first temporary file was taken; the one written was left alone
+    assert not list(tmp_path.glob(".*.part"))
+
+
 def test_a_pending_file_another_run_is_writing_is_left_alone(tmp_path, ledger_at):
     """Resolution never releases a file whose writer still holds its lock (a concurrent run)."""
     from otbill_xl._locks import try_lock

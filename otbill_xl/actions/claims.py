@@ -27,7 +27,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from otbill_xl._locks import fsync_dir, in_use, try_lock
+from otbill_xl._locks import create_locked, fsync_dir, remove_if_unlocked
 from otbill_xl.actions.pipeline import NOT_USED_FOR_BILLING, Pipeline
 from otbill_xl.actions.sheets import COUNT, MONEY, TEXT, Column, SheetSpec
 from otbill_xl.domain._gc import gc_paused
@@ -220,12 +220,7 @@ def remove_stray_parts(folder: Path) -> int:
     if not folder.is_dir():
         return 0
     for part in folder.glob(".*.part"):
-        if in_use(part) is False:
-            try:
-                part.unlink()
-                removed += 1
-            except OSError:
-                pass
+        removed += remove_if_unlocked(part)
     return removed
 
 
@@ -419,6 +414,7 @@ def _bill(port, book, report, scrubbed, findings, ledger: Ledger, notes: list[st
         notes.append(f"{len(raced)} lines were billed by another run while this one prepared their file; they are "
                      "held back as already billed and the rest was billed")
     if unwritable:
+        unwritable = list({e.row: e for e in unwritable}.values())  # (a file prepared again finds them again)
         bad_rows = {e.row for e in unwritable}
         assembly = Assembly(tuple(c for c in assembly.claims if not any(s.row in bad_rows for s in c.lines)),
                             tuple(sorted((*assembly.held_back, *unwritable), key=lambda e: e.row)))
@@ -509,12 +505,12 @@ def _write_two_phase(ledger: Ledger, target: Path, data: bytes, *, sha: str, pra
         raise _WriteFailed(f"{target.name} already exists; otbill never overwrites a claim file")
     part = target.with_name(f".{target.name}.part")
     try:
-        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the user's umask applies
+        # locked until the ledger says written: a run that starts meanwhile leaves it alone
+        fd = create_locked(part)  # (the user's umask applies)
     except OSError as exc:
         raise _WriteFailed(f"{target.name}: cannot write in {target.parent} ({exc.strerror})") from None
     closed = False
     try:
-        try_lock(fd)  # held until the ledger says written: a run that starts meanwhile leaves it alone
         try:
             file_id = ledger.reserve_file(path=str(target.resolve()), part_path=str(part.resolve()), sha256=sha,
                                           practice=practice, payer_key=payer_key, numbers=numbers, claims=claims,

@@ -24,7 +24,7 @@ from typing import Any
 
 import python_calamine
 
-from otbill_xl._locks import try_lock
+from otbill_xl._locks import lock_new
 from otbill_xl.domain.findings import column_letter
 from otbill_xl.errors import (
     EmptyWorkbook,
@@ -168,14 +168,17 @@ def atomic_save(write, target: Path, *, replace: bool = True) -> None:
     temporary file is linked to the name, which fails if the name exists (:class:`FileExistsError`).
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=target.suffix + ".part", dir=target.parent)
     # The temporary file is locked while it is written, so a later run's clean-up of stray ``.part``
     # files (they hold patient data) leaves a file another run is writing alone.
-    if os.name == "nt":  # pragma: no cover - Windows renames no open file
-        os.close(fd)
-        fd = -1
-    else:
-        try_lock(fd)
+    while True:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=target.suffix + ".part", dir=target.parent)
+        if os.name == "nt":  # pragma: no cover - Windows renames no open file
+            os.close(fd)
+            fd = -1
+            break
+        if lock_new(fd, Path(tmp)):
+            break
+        os.close(fd)  # a clean-up took the new file in the instant before the lock: another name
     try:
         write(tmp)
         os.chmod(tmp, 0o666 & ~_umask())
