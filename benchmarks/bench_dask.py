@@ -127,9 +127,9 @@ def run() -> None:
             commands[runner].append(_command(inputs, runner))
     print("  the whole `otbill batch` command (s): --workers 2: " + ", ".join(f"{t:.1f}" for t in commands["pool"])
           + "; --scheduler local:2: " + ", ".join(f"{t:.1f}" for t in commands["dask"]))
-    ratio("`otbill batch`, --scheduler local:2 / --workers 2 (fastest)", min(commands["dask"]) / min(commands["pool"]),
+    ratio("whole command, local:2 / --workers 2 (fastest)", min(commands["dask"]) / min(commands["pool"]),
           "(target ≤ 1.10)")
-    ratio("`otbill batch`, --scheduler local:2 / --workers 2 (median round)",
+    ratio("whole command, local:2 / --workers 2 (median round)",
           statistics.median(d / p for p, d in zip(commands["pool"], commands["dask"], strict=True)))
     per_hour = COUNT / pool["total"] * 3600
     print(f"  one machine ({os.cpu_count()} cores, pool): {per_hour:,.0f} workbooks/hour of {LINES_PER_WORKBOOK:,} "
