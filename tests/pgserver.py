@@ -40,8 +40,11 @@ def _free_port() -> int:
 
 
 class PgServer:
-    def __init__(self, bin_dir: Path) -> None:
+    def __init__(self, bin_dir: Path, *, listen: tuple[str, ...] = ("127.0.0.1",), trust: tuple[str, ...] = ()) -> None:
+        """``listen``: the addresses to listen on; ``trust``: networks (CIDR) whose connections are trusted
+        besides this machine's own (a test's other network hosts)."""
         self.bin = bin_dir
+        self.listen, self.trust = listen, trust
         self.root = Path(tempfile.mkdtemp(prefix="otbill-pg-"))
         self.data = self.root / "data"
         self.port = _free_port()
@@ -62,7 +65,9 @@ class PgServer:
     def start(self) -> PgServer:
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync",
                   "--no-instructions")
-        options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
+        with (self.data / "pg_hba.conf").open("a") as hba:
+            hba.writelines(f"host all all {net} trust\n" for net in self.trust)
+        options = (f"-p {self.port} -k {self.root} -c listen_addresses={','.join(self.listen)} -c fsync=off "
                    "-c synchronous_commit=off -c full_page_writes=off -c max_connections=120")
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "log"), "-o", options, "-w", "-t", "60",
                   "start")
@@ -74,8 +79,8 @@ class PgServer:
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 
-    def url(self, db: str = "postgres") -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{db}"
+    def url(self, db: str = "postgres", host: str = "127.0.0.1") -> str:
+        return f"postgresql://postgres@{host}:{self.port}/{db}"
 
     def new_database(self) -> str:
         """A fresh, empty database; its URL."""
