@@ -86,7 +86,8 @@ def _command(inputs, runner: str) -> float:
     books = [str(f) for f in sorted(Path(inputs).glob("practice-*.xlsx"))[:COUNT]]
     start = time.perf_counter()
     subprocess.run([str(Path(sys.executable).parent / "otbill"), "batch", *books, "--out", str(out), "--ledger",
-                    str(out / "ledger.sqlite"), "--as-of", "2026-11-27", *how], capture_output=True, check=True, env=env)
+                    str(out / "ledger.sqlite"), "--as-of", "2026-11-27", *how],
+                   capture_output=True, check=True, env=env)
     return time.perf_counter() - start
 
 
@@ -114,7 +115,8 @@ def run() -> None:
           + "; Dask " + ", ".join(f"{r['total']:.1f} ({r['batch']:.1f} alone)" for r in rounds["dask"]))
     print("  CPU seconds (process and workers): pool " + ", ".join(f"{r['cpu']:.1f}" for r in rounds["pool"])
           + "; Dask " + ", ".join(f"{r['cpu']:.1f}" for r in rounds["dask"]))
-    paired = [(d["total"] / p["total"], d["batch"] / p["total"]) for p, d in zip(rounds["pool"], rounds["dask"], strict=True)]
+    paired = [(d["total"] / p["total"], d["batch"] / p["total"])
+              for p, d in zip(rounds["pool"], rounds["dask"], strict=True)]
     ratio("Dask / pool, start and close included (fastest rounds)", dask["total"] / pool["total"], "(target ≤ 1.10)")
     ratio("Dask / pool, start and close included (median round)", statistics.median(t for t, _ in paired))
     ratio("Dask / pool, the batch alone (fastest rounds)", alone["batch"] / pool["total"], "(target ≤ 1.10)")

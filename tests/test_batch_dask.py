@@ -27,6 +27,13 @@ def workbook(path: Path, day: int, ledger_setting: str | None = None) -> Path:
                                                Charges=[CHARGE_HEADER, charge_row(f"L{day}", dos=f"8/{day}/2026")]))
 
 
+def _outcomes(batch) -> list[tuple]:
+    """Each input's name, outcome, lines billed and held back, attempts and message: what a failed
+    assertion on a batch shows."""
+    return [(Path(r.path).name, r.outcome, r.lines_billed, r.lines_held_back, r.already_billed, r.attempts, r.message)
+            for r in batch.results]
+
+
 def test_server_ledger_and_scheduler_spellings():
     assert server_ledger("postgresql://biller@db.example/otbill") and server_ledger("postgres://h/db")
     assert server_ledger(Path("postgresql://biller@db/otbill"))  # as a Path option leaves it: postgresql:/...
@@ -97,9 +104,7 @@ def test_a_batch_on_a_running_scheduler_by_address(tmp_path, dask_client, monkey
         workbook(folder / f"w{i}.xlsx", 3 + i)
     batch = run_batch([str(folder)], tmp_path / "out", ledger_path=tmp_path / "ledger.sqlite", as_of=AS_OF,
                       created=CREATED, scheduler=dask_client.scheduler.address)
-    assert [(r.outcome, r.lines_billed) for r in batch.results] == [("converted", 1)] * 3, [
-        (Path(r.path).name, r.outcome, r.lines_billed, r.lines_held_back, r.already_billed, r.attempts, r.message)
-        for r in batch.results]
+    assert [(r.outcome, r.lines_billed) for r in batch.results] == [("converted", 1)] * 3, _outcomes(batch)
     assert dask_client.status == "running" and len(dask_client.scheduler_info()["workers"]) == 2
 
 
@@ -116,9 +121,7 @@ def test_a_remote_batch_bills_into_a_postgresql_ledger_once(tmp_path, dask_clien
         workbook(folder / f"w{i}.xlsx", 3 + i)
     kw = dict(ledger_path=pg_url, as_of=AS_OF, created=CREATED, scheduler=dask_client.scheduler.address)
     first = run_batch([str(folder)], tmp_path / "out", **kw)
-    assert [(r.outcome, r.lines_billed) for r in first.results] == [("converted", 1)] * 4, [
-        (Path(r.path).name, r.outcome, r.lines_billed, r.lines_held_back, r.already_billed, r.attempts, r.message)
-        for r in first.results]
+    assert [(r.outcome, r.lines_billed) for r in first.results] == [("converted", 1)] * 4, _outcomes(first)
     with Ledger(pg_url) as ledger:
         billed = ledger.conn.execute("SELECT line_key, count(*) FROM billed_lines GROUP BY line_key").fetchall()
     assert len(billed) == 4 and all(n == 1 for _, n in billed)   # four distinct lines (8/3..8/6), once each

@@ -213,7 +213,8 @@ def file_sha256(path: Path) -> str:
 def convert_one(path: str, sha: str, out_dir: str, ledger_path: str | None, as_of: date, created: datetime,
                 group: str, strict: bool, batch: str = "") -> InputResult:
     """Worker: check → price → claims for one workbook, billed into its submitter's ledger (or
-    ``ledger_path``) under the batch's id (:func:`~otbill_xl.ledger.store.batch_command`). Never raises for bad input."""
+    ``ledger_path``) under the batch's id (:func:`~otbill_xl.ledger.store.batch_command`). Never raises for
+    bad input."""
     _task["count"] += 1
     _task["running"] = _task["count"]
     try:
@@ -677,7 +678,8 @@ def _run_tasks(todo: deque[tuple[str, str]], report: Callable[[InputResult], Non
 
 def write_reports(batch: BatchResult, *, as_of: date, created: datetime) -> None:
     payload: dict[str, Any] = {"batch": batch.batch_id, "as_of": as_of.isoformat(),
-                               "created": created.isoformat(timespec="seconds"), "seconds": batch.seconds, "interrupted": batch.interrupted, "counts": batch.counts,
+                               "created": created.isoformat(timespec="seconds"), "seconds": batch.seconds,
+                               "interrupted": batch.interrupted, "counts": batch.counts,
                                "inputs": [asdict(r) for r in batch.results]}
     text = json.dumps(payload, indent=2)
     atomic_save(lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), Path(batch.report_json))

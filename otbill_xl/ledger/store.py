@@ -783,5 +783,5 @@ def legacy_line_key(line_id: str, patient_id: str, dos, code: str) -> str:
     return f"{line_id}|{patient_id}|{dos.isoformat() if dos else ''}|{code}"
 
 
-__all__ = ["AlreadyBilled", "BilledLine", "ClaimRecord", "Ledger", "batch_command", "LedgerDamaged", "LedgerError", "LineRecord",
-           "PostingHistory", "Resolution", "damaged", "legacy_line_key"]
+__all__ = ["AlreadyBilled", "BilledLine", "ClaimRecord", "Ledger", "LedgerDamaged", "LedgerError", "LineRecord",
+           "PostingHistory", "Resolution", "batch_command", "damaged", "legacy_line_key"]
